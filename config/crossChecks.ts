@@ -1,0 +1,300 @@
+import { distance } from 'fastest-levenshtein';
+import type { ConfigPath } from './issues';
+import { CHANNEL_BLOCKS, SINGLE_REGISTERS, channelAddress, registerCount } from './registers';
+import type { Config, DeviceConfig } from './schema';
+
+export type Report = (path: ConfigPath, message: string) => void;
+
+/** Checks what a schema cannot: references between entries, uniqueness, and register overlaps. */
+export function crossCheck(config: Config, report: Report): void {
+  const communes = uniqueIds(config.communes, ['communes'], 'commune', report);
+  const registerMaps = uniqueIds(config.register_maps, ['register_maps'], 'register map', report);
+  const nodeMaps = uniqueIds(config.node_maps, ['node_maps'], 'node map', report);
+  const devices = uniqueIds(config.devices, ['devices'], 'device', report);
+  const programs = uniqueIds(config.programs, ['programs'], 'program', report);
+  const calendars = uniqueIds(config.calendars, ['calendars'], 'calendar', report);
+  const zones = uniqueIds(config.zones, ['zones'], 'zone', report);
+  uniqueIds(config.presence_sensors, ['presence_sensors'], 'presence sensor', report);
+  uniqueIds(config.buildings, ['buildings'], 'building', report);
+  uniqueIds(config.users, ['users'], 'user', report);
+
+  const need = (ids: Map<string, unknown>, id: string, path: ConfigPath, what: string): boolean => {
+    if (ids.has(id)) return true;
+    report(path, `unknown ${what} '${id}'${suggest(id, ids)}`);
+    return false;
+  };
+
+  config.devices.forEach((device, i) => {
+    const path = ['devices', i];
+    if (device.commune !== undefined) need(communes, device.commune, [...path, 'commune'], 'commune');
+    if (!device.lighting) return;
+    if (device.commune === undefined)
+      report([...path, 'commune'], 'a segment controller must name its commune');
+    const maps = device.protocol === 'opcua' ? nodeMaps : registerMaps;
+    const kind = device.protocol === 'opcua' ? 'node map (node_maps)' : 'register map (register_maps)';
+    need(maps, device.lighting.map, [...path, 'lighting', 'map'], kind);
+  });
+
+  config.calendars.forEach((calendar, i) => {
+    need(programs, calendar.default, ['calendars', i, 'default'], 'program');
+    calendar.rules.forEach((rule, j) => {
+      const path = ['calendars', i, 'rules', j];
+      need(programs, rule.program, [...path, 'program'], 'program');
+      const conditions = [rule.dates, rule.from, rule.to, rule.weekdays, rule.nth_weekday, rule.holidays];
+      if (conditions.every((c) => c === undefined)) {
+        report(path, 'a rule needs at least one of dates, from/to, weekdays, nth_weekday, holidays');
+      }
+      if ((rule.from === undefined) !== (rule.to === undefined)) {
+        report(path, 'from and to go together');
+      } else if (rule.from !== undefined && rule.to !== undefined && rule.from.length !== rule.to.length) {
+        report(
+          [...path, 'to'],
+          `from and to must both be 'MM-DD' or both 'YYYY-MM-DD' (from is '${rule.from}')`,
+        );
+      }
+    });
+  });
+
+  const luminaires = new Map<string, { zone: string; commune: string }>();
+  const channelOwners = new Map<string, string>();
+  config.zones.forEach((zone, i) => {
+    need(communes, zone.commune, ['zones', i, 'commune'], 'commune');
+    need(calendars, zone.calendar, ['zones', i, 'calendar'], 'calendar');
+    zone.luminaires.forEach((lum, j) => {
+      const path = ['zones', i, 'luminaires', j];
+      if (luminaires.has(lum.id)) {
+        report(
+          [...path, 'id'],
+          `duplicate luminaire id '${lum.id}' (already in zone '${luminaires.get(lum.id)!.zone}')`,
+        );
+      }
+      luminaires.set(lum.id, { zone: zone.id, commune: zone.commune });
+      const device = devices.get(lum.device);
+      if (!need(devices, lum.device, [...path, 'device'], 'device')) return;
+      if (!device?.lighting) {
+        report(
+          [...path, 'device'],
+          `device '${lum.device}' is not a segment controller (it has no 'lighting' section)`,
+        );
+        return;
+      }
+      if (lum.channel > device.lighting.channels) {
+        report(
+          [...path, 'channel'],
+          `must be at most ${device.lighting.channels}, the channels of '${lum.device}' (is ${lum.channel})`,
+        );
+      }
+      if (device.commune !== undefined && device.commune !== zone.commune) {
+        report(
+          [...path, 'device'],
+          `device '${lum.device}' belongs to commune '${device.commune}', zone '${zone.id}' to '${zone.commune}'`,
+        );
+      }
+      const key = `${lum.device}#${lum.channel}`;
+      const owner = channelOwners.get(key);
+      if (owner !== undefined) {
+        report(
+          [...path, 'channel'],
+          `channel ${lum.channel} of '${lum.device}' already drives luminaire '${owner}'`,
+        );
+      } else channelOwners.set(key, lum.id);
+    });
+  });
+  config.zones.forEach((zone, i) =>
+    zone.luminaires.forEach((lum, j) =>
+      lum.neighbours?.forEach((n, k) =>
+        need(luminaires, n, ['zones', i, 'luminaires', j, 'neighbours', k], 'luminaire'),
+      ),
+    ),
+  );
+
+  const topics = new Map<string, string>();
+  config.presence_sensors.forEach((sensor, i) => {
+    const path = ['presence_sensors', i];
+    if (!need(zones, sensor.zone, [...path, 'zone'], 'zone')) return;
+    const commune = zones.get(sensor.zone)!.commune;
+    if ((sensor.at === undefined) === (sensor.luminaires === undefined)) {
+      report(path, "give either 'at' (with ahead/behind) or 'luminaires', not both or neither");
+    }
+    const refs: [string, ConfigPath][] = (sensor.luminaires ?? []).map((id, k) => [
+      id,
+      [...path, 'luminaires', k],
+    ]);
+    if (sensor.at !== undefined) refs.push([sensor.at, [...path, 'at']]);
+    for (const [id, refPath] of refs) {
+      if (!need(luminaires, id, refPath, 'luminaire')) continue;
+      const lum = luminaires.get(id)!;
+      if (lum.commune !== commune)
+        report(
+          refPath,
+          `luminaire '${id}' is in commune '${lum.commune}', the sensor's zone in '${commune}'`,
+        );
+    }
+    const other = topics.get(sensor.topic);
+    if (other !== undefined)
+      report([...path, 'topic'], `topic '${sensor.topic}' is already used by sensor '${other}'`);
+    else topics.set(sensor.topic, sensor.id);
+  });
+
+  const pointRefs = new Set<string>();
+  config.buildings.forEach((building, i) => {
+    need(communes, building.commune, ['buildings', i, 'commune'], 'commune');
+    uniqueIds(building.points, ['buildings', i, 'points'], 'point', report);
+    building.points.forEach((point, j) => {
+      pointRefs.add(`${building.id}/${point.id}`);
+      const path = ['buildings', i, 'points', j];
+      if (!need(devices, point.device, [...path, 'device'], 'device')) return;
+      const device = devices.get(point.device)!;
+      const isOpcua = device.protocol === 'opcua';
+      if ((point.modbus === undefined) === (point.opcua === undefined)) {
+        report(
+          path,
+          `give exactly one binding: '${isOpcua ? 'opcua' : 'modbus'}' for ${device.protocol} device '${device.id}'`,
+        );
+      } else if (isOpcua && point.modbus) {
+        report([...path, 'modbus'], `device '${device.id}' speaks OPC UA: bind the point with 'opcua'`);
+      } else if (!isOpcua && point.opcua) {
+        report([...path, 'opcua'], `device '${device.id}' speaks Modbus: bind the point with 'modbus'`);
+      }
+      const bits = point.modbus && (point.modbus.table === 'coil' || point.modbus.table === 'discrete');
+      if (point.modbus && bits !== (point.modbus.type === 'bool')) {
+        report(
+          [...path, 'modbus', 'type'],
+          bits
+            ? `a ${point.modbus.table} holds a bool (is '${point.modbus.type}')`
+            : `bool is for coils and discrete inputs (table is '${point.modbus.table}')`,
+        );
+      }
+    });
+  });
+  config.programs.forEach((program, i) =>
+    program.steps.forEach((step, j) => {
+      if (step.lux && !pointRefs.has(step.lux.point)) {
+        report(
+          ['programs', i, 'steps', j, 'lux', 'point'],
+          `unknown point '${step.lux.point}' (expected 'building/point')`,
+        );
+      }
+    }),
+  );
+
+  config.users.forEach((user, i) =>
+    user.communes.forEach((c, j) => {
+      if (c !== '*') need(communes, c, ['users', i, 'communes', j], 'commune');
+    }),
+  );
+  const hashes = new Map<string, string>();
+  config.users.forEach((user, i) => {
+    const other = hashes.get(user.token_sha256);
+    if (other !== undefined) report(['users', i, 'token_sha256'], `same token as user '${other}'`);
+    hashes.set(user.token_sha256, user.id);
+  });
+
+  checkRegisterOverlaps(config, report);
+}
+
+interface Range {
+  start: number;
+  end: number;
+  what: string;
+  path: ConfigPath;
+}
+
+function checkRegisterOverlaps(config: Config, report: Report): void {
+  const ranges = new Map<string, Range[]>();
+  const add = (device: DeviceConfig, table: string, range: Range): void => {
+    const key = `${device.id}\u0000${table}`;
+    const list = ranges.get(key) ?? [];
+    list.push(range);
+    ranges.set(key, list);
+  };
+  const maps = new Map(config.register_maps.map((m) => [m.id, m]));
+  config.devices.forEach((device, i) => {
+    if (!device.lighting || device.protocol === 'opcua') return;
+    const map = maps.get(device.lighting.map);
+    if (!map) return;
+    const channels = device.lighting.channels;
+    for (const name of CHANNEL_BLOCKS) {
+      const block = map[name];
+      if (!block) continue;
+      const end = channelAddress(block, channels) + registerCount(block.type) - 1;
+      if (end > 65535)
+        report(
+          ['devices', i, 'lighting', 'channels'],
+          `${channels} channels put ${name} past register 65535 in map '${map.id}'`,
+        );
+      add(device, block.table, {
+        start: block.start,
+        end,
+        what: `lighting ${name}`,
+        path: ['devices', i, 'lighting', 'map'],
+      });
+    }
+    for (const name of SINGLE_REGISTERS) {
+      const reg = map[name];
+      if (!reg) continue;
+      add(device, reg.table, {
+        start: reg.address,
+        end: reg.address + registerCount(reg.type) - 1,
+        what: `lighting ${name}`,
+        path: ['devices', i, 'lighting', 'map'],
+      });
+    }
+  });
+  const devices = new Map(config.devices.map((d) => [d.id, d]));
+  config.buildings.forEach((building, i) =>
+    building.points.forEach((point, j) => {
+      const device = devices.get(point.device);
+      if (!device || !point.modbus) return;
+      const { table, address, type } = point.modbus;
+      add(device, table, {
+        start: address,
+        end: address + registerCount(type) - 1,
+        what: `point '${building.id}/${point.id}'`,
+        path: ['buildings', i, 'points', j, 'modbus', 'address'],
+      });
+    }),
+  );
+  for (const [key, list] of ranges) {
+    const [deviceId, table] = key.split('\u0000');
+    list.sort((a, b) => a.start - b.start);
+    let widest = list[0];
+    for (const range of list.slice(1)) {
+      if (range.start <= widest.end) {
+        report(
+          range.path,
+          `${table} registers ${range.start}-${range.end} of device '${deviceId}' (${range.what}) overlap ${widest.start}-${widest.end} (${widest.what})`,
+        );
+      }
+      if (range.end > widest.end) widest = range;
+    }
+  }
+}
+
+function uniqueIds<T extends { id: string }>(
+  items: T[],
+  path: ConfigPath,
+  what: string,
+  report: Report,
+): Map<string, T> {
+  const byId = new Map<string, T>();
+  items.forEach((item, i) => {
+    if (byId.has(item.id)) report([...path, i, 'id'], `duplicate ${what} id '${item.id}'`);
+    else byId.set(item.id, item);
+  });
+  return byId;
+}
+
+/** A near miss is most often a typo: name the closest known id. */
+function suggest(id: string, known: Map<string, unknown>): string {
+  let best: string | undefined;
+  let bestDistance = Math.max(2, Math.floor(id.length / 4)) + 1;
+  for (const candidate of known.keys()) {
+    const d = distance(id, candidate);
+    if (d < bestDistance) {
+      best = candidate;
+      bestDistance = d;
+    }
+  }
+  return best === undefined ? '' : ` (did you mean '${best}'?)`;
+}

@@ -1,0 +1,106 @@
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { LineCounter, parseDocument } from 'yaml';
+import { crossCheck } from './crossChecks';
+import { describeIssue } from './describeIssue';
+import { ConfigError, SourceLocator, type ConfigIssue, type ConfigPath } from './issues';
+import { ConfigSchema, type Config } from './schema';
+import { secretSources } from './secrets';
+
+export { DEMO_CONFIG } from './paths';
+
+/** Sections whose scalar fields can be overridden by NOCTURNE_<SECTION>_<FIELD> (secrets, per-host ports). */
+const ENV_SECTIONS = ['site', 'service', 'http', 'mqtt', 'influx'] as const;
+
+export interface LoadOptions {
+  env?: NodeJS.ProcessEnv;
+}
+
+/** Reads, validates and cross-checks a configuration file; throws ConfigError listing every problem. */
+export function loadConfig(file: string, options: LoadOptions = {}): Config {
+  const resolved = path.resolve(file);
+  if (!existsSync(resolved)) {
+    throw new ConfigError([{ file, line: 0, column: 0, path: '', message: 'file not found' }]);
+  }
+  return parseConfig(readFileSync(resolved, 'utf8'), file, options);
+}
+
+export function parseConfig(text: string, file: string, options: LoadOptions = {}): Config {
+  const env = options.env ?? process.env;
+  const lineCounter = new LineCounter();
+  const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
+  const locator = new SourceLocator(file, doc, lineCounter);
+  const issues: ConfigIssue[] = [];
+
+  for (const error of doc.errors) {
+    const pos = lineCounter.linePos(error.pos[0]);
+    issues.push({
+      file,
+      line: pos.line,
+      column: pos.col,
+      path: '',
+      message: `YAML: ${error.message.split('\n')[0]}`,
+    });
+  }
+  if (issues.length > 0) throw new ConfigError(issues);
+
+  const raw: unknown = doc.toJS({ maxAliasCount: 1000 });
+  applyEnvOverrides(raw, env, file, issues);
+
+  const result = ConfigSchema.safeParse(raw);
+  if (!result.success) {
+    for (const issue of result.error.issues) {
+      const issuePath = issue.path as ConfigPath;
+      const atKey = issue.code === 'unrecognized_keys' ? issue.keys[0] : undefined;
+      issues.push(locator.issue(issuePath, describeIssue(issue, ConfigSchema, raw), { atKey }));
+    }
+    throw new ConfigError(sortIssues(issues));
+  }
+
+  const config = result.data;
+  crossCheck(config, (p, message) => issues.push(locator.issue(p, message)));
+  for (const { path: secretPath, ref } of secretSources(config)) {
+    if ('env' in ref && env[ref.env] === undefined) {
+      issues.push(locator.issue(secretPath, `environment variable ${ref.env} is not set`));
+    } else if ('file' in ref && !existsSync(path.resolve(path.dirname(file), ref.file))) {
+      issues.push(locator.issue(secretPath, `secret file '${ref.file}' does not exist`));
+    }
+  }
+  if (issues.length > 0) throw new ConfigError(sortIssues(issues));
+  return config;
+}
+
+function applyEnvOverrides(raw: unknown, env: NodeJS.ProcessEnv, file: string, issues: ConfigIssue[]): void {
+  if (raw === null || typeof raw !== 'object') return;
+  const root = raw as Record<string, unknown>;
+  for (const [name, value] of Object.entries(env)) {
+    const match = /^NOCTURNE_([A-Z]+)_([A-Z0-9_]+)$/.exec(name);
+    if (!match || value === undefined) continue;
+    const section = match[1].toLowerCase();
+    if (!(ENV_SECTIONS as readonly string[]).includes(section)) continue;
+    const key = match[2].toLowerCase();
+    const target = (root[section] ??= {});
+    if (typeof target !== 'object' || target === null) {
+      issues.push({
+        file: `${file} (env ${name})`,
+        line: 0,
+        column: 0,
+        path: section,
+        message: 'is not a mapping',
+      });
+      continue;
+    }
+    (target as Record<string, unknown>)[key] = parseScalar(value);
+  }
+}
+
+/** Environment values are strings; '8080' and 'true' mean what they look like. */
+function parseScalar(value: string): unknown {
+  if (/^-?\d+(\.\d+)?$/.test(value)) return Number(value);
+  if (value === 'true' || value === 'false') return value === 'true';
+  return value;
+}
+
+function sortIssues(issues: ConfigIssue[]): ConfigIssue[] {
+  return issues.sort((a, b) => a.line - b.line || a.column - b.column);
+}

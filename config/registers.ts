@@ -1,0 +1,38 @@
+import type { ModbusBindingConfig, RegisterMapConfig } from './schema';
+
+export type DataTypeName = ModbusBindingConfig['type'];
+
+const REGISTERS_PER_TYPE: Record<DataTypeName, number> = {
+  bool: 1,
+  int16: 1,
+  uint16: 1,
+  int32: 2,
+  uint32: 2,
+  float32: 2,
+  float64: 4,
+};
+
+/** Number of 16-bit registers (or bits, for bool) a value of this type occupies. */
+export function registerCount(type: DataTypeName): number {
+  return REGISTERS_PER_TYPE[type];
+}
+
+export const CHANNEL_BLOCKS = [
+  'commanded_level',
+  'in_effect_level',
+  'output_level',
+  'power_w',
+  'energy_wh',
+  'lamp_status',
+  'fade_s',
+] as const;
+export type ChannelBlockName = (typeof CHANNEL_BLOCKS)[number];
+export type ChannelBlock = NonNullable<RegisterMapConfig[ChannelBlockName]>;
+
+export const SINGLE_REGISTERS = ['watchdog_s', 'fail_safe_level', 'boot_count'] as const;
+export type SingleRegisterName = (typeof SINGLE_REGISTERS)[number];
+
+/** Address of a channel (1-based) in a per-channel block. */
+export function channelAddress(block: ChannelBlock, channel: number): number {
+  return block.start + (channel - 1) * (block.stride ?? registerCount(block.type));
+}

@@ -1,0 +1,225 @@
+import { z } from 'zod';
+import { Id, Level, SecretRef } from './common';
+
+export const ModbusTable = z
+  .enum(['holding', 'input', 'coil', 'discrete'])
+  .describe('Modbus table: holding (FC3/6/16), input (FC4), coil (FC1/5/15), discrete (FC2).');
+export const DataType = z
+  .enum(['bool', 'int16', 'uint16', 'int32', 'uint32', 'float32', 'float64'])
+  .describe('How the registers are decoded. bool is for coils and discrete inputs.');
+export const WordOrder = z
+  .enum(['big', 'little'])
+  .describe('Order of 16-bit words in multi-register values.');
+
+/** Where one value lives on a Modbus device, and how to turn its registers into a number. */
+export const ModbusBinding = z.strictObject({
+  table: ModbusTable.default('holding'),
+  address: z.number().int().min(0).max(65535).describe('Zero-based register or coil address.'),
+  type: DataType.default('uint16'),
+  word_order: WordOrder.default('big'),
+  byte_order: WordOrder.default('big').describe('Order of the two bytes inside each register.'),
+  scale: z.number().default(1).describe('Engineering value = raw * scale + offset.'),
+  offset: z.number().default(0),
+  period_s: z.number().min(0.1).max(86400).default(60).describe('Polling period in seconds.'),
+});
+
+export const OpcuaBinding = z.strictObject({
+  node_id: z
+    .string()
+    .regex(/^(ns=\d+;)?[isgb]=.+$/, {
+      message: "must be an OPC UA node id such as 'ns=1;s=School.Room1.Temperature'",
+    })
+    .describe('OPC UA node id.'),
+  sampling_ms: z
+    .number()
+    .int()
+    .min(0)
+    .max(3_600_000)
+    .default(1000)
+    .describe('Monitored item sampling interval.'),
+  deadband: z
+    .strictObject({
+      type: z.enum(['absolute', 'percent']),
+      value: z.number().min(0),
+    })
+    .optional()
+    .describe('Report only changes larger than this.'),
+});
+
+/** Channel c of a segment controller lives at start + (c-1) * stride. */
+const ChannelBlock = z.strictObject({
+  table: ModbusTable.default('holding'),
+  start: z.number().int().min(0).max(65535).describe('Address of channel 1.'),
+  stride: z
+    .number()
+    .int()
+    .min(1)
+    .max(64)
+    .optional()
+    .describe('Registers between channels (default: the type size).'),
+  type: DataType.default('uint16'),
+  word_order: WordOrder.default('big'),
+  scale: z.number().default(1),
+});
+const SingleRegister = z.strictObject({
+  table: ModbusTable.default('holding'),
+  address: z.number().int().min(0).max(65535),
+  type: DataType.default('uint16'),
+  scale: z.number().default(1),
+});
+
+export const RegisterMap = z
+  .strictObject({
+    id: Id,
+    description: z.string().optional(),
+    level_max_raw: z
+      .number()
+      .int()
+      .min(1)
+      .max(65535)
+      .default(100)
+      .describe('Raw register value meaning 100 %.'),
+    commanded_level: ChannelBlock.describe('Level written by the service (read/write).'),
+    in_effect_level: ChannelBlock.describe('Level the device applies now: commanded, or its fail-safe.'),
+    output_level: ChannelBlock.optional().describe('Actual output, ramping with the fade.'),
+    power_w: ChannelBlock.optional().describe('Measured power in watts (after scale).'),
+    energy_wh: ChannelBlock.optional().describe('Energy counter in watt-hours (after scale).'),
+    lamp_status: ChannelBlock.optional().describe('0 ok, 1 lamp failure, 2 driver failure.'),
+    fade_s: ChannelBlock.optional().describe('Fade time in seconds (after scale).'),
+    watchdog_s: SingleRegister.optional().describe(
+      'Seconds without a command before the fail-safe level applies.',
+    ),
+    fail_safe_level: SingleRegister.optional().describe(
+      'Level applied by the device on its own when the watchdog expires.',
+    ),
+    boot_count: SingleRegister.optional().describe(
+      'Increments at each device start: a change means levels were lost.',
+    ),
+  })
+  .describe('Register map of a Modbus segment controller: the contract a real device must honour.');
+
+const NodeTemplate = z
+  .string()
+  .regex(/^(ns=\d+;)?[isgb]=.+$/, { message: 'must be an OPC UA node id template' })
+  .describe('Node id template; {device} and {channel} are substituted.');
+
+export const NodeMap = z
+  .strictObject({
+    id: Id,
+    description: z.string().optional(),
+    level_max_raw: z.number().min(1).default(100),
+    commanded_level: NodeTemplate,
+    in_effect_level: NodeTemplate,
+    output_level: NodeTemplate.optional(),
+    power_w: NodeTemplate.optional(),
+    energy_wh: NodeTemplate.optional(),
+    lamp_status: NodeTemplate.optional(),
+    fade_s: NodeTemplate.optional(),
+    watchdog_s: NodeTemplate.optional(),
+    fail_safe_level: NodeTemplate.optional(),
+    boot_count: NodeTemplate.optional(),
+  })
+  .describe('Node map of an OPC UA segment controller.');
+
+/** A device that drives luminaires. */
+export const SegmentControllerSection = z.strictObject({
+  channels: z.number().int().min(1).max(1024).describe('Number of luminaire channels.'),
+  map: Id.describe('Id of a register_maps entry (Modbus) or node_maps entry (OPC UA).'),
+  fail_safe_level: Level.default(100).describe(
+    'Level the device falls back to when the service goes silent.',
+  ),
+  watchdog_s: z.number().int().min(0).max(65535).default(300).describe('0 disables the watchdog.'),
+});
+
+const DeviceCommon = {
+  id: Id,
+  name: z.string().optional(),
+  commune: Id.optional().describe('Commune that owns the device (required for segment controllers).'),
+  timeout_ms: z.number().int().min(10).max(60_000).default(1000).describe('Per-request timeout.'),
+  retries: z
+    .number()
+    .int()
+    .min(0)
+    .max(10)
+    .default(2)
+    .describe('Retries per request before it is reported failed.'),
+  lighting: SegmentControllerSection.optional().describe('Present when the device is a segment controller.'),
+};
+
+const ModbusCommon = {
+  ...DeviceCommon,
+  unit_id: z.number().int().min(0).max(255).default(1),
+  concurrency: z.number().int().min(1).max(16).default(1).describe('Requests in flight at once.'),
+  max_read_gap: z
+    .number()
+    .int()
+    .min(0)
+    .max(124)
+    .default(8)
+    .describe('Registers of gap merged into one read.'),
+  write_multiple: z.boolean().default(true).describe('false for devices that accept only function 6.'),
+};
+
+export const ModbusTcpDevice = z.strictObject({
+  ...ModbusCommon,
+  protocol: z.literal('modbus-tcp'),
+  host: z.string().min(1),
+  port: z.number().int().min(1).max(65535).default(502),
+});
+
+export const ModbusRtuOverTcpDevice = z.strictObject({
+  ...ModbusCommon,
+  protocol: z.literal('modbus-rtu-over-tcp'),
+  host: z.string().min(1).describe('Serial gateway address.'),
+  port: z.number().int().min(1).max(65535).default(4001),
+});
+
+export const ModbusRtuDevice = z.strictObject({
+  ...ModbusCommon,
+  protocol: z.literal('modbus-rtu'),
+  serial: z.strictObject({
+    path: z.string().min(1).describe("Serial port, e.g. '/dev/ttyUSB0'."),
+    baud_rate: z
+      .union([1200, 2400, 4800, 9600, 19200, 38400, 57600, 115200].map((b) => z.literal(b)))
+      .default(9600),
+    parity: z.enum(['none', 'even', 'odd']).default('even'),
+    data_bits: z.union([z.literal(7), z.literal(8)]).default(8),
+    stop_bits: z.union([z.literal(1), z.literal(2)]).default(1),
+  }),
+});
+
+export const OpcuaDevice = z.strictObject({
+  ...DeviceCommon,
+  protocol: z.literal('opcua'),
+  endpoint: z
+    .string()
+    .regex(/^opc\.tcp:\/\/.+/, { message: "must be an 'opc.tcp://host:port/path' endpoint" }),
+  security: z
+    .strictObject({
+      mode: z.enum(['None', 'Sign', 'SignAndEncrypt']).default('None'),
+      policy: z
+        .enum(['None', 'Basic256Sha256', 'Aes128_Sha256_RsaOaep', 'Aes256_Sha256_RsaPss'])
+        .default('None'),
+    })
+    .default({ mode: 'None', policy: 'None' }),
+  auth: z
+    .discriminatedUnion('type', [
+      z.strictObject({ type: z.literal('anonymous') }),
+      z.strictObject({ type: z.literal('username'), username: z.string().min(1), password: SecretRef }),
+    ])
+    .default({ type: 'anonymous' }),
+  publishing_ms: z
+    .number()
+    .int()
+    .min(10)
+    .max(60_000)
+    .default(500)
+    .describe('Subscription publishing interval.'),
+});
+
+export const Device = z.discriminatedUnion('protocol', [
+  ModbusTcpDevice,
+  ModbusRtuOverTcpDevice,
+  ModbusRtuDevice,
+  OpcuaDevice,
+]);

@@ -1,0 +1,67 @@
+import { z } from 'zod';
+import { Id } from './common';
+import { Device, NodeMap, RegisterMap } from './devices';
+import { Calendar, PresenceSensor, Program, Zone } from './lighting';
+import { Building } from './energy';
+import { User } from './access';
+import { HttpSection, InfluxSection, MqttSection, ServiceSection, Site } from './service';
+
+export const CONFIG_VERSION = 1;
+
+export const Commune = z.strictObject({
+  id: Id,
+  name: z.string().min(1),
+  insee: z
+    .string()
+    .regex(/^\d[0-9AB]\d{3}$/, { message: "must be a 5-character INSEE code such as '57463'" })
+    .optional(),
+});
+
+export const ConfigSchema = z
+  .strictObject({
+    version: z.literal(CONFIG_VERSION).describe('Configuration format version.'),
+    site: Site,
+    service: ServiceSection,
+    http: HttpSection,
+    mqtt: MqttSection,
+    influx: InfluxSection.optional().describe(
+      'Absent: telemetry is kept in the on-disk spool until InfluxDB is configured.',
+    ),
+    communes: z.array(Commune).min(1),
+    register_maps: z.array(RegisterMap).default([]),
+    node_maps: z.array(NodeMap).default([]),
+    devices: z.array(Device).default([]),
+    programs: z.array(Program).default([]),
+    calendars: z.array(Calendar).default([]),
+    zones: z.array(Zone).default([]),
+    presence_sensors: z.array(PresenceSensor).default([]),
+    buildings: z.array(Building).default([]),
+    users: z.array(User).default([]),
+  })
+  .describe('nocturne site configuration: communes, devices, lighting and buildings.');
+
+export type Config = z.output<typeof ConfigSchema>;
+export type ConfigInput = z.input<typeof ConfigSchema>;
+export type Commune = Config['communes'][number];
+export type DeviceConfig = Config['devices'][number];
+export type ModbusDeviceConfig = Extract<
+  DeviceConfig,
+  { protocol: 'modbus-tcp' | 'modbus-rtu' | 'modbus-rtu-over-tcp' }
+>;
+export type OpcuaDeviceConfig = Extract<DeviceConfig, { protocol: 'opcua' }>;
+export type RegisterMapConfig = Config['register_maps'][number];
+export type NodeMapConfig = Config['node_maps'][number];
+export type ZoneConfig = Config['zones'][number];
+export type LuminaireConfig = ZoneConfig['luminaires'][number];
+export type ProgramConfig = Config['programs'][number];
+export type ProgramStepConfig = ProgramConfig['steps'][number];
+export type CalendarConfig = Config['calendars'][number];
+export type CalendarRuleConfig = CalendarConfig['rules'][number];
+export type PresenceSensorConfig = Config['presence_sensors'][number];
+export type BuildingConfig = Config['buildings'][number];
+export type PointConfig = BuildingConfig['points'][number];
+export type ModbusBindingConfig = NonNullable<PointConfig['modbus']>;
+export type OpcuaBindingConfig = NonNullable<PointConfig['opcua']>;
+export type UserConfig = Config['users'][number];
+export type MqttConfig = Config['mqtt'];
+export type InfluxConfig = NonNullable<Config['influx']>;

@@ -1,0 +1,90 @@
+import { z } from 'zod';
+import { Location, SecretRef, TimeZone } from './common';
+
+export const Site = z.strictObject({
+  name: z.string().min(1),
+  timezone: TimeZone.default('Europe/Paris'),
+  location: Location.describe('Default location for the sun when a zone gives none.'),
+});
+
+export const ServiceSection = z
+  .strictObject({
+    instance: z
+      .string()
+      .default('nocturne')
+      .describe('Name of this instance (MQTT client id, InfluxDB tag).'),
+    state_dir: z.string().default('./var').describe('Persisted relights, overrides, audit log and spool.'),
+    log_level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace']).default('info'),
+    log_format: z.enum(['json', 'pretty']).default('json'),
+    shutdown_timeout_s: z.number().min(1).max(120).default(10),
+  })
+  .default({
+    instance: 'nocturne',
+    state_dir: './var',
+    log_level: 'info',
+    log_format: 'json',
+    shutdown_timeout_s: 10,
+  });
+
+export const HttpSection = z
+  .strictObject({
+    host: z.string().default('127.0.0.1'),
+    port: z.number().int().min(0).max(65535).default(8080),
+  })
+  .default({ host: '127.0.0.1', port: 8080 });
+
+export const MqttSection = z
+  .strictObject({
+    url: z
+      .string()
+      .regex(/^(mqtts?|wss?|tcp|ssl):\/\/.+/)
+      .optional()
+      .describe('Broker URL. Absent: an embedded broker is started on embedded_port.'),
+    embedded_host: z.string().default('127.0.0.1'),
+    embedded_port: z.number().int().min(0).max(65535).default(1883),
+    base_topic: z
+      .string()
+      .regex(/^[^+#]+$/)
+      .default('nocturne'),
+    client_id: z.string().optional(),
+    username: z.string().optional(),
+    password: SecretRef.optional(),
+    tls: z
+      .strictObject({
+        ca_file: z.string().optional(),
+        cert_file: z.string().optional(),
+        key_file: z.string().optional(),
+        reject_unauthorized: z.boolean().default(true),
+      })
+      .optional(),
+    keepalive_s: z.number().int().min(5).max(3600).default(30),
+    reconnect_ms: z.number().int().min(100).max(600_000).default(2000),
+    clean_session: z
+      .boolean()
+      .default(false)
+      .describe('false keeps the session (and queued QoS 1 messages) across reconnects.'),
+  })
+  .default({
+    embedded_host: '127.0.0.1',
+    embedded_port: 1883,
+    base_topic: 'nocturne',
+    keepalive_s: 30,
+    reconnect_ms: 2000,
+    clean_session: false,
+  });
+
+export const InfluxSection = z.strictObject({
+  url: z.string().regex(/^https?:\/\/.+/),
+  org: z.string().default(''),
+  bucket: z.string().min(1).describe('Bucket (InfluxDB 2/3) or database/retention policy (InfluxDB 1.8+).'),
+  token: SecretRef.optional(),
+  batch_size: z.number().int().min(1).max(100_000).default(5000),
+  flush_ms: z.number().int().min(10).max(60_000).default(1000),
+  gzip: z.boolean().default(true),
+  spool_max_mb: z
+    .number()
+    .min(1)
+    .max(1_000_000)
+    .default(512)
+    .describe('On-disk spool bound; beyond it the oldest points are dropped.'),
+});

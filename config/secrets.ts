@@ -1,0 +1,29 @@
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import type { ConfigPath } from './issues';
+import type { Config } from './schema';
+
+export type SecretRef = { env: string } | { file: string };
+
+/** Every secret reference in a configuration, with where it sits. */
+export function secretSources(config: Config): { path: ConfigPath; ref: SecretRef }[] {
+  const out: { path: ConfigPath; ref: SecretRef }[] = [];
+  if (config.mqtt.password) out.push({ path: ['mqtt', 'password'], ref: config.mqtt.password });
+  if (config.influx?.token) out.push({ path: ['influx', 'token'], ref: config.influx.token });
+  config.devices.forEach((device, i) => {
+    if (device.protocol === 'opcua' && device.auth.type === 'username') {
+      out.push({ path: ['devices', i, 'auth', 'password'], ref: device.auth.password });
+    }
+  });
+  return out;
+}
+
+/** Reads a secret at the moment it is needed, so it never sits in the configuration object or a log. */
+export function readSecret(ref: SecretRef, configDir: string, env: NodeJS.ProcessEnv = process.env): string {
+  if ('env' in ref) {
+    const value = env[ref.env];
+    if (value === undefined) throw new Error(`environment variable ${ref.env} is not set`);
+    return value;
+  }
+  return readFileSync(path.resolve(configDir, ref.file), 'utf8').replace(/\r?\n$/, '');
+}

@@ -1,0 +1,19 @@
+import type { Config } from 'jest';
+
+// Unit tests use fake clocks and no network; integration tests start real servers on loopback
+// (simulators, mosquitto, influxd) and must close every handle they open: no --forceExit.
+const config: Config = {
+  testEnvironment: 'node',
+  roots: ['<rootDir>/test'],
+  testMatch: ['**/*.test.ts'],
+  transform: {
+    '^.+\\.ts$': ['ts-jest', { tsconfig: '<rootDir>/test/tsconfig.json', isolatedModules: true }],
+  },
+  moduleFileExtensions: ['ts', 'js', 'json'],
+  testTimeout: 30_000,
+  collectCoverageFrom: ['controller/**/*.ts', 'drivers/**/*.ts', 'config/**/*.ts', 'simulators/**/*.ts'],
+  coverageThreshold: { global: { lines: 70, branches: 55 } },
+  setupFilesAfterEnv: ['<rootDir>/test/helpers/failOnUnhandled.ts'],
+};
+
+export default config;
