@@ -13,6 +13,7 @@ const config: Config = {
   testTimeout: 30_000,
   collectCoverageFrom: ['controller/**/*.ts', 'drivers/**/*.ts', 'config/**/*.ts', 'simulators/**/*.ts'],
   coverageThreshold: { global: { lines: 70, branches: 55 } },
+  globalSetup: '<rootDir>/test/helpers/globalSetup.ts',
   setupFilesAfterEnv: ['<rootDir>/test/helpers/failOnUnhandled.ts'],
 };
 

@@ -2,6 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { LineCounter, parseDocument } from 'yaml';
 import { crossCheck } from './crossChecks';
+import { lenientView } from './lenientView';
 import { describeIssue } from './describeIssue';
 import { ConfigError, SourceLocator, type ConfigIssue, type ConfigPath } from './issues';
 import { ConfigSchema, type Config } from './schema';
@@ -54,7 +55,8 @@ export function parseConfig(text: string, file: string, options: LoadOptions = {
       const atKey = issue.code === 'unrecognized_keys' ? issue.keys[0] : undefined;
       issues.push(locator.issue(issuePath, describeIssue(issue, ConfigSchema, raw), { atKey }));
     }
-    throw new ConfigError(sortIssues(issues));
+    crossCheckLeniently(raw, (p, message) => issues.push(locator.issue(p, message)));
+    throw new ConfigError(sortIssues(dedupe(issues)));
   }
 
   const config = result.data;
@@ -99,6 +101,26 @@ function parseScalar(value: string): unknown {
   if (/^-?\d+(\.\d+)?$/.test(value)) return Number(value);
   if (value === 'true' || value === 'false') return value === 'true';
   return value;
+}
+
+/** Cross-references of data that failed the schema: best effort, never hiding the schema errors. */
+function crossCheckLeniently(raw: unknown, report: (p: ConfigPath, message: string) => void): void {
+  try {
+    crossCheck(lenientView(raw), report);
+  } catch {
+    // Shapes too broken to follow; the schema errors already say what to fix first.
+  }
+}
+
+/** One message per place: a schema error and a cross-check can both see the same broken field. */
+function dedupe(issues: ConfigIssue[]): ConfigIssue[] {
+  const seen = new Set<string>();
+  return issues.filter((i) => {
+    const key = `${i.path}\u0000${i.message}`;
+    if (seen.has(key)) return false;
+    seen.add(key);
+    return true;
+  });
 }
 
 function sortIssues(issues: ConfigIssue[]): ConfigIssue[] {

@@ -14,7 +14,7 @@ const REGISTERS_PER_TYPE: Record<DataTypeName, number> = {
 
 /** Number of 16-bit registers (or bits, for bool) a value of this type occupies. */
 export function registerCount(type: DataTypeName): number {
-  return REGISTERS_PER_TYPE[type];
+  return REGISTERS_PER_TYPE[type] ?? 1;
 }
 
 export const CHANNEL_BLOCKS = [
