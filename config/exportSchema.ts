@@ -40,7 +40,7 @@ interface JsonSchema {
 /** docs/config.md: every field with its type, default, bounds and description, generated from the schema. */
 export function configDocText(): string {
   const rows: string[] = [];
-  walk(configJsonSchema() as JsonSchema, '', rows);
+  walk(configJsonSchema(), '', rows);
   return [
     '# Configuration reference',
     '',
