@@ -24,6 +24,19 @@ export function crossCheck(config: Config, report: Report): void {
     return false;
   };
 
+  const tls = config.mqtt.tls;
+  if (tls) {
+    if (config.mqtt.url === undefined || !/^(mqtts|ssl|wss):/.test(config.mqtt.url)) {
+      report(
+        ['mqtt', 'tls'],
+        `tls needs an mqtts://, ssl:// or wss:// url (url is ${config.mqtt.url === undefined ? 'absent: the embedded broker has no TLS' : `'${config.mqtt.url}'`})`,
+      );
+    }
+    if ((tls.cert_file === undefined) !== (tls.key_file === undefined)) {
+      report(['mqtt', 'tls'], 'a client certificate needs both cert_file and key_file');
+    }
+  }
+
   config.devices.forEach((device, i) => {
     const path = ['devices', i];
     if (device.commune !== undefined) need(communes, device.commune, [...path, 'commune'], 'commune');

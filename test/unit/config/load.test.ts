@@ -323,7 +323,9 @@ describe('each kind of mistake is located and says what is allowed', () => {
     const issues = issuesOf(text, env);
     const issue = issues.find((i) => i.path === issuePath && message.test(i.message));
     if (!issue) {
-      throw new Error(`no issue at '${issuePath}' matching ${message}; got:\n${issues.map(formatIssue).join('\n')}`);
+      throw new Error(
+        `no issue at '${issuePath}' matching ${message}; got:\n${issues.map(formatIssue).join('\n')}`,
+      );
     }
     if (line !== undefined) expect(issue.line).toBe(lineOf(text, line));
   });
