@@ -311,6 +311,26 @@ describe('each kind of mistake is located and says what is allowed', () => {
       line: 'MQTT_PASSWORD',
     },
     {
+      name: 'TLS without a TLS url',
+      text: variant(
+        'communes:\n',
+        'mqtt:\n  url: mqtt://broker:1883\n  tls: { ca_file: ca.pem }\ncommunes:\n',
+      ),
+      path: 'mqtt.tls',
+      message: /tls needs an mqtts:\/\/.*\(url is 'mqtt:\/\/broker:1883'\)/,
+      line: 'ca_file',
+    },
+    {
+      name: 'client certificate without its key',
+      text: variant(
+        'communes:\n',
+        'mqtt:\n  url: mqtts://broker:8883\n  tls: { cert_file: client.pem }\ncommunes:\n',
+      ),
+      path: 'mqtt.tls',
+      message: /both cert_file and key_file/,
+      line: 'cert_file',
+    },
+    {
       name: 'environment override of the wrong type',
       text: SMALL,
       env: { NOCTURNE_HTTP_PORT: 'eighty' },
