@@ -1,4 +1,5 @@
 import { distance } from 'fastest-levenshtein';
+import { checkProgram } from '../controller/lighting/schedule';
 import type { ConfigPath } from './issues';
 import { CHANNEL_BLOCKS, SINGLE_REGISTERS, channelAddress, registerCount } from './registers';
 import type { Config, DeviceConfig } from './schema';
@@ -180,7 +181,8 @@ export function crossCheck(config: Config, report: Report): void {
       }
     });
   });
-  config.programs.forEach((program, i) =>
+  config.programs.forEach((program, i) => {
+    for (const problem of checkProgram(program)) report(['programs', i, ...problem.path], problem.message);
     program.steps.forEach((step, j) => {
       if (step.lux && !pointRefs.has(step.lux.point)) {
         report(
@@ -188,8 +190,8 @@ export function crossCheck(config: Config, report: Report): void {
           `unknown point '${step.lux.point}' (expected 'building/point')`,
         );
       }
-    }),
-  );
+    });
+  });
 
   config.users.forEach((user, i) =>
     user.communes.forEach((c, j) => {

@@ -4,14 +4,14 @@ import { z } from 'zod';
 import { PROJECT_ROOT } from './paths';
 import { ConfigSchema } from './schema';
 
-export const SCHEMA_FILE = path.join(PROJECT_ROOT, 'config', 'schema.json');
+export const SCHEMA_FILE = path.join(PROJECT_ROOT, 'config', 'nocturne.schema.json');
 export const CONFIG_DOC_FILE = path.join(PROJECT_ROOT, 'docs', 'config.md');
 
 /** JSON Schema of the configuration file as a person writes it (defaults optional), for editors. */
 export function configJsonSchema(): Record<string, unknown> {
   return {
     ...z.toJSONSchema(ConfigSchema, { io: 'input', unrepresentable: 'any' }),
-    $id: 'https://nocturne.example/config/schema.json',
+    $id: 'https://nocturne.example/config/nocturne.schema.json',
     title: 'nocturne configuration',
   };
 }
@@ -45,7 +45,7 @@ export function configDocText(): string {
     '# Configuration reference',
     '',
     'Generated from `config/schema/*.ts` by `nocturne schema --write`; do not edit by hand.',
-    'The same schema is exported as `config/schema.json`: add `# yaml-language-server: $schema=../config/schema.json`',
+    'The same schema is exported as `config/nocturne.schema.json`: add `# yaml-language-server: $schema=../config/nocturne.schema.json`',
     'at the top of a site file for completion and checking in editors.',
     '',
     'Paths use `[]` for list items. Secrets are never written in the file: fields of type *secret* take',

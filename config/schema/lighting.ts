@@ -24,10 +24,18 @@ export const ProgramStep = z.strictObject({
         .min(0)
         .optional()
         .describe('Switch off when it rises above this (lux); defaults to 2x below.'),
+      for_s: z
+        .number()
+        .min(0)
+        .max(3600)
+        .default(60)
+        .describe(
+          'Seconds the light level must stay past a threshold before it switches, so a passing cloud or headlight does not.',
+        ),
     })
     .optional()
     .describe(
-      'Also follow a light sensor: the step starts at its time or below the threshold, whichever is first.',
+      'Also follow a light sensor: the step starts at its time or as soon as the sensor allows (below the threshold for a step that raises the level, above it for one that lowers it), whichever is first.',
     ),
 });
 
@@ -45,7 +53,9 @@ export const Program = z.strictObject({
     .min(0)
     .max(600)
     .default(0)
-    .describe('Minimum minutes on once lit, so lamps do not cycle.'),
+    .describe(
+      'Minimum minutes on once lit before the light sensor may switch the lamps off, so they do not cycle.',
+    ),
   steps: z.array(ProgramStep).min(1).describe('Steps of one lighting night (noon to noon), in time order.'),
 });
 
@@ -133,6 +143,9 @@ export const PresenceSensor = z.strictObject({
   hold_s: z.number().min(1).max(3600).default(60),
   fade_s: z.number().min(0).max(600).default(10),
   debounce_ms: z.number().int().min(0).max(60_000).default(500),
+  fault_level: Level.optional().describe(
+    'Level held on the luminaires while the sensor is in fault (silent); absent: no raise, the schedule alone applies.',
+  ),
   silent_fault_h: z
     .number()
     .min(0.1)

@@ -193,6 +193,16 @@ describe('each kind of mistake is located and says what is allowed', () => {
       line: 'nightly',
     },
     {
+      name: 'program steps out of night order',
+      text: variant(
+        '      - { at: dusk, level: 100 }\n',
+        '      - { at: dusk, level: 100 }\n      - { at: "23:30", level: 70 }\n',
+      ),
+      path: 'programs[0].steps[2].at',
+      message: /23:00/,
+      line: '"23:00"',
+    },
+    {
       name: 'rule without condition',
       text: variant(
         '{ name: Fête nationale, dates: ["07-14"], program: standard }',
