@@ -193,6 +193,10 @@ export function crossCheck(config: Config, report: Report): void {
     });
   });
 
+  config.tariffs.forEach((tariff, i) => {
+    if (tariff.commune !== undefined) need(communes, tariff.commune, ['tariffs', i, 'commune'], 'commune');
+  });
+
   config.users.forEach((user, i) =>
     user.communes.forEach((c, j) => {
       if (c !== '*') need(communes, c, ['users', i, 'communes', j], 'commune');

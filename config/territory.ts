@@ -314,6 +314,8 @@ export function buildTerritory(options: TerritoryOptions): Input {
     zones,
     presence_sensors: sensors,
     buildings,
+    tariffs: DEMO_TARIFFS,
+    emission_factors: DEMO_EMISSION_FACTORS,
     users: DEMO_USERS.filter((u) =>
       u.communes.every((c) => c === '*' || communes.some((k) => k.id === c)),
     ).map(({ token, ...user }) => ({
@@ -323,6 +325,58 @@ export function buildTerritory(options: TerritoryOptions): Input {
     })),
   };
 }
+
+/** Illustrative figures: each municipality puts its own contract prices here. */
+const DEMO_TARIFFS: NonNullable<Input['tariffs']> = [
+  {
+    quantity: 'electricity',
+    unit: 'kWh',
+    eur_per_unit: 0.2276,
+    from: '2025-02-01',
+    source: 'exemple : tarif bleu C5, collectivité',
+  },
+  {
+    quantity: 'water',
+    unit: 'm³',
+    eur_per_unit: 4.3,
+    from: '2025-01-01',
+    source: 'exemple : eau et assainissement, Metz Métropole',
+  },
+  {
+    quantity: 'gas',
+    unit: 'kWh',
+    eur_per_unit: 0.105,
+    from: '2025-01-01',
+    source: 'exemple : offre de marché',
+  },
+];
+
+const DEMO_EMISSION_FACTORS: NonNullable<Input['emission_factors']> = [
+  {
+    quantity: 'electricity',
+    unit: 'kWh',
+    kg_co2e_per_unit: 0.052,
+    from: '2022-01-01',
+    year: 2022,
+    source: 'ADEME Base Empreinte, électricité France continentale, mix moyen, consommation',
+  },
+  {
+    quantity: 'water',
+    unit: 'm³',
+    kg_co2e_per_unit: 0.132,
+    from: '2022-01-01',
+    year: 2022,
+    source: 'ADEME Base Empreinte, eau potable du réseau',
+  },
+  {
+    quantity: 'gas',
+    unit: 'kWh',
+    kg_co2e_per_unit: 0.227,
+    from: '2022-01-01',
+    year: 2022,
+    source: 'ADEME Base Empreinte, gaz naturel, combustion et amont (PCI)',
+  },
+];
 
 /** The documented Modbus segment controller map (docs/register-map.md). */
 export const REGISTER_MAP_V1 = {

@@ -49,3 +49,33 @@ export const Building = z.strictObject({
   closed_dates: z.array(CalendarDate).default([]).describe('Days closed despite the opening hours.'),
   points: z.array(Point).default([]),
 });
+
+const IsoDate = z
+  .string()
+  .regex(/^\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])$/, { message: "must be a date 'YYYY-MM-DD'" });
+
+/** A price in force from a date until the next entry for the same quantity (and commune, if given). */
+export const Tariff = z.strictObject({
+  quantity: z
+    .string()
+    .regex(/^[a-z][a-z0-9_]*$/)
+    .describe('The metered quantity: electricity, water, gas, heat…'),
+  unit: z.string().min(1).describe('Unit the price is per: kWh, m³…'),
+  eur_per_unit: z.number().min(0),
+  from: IsoDate.describe('First day the price applies.'),
+  commune: Id.optional().describe('Applies to one commune only; absent: to all.'),
+  source: z.string().optional().describe('Contract or tariff reference.'),
+});
+
+/** Greenhouse-gas emissions per unit consumed, with where the figure comes from. */
+export const EmissionFactor = z.strictObject({
+  quantity: z.string().regex(/^[a-z][a-z0-9_]*$/),
+  unit: z.string().min(1),
+  kg_co2e_per_unit: z.number().min(0),
+  from: IsoDate,
+  source: z
+    .string()
+    .min(1)
+    .describe("Where the factor comes from, e.g. 'ADEME Base Empreinte, électricité France, mix moyen'."),
+  year: z.number().int().min(1990).max(2100).describe('Reference year of the factor.'),
+});

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { Id } from './common';
 import { Device, NodeMap, RegisterMap } from './devices';
 import { Calendar, PresenceSensor, Program, Zone } from './lighting';
-import { Building } from './energy';
+import { Building, EmissionFactor, Tariff } from './energy';
 import { User } from './access';
 import { HttpSection, InfluxSection, MqttSection, ServiceSection, Site } from './service';
 
@@ -37,6 +37,11 @@ export const ConfigSchema = z
     presence_sensors: z.array(PresenceSensor).default([]),
     buildings: z.array(Building).default([]),
     users: z.array(User).default([]),
+    tariffs: z.array(Tariff).default([]).describe('Dated prices, for costs in the console and dashboards.'),
+    emission_factors: z
+      .array(EmissionFactor)
+      .default([])
+      .describe('Dated kg CO2e per unit, with their source.'),
   })
   .describe('nocturne site configuration: communes, devices, lighting and buildings.');
 
@@ -65,3 +70,5 @@ export type OpcuaBindingConfig = NonNullable<PointConfig['opcua']>;
 export type UserConfig = Config['users'][number];
 export type MqttConfig = Config['mqtt'];
 export type InfluxConfig = NonNullable<Config['influx']>;
+export type TariffConfig = Config['tariffs'][number];
+export type EmissionFactorConfig = Config['emission_factors'][number];
