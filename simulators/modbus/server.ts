@@ -1,5 +1,4 @@
 import { once } from 'node:events';
-import type { Socket } from 'node:net';
 import { ServerTCP, type IServiceVector } from 'modbus-serial';
 
 export type Table = 'holding' | 'input' | 'coil' | 'discrete';
@@ -33,6 +32,13 @@ export interface ModbusSimServerOptions {
   port: number;
   /** Unit ids answered; others get no reply, as on a real bus. Default: all. */
   unitIds?: number[];
+  /** Faults of one unit (a device behind a gateway), added to the server-wide ones. */
+  unitFaults?: (unitId: number) => UnitFaults | undefined;
+}
+
+export interface UnitFaults {
+  delayMs: number;
+  silent: boolean;
 }
 
 /** Faults a device shows in the field, injectable at any time. */
@@ -53,6 +59,8 @@ export class ModbusSimServer {
   readonly faults: ModbusFaults = { delayMs: 0, silent: false, deadUnits: new Set() };
   private server?: ServerTCP;
   private requestCount = 0;
+  /** Answers waiting out a delay; cleared on stop so no timer outlives the server. */
+  private readonly delayed = new Set<NodeJS.Timeout>();
 
   constructor(
     private readonly bank: RegisterBank,
@@ -88,13 +96,15 @@ export class ModbusSimServer {
     const server = this.server;
     if (!server) return;
     this.server = undefined;
+    for (const timer of this.delayed) clearTimeout(timer);
+    this.delayed.clear();
     this.dropConnections();
     await new Promise<void>((resolve) => server.close(() => resolve()));
   }
 
   /** Closes every client connection, as a device reboot or a cut cable would. */
   dropConnections(): void {
-    for (const socket of this.server?.socks.keys() ?? []) (socket as Socket).destroy();
+    for (const socket of this.server?.socks.keys() ?? []) socket.destroy();
   }
 
   connectionCount(): number {
@@ -105,7 +115,9 @@ export class ModbusSimServer {
     const answer = <T>(unitId: number, cb: (err: Error | null, value: T) => void, work: () => T): void => {
       this.requestCount++;
       if (this.options.unitIds && !this.options.unitIds.includes(unitId)) return;
-      if (this.faults.silent) return;
+      const unitFaults = this.options.unitFaults?.(unitId);
+      if (this.faults.silent || unitFaults?.silent) return;
+      const delayMs = this.faults.delayMs + (unitFaults?.delayMs ?? 0);
       const run = (): void => {
         if (this.faults.deadUnits.has(unitId)) {
           cb(new ModbusExceptionError(ModbusException.GatewayTargetDeviceFailedToRespond), undefined as T);
@@ -119,8 +131,13 @@ export class ModbusSimServer {
           cb(Object.assign(new Error((error as Error).message), { modbusErrorCode: code }), undefined as T);
         }
       };
-      if (this.faults.delayMs > 0) setTimeout(run, this.faults.delayMs);
-      else run();
+      if (delayMs > 0) {
+        const timer = setTimeout(() => {
+          this.delayed.delete(timer);
+          run();
+        }, delayMs);
+        this.delayed.add(timer);
+      } else run();
     };
     const bank = this.bank;
     return {

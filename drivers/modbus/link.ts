@@ -1,0 +1,522 @@
+import { EventEmitter } from 'node:events';
+import { connect as netConnect, type Socket } from 'node:net';
+import ModbusRTU from 'modbus-serial';
+import type { Clock, Timer } from '../../controller/clock';
+import type { Logger } from '../../controller/logger';
+import { backoffDelay, coerceBackoff, type BackoffOptions, type ResolvedBackoff } from '../backoff';
+import { DriverError } from '../driver';
+import { errnoOf } from './errors';
+import type { ReadFunction, WriteFunction } from './plan';
+
+/** Where requests travel: a Modbus TCP socket, raw RTU frames on a TCP socket (serial gateway), or a serial port. */
+export type ModbusTransport =
+  | { kind: 'tcp'; host: string; port: number }
+  | { kind: 'rtu-over-tcp'; host: string; port: number }
+  | {
+      kind: 'rtu';
+      path: string;
+      baudRate: number;
+      parity: 'none' | 'even' | 'odd';
+      dataBits: 7 | 8;
+      stopBits: 1 | 2;
+    };
+
+/** One connection per key: a TCP endpoint or a serial port, whatever the framing. */
+export function transportKey(transport: ModbusTransport): string {
+  return transport.kind === 'rtu' ? `serial:${transport.path}` : `tcp:${transport.host}:${transport.port}`;
+}
+
+export function describeTransport(transport: ModbusTransport): string {
+  switch (transport.kind) {
+    case 'tcp':
+      return `modbus-tcp ${transport.host}:${transport.port}`;
+    case 'rtu-over-tcp':
+      return `modbus-rtu-over-tcp ${transport.host}:${transport.port}`;
+    case 'rtu':
+      return `modbus-rtu ${transport.path} ${transport.baudRate} ${transport.dataBits}${transport.parity[0].toUpperCase()}${transport.stopBits}`;
+  }
+}
+
+export interface ModbusLinkOptions {
+  /** Delays between connection attempts (exponential, with jitter). */
+  reconnect?: BackoffOptions;
+  /** A TCP connection not established within this time counts as a failed attempt. */
+  connectTimeoutMs?: number;
+  /** Consecutive unanswered requests on the link (no reply from any unit) before it is closed and reopened. */
+  timeoutsBeforeReconnect?: number;
+  /** Bound on waiting for the transport to close. */
+  closeTimeoutMs?: number;
+  /** TCP keep-alive probe delay, so a silently dead peer is noticed even without traffic. */
+  keepAliveMs?: number;
+}
+
+export interface ResolvedModbusLinkOptions {
+  reconnect: ResolvedBackoff;
+  connectTimeoutMs: number;
+  timeoutsBeforeReconnect: number;
+  closeTimeoutMs: number;
+  keepAliveMs: number;
+}
+
+export function coerceModbusLinkOptions(options: ModbusLinkOptions = {}): ResolvedModbusLinkOptions {
+  return {
+    reconnect: coerceBackoff({ initialMs: 500, maxMs: 30_000, ...options.reconnect }),
+    connectTimeoutMs: options.connectTimeoutMs ?? 5_000,
+    timeoutsBeforeReconnect: options.timeoutsBeforeReconnect ?? 3,
+    closeTimeoutMs: options.closeTimeoutMs ?? 1_000,
+    keepAliveMs: options.keepAliveMs ?? 10_000,
+  };
+}
+
+/** One Modbus request as the link carries it. The link calls `complete` exactly once. */
+export interface LinkJob {
+  /** Who queued it, so that a stopping driver can withdraw its own requests. */
+  readonly owner: object;
+  readonly unitId: number;
+  readonly fc: ReadFunction | WriteFunction;
+  readonly address: number;
+  /** Registers or bits to read (reads only). */
+  readonly count: number;
+  /** Values to write (writes only). */
+  readonly payload: number[] | boolean[] | undefined;
+  readonly timeoutMs: number;
+  /** With modbus-serial's reply, or its error; a DriverError when the link itself failed the request. */
+  complete(error: unknown, reply: unknown): void;
+}
+
+export interface ModbusLinkEvents {
+  opened: [info: { reconnect: boolean }];
+  lost: [error: DriverError];
+  connectFailed: [error: DriverError];
+}
+
+export interface ModbusLinkDeps {
+  clock: Clock;
+  logger: Logger;
+  random?: () => number;
+}
+
+type LinkState = 'idle' | 'connecting' | 'open' | 'waiting' | 'closed';
+
+// modbus-serial keeps a timer per pending transaction; this (internal) method cancels them on teardown.
+interface CancellableClient {
+  _cancelPendingTransactions?: () => void;
+}
+
+/**
+ * One connection to a transport, shared by every device (unit id) behind it. Requests go through one
+ * FIFO queue with at most `concurrency` in flight: Modbus TCP matches replies by transaction id, so
+ * several may be outstanding; RTU (serial or over TCP) is a bus where one request at a time is allowed.
+ * Reconnects on its own with exponential backoff and jitter until closed.
+ */
+export class ModbusLink extends EventEmitter<ModbusLinkEvents> {
+  private state: LinkState = 'idle';
+  private client?: ModbusRTU;
+  private socket?: Socket;
+  private connectingSocket?: Socket;
+  private readonly queue: (LinkJob | undefined)[] = [];
+  private queueHead = 0;
+  private readonly inFlight = new Set<LinkJob>();
+  private concurrency = 1;
+  /** Reconnection attempts scheduled since the last successful connection: the backoff step. */
+  private reconnectAttempts = 0;
+  private opens = 0;
+  private unansweredInARow = 0;
+  private generation = 0;
+  private attempted = false;
+  private attemptWaiters: (() => void)[] = [];
+  private reconnectTimer?: Timer;
+  private closing?: Promise<void>;
+  /** True while a job's completion runs: requests it submits wait for the pump (see finished()). */
+  private completing = false;
+  private pumpScheduled = false;
+
+  constructor(
+    readonly transport: ModbusTransport,
+    private readonly options: ResolvedModbusLinkOptions,
+    private readonly deps: ModbusLinkDeps,
+  ) {
+    super();
+  }
+
+  get isOpen(): boolean {
+    return this.state === 'open';
+  }
+
+  get name(): string {
+    return describeTransport(this.transport);
+  }
+
+  /** RTU transports are buses: always one request at a time, whatever is asked. */
+  setConcurrency(requested: number): void {
+    this.concurrency = this.transport.kind === 'tcp' ? Math.max(1, Math.floor(requested)) : 1;
+    this.pump();
+  }
+
+  /** Starts connecting (once); reconnection then continues on its own until close(). */
+  start(): void {
+    if (this.state !== 'idle') return;
+    void this.connect();
+  }
+
+  /** Resolves once the first connection attempt has ended, successful or not, or when `signal` aborts. */
+  firstAttempt(signal?: AbortSignal): Promise<void> {
+    if (this.attempted || this.state === 'closed' || signal?.aborted) return Promise.resolve();
+    return new Promise((resolve) => {
+      const done = (): void => {
+        signal?.removeEventListener('abort', done);
+        resolve();
+      };
+      signal?.addEventListener('abort', done, { once: true });
+      this.attemptWaiters.push(done);
+    });
+  }
+
+  /** Queues a request. False (and the job untouched) when the link is not open. */
+  submit(job: LinkJob): boolean {
+    if (this.state !== 'open') return false;
+    if (!this.completing && this.queueHead === this.queue.length && this.inFlight.size < this.concurrency)
+      this.dispatch(job);
+    else this.queue.push(job);
+    return true;
+  }
+
+  /** Withdraws the queued (not yet sent) requests of `owner`, completing them with `error`. */
+  cancel(owner: object, error: DriverError): void {
+    const withdrawn: LinkJob[] = [];
+    let kept = 0;
+    for (let i = this.queueHead; i < this.queue.length; i++) {
+      const job = this.queue[i];
+      if (!job) continue;
+      if (job.owner === owner) withdrawn.push(job);
+      else this.queue[kept++] = job;
+    }
+    this.queue.length = kept;
+    this.queueHead = 0;
+    for (const job of withdrawn) this.completeSafely(job, error, undefined);
+  }
+
+  /** Stops reconnecting, fails what is queued or in flight, and closes the transport. Idempotent. */
+  close(): Promise<void> {
+    if (this.closing) return this.closing;
+    this.generation++;
+    this.state = 'closed';
+    if (this.reconnectTimer) this.deps.clock.clearTimeout(this.reconnectTimer);
+    this.reconnectTimer = undefined;
+    this.connectingSocket?.destroy();
+    this.failAll(new DriverError('stopped', `${this.name}: connection closed`));
+    this.finishAttempt();
+    this.closing = this.teardown();
+    return this.closing;
+  }
+
+  private pump(): void {
+    while (
+      this.state === 'open' &&
+      this.inFlight.size < this.concurrency &&
+      this.queueHead < this.queue.length
+    ) {
+      const job = this.queue[this.queueHead];
+      this.queue[this.queueHead++] = undefined;
+      if (this.queueHead === this.queue.length) {
+        this.queue.length = 0;
+        this.queueHead = 0;
+      }
+      if (job) this.dispatch(job);
+    }
+  }
+
+  private dispatch(job: LinkJob): void {
+    const client = this.client as ModbusRTU;
+    this.inFlight.add(job);
+    const reply = (error: unknown, result: unknown): void => this.finished(job, client, error, result);
+    try {
+      // Read synchronously when the request is written, so each request gets its own device's timeout.
+      client.setTimeout(job.timeoutMs);
+      switch (job.fc) {
+        case 1:
+          client.writeFC1(job.unitId, job.address, job.count, reply);
+          break;
+        case 2:
+          client.writeFC2(job.unitId, job.address, job.count, reply);
+          break;
+        case 3:
+          client.writeFC3(job.unitId, job.address, job.count, reply);
+          break;
+        case 4:
+          client.writeFC4(job.unitId, job.address, job.count, reply);
+          break;
+        case 5:
+          client.writeFC5(job.unitId, job.address, (job.payload as boolean[])[0], reply);
+          break;
+        case 6:
+          client.writeFC6(job.unitId, job.address, (job.payload as number[])[0], reply);
+          break;
+        case 15:
+          client.writeFC15(job.unitId, job.address, job.payload as boolean[], reply);
+          break;
+        case 16:
+          client.writeFC16(job.unitId, job.address, job.payload as number[], reply);
+          break;
+      }
+    } catch (error) {
+      this.finished(job, client, error, undefined);
+    }
+  }
+
+  private finished(job: LinkJob, client: ModbusRTU, error: unknown, result: unknown): void {
+    // Already failed when the connection went away: a late callback from modbus-serial is ignored.
+    if (!this.inFlight.delete(job)) return;
+    const e = error as { errno?: unknown; modbusCode?: unknown; name?: unknown } | null | undefined;
+    const timedOut = e?.errno === 'ETIMEDOUT';
+    const portClosed = e?.name === 'PortNotOpenError';
+    if (!e || typeof e.modbusCode === 'number') this.unansweredInARow = 0;
+    else if (timedOut) this.unansweredInARow++;
+    this.completing = true;
+    try {
+      this.completeSafely(job, error ?? null, result);
+    } finally {
+      this.completing = false;
+    }
+    if (this.client !== client || this.state !== 'open') return;
+    if (portClosed) this.drop(new DriverError('disconnected', `${this.name}: port closed`));
+    else if (this.unansweredInARow >= this.options.timeoutsBeforeReconnect)
+      this.drop(
+        new DriverError(
+          'timeout',
+          `${this.name}: ${this.unansweredInARow} requests in a row without an answer; reconnecting`,
+        ),
+      );
+    else if (this.transport.kind === 'tcp') this.pump();
+    // modbus-serial's RTU ports call back from inside their receive handler and reset their
+    // expected-reply state after it (TelnetPort._emitData): the next request must wait until then.
+    else if (!this.pumpScheduled) {
+      this.pumpScheduled = true;
+      queueMicrotask(this.pumpLater);
+    }
+  }
+
+  private readonly pumpLater = (): void => {
+    this.pumpScheduled = false;
+    this.pump();
+  };
+
+  private completeSafely(job: LinkJob, error: unknown, result: unknown): void {
+    try {
+      job.complete(error, result);
+    } catch (e) {
+      this.deps.logger.error(`ModbusLink/complete: ${(e as Error).message}`, { link: this.name });
+    }
+  }
+
+  /** The open transport failed: fail its requests, tell the users, reconnect later. */
+  private drop(error: DriverError): void {
+    if (this.state !== 'open') return;
+    this.state = 'waiting';
+    void this.teardown();
+    this.deps.logger.warn(`connection lost: ${error.message}`, { link: this.name });
+    this.tell('lost', error);
+    this.failAll(new DriverError('disconnected', error.message, error.detail, { cause: error }));
+    this.scheduleReconnect();
+  }
+
+  private failAll(error: DriverError): void {
+    const jobs = [...this.inFlight];
+    this.inFlight.clear();
+    for (let i = this.queueHead; i < this.queue.length; i++) {
+      const job = this.queue[i];
+      if (job) jobs.push(job);
+    }
+    this.queue.length = 0;
+    this.queueHead = 0;
+    for (const job of jobs) this.completeSafely(job, error, undefined);
+  }
+
+  private async connect(): Promise<void> {
+    const generation = ++this.generation;
+    this.state = 'connecting';
+    let opened: { client: ModbusRTU; socket?: Socket };
+    try {
+      opened = await this.openTransport();
+    } catch (error) {
+      if (generation !== this.generation) return;
+      const failure =
+        error instanceof DriverError
+          ? error
+          : new DriverError('disconnected', `${this.name}: ${(error as Error).message}`, errnoOf(error), {
+              cause: error,
+            });
+      this.state = 'waiting';
+      this.finishAttempt();
+      this.tell('connectFailed', failure);
+      this.scheduleReconnect();
+      return;
+    }
+    if (generation !== this.generation) {
+      void this.teardownTransport(opened.client, opened.socket);
+      return;
+    }
+    this.client = opened.client;
+    this.socket = opened.socket;
+    this.state = 'open';
+    this.reconnectAttempts = 0;
+    this.unansweredInARow = 0;
+    this.opens++;
+    this.finishAttempt();
+    this.deps.logger.info(this.opens > 1 ? 'reconnected' : 'connected', { link: this.name });
+    this.tell('opened', { reconnect: this.opens > 1 });
+    this.pump();
+  }
+
+  private scheduleReconnect(): void {
+    if (this.state === 'closed' || this.reconnectTimer) return;
+    const delay = backoffDelay(this.reconnectAttempts++, this.options.reconnect, this.deps.random);
+    this.reconnectTimer = this.deps.clock.setTimeout(() => {
+      this.reconnectTimer = undefined;
+      if (this.state === 'waiting') void this.connect();
+    }, delay);
+  }
+
+  private finishAttempt(): void {
+    this.attempted = true;
+    const waiters = this.attemptWaiters;
+    this.attemptWaiters = [];
+    for (const resolve of waiters) resolve();
+  }
+
+  private tell<K extends keyof ModbusLinkEvents>(event: K, ...args: ModbusLinkEvents[K]): void {
+    try {
+      (this.emit as (event: K, ...args: ModbusLinkEvents[K]) => boolean)(event, ...args);
+    } catch (error) {
+      this.deps.logger.error(`ModbusLink/${event}: ${(error as Error).message}`, { link: this.name });
+    }
+  }
+
+  private async openTransport(): Promise<{ client: ModbusRTU; socket?: Socket }> {
+    const client = new ModbusRTU();
+    const transport = this.transport;
+    if (transport.kind === 'rtu') {
+      client.on('error', (error) => this.transportFailed(client, error));
+      await new Promise<void>((resolve, reject) => {
+        client.connectRTUBuffered(
+          transport.path,
+          {
+            baudRate: transport.baudRate,
+            parity: transport.parity,
+            dataBits: transport.dataBits,
+            stopBits: transport.stopBits,
+          },
+          (error?: Error | null) => (error ? reject(error) : resolve()),
+        );
+      });
+      client.on('close', () => this.transportFailed(client, undefined));
+      return { client };
+    }
+    const socket = await this.openSocket(transport.host, transport.port);
+    socket.setNoDelay(true);
+    socket.setKeepAlive(true, this.options.keepAliveMs);
+    let lastError: Error | undefined;
+    socket.on('error', (error) => {
+      lastError = error;
+    });
+    socket.on('close', () => this.transportFailed(client, lastError));
+    client.on('error', (error) => this.transportFailed(client, error));
+    // modbus-serial frames, we own the socket: Modbus TCP (MBAP) on TcpPort, raw RTU frames on TelnetPort.
+    // (Its TcpRTUBufferedPort, despite the name, speaks MBAP and cannot reach an RTU gateway.)
+    await new Promise<void>((resolve, reject) => {
+      const opened = (error?: Error | null): void => (error ? reject(error) : resolve());
+      if (transport.kind === 'tcp') client.linkTCP(socket, { port: transport.port }, opened);
+      else client.linkTelnet(socket, { port: transport.port }, opened);
+    });
+    return { client, socket };
+  }
+
+  private openSocket(host: string, port: number): Promise<Socket> {
+    return new Promise((resolve, reject) => {
+      const socket = netConnect({ host, port });
+      this.connectingSocket = socket;
+      const clock = this.deps.clock;
+      const cleanup = (): void => {
+        clock.clearTimeout(timer);
+        socket.off('connect', onConnect);
+        socket.off('error', onError);
+        socket.off('close', onClose);
+        if (this.connectingSocket === socket) this.connectingSocket = undefined;
+      };
+      const onConnect = (): void => {
+        cleanup();
+        resolve(socket);
+      };
+      const onError = (error: Error): void => {
+        cleanup();
+        socket.destroy();
+        reject(
+          new DriverError('disconnected', `${this.name}: ${error.message}`, errnoOf(error), { cause: error }),
+        );
+      };
+      const onClose = (): void => {
+        cleanup();
+        reject(new DriverError('stopped', `${this.name}: connection attempt abandoned`));
+      };
+      const timer = clock.setTimeout(() => {
+        cleanup();
+        socket.destroy();
+        reject(
+          new DriverError(
+            'timeout',
+            `${this.name}: no connection within ${this.options.connectTimeoutMs} ms`,
+            'ETIMEDOUT',
+          ),
+        );
+      }, this.options.connectTimeoutMs);
+      socket.once('connect', onConnect);
+      socket.once('error', onError);
+      socket.once('close', onClose);
+    });
+  }
+
+  /** The socket or serial port closed or failed under an open link. */
+  private transportFailed(client: ModbusRTU, error: unknown): void {
+    if (this.client !== client) return;
+    const detail = errnoOf(error);
+    // modbus-serial relays serial errors as plain objects with a message, not Error instances.
+    const message = (error as { message?: unknown } | undefined)?.message;
+    const reason = typeof message === 'string' ? message : 'closed by the peer';
+    this.drop(
+      new DriverError('disconnected', `${this.name}: connection lost (${reason})`, detail, { cause: error }),
+    );
+  }
+
+  private teardown(): Promise<void> {
+    const client = this.client;
+    const socket = this.socket;
+    this.client = undefined;
+    this.socket = undefined;
+    return client ? this.teardownTransport(client, socket) : Promise.resolve();
+  }
+
+  private teardownTransport(client: ModbusRTU, socket: Socket | undefined): Promise<void> {
+    (client as unknown as CancellableClient)._cancelPendingTransactions?.();
+    return new Promise<void>((resolve) => {
+      const clock = this.deps.clock;
+      const timer = clock.setTimeout(done, this.options.closeTimeoutMs);
+      function done(): void {
+        clock.clearTimeout(timer);
+        resolve();
+      }
+      if (socket) {
+        if (socket.closed) done();
+        else {
+          socket.once('close', done);
+          socket.destroy();
+        }
+      } else {
+        try {
+          client.close(done);
+        } catch {
+          done();
+        }
+      }
+    });
+  }
+}
