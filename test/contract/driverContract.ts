@@ -98,8 +98,8 @@ export function driverContract(name: string, setup: () => Promise<ContractFixtur
       expect(fixture.driver.health()).toBe('down');
       const [sample] = await fixture.driver.read([fixture.readable[0].ref]);
       expect(sample.quality).toBe('bad');
-      await fixture.driver.start();
-      expect(fixture.driver.health()).toBe('up');
+      const [result] = await fixture.driver.write([fixture.writes[0]]);
+      expect(result.ok).toBe(false);
     });
   });
 }
