@@ -8,7 +8,13 @@ const config: Config = {
   testMatch: ['**/*.test.ts'],
   transform: {
     '^.+\\.ts$': ['ts-jest', { tsconfig: '<rootDir>/test/tsconfig.json', isolatedModules: true }],
+    // node-opcua requires hexy, published as ESM only: jest's CommonJS runtime needs it transpiled.
+    'node_modules/hexy/.+\\.js$': [
+      'ts-jest',
+      { tsconfig: { allowJs: true, module: 'commonjs' }, isolatedModules: true },
+    ],
   },
+  transformIgnorePatterns: ['/node_modules/(?!hexy/)'],
   moduleFileExtensions: ['ts', 'js', 'json'],
   testTimeout: 30_000,
   collectCoverageFrom: ['controller/**/*.ts', 'drivers/**/*.ts', 'config/**/*.ts', 'simulators/**/*.ts'],

@@ -31,6 +31,7 @@ export function createLogger(options: LoggerOptions): Logger {
           ignore: 'pid,hostname',
           messageKey: 'msg',
           sync: true,
+          destination: options.destination ?? 1,
         })
       : (options.destination ?? process.stdout);
   const root = pino({ level: 'trace', base: undefined, timestamp: pino.stdTimeFunctions.isoTime }, stream);
