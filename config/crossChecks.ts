@@ -41,6 +41,15 @@ export function crossCheck(config: Config, report: Report): void {
   config.devices.forEach((device, i) => {
     const path = ['devices', i];
     if (device.commune !== undefined) need(communes, device.commune, [...path, 'commune'], 'commune');
+    if (
+      device.protocol === 'opcua' &&
+      (device.security.mode === 'None') !== (device.security.policy === 'None')
+    ) {
+      report(
+        [...path, 'security'],
+        `mode '${device.security.mode}' and policy '${device.security.policy}' do not go together: None goes only with None`,
+      );
+    }
     if (!device.lighting) return;
     if (device.commune === undefined)
       report([...path, 'commune'], 'a segment controller must name its commune');

@@ -77,6 +77,8 @@ export interface PointWrite {
   key: string;
   address: PointAddress;
   value: Value;
+  /** Names the configuration entry in errors, as PointRef.label does. */
+  label?: string;
 }
 
 export interface WriteResult {
@@ -92,7 +94,10 @@ export interface DriverStats {
 }
 
 export interface DriverEvents {
-  /** up: answering; degraded: answering with errors or reconnecting often; down: unreachable. */
+  /**
+   * up: answering; degraded: answering with errors or reconnecting often; down: unreachable. Also
+   * emitted when the health stays the same but its reason changes (unreachable → credentials refused).
+   */
   healthChanged: [health: Health, error?: DriverError];
   /** Every established connection; `reconnect` is true after a loss, so the controller can reapply state. */
   connected: [info: { reconnect: boolean }];

@@ -341,6 +341,16 @@ describe('each kind of mistake is located and says what is allowed', () => {
       line: 'cert_file',
     },
     {
+      name: 'OPC UA security mode without a policy',
+      text: variant(
+        '  - id: meters\n    protocol: modbus-tcp\n    host: 127.0.0.1\n    port: 15021\n',
+        '  - id: meters\n    protocol: opcua\n    endpoint: opc.tcp://127.0.0.1:4840\n    security: { mode: SignAndEncrypt }\n',
+      ),
+      path: 'devices[1].security',
+      message: /mode 'SignAndEncrypt' and policy 'None' do not go together/,
+      line: 'SignAndEncrypt',
+    },
+    {
       name: 'environment override of the wrong type',
       text: SMALL,
       env: { NOCTURNE_HTTP_PORT: 'eighty' },
