@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import type { Logger } from './logger';
 
 /** Anything the service starts and stops: drivers, brokers, controllers, the HTTP server. */
@@ -27,6 +28,8 @@ export class Lifecycle {
   }
 
   async start(signal: AbortSignal): Promise<void> {
+    // Every component, and each of its drivers, may listen to this one signal.
+    setMaxListeners(0, signal);
     for (const component of this.components) {
       if (signal.aborted) throw abortError(signal);
       const begun = Date.now();

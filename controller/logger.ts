@@ -31,6 +31,7 @@ export function createLogger(options: LoggerOptions): Logger {
           ignore: 'pid,hostname',
           messageKey: 'msg',
           sync: true,
+          singleLine: true,
           destination: options.destination ?? 1,
         })
       : (options.destination ?? process.stdout);

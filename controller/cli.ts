@@ -1,0 +1,71 @@
+import { writeFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { CONFIG_DOC_FILE, SCHEMA_FILE, configDocText, schemaText } from '../config/exportSchema';
+import { ConfigError, formatIssue } from '../config/issues';
+import { loadConfig } from '../config/load';
+import { DEMO_CONFIG } from '../config/paths';
+import { runDemo } from './demo';
+import { runService } from './main';
+import { summarize } from './summary';
+
+const USAGE = `usage: nocturne <command> [options]
+
+  start [config]      run the control service (default config: the demo territory)
+  validate [config]   check a configuration: every error with file:line, or a one-line summary
+  simulate [config]   run the device simulators for a configuration (see docs/simulators.md)
+  demo                the demo territory: simulators, embedded MQTT broker and the service
+  schema [--write]    print the configuration's JSON Schema; --write updates config/nocturne.schema.json and docs/config.md
+`;
+
+/** Returns the process exit code; long-running commands resolve when they have stopped. */
+export async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  switch (command) {
+    case 'validate':
+      return validate(rest[0] ?? DEMO_CONFIG);
+    case 'start':
+      return runService(rest[0] ?? DEMO_CONFIG);
+    case 'simulate': {
+      const { runSimulators } = await import('../simulators/main.js'); // loaded on demand: node-opcua is heavy
+      return runSimulators(rest);
+    }
+    case 'demo':
+      return runDemo(rest);
+    case 'schema':
+      return schema(rest);
+    case undefined:
+    case 'help':
+    case '--help':
+    case '-h':
+      process.stdout.write(USAGE);
+      return command === undefined ? 2 : 0;
+    default:
+      process.stderr.write(`nocturne: unknown command '${command}'\n${USAGE}`);
+      return 2;
+  }
+}
+
+function validate(file: string): number {
+  try {
+    const config = loadConfig(file);
+    process.stdout.write(`${file}: valid: ${summarize(config)}\n`);
+    return 0;
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    for (const issue of error.issues) process.stderr.write(`${formatIssue(issue)}\n`);
+    process.stderr.write(`${file}: ${error.issues.length} error${error.issues.length === 1 ? '' : 's'}\n`);
+    return 1;
+  }
+}
+
+function schema(args: string[]): number {
+  const { values } = parseArgs({ args, options: { write: { type: 'boolean', default: false } } });
+  if (!values.write) {
+    process.stdout.write(schemaText());
+    return 0;
+  }
+  writeFileSync(SCHEMA_FILE, schemaText());
+  writeFileSync(CONFIG_DOC_FILE, configDocText());
+  process.stdout.write(`wrote ${SCHEMA_FILE} and ${CONFIG_DOC_FILE}\n`);
+  return 0;
+}

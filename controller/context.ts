@@ -1,0 +1,21 @@
+import type { Config } from '../config/schema';
+import type { MqttConnection } from '../drivers/mqtt/connection';
+import type { Bus } from './bus';
+import type { Clock } from './clock';
+import type { DeviceRegistry } from './devices';
+import type { Logger } from './logger';
+
+/** What every subsystem of the service is built from; created once by the composition root. */
+export interface ServiceContext {
+  config: Config;
+  /** Folder of the configuration file: relative paths in it start there. */
+  configDir: string;
+  /** Absolute `service.state_dir`: persisted commands, audit log, spool, certificates. */
+  stateDir: string;
+  logger: Logger;
+  clock: Clock;
+  bus: Bus;
+  mqtt: MqttConnection;
+  devices: DeviceRegistry;
+  env: NodeJS.ProcessEnv;
+}

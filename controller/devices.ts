@@ -1,0 +1,124 @@
+import path from 'node:path';
+import type { Config, OpcuaDeviceConfig } from '../config/schema';
+import type { Driver, DriverError, Health, Sample } from '../drivers/driver';
+import { ModbusDriver } from '../drivers/modbus/modbusDriver';
+import { ModbusLinkPool } from '../drivers/modbus/pool';
+import type { OpcuaDriver } from '../drivers/opcua/opcuaDriver';
+import type { Bus } from './bus';
+import type { Clock } from './clock';
+import type { Component } from './lifecycle';
+import type { Logger } from './logger';
+
+export interface DeviceRegistryDeps {
+  logger: Logger;
+  clock: Clock;
+  bus: Bus;
+  /** Relative secret paths start here. */
+  configDir: string;
+  /** OPC UA certificates live in <stateDir>/pki. */
+  stateDir: string;
+  env?: NodeJS.ProcessEnv;
+}
+
+export type Protocols = 'modbus' | 'opcua';
+
+/**
+ * One driver per configured device, Modbus devices behind one transport sharing its connection.
+ * Driver events reach the rest of the service through the bus only. Protocols start separately so
+ * that the service can bring its Modbus segment controllers up (and restore an emergency relight)
+ * without waiting for node-opcua to load.
+ */
+export class DeviceRegistry {
+  private readonly drivers = new Map<string, Driver>();
+  private readonly pool: ModbusLinkPool;
+  private readonly listeners: (() => void)[] = [];
+  /** node-opcua writes to the console on its own: once per process, its messages join our logs. */
+  private opcuaLogsRouted = false;
+
+  constructor(
+    private readonly config: Config,
+    private readonly deps: DeviceRegistryDeps,
+  ) {
+    this.pool = new ModbusLinkPool({ clock: deps.clock, logger: deps.logger.child('modbus') });
+  }
+
+  get(deviceId: string): Driver | undefined {
+    return this.drivers.get(deviceId);
+  }
+
+  all(): Driver[] {
+    return [...this.drivers.values()];
+  }
+
+  /** A component that creates and starts the drivers of one protocol family. */
+  component(protocols: Protocols): Component {
+    const devices = this.config.devices.filter((d) => (d.protocol === 'opcua') === (protocols === 'opcua'));
+    const mine: Driver[] = [];
+    return {
+      name: `${protocols === 'opcua' ? 'OPC UA' : 'Modbus'} devices (${devices.length})`,
+      start: async (signal) => {
+        for (const device of devices) {
+          const driver =
+            device.protocol === 'opcua'
+              ? this.createOpcua(device)
+              : new ModbusDriver(device, {
+                  pool: this.pool,
+                  clock: this.deps.clock,
+                  logger: this.deps.logger.child('modbus'),
+                });
+          this.drivers.set(device.id, driver);
+          this.forwardEvents(driver);
+          mine.push(driver);
+        }
+        // Each start resolves after its first attempt: a device that is down does not hold the others.
+        await Promise.all(mine.map((d) => d.start(signal)));
+      },
+      stop: async () => {
+        await Promise.all(mine.map((d) => d.stop()));
+        if (protocols === 'modbus') await this.pool.close();
+        for (const unlisten of this.listeners.splice(0)) unlisten();
+      },
+    };
+  }
+
+  private createOpcua(device: OpcuaDeviceConfig): OpcuaDriver {
+    // Loaded on first use: node-opcua takes most of a second to load, which a restart with an
+    // emergency relight in force cannot afford before its Modbus commands go out.
+    /* eslint-disable @typescript-eslint/no-require-imports */
+    const { OpcuaDriver: Driver } =
+      require('../drivers/opcua/opcuaDriver') as typeof import('../drivers/opcua/opcuaDriver');
+    const { routeOpcuaLibraryLogs } =
+      require('../drivers/opcua/libraryLog') as typeof import('../drivers/opcua/libraryLog');
+    /* eslint-enable @typescript-eslint/no-require-imports */
+    if (!this.opcuaLogsRouted) {
+      routeOpcuaLibraryLogs(this.deps.logger.child('opcua:lib'));
+      this.opcuaLogsRouted = true;
+    }
+    return new Driver(device, {
+      pkiDir: path.join(this.deps.stateDir, 'pki'),
+      configDir: this.deps.configDir,
+      logger: this.deps.logger.child('opcua'),
+      clock: this.deps.clock,
+      env: this.deps.env,
+    });
+  }
+
+  private forwardEvents(driver: Driver): void {
+    const { bus } = this.deps;
+    const deviceId = driver.deviceId;
+    const onHealth = (health: Health, error?: DriverError): void =>
+      bus.emit('deviceHealthChanged', { deviceId, health, error });
+    const onConnected = (info: { reconnect: boolean }): void => {
+      if (info.reconnect) bus.emit('deviceReconnected', { deviceId });
+    };
+    const onSamples = (samples: Sample[]): void => bus.emit('samplesReceived', { deviceId, samples });
+    driver.on('healthChanged', onHealth);
+    driver.on('connected', onConnected);
+    driver.on('samples', onSamples);
+    this.listeners.push(() => {
+      driver.off('healthChanged', onHealth);
+      driver.off('connected', onConnected);
+      driver.off('samples', onSamples);
+    });
+  }
+}

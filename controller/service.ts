@@ -1,0 +1,114 @@
+import { mkdirSync } from 'node:fs';
+import path from 'node:path';
+import type { Config } from '../config/schema';
+import { EmbeddedBroker } from '../drivers/mqtt/embeddedBroker';
+import { MqttConnection } from '../drivers/mqtt/connection';
+import { Bus } from './bus';
+import type { Clock } from './clock';
+import type { ServiceContext } from './context';
+import { DeviceRegistry } from './devices';
+import { Lifecycle, type Component } from './lifecycle';
+import type { Logger } from './logger';
+
+export interface ServiceDeps {
+  logger: Logger;
+  clock: Clock;
+  /** The configuration file: relative paths in it (secrets, certificates, state) start from its folder. */
+  configFile: string;
+  env?: NodeJS.ProcessEnv;
+}
+
+/**
+ * The composition root: builds every subsystem from the configuration and wires them together.
+ * Constructors only assign; all I/O begins in start(), in this order, and stop() runs in reverse:
+ *
+ * 1. state directory
+ * 2. Modbus devices (their links connect in the background)
+ * 3. lighting: persisted emergency relights and overrides restored, first commands out
+ * 4. MQTT: embedded broker when no url is configured, then the connection
+ * 5. OPC UA devices (node-opcua is loaded here, after the Modbus relight is out)
+ * 6. telemetry, alerts, HTTP API
+ */
+export class Service {
+  readonly context: ServiceContext;
+  private readonly lifecycle: Lifecycle;
+
+  constructor(config: Config, deps: ServiceDeps) {
+    const { logger, clock } = deps;
+    const configDir = path.dirname(path.resolve(deps.configFile));
+    const stateDir = path.resolve(configDir, config.service.state_dir);
+    const bus = new Bus(logger.child('bus'));
+    const env = deps.env ?? process.env;
+    const mqtt = new MqttConnection({
+      config: config.mqtt,
+      instance: config.service.instance,
+      configDir,
+      logger: logger.child('mqtt'),
+      clock,
+      env,
+    });
+    const devices = new DeviceRegistry(config, {
+      logger: logger.child('drivers'),
+      clock,
+      bus,
+      configDir,
+      stateDir,
+      env,
+    });
+    this.context = { config, configDir, stateDir, logger, clock, bus, mqtt, devices, env };
+    this.lifecycle = new Lifecycle(logger.child('service'), config.service.shutdown_timeout_s * 1000);
+
+    this.lifecycle.add(
+      component('state directory', () => {
+        mkdirSync(stateDir, { recursive: true });
+        return Promise.resolve();
+      }),
+    );
+    this.lifecycle.add(devices.component('modbus'));
+
+    // -- lighting --
+
+    if (config.mqtt.url === undefined) {
+      const broker = new EmbeddedBroker({
+        host: config.mqtt.embedded_host,
+        port: config.mqtt.embedded_port,
+        logger: logger.child('mqtt:broker'),
+      });
+      this.lifecycle.add(
+        component(
+          'embedded MQTT broker',
+          () => broker.start(),
+          () => broker.stop(),
+        ),
+      );
+    }
+    this.lifecycle.add(
+      component(
+        'MQTT connection',
+        (signal) => mqtt.start(signal),
+        () => mqtt.stop(),
+      ),
+    );
+    this.lifecycle.add(devices.component('opcua'));
+
+    // -- telemetry and alerts --
+
+    // -- HTTP API --
+  }
+
+  start(signal: AbortSignal): Promise<void> {
+    return this.lifecycle.start(signal);
+  }
+
+  stop(): Promise<void> {
+    return this.lifecycle.stop();
+  }
+}
+
+function component(
+  name: string,
+  start: (signal: AbortSignal) => Promise<void>,
+  stop: () => Promise<void> = () => Promise.resolve(),
+): Component {
+  return { name, start, stop };
+}
