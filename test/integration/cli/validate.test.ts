@@ -5,7 +5,10 @@ import { CONFIG_DOC_FILE, SCHEMA_FILE, configDocText, schemaText } from '../../.
 
 const ROOT = path.join(__dirname, '..', '..', '..');
 const nocturne = (...args: string[]) =>
-  spawnSync(process.execPath, [path.join(ROOT, 'bin', 'nocturne.js'), ...args], { cwd: ROOT, encoding: 'utf8' });
+  spawnSync(process.execPath, [path.join(ROOT, 'bin', 'nocturne.js'), ...args], {
+    cwd: ROOT,
+    encoding: 'utf8',
+  });
 
 describe('nocturne validate', () => {
   it('accepts the demo territory with a one-line summary when given no file', () => {
@@ -22,7 +25,9 @@ describe('nocturne validate', () => {
     const run = nocturne('validate', file);
     expect(run.status).toBe(1);
     const lines = run.stderr.trim().split('\n');
-    expect(lines.slice(0, 5).every((l) => new RegExp(`^${file.replace(/\./g, '\\.')}:\\d+:\\d+ \\S+: .+`).test(l))).toBe(true);
+    expect(
+      lines.slice(0, 5).every((l) => new RegExp(`^${file.replace(/\./g, '\\.')}:\\d+:\\d+ \\S+: .+`).test(l)),
+    ).toBe(true);
     expect(lines[5]).toBe(`${file}: 5 errors`);
   });
 
