@@ -19,6 +19,8 @@ logs go to stderr. SIGTERM or SIGINT stops everything.
   --control-port <port>                control API on 127.0.0.1 (default 8081; 0: any free port)
   --only <modbus,opcua,presence>       run only these simulators
   --seed <n>                           seed of the building model and the arrivals (default 1)
+  --serve-host <name,...>              also play devices configured at these hosts (e.g. a compose service)
+  --listen <address>                   bind address for the devices of --serve-host (default 0.0.0.0)
 `;
 
 export const DEFAULT_CONTROL_PORT = 8081;
@@ -33,6 +35,8 @@ interface Arguments {
   controlPort: number;
   only: SimulatorKind[];
   seed: number;
+  serveHosts: string[];
+  listen?: string;
 }
 
 export function parseArguments(argv: string[]): Arguments {
@@ -45,6 +49,8 @@ export function parseArguments(argv: string[]): Arguments {
       'control-port': { type: 'string' },
       only: { type: 'string' },
       seed: { type: 'string' },
+      'serve-host': { type: 'string' },
+      listen: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -75,6 +81,11 @@ export function parseArguments(argv: string[]): Arguments {
     controlPort: port ?? DEFAULT_CONTROL_PORT,
     only: only as SimulatorKind[],
     seed: number('seed', values.seed, 0, 2 ** 32 - 1) ?? 1,
+    serveHosts: (values['serve-host'] ?? '')
+      .split(',')
+      .map((h) => h.trim())
+      .filter((h) => h !== ''),
+    ...(values.listen !== undefined ? { listen: values.listen } : {}),
   };
 }
 
@@ -143,6 +154,8 @@ export async function runSimulators(argv: string[]): Promise<number> {
         controlPort: args.controlPort,
         seed: args.seed,
         configDir: path.dirname(path.resolve(args.config)),
+        serveHosts: args.serveHosts,
+        ...(args.listen !== undefined ? { listen: args.listen } : {}),
       },
       abortStart.signal,
     );

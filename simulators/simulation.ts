@@ -39,6 +39,13 @@ export interface SimulationOptions {
   pkiDir?: string;
   /** Sampling floor of OPC UA monitored items (ms). Default 100. */
   opcuaMinimumSamplingMs?: number;
+  /**
+   * Host names played besides loopback, e.g. the compose service name 'simulators': devices configured
+   * at these hosts are served on `listen`, and OPC UA endpoints advertise the name.
+   */
+  serveHosts?: readonly string[];
+  /** Bind address for the devices of `serveHosts`. Default '0.0.0.0'. */
+  listen?: string;
 }
 
 export interface ResolvedSimulationOptions {
@@ -50,6 +57,8 @@ export interface ResolvedSimulationOptions {
   configDir: string;
   pkiDir: string;
   opcuaMinimumSamplingMs: number;
+  serveHosts: ReadonlySet<string>;
+  listen: string;
 }
 
 export function coerceSimulationOptions(options: SimulationOptions = {}): ResolvedSimulationOptions {
@@ -64,6 +73,8 @@ export function coerceSimulationOptions(options: SimulationOptions = {}): Resolv
     configDir: options.configDir ?? process.cwd(),
     pkiDir: options.pkiDir ?? path.join(tmpdir(), 'nocturne-simulator-pki'),
     opcuaMinimumSamplingMs: options.opcuaMinimumSamplingMs ?? 100,
+    serveHosts: new Set(options.serveHosts ?? []),
+    listen: options.listen ?? '0.0.0.0',
   };
 }
 
@@ -133,7 +144,10 @@ const LOOPBACK = new Map([
 
 interface PlayedDevice {
   config: DeviceConfig;
+  /** 'host:port' the server binds. */
   address: string;
+  /** The host name clients use (OPC UA endpoints advertise it). */
+  advertised: string;
   faults: DeviceFaults;
   controller?: SegmentController;
   modbus?: ModbusSimServer;
@@ -211,7 +225,7 @@ export class Simulation {
   ): Promise<ReadyInfo> {
     const step = (): void => signal?.throwIfAborted();
     this.model = new BuildingModel(config, this.clock, options.seed);
-    this.playDevices(config, options.only);
+    this.playDevices(config, options);
     if (options.only.has('modbus')) await this.startModbus(config, step);
     step();
     if (options.only.has('opcua')) await this.startOpcua(config, options);
@@ -346,14 +360,18 @@ export class Simulation {
     if (wasSilent) device.opcua?.release(device.config.id);
   }
 
-  /** The devices this process plays: those on loopback, of the protocols asked for. */
-  private playDevices(config: Config, only: ReadonlySet<SimulatorKind>): void {
+  /** The devices this process plays: those on loopback or a served host, of the protocols asked for. */
+  private playDevices(config: Config, options: ResolvedSimulationOptions): void {
+    const only = options.only;
     for (const device of config.devices) {
-      const address = playedAddress(device);
-      if (address === undefined) {
-        this.logger.info(`device '${device.id}' is not on loopback or not over TCP: not simulated`);
+      const played = playedAddress(device, options);
+      if (played === undefined) {
+        this.logger.info(
+          `device '${device.id}' is not on loopback, nor on a served host, nor over TCP: not simulated`,
+        );
         continue;
       }
+      const { address, advertised } = played;
       if (device.protocol === 'modbus-rtu-over-tcp') {
         this.logger.warn(`device '${device.id}': RTU over TCP framing is not simulated`);
         continue;
@@ -372,6 +390,7 @@ export class Simulation {
       this.devices.set(device.id, {
         config: device,
         address,
+        advertised,
         controller,
         faults: controller?.faults ?? { delayMs: 0, silent: false },
       });
@@ -473,6 +492,7 @@ export class Simulation {
       const server = new OpcuaSimServer(
         {
           host: splitAddress(devices[0].address).host,
+          advertisedHost: devices[0].advertised,
           port,
           resourcePath: first.pathname === '/' ? '' : first.pathname,
           pkiDir: options.pkiDir,
@@ -566,18 +586,24 @@ function channelState(c: ChannelSnapshot): ChannelState {
 
 const round = (value: number, digits: number): number => Math.round(value * 10 ** digits) / 10 ** digits;
 
-/** 'host:port' the device is served on, or undefined when this process does not play it. */
-function playedAddress(device: DeviceConfig): string | undefined {
+/** Where the device is served and under which name, or undefined when this process does not play it. */
+function playedAddress(
+  device: DeviceConfig,
+  options: Pick<ResolvedSimulationOptions, 'serveHosts' | 'listen'>,
+): { address: string; advertised: string } | undefined {
+  const at = (name: string, port: number): { address: string; advertised: string } | undefined => {
+    const loopback = LOOPBACK.get(name);
+    if (loopback !== undefined) return { address: joinAddress(loopback, port), advertised: loopback };
+    if (options.serveHosts.has(name)) return { address: joinAddress(options.listen, port), advertised: name };
+    return undefined;
+  };
   switch (device.protocol) {
     case 'modbus-tcp':
-    case 'modbus-rtu-over-tcp': {
-      const host = LOOPBACK.get(device.host);
-      return host === undefined ? undefined : joinAddress(host, device.port);
-    }
+    case 'modbus-rtu-over-tcp':
+      return at(device.host, device.port);
     case 'opcua': {
       const url = new URL(device.endpoint);
-      const host = LOOPBACK.get(url.hostname);
-      return host === undefined ? undefined : joinAddress(host, url.port === '' ? 4840 : Number(url.port));
+      return at(url.hostname, url.port === '' ? 4840 : Number(url.port));
     }
     case 'modbus-rtu':
       return undefined;

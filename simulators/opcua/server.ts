@@ -45,7 +45,10 @@ export interface OpcuaPointBinding {
 }
 
 export interface OpcuaSimServerOptions {
+  /** Bind address. */
   host: string;
+  /** Host name advertised in the endpoints (default: host). */
+  advertisedHost?: string;
   port: number;
   resourcePath: string;
   /** Where the server keeps its self-signed certificate; reused across runs so start stays fast. */
@@ -115,7 +118,7 @@ export class OpcuaSimServer {
     const server = new OPCUAServer({
       port: this.options.port,
       host: this.options.host,
-      hostname: this.options.host,
+      hostname: this.options.advertisedHost ?? this.options.host,
       resourcePath: this.options.resourcePath,
       securityModes: [MessageSecurityMode.None],
       securityPolicies: [SecurityPolicy.None],

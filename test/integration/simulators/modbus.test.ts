@@ -234,6 +234,34 @@ describe('simulation lifecycle', () => {
     await aborted.stop();
   });
 
+  it('plays devices configured at a served host name (a compose service), on the given address', async () => {
+    const other = await testTerritory({ modbus: 1, overrides: { host: 'simulators' } });
+    const served = new Simulation(silentLogger, clock);
+    try {
+      const ready = await served.start(other.config, {
+        only: ['modbus'],
+        serveHosts: ['simulators'],
+        listen: '127.0.0.1',
+      });
+      expect(ready.modbus).toContain(other.ports.modbus[0]);
+      const c = await client(other.ports.modbus[0]);
+      expect((await c.readInputRegisters(0, 2)).data).toEqual([1, 4]);
+    } finally {
+      await served.stop();
+    }
+  });
+
+  it('does not play devices at a host it is not told to serve', async () => {
+    const other = await testTerritory({ modbus: 1, overrides: { host: 'simulators' } });
+    const unserved = new Simulation(silentLogger, clock);
+    try {
+      const ready = await unserved.start(other.config, { only: ['modbus'] });
+      expect(ready.modbus).toEqual([]);
+    } finally {
+      await unserved.stop();
+    }
+  });
+
   it('refuses to start on a port in use, naming it, and leaves the others closed', async () => {
     const other = await testTerritory({
       modbus: 1,
