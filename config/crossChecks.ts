@@ -1,4 +1,5 @@
 import { distance } from 'fastest-levenshtein';
+import { checkAlerts } from '../controller/energy/alerts/checks';
 import { checkProgram } from '../controller/lighting/schedule';
 import type { ConfigPath } from './issues';
 import { CHANNEL_BLOCKS, SINGLE_REGISTERS, channelAddress, registerCount } from './registers';
@@ -218,6 +219,7 @@ export function crossCheck(config: Config, report: Report): void {
     hashes.set(user.token_sha256, user.id);
   });
 
+  checkAlerts(config, report);
   checkRegisterOverlaps(config, report);
 }
 

@@ -10,6 +10,14 @@ export function secretSources(config: Config): { path: ConfigPath; ref: SecretRe
   const out: { path: ConfigPath; ref: SecretRef }[] = [];
   if (config.mqtt.password) out.push({ path: ['mqtt', 'password'], ref: config.mqtt.password });
   if (config.influx?.token) out.push({ path: ['influx', 'token'], ref: config.influx.token });
+  config.alerts.webhooks.forEach((webhook, i) => {
+    if (typeof webhook.url !== 'string')
+      out.push({ path: ['alerts', 'webhooks', i, 'url'], ref: webhook.url });
+    for (const [name, value] of Object.entries(webhook.headers)) {
+      if (typeof value !== 'string')
+        out.push({ path: ['alerts', 'webhooks', i, 'headers', name], ref: value });
+    }
+  });
   config.devices.forEach((device, i) => {
     if (device.protocol === 'opcua' && device.auth.type === 'username') {
       out.push({ path: ['devices', i, 'auth', 'password'], ref: device.auth.password });

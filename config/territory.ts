@@ -37,6 +37,8 @@ export interface TerritoryOptions {
   httpPort?: number;
   stateDir?: string;
   influx?: Input['influx'];
+  /** The demo's alert rules (default true). */
+  alerts?: boolean;
 }
 
 export const PILOT_COMMUNES = [
@@ -316,6 +318,16 @@ export function buildTerritory(options: TerritoryOptions): Input {
     buildings,
     tariffs: DEMO_TARIFFS,
     emission_factors: DEMO_EMISSION_FACTORS,
+    ...(options.alerts === false
+      ? {}
+      : {
+          alerts: {
+            rules: demoAlertRules({
+              buildings: buildings.length > 0,
+              metzStations: communes.some((c) => c.id === 'metz') && buildings.length > 0,
+            }),
+          },
+        }),
     users: DEMO_USERS.filter((u) =>
       u.communes.every((c) => c === '*' || communes.some((k) => k.id === c)),
     ).map(({ token, ...user }) => ({
@@ -324,6 +336,106 @@ export function buildTerritory(options: TerritoryOptions): Input {
       token_sha256: sha256Hex(token),
     })),
   };
+}
+
+/**
+ * One rule of each kind the municipalities asked for, as configuration: a leak at night, lights and
+ * heating left on in closed buildings, street lamps burning by day, silent points and devices, lamp
+ * failures, the Moselle rising and a traffic cabinet opened.
+ */
+function demoAlertRules(has: {
+  buildings: boolean;
+  metzStations: boolean;
+}): NonNullable<NonNullable<Input['alerts']>['rules']> {
+  const buildingRules: NonNullable<NonNullable<Input['alerts']>['rules']> = [
+    {
+      id: 'fuite-nocturne',
+      name: 'Fuite d’eau (débit nocturne)',
+      kind: 'night-flow',
+      scope: { quantities: ['water_flow'] },
+      from: '01:00',
+      to: '05:00',
+      above: 0.05,
+      for_s: 1800,
+    },
+    {
+      id: 'eclairage-hors-horaires',
+      name: 'Éclairage intérieur allumé hors des heures d’ouverture',
+      kind: 'outside-opening-hours',
+      scope: { quantities: ['lights_on'] },
+      grace_min: 45,
+      for_s: 900,
+    },
+  ];
+  return [
+    ...(has.buildings ? buildingRules : []),
+    {
+      id: 'lampadaire-de-jour',
+      name: 'Éclairage public allumé de jour',
+      kind: 'lamp-by-day',
+      sun_altitude_deg: 5,
+      for_s: 1800,
+    },
+    {
+      id: 'point-muet',
+      name: 'Point de mesure muet',
+      kind: 'stale',
+    },
+    {
+      id: 'lampe-en-panne',
+      name: 'Lampe en panne',
+      kind: 'lamp-failure',
+      for_s: 300,
+    },
+    {
+      id: 'lampe-clignotante',
+      name: 'Lampe qui s’allume et s’éteint',
+      kind: 'lamp-cycling',
+      transitions: 6,
+      window_s: 900,
+    },
+    {
+      id: 'niveaux-discordants',
+      name: 'Niveaux commandé, appliqué et mesuré en désaccord',
+      kind: 'level-mismatch',
+      tolerance: 2,
+      for_s: 600,
+    },
+    {
+      id: 'equipement-injoignable',
+      name: 'Équipement injoignable',
+      kind: 'device-unreachable',
+      for_s: 120,
+    },
+    {
+      id: 'telemetrie',
+      name: 'Stockage des mesures',
+      kind: 'telemetry-storage',
+    },
+    ...(has.metzStations
+      ? [
+          {
+            id: 'crue-moselle',
+            name: 'Moselle en crue',
+            kind: 'threshold' as const,
+            severity: 'critical' as const,
+            scope: { points: ['metz-moselle-pont-des-morts/niveau-moselle'] },
+            above: 3.5,
+            hysteresis: 0.2,
+            for_s: 300,
+          },
+          {
+            id: 'porte-armoire',
+            name: 'Porte d’armoire ouverte',
+            kind: 'threshold' as const,
+            scope: { quantities: ['door_open'] },
+            above: 0.5,
+            for_s: 60,
+            message: 'Porte ouverte : {building}',
+          },
+        ]
+      : []),
+  ];
 }
 
 /** Illustrative figures: each municipality puts its own contract prices here. */

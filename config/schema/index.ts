@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { Id } from './common';
 import { Device, NodeMap, RegisterMap } from './devices';
 import { Calendar, PresenceSensor, Program, Zone } from './lighting';
-import { Building, EmissionFactor, Tariff } from './energy';
+import { AlertsSection, Building, EmissionFactor, Tariff, TelemetrySection } from './energy';
 import { User } from './access';
 import { HttpSection, InfluxSection, MqttSection, ServiceSection, Site } from './service';
 
@@ -42,6 +42,8 @@ export const ConfigSchema = z
       .array(EmissionFactor)
       .default([])
       .describe('Dated kg CO2e per unit, with their source.'),
+    telemetry: TelemetrySection,
+    alerts: AlertsSection.describe('Alert rules (configuration, no code per rule) and where alerts go.'),
   })
   .describe('nocturne site configuration: communes, devices, lighting and buildings.');
 
@@ -72,3 +74,7 @@ export type MqttConfig = Config['mqtt'];
 export type InfluxConfig = NonNullable<Config['influx']>;
 export type TariffConfig = Config['tariffs'][number];
 export type EmissionFactorConfig = Config['emission_factors'][number];
+export type TelemetryConfig = Config['telemetry'];
+export type AlertsConfig = Config['alerts'];
+export type AlertRuleConfig = AlertsConfig['rules'][number];
+export type AlertWebhookConfig = AlertsConfig['webhooks'][number];

@@ -351,6 +351,16 @@ describe('each kind of mistake is located and says what is allowed', () => {
       line: 'SignAndEncrypt',
     },
     {
+      name: 'webhook header secret from a missing environment variable',
+      text: variant(
+        'communes:\n',
+        'alerts:\n  webhooks:\n    - { id: astreinte, url: "https://hooks.example/alert", headers: { Authorization: { env: HOOK_TOKEN } } }\ncommunes:\n',
+      ),
+      path: 'alerts.webhooks[0].headers.Authorization',
+      message: /environment variable HOOK_TOKEN is not set/,
+      line: 'HOOK_TOKEN',
+    },
+    {
       name: 'environment override of the wrong type',
       text: SMALL,
       env: { NOCTURNE_HTTP_PORT: 'eighty' },
