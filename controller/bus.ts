@@ -7,6 +7,12 @@ export interface EventMap {
   samplesReceived: { deviceId: string; samples: Sample[] };
   deviceHealthChanged: { deviceId: string; health: Health; error?: DriverError };
   deviceReconnected: { deviceId: string };
+  // lighting: controller/lighting/runtime/events.ts
+  lightingReported: import('./lighting/runtime/events').LightingReported;
+  presenceDetected: import('./lighting/runtime/events').PresenceDetected;
+  lightingCommandChanged: import('./lighting/runtime/events').LightingCommandEvent;
+  luminaireFaultChanged: import('./lighting/runtime/events').LuminaireFaultChanged;
+  lightingDispatchFailed: import('./lighting/runtime/events').LightingDispatchFailed;
 }
 
 export type EventName = keyof EventMap;

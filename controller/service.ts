@@ -8,6 +8,8 @@ import type { Clock } from './clock';
 import type { ServiceContext } from './context';
 import { DeviceRegistry } from './devices';
 import { Lifecycle, type Component } from './lifecycle';
+import type { LightingService } from './lighting/runtime/api';
+import { LightingRuntime } from './lighting/runtime/runtime';
 import type { Logger } from './logger';
 
 export interface ServiceDeps {
@@ -31,6 +33,8 @@ export interface ServiceDeps {
  */
 export class Service {
   readonly context: ServiceContext;
+  /** Emergency relights, overrides, live state, programs: controller/lighting/runtime/api.ts. */
+  readonly lighting: LightingService;
   private readonly lifecycle: Lifecycle;
 
   constructor(config: Config, deps: ServiceDeps) {
@@ -64,9 +68,22 @@ export class Service {
         return Promise.resolve();
       }),
     );
+    // -- telemetry storage (before the drivers, so nothing they report is lost; stopped after them) --
+
     this.lifecycle.add(devices.component('modbus'));
 
     // -- lighting --
+    const lighting = new LightingRuntime({
+      config,
+      stateDir,
+      logger: logger.child('lighting'),
+      clock,
+      bus,
+      mqtt,
+      devices,
+    });
+    this.lighting = lighting;
+    this.lifecycle.add(lighting.component());
 
     if (config.mqtt.url === undefined) {
       const broker = new EmbeddedBroker({

@@ -1,0 +1,270 @@
+import ModbusRTU from 'modbus-serial';
+import { connectAsync } from 'mqtt';
+import type { ConfigInput } from '../config/schema';
+import { buildTerritory } from '../config/territory';
+import { Bus } from '../controller/bus';
+import { systemClock } from '../controller/clock';
+import { DeviceRegistry } from '../controller/devices';
+import { silentLogger } from '../controller/logger';
+import { LightingRuntime } from '../controller/lighting/runtime/runtime';
+import { MqttConnection } from '../drivers/mqtt/connection';
+import { startMosquitto } from '../test/helpers/mosquitto';
+import { freePorts } from '../test/helpers/ports';
+import {
+  BENCH_ACTOR,
+  FarmProcess,
+  LineChild,
+  option,
+  percentile,
+  round,
+  workspace,
+} from './support/lightingBench';
+import type { WriteRecord } from './support/segmentFarm';
+
+/**
+ * Presence detections over MQTT (mosquitto) at 1,000/s, each raising a group of two luminaires on one
+ * of 100 Modbus segment controllers (simulators in a child process; the publisher in another):
+ * latency from the publish to the raised level's write arriving at the controller. The floor, in the
+ * same run: a bare mqtt.js subscriber writing one register per message (FC6) through a persistent
+ * modbus-serial client per controller. Rounds alternate floor and nocturne. Prints a summary, then one
+ * JSON line.
+ *
+ *   node dist/bench/presence.js [--rate 1000] [--seconds 8] [--rounds 2] [--fade 2] [--concurrency 1] [--model]
+ *
+ * mosquitto runs with `set_tcp_nodelay true`: by default it leaves Nagle's algorithm on towards its
+ * subscribers, and a subscriber that also publishes (the service: zone states) then sees deliveries
+ * held up to the 40 ms delayed-ACK timer. docs/lighting-runtime.md recommends it for production.
+ * `--concurrency` is the devices' Modbus requests in flight (config `concurrency`, default 1);
+ * `--model` plays the controllers with the simulators' full model instead of LeanSegmentBank.
+ */
+
+const CONTROLLERS = 100;
+const PER_CONTROLLER = 100;
+/** Two luminaires per sensor: 50 sensors per controller, 5,000 in all; each is detected every 5 s at 1,000/s. */
+const GROUP = 2;
+const GROUPS = PER_CONTROLLER / GROUP;
+const SENSORS = CONTROLLERS * GROUPS;
+const LEVEL_START = 1000;
+const SCHEDULE_LEVEL = 20;
+const RAISED = 100;
+
+/** Sensor j raises channels 2g+1 and 2g+2 of controller d, with j = g * CONTROLLERS + d: consecutive detections go to different controllers. */
+function placeOf(sensor: number): { device: number; register: number } {
+  const device = sensor % CONTROLLERS;
+  const group = Math.floor(sensor / CONTROLLERS);
+  return { device, register: LEVEL_START + group * GROUP };
+}
+
+function territory(ports: number[], mqttUrl: string, fadeS: number, concurrency: number): ConfigInput {
+  const input = buildTerritory({
+    communes: 6,
+    modbusControllers: CONTROLLERS,
+    opcuaControllers: 0,
+    luminairesPerController: PER_CONTROLLER,
+    zonesPerController: 1,
+    presenceSensorsPerZone: 0,
+    buildings: false,
+    alerts: false,
+    modbusPorts: ports,
+    opcuaPorts: [],
+    mqttUrl,
+  });
+  for (const device of input.devices ?? [])
+    if (device.protocol === 'modbus-tcp') device.concurrency = concurrency;
+  // Lit at 20 % all day, so that presence may raise it whatever the hour.
+  input.programs = [{ id: 'constant', steps: [{ at: '12:00', level: SCHEDULE_LEVEL }] }];
+  input.calendars = (input.calendars ?? []).map((c) => ({ id: c.id, default: 'constant', rules: [] }));
+  const zones = input.zones ?? [];
+  input.presence_sensors = Array.from({ length: SENSORS }, (_, j) => {
+    const { device, register } = placeOf(j);
+    const zone = zones[device];
+    const first = register - LEVEL_START;
+    return {
+      id: `radar-${j}`,
+      zone: zone.id,
+      topic: `bench/p/${j}`,
+      luminaires: [zone.luminaires[first].id, zone.luminaires[first + 1].id],
+      hold_s: 1,
+      fade_s: fadeS,
+      debounce_ms: 0,
+    };
+  });
+  return input;
+}
+
+interface Latencies {
+  values: number[];
+  unmatched: number;
+}
+
+/** Each publish matched with the first write after it that carries the raised level to its group's first register. */
+function latencies(published: [number, number][], writes: WriteRecord[], devices: string[]): Latencies {
+  const index = new Map(devices.map((id, d) => [id, d]));
+  const arrivals = new Map<number, number[]>();
+  for (const w of writes) {
+    const d = index.get(w.device);
+    if (d === undefined) continue;
+    w.values.forEach((value, k) => {
+      if (value !== RAISED) return;
+      const key = d * 65536 + w.address + k;
+      const list = arrivals.get(key);
+      if (list) list.push(w.at);
+      else arrivals.set(key, [w.at]);
+    });
+  }
+  for (const list of arrivals.values()) list.sort((a, b) => a - b);
+  const used = new Map<number, number>();
+  const values: number[] = [];
+  let unmatched = 0;
+  for (const [sensor, at] of [...published].sort((a, b) => a[1] - b[1])) {
+    const { device, register } = placeOf(sensor);
+    const key = device * 65536 + register;
+    const list = arrivals.get(key) ?? [];
+    let k = used.get(key) ?? 0;
+    // Both clocks are this machine's; a small negative difference is clock reading noise.
+    while (k < list.length && list[k] < at - 1) k++;
+    if (k >= list.length) {
+      unmatched++;
+      continue;
+    }
+    values.push(Math.max(0, list[k] - at));
+    used.set(key, k + 1);
+  }
+  return { values, unmatched };
+}
+
+async function main(): Promise<void> {
+  const rate = option('rate', 1000);
+  const seconds = option('seconds', 8);
+  const rounds = option('rounds', 2);
+  const fadeS = option('fade', 2);
+  const concurrency = option('concurrency', 1);
+  const broker = await startMosquitto({ extraConfig: ['set_tcp_nodelay true'] });
+  const ports = await freePorts(CONTROLLERS);
+  const ws = await workspace(territory(ports, broker.url, fadeS, concurrency));
+  const farm = await FarmProcess.start(ws.configFile, !process.argv.includes('--model'));
+  const publisher = await LineChild.start('presencePublisher', [broker.url], 'READY');
+  const config = ws.config;
+  const deviceIds = config.devices.map((d) => d.id);
+  const bus = new Bus(silentLogger);
+  const devices = new DeviceRegistry(config, {
+    logger: silentLogger,
+    clock: systemClock,
+    bus,
+    configDir: ws.dir,
+    stateDir: ws.dir,
+  });
+  const mqtt = new MqttConnection({
+    config: config.mqtt,
+    instance: 'bench-presence',
+    configDir: ws.dir,
+    logger: silentLogger,
+    clock: systemClock,
+  });
+  const runtime = new LightingRuntime(
+    { config, stateDir: ws.dir, logger: silentLogger, clock: systemClock, bus, mqtt, devices },
+    // No reconciliation during the runs: the floor's writes would otherwise be "healed" in between.
+    { dispatch: { reconcileMs: 3_600_000, reportMs: 3_600_000 } },
+  );
+  const modbus = devices.component('modbus');
+  const clients = ports.map(() => new ModbusRTU());
+  const floorSubscriber = await connectAsync(broker.url, { clientId: `bench-floor-${process.pid}` });
+  const signal = new AbortController().signal;
+  try {
+    await modbus.start(signal);
+    await runtime.start(signal);
+    await mqtt.start(signal);
+    await Promise.all(
+      clients.map(async (client, i) => {
+        await client.connectTCP('127.0.0.1', { port: ports[i] });
+        client.setID(1);
+        client.setTimeout(2000);
+      }),
+    );
+    const total = CONTROLLERS * PER_CONTROLLER;
+    for (let waited = 0; ; waited += 50) {
+      const confirmed = runtime.zones(BENCH_ACTOR).reduce((n, z) => n + z.confirmed, 0);
+      if (confirmed === total) break;
+      if (waited > 20_000) throw new Error(`first levels not confirmed: ${confirmed} of ${total}`);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+
+    // The floor: parse, find the controller, write one register; nothing else.
+    floorSubscriber.on('message', (topic, payload) => {
+      const body = JSON.parse(payload.toString()) as { class?: unknown };
+      if (body.class !== 'vehicle') return;
+      const { device, register } = placeOf(Number(topic.slice(topic.lastIndexOf('/') + 1)));
+      clients[device].writeRegister(register, RAISED).catch(() => undefined);
+    });
+    await floorSubscriber.subscribeAsync('floor/p/+', { qos: 0 });
+
+    const ours: Latencies = { values: [], unmatched: 0 };
+    const floor: Latencies = { values: [], unmatched: 0 };
+    const phase = async (prefix: string, into: Latencies): Promise<void> => {
+      await farm.writes();
+      const done = await publisher.ask(`RUN ${prefix} ${SENSORS} ${rate} ${seconds * 1000}`);
+      // Late writes still arrive, and every group lets go (hold + fade) before the next phase.
+      await new Promise((resolve) => setTimeout(resolve, 1000 * (2 + fadeS)));
+      const result = latencies(
+        JSON.parse(done.slice('DONE '.length)) as [number, number][],
+        await farm.writes(),
+        deviceIds,
+      );
+      into.values.push(...result.values);
+      into.unmatched += result.unmatched;
+    };
+    for (let round = 0; round < rounds; round++) {
+      await phase('floor/p', floor);
+      await phase('bench/p', ours);
+    }
+
+    const stats = runtime.stats();
+    const summary = (l: Latencies) => ({
+      p50: round(percentile(l.values, 50), 3),
+      p99: round(percentile(l.values, 99), 3),
+      max: round(Math.max(...l.values), 3),
+    });
+    const o = summary(ours);
+    const f = summary(floor);
+    console.log(
+      `Presence over MQTT (mosquitto) at ${rate} detections/s, ${rounds} rounds of ${seconds} s, ${SENSORS} sensors on ${CONTROLLERS} Modbus segment controllers (simulators and publisher in child processes), fade ${fadeS} s, ${concurrency} request(s) in flight per controller`,
+    );
+    console.log(
+      `nocturne (publish → raised level's write at the controller): p50 ${o.p50} ms, p99 ${o.p99} ms, max ${o.max} ms; ${ours.values.length} matched, ${ours.unmatched} without a write`,
+    );
+    console.log(
+      `floor (bare mqtt.js subscriber, one FC6 write per message through a persistent modbus-serial client): p50 ${f.p50} ms, p99 ${f.p99} ms, max ${f.max} ms; ${floor.values.length} matched, ${floor.unmatched} without a write`,
+    );
+    console.log(
+      `target p99 <= 2.5 ms; presence messages ${stats.presence.received} (accepted ${stats.presence.accepted}, malformed ${stats.presence.malformed}); dispatch cycles ${stats.dispatch.cycles}, retries ${stats.dispatch.retries}, failed ${stats.dispatch.failed}`,
+    );
+    console.log(
+      JSON.stringify({
+        rate_per_s: rate,
+        p50_ms: o.p50,
+        p99_ms: o.p99,
+        floor_p50_ms: f.p50,
+        floor_p99_ms: f.p99,
+        fade_s: fadeS,
+        concurrency,
+        matched: ours.values.length,
+        unmatched: ours.unmatched,
+      }),
+    );
+  } finally {
+    await floorSubscriber.endAsync();
+    await runtime.stop();
+    await mqtt.stop();
+    await modbus.stop();
+    await Promise.allSettled(clients.map((c) => new Promise<void>((resolve) => c.close(() => resolve()))));
+    await publisher.stop();
+    await farm.stop();
+    await broker.stop();
+    await ws.remove();
+  }
+}
+
+main().catch((error: unknown) => {
+  console.error(`bench presence: ${(error as Error).stack ?? String(error)}`);
+  process.exit(1);
+});

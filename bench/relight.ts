@@ -1,0 +1,202 @@
+import { performance } from 'node:perf_hooks';
+import ModbusRTU from 'modbus-serial';
+import { buildTerritory } from '../config/territory';
+import { Bus } from '../controller/bus';
+import { systemClock } from '../controller/clock';
+import { DeviceRegistry } from '../controller/devices';
+import { silentLogger } from '../controller/logger';
+import { LightingRuntime } from '../controller/lighting/runtime/runtime';
+import { MqttConnection } from '../drivers/mqtt/connection';
+import { freePorts } from '../test/helpers/ports';
+import { BENCH_ACTOR, FarmProcess, option, percentile, round, workspace } from './support/lightingBench';
+
+/**
+ * Emergency relight of 10,000 luminaires on 100 Modbus segment controllers (simulators in a child
+ * process): time from the relight command to every luminaire confirmed by read-back, through the
+ * lighting runtime (arbiter, dispatcher, Modbus driver, progress tracking, state file written
+ * concurrently), against the floor in the same run: bare modbus-serial, one connected client per
+ * device, one write-multiple per device, all devices in parallel, then the read-back of the levels in
+ * effect. Prints a summary, then one JSON line.
+ *
+ *   node dist/bench/relight.js [--runs 20] [--warmup 3] [--model]
+ *
+ * The controllers are LeanSegmentBank (bench/support/segmentFarm.ts: the register map, nothing computed
+ * on a read), so that the simulator is not what is measured; `--model` uses the simulators' full model.
+ */
+
+const CONTROLLERS = 100;
+const PER_CONTROLLER = 100;
+const LEVEL_START = 1000;
+
+async function main(): Promise<void> {
+  const runs = option('runs', 20);
+  const warmup = option('warmup', 3);
+  const ports = await freePorts(CONTROLLERS);
+  const ws = await workspace({
+    ...buildTerritory({
+      communes: 6,
+      modbusControllers: CONTROLLERS,
+      opcuaControllers: 0,
+      luminairesPerController: PER_CONTROLLER,
+      zonesPerController: 2,
+      presenceSensorsPerZone: 0,
+      buildings: false,
+      alerts: false,
+      modbusPorts: ports,
+      opcuaPorts: [],
+      mqttUrl: 'mqtt://127.0.0.1:1',
+    }),
+  });
+  const farm = await FarmProcess.start(ws.configFile, !process.argv.includes('--model'));
+  const config = ws.config;
+  const bus = new Bus(silentLogger);
+  const devices = new DeviceRegistry(config, {
+    logger: silentLogger,
+    clock: systemClock,
+    bus,
+    configDir: ws.dir,
+    stateDir: ws.dir,
+  });
+  // Never started: the relight path does not touch MQTT.
+  const mqtt = new MqttConnection({
+    config: config.mqtt,
+    instance: 'bench',
+    configDir: ws.dir,
+    logger: silentLogger,
+    clock: systemClock,
+  });
+  const runtime = new LightingRuntime(
+    { config, stateDir: ws.dir, logger: silentLogger, clock: systemClock, bus, mqtt, devices },
+    // No reconciliation or reports during the runs: the floor's writes would otherwise be "healed".
+    { dispatch: { reconcileMs: 3_600_000, reportMs: 3_600_000 } },
+  );
+  const modbus = devices.component('modbus');
+  const clients = ports.map(() => new ModbusRTU());
+  const signal = new AbortController().signal;
+  try {
+    await modbus.start(signal);
+    await runtime.start(signal);
+    await Promise.all(
+      clients.map(async (client, i) => {
+        await client.connectTCP('127.0.0.1', { port: ports[i] });
+        client.setID(1);
+        client.setTimeout(2000);
+      }),
+    );
+    const total = CONTROLLERS * PER_CONTROLLER;
+    const confirmedNow = (): number => runtime.zones(BENCH_ACTOR).reduce((n, z) => n + z.confirmed, 0);
+    for (let waited = 0; confirmedNow() < total; waited += 50) {
+      if (waited > 20_000) throw new Error(`first levels not confirmed: ${confirmedNow()} of ${total}`);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+
+    // A fresh relight each run (as an emergency call is), cleared afterwards, out of the measured time,
+    // once the devices have confirmed the schedule's levels again.
+    const ours = async (
+      level: number,
+      run: number,
+    ): Promise<{ confirmedMs: number; ackMs: number; errors: number }> => {
+      const id = `bench-${run}`;
+      const t0 = performance.now();
+      let ackMs = 0;
+      const accepted = runtime
+        .relight({ id, target: { all: true }, level, reason: 'benchmark' }, BENCH_ACTOR)
+        .then((a) => {
+          ackMs = performance.now() - t0;
+          return a;
+        });
+      const progress = await runtime.waitForConfirmation(id, { timeoutMs: 10_000 });
+      const confirmedMs = performance.now() - t0;
+      await accepted;
+      const before = runtime.stats().dispatch.confirmed;
+      await runtime.clearRelight(id, BENCH_ACTOR);
+      for (let waited = 0; runtime.stats().dispatch.confirmed < before + total; waited += 5) {
+        if (waited > 10_000) throw new Error(`relight ${id}: schedule levels not confirmed after the clear`);
+        await new Promise((resolve) => setTimeout(resolve, 5));
+      }
+      return { confirmedMs, ackMs, errors: progress.total - progress.confirmed };
+    };
+    const floor = async (level: number): Promise<{ ms: number; errors: number }> => {
+      const values = new Array<number>(PER_CONTROLLER).fill(level);
+      let errors = 0;
+      const t0 = performance.now();
+      await Promise.all(
+        clients.map(async (client) => {
+          await client.writeRegisters(LEVEL_START, values);
+          const back = await client.readInputRegisters(LEVEL_START, PER_CONTROLLER);
+          for (const v of back.data) if (v !== level) errors++;
+        }),
+      );
+      return { ms: performance.now() - t0, errors };
+    };
+
+    const oursMs: number[] = [];
+    const ackMs: number[] = [];
+    const floorMs: number[] = [];
+    let errors = 0;
+    for (let run = 0; run < warmup + runs; run++) {
+      // Each pass moves every level, so that a read-back cannot pass on what was there; who goes first alternates.
+      const a = run % 2 === 0 ? 100 : 60;
+      const b = run % 2 === 0 ? 30 : 80;
+      const pair =
+        run % 2 === 0
+          ? [async () => ours(a, run), async () => floor(b)]
+          : [async () => floor(b), async () => ours(a, run)];
+      for (const step of pair) {
+        const result = await step();
+        if (run < warmup) continue;
+        if ('confirmedMs' in result) {
+          oursMs.push(result.confirmedMs);
+          ackMs.push(result.ackMs);
+        } else floorMs.push(result.ms);
+        errors += result.errors;
+      }
+    }
+
+    const p50 = percentile(oursMs, 50);
+    const p99 = percentile(oursMs, 99);
+    const floorP50 = percentile(floorMs, 50);
+    const floorP99 = percentile(floorMs, 99);
+    const stats = runtime.stats().dispatch;
+    console.log(
+      `Emergency relight of ${total} luminaires on ${CONTROLLERS} Modbus segment controllers (simulators in a child process), ${runs} runs after ${warmup} warm-ups`,
+    );
+    console.log(
+      `nocturne (command → every luminaire confirmed by read-back): p50 ${round(p50)} ms, p99 ${round(p99)} ms, max ${round(Math.max(...oursMs))} ms`,
+    );
+    console.log(
+      `  acknowledged (state file fsynced, concurrently with the dispatch): p50 ${round(percentile(ackMs, 50))} ms, p99 ${round(percentile(ackMs, 99))} ms`,
+    );
+    console.log(
+      `floor (bare modbus-serial, one write-multiple + one read per device, all in parallel): p50 ${round(floorP50)} ms, p99 ${round(floorP99)} ms`,
+    );
+    console.log(
+      `ratio p99/floor p99: ${round(p99 / floorP99, 3)} (targets: p99 <= 50 ms and ratio <= 1.3); dispatch cycles ${stats.cycles}, retries ${stats.retries}, failed ${stats.failed}; wrong or missing read-backs: ${errors}`,
+    );
+    console.log(
+      JSON.stringify({
+        luminaires: total,
+        p50_ms: round(p50),
+        p99_ms: round(p99),
+        floor_p50_ms: round(floorP50),
+        floor_p99_ms: round(floorP99),
+        ratio: round(p99 / floorP99, 3),
+        ack_p99_ms: round(percentile(ackMs, 99)),
+        errors,
+      }),
+    );
+    if (errors > 0) process.exitCode = 1;
+  } finally {
+    await runtime.stop();
+    await modbus.stop();
+    await mqtt.stop();
+    await Promise.allSettled(clients.map((c) => new Promise<void>((resolve) => c.close(() => resolve()))));
+    await farm.stop();
+    await ws.remove();
+  }
+}
+
+main().catch((error: unknown) => {
+  console.error(`bench relight: ${(error as Error).stack ?? String(error)}`);
+  process.exit(1);
+});

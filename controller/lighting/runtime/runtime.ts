@@ -1,0 +1,1843 @@
+import { randomUUID } from 'node:crypto';
+import type { CalendarConfig, Config, ProgramConfig } from '../../../config/schema';
+import type { Driver, Health, Sample } from '../../../drivers/driver';
+import type { MqttConnection } from '../../../drivers/mqtt/connection';
+import type { Bus } from '../../bus';
+import type { Clock, Timer } from '../../clock';
+import type { Component } from '../../lifecycle';
+import type { Logger } from '../../logger';
+import { Arbiter, PRIORITY, type SlotName } from '../arbiter';
+import { epochDay, fromEpochDay, nightOf, parseCivilDate, timeZone, type CivilDate } from '../localTime';
+import { PresenceGroup, levelForClass, presenceOptions } from '../presence';
+import { LightingTopology, type Target, type TargetSpec } from '../topology';
+import { ZoneSchedule } from '../zoneSchedule';
+import { LightingAccounting } from './accounting';
+import {
+  LightingError,
+  type Actor,
+  type CalendarEntry,
+  type CommandAccepted,
+  type CommandProgress,
+  type CommandRecord,
+  type LightingChange,
+  type LightingService,
+  type LightingStats,
+  type LuminaireLevel,
+  type LuminaireView,
+  type OverrideRequest,
+  type PreviewRequest,
+  type ProgramEntry,
+  type ProgramPreview,
+  type ProgramSource,
+  type RelightRequest,
+  type ValidationIssue,
+  type WaitOptions,
+  type YearCost,
+  type YearCostRequest,
+  type ZoneDetail,
+  type ZoneView,
+} from './api';
+import { buildBindings, type DeviceBinding } from './bindings';
+import { Dispatcher, type DeviceReports, type DispatcherOptions } from './dispatcher';
+import type { LightingCommandEvent } from './events';
+import { compileClassPath, MalformedLog, readDetection } from './presenceInput';
+import { previewNight, yearCost, type ZoneContext } from './preview';
+import { CommandTracker, ProgressBoard } from './progress';
+import { LightingStore, STATE_VERSION, type PersistedCommand, type PersistedState } from './store';
+import {
+  lightingTopics,
+  parseClearRelightRequest,
+  parseRelightRequest,
+  readTarget,
+  transactionOf,
+  type BridgeCommand,
+  type BridgeResponse,
+  type LightingTopics,
+} from './topics';
+import { validateCalendar, validateProgram } from './validation';
+import { ZoneStatePublisher } from './zoneState';
+
+export interface LightingRuntimeOptions {
+  dispatch?: DispatcherOptions;
+  /** Change events (console, telemetry, zone state topics) are batched over this interval. Default 250 ms. */
+  batchMs?: number;
+  /** A zone's retained state topic is republished at most this often. Default 1 s. */
+  zoneStateMs?: number;
+  /** Progress of this many recent commands stays readable. Default 64. */
+  keepProgress?: number;
+  /** Progress events of a moving command at most this often. Default 100 ms. */
+  progressEveryMs?: number;
+  /** A failed state write is retried this often until it succeeds. Default 10 s. */
+  saveRetryMs?: number;
+  /** Malformed presence messages are logged at most once per kind per interval. Default 10 s. */
+  malformedLogMs?: number;
+}
+
+export interface ResolvedLightingRuntimeOptions {
+  dispatch: DispatcherOptions;
+  batchMs: number;
+  zoneStateMs: number;
+  keepProgress: number;
+  progressEveryMs: number;
+  saveRetryMs: number;
+  malformedLogMs: number;
+}
+
+export function coerceLightingRuntimeOptions(
+  options: LightingRuntimeOptions = {},
+): ResolvedLightingRuntimeOptions {
+  return {
+    dispatch: options.dispatch ?? {},
+    batchMs: options.batchMs ?? 250,
+    zoneStateMs: options.zoneStateMs ?? 1_000,
+    keepProgress: options.keepProgress ?? 64,
+    progressEveryMs: options.progressEveryMs ?? 100,
+    saveRetryMs: options.saveRetryMs ?? 10_000,
+    malformedLogMs: options.malformedLogMs ?? 10_000,
+  };
+}
+
+/** The part of MqttConnection the runtime uses. */
+export type LightingMqtt = Pick<MqttConnection, 'subscribe' | 'publish' | 'on' | 'off' | 'baseTopic'>;
+
+export interface LightingRuntimeDeps {
+  config: Config;
+  /** Absolute; the state file is `<stateDir>/lighting/state.json`. */
+  stateDir: string;
+  logger: Logger;
+  clock: Clock;
+  bus: Bus;
+  mqtt: LightingMqtt;
+  /** The device registry (drivers appear when their protocol's component starts). */
+  devices: { get(deviceId: string): Driver | undefined };
+}
+
+interface CommandMeta {
+  id: string;
+  slot: 'emergency' | 'override';
+  target: Target;
+  spec: TargetSpec;
+  communes: string[];
+  luminaires: number;
+  level: number;
+  reason: string;
+  actor: string;
+  via: Actor['via'];
+  from: string;
+  acceptedAt: number;
+  start: number;
+  expiresAt?: number;
+  untilReleased: boolean;
+}
+
+interface Subscriber {
+  all: boolean;
+  communes: ReadonlySet<string>;
+  listener: (change: LightingChange) => void;
+}
+
+interface SensorInput {
+  group: PresenceGroup;
+  path: readonly string[];
+  sensor: string;
+  zone: string;
+  commune: string;
+  levels: Readonly<Record<string, number>>;
+}
+
+interface Territory {
+  topology: LightingTopology;
+  arbiter: Arbiter;
+  dispatcher: Dispatcher;
+  board: ProgressBoard;
+  accounting: LightingAccounting;
+  bindings: DeviceBinding[];
+  schedules: (ZoneSchedule | undefined)[];
+  zoneTimers: (Timer | undefined)[];
+  /** Calendar id per zone (configuration, or changed at runtime). */
+  zoneCalendars: string[];
+  groups: PresenceGroup[];
+  sensorsByTopic: Map<string, SensorInput>;
+  luxZones: Map<string, number[]>;
+}
+
+const ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$/;
+const MAX_TIMER_MS = 2_147_000_000;
+const HOUR_MS = 3_600_000;
+
+/**
+ * The lighting runtime: the pure decision modules (docs/lighting.md) wired to the devices, MQTT, the
+ * state file and the API. docs/lighting-runtime.md describes the order of start, dispatch, read-back,
+ * reconciliation, persistence and failure behaviour.
+ */
+export class LightingRuntime implements LightingService {
+  private readonly options: ResolvedLightingRuntimeOptions;
+  private readonly logger: Logger;
+  private readonly clock: Clock;
+  private territory?: Territory;
+  private store?: LightingStore;
+  private readonly commandsById = new Map<string, CommandMeta>();
+  private readonly programsById = new Map<string, { program: ProgramConfig; origin: 'config' | 'runtime' }>();
+  private readonly calendarsById = new Map<
+    string,
+    { calendar: CalendarConfig; origin: 'config' | 'runtime' }
+  >();
+  private readonly subscribers = new Set<Subscriber>();
+  private readonly unsubscribers: (() => Promise<void>)[] = [];
+  private readonly deviceHealth = new Map<string, Health>();
+  private readonly malformed: MalformedLog;
+  private readonly presenceCounts = { received: 0, accepted: 0, debounced: 0 };
+  private topics?: LightingTopics;
+  private state: 'new' | 'starting' | 'running' | 'stopped' = 'new';
+  private stopping?: Promise<void>;
+  private arbiterTimer?: Timer;
+  private saveRetryTimer?: Timer;
+  // Changes batched for the console, telemetry and the zone state topics.
+  private pending?: Uint8Array;
+  private pendingList: number[] = [];
+  private batchTimer?: Timer;
+  private zoneStates?: ZoneStatePublisher;
+
+  constructor(
+    private readonly deps: LightingRuntimeDeps,
+    options: LightingRuntimeOptions = {},
+  ) {
+    this.options = coerceLightingRuntimeOptions(options);
+    this.logger = deps.logger;
+    this.clock = deps.clock;
+    this.malformed = new MalformedLog(deps.clock, deps.logger, this.options.malformedLogMs);
+  }
+
+  /** The runtime as a lifecycle component: started after the Modbus drivers, before MQTT and OPC UA. */
+  component(): Component {
+    return { name: 'lighting', start: (signal) => this.start(signal), stop: () => this.stop() };
+  }
+
+  /**
+   * Restores the persisted state and sends the first levels: relights and overrides restored, every
+   * zone's schedule applied, then the first dispatch — before presence, MQTT or anything else.
+   */
+  async start(signal?: AbortSignal): Promise<void> {
+    if (this.state !== 'new') throw new Error(`lighting runtime: start() called when ${this.state}`);
+    this.state = 'starting';
+    const { config, logger, clock } = this.deps;
+    const topology = LightingTopology.fromConfig(config);
+    for (const problem of topology.problems) logger.warn(`lighting: ${problem}`);
+    const { bindings, problems } = buildBindings(config, topology);
+    for (const problem of problems) logger.error(`lighting: ${problem}; its luminaires get no commands`);
+    for (const program of config.programs) this.programsById.set(program.id, { program, origin: 'config' });
+    for (const calendar of config.calendars)
+      this.calendarsById.set(calendar.id, { calendar, origin: 'config' });
+    const zoneCalendars = topology.zones.map((z) => z.calendar);
+
+    this.store = new LightingStore(this.deps.stateDir, () => this.snapshot());
+    const loaded = await this.store.load();
+    signal?.throwIfAborted();
+    if (loaded.kind === 'corrupt')
+      logger.error(
+        `lighting: ${this.store.file} is unreadable (${loaded.error}); moved to ${loaded.movedTo}, starting from the configuration`,
+      );
+    this.applyPersistedDefinitions(loaded.state, topology, zoneCalendars);
+
+    const arbiter = new Arbiter(topology);
+    const territory: Territory = {
+      topology,
+      arbiter,
+      bindings,
+      schedules: [],
+      zoneTimers: topology.zones.map(() => undefined),
+      zoneCalendars,
+      groups: [],
+      sensorsByTopic: new Map(),
+      luxZones: new Map(),
+      dispatcher: undefined as unknown as Dispatcher,
+      board: undefined as unknown as ProgressBoard,
+      accounting: undefined as unknown as LightingAccounting,
+    };
+    territory.board = new ProgressBoard(
+      topology,
+      clock,
+      { keep: this.options.keepProgress, reportEveryMs: this.options.progressEveryMs },
+      (tracker, progress) => this.progressed(tracker, progress),
+    );
+    territory.accounting = new LightingAccounting({
+      topology,
+      arbiter,
+      darkHours: (zone, from, to) => this.darkHours(zone, from, to),
+      tolerance: (i) => territory.dispatcher.toleranceOf(i),
+      commanded: (i) => territory.dispatcher.sentLevelOf(i),
+    });
+    territory.dispatcher = new Dispatcher(
+      {
+        arbiter,
+        topology,
+        bindings,
+        driver: (id) => this.deps.devices.get(id),
+        clock,
+        logger: logger.child('dispatch'),
+        hooks: {
+          readBack: (i, level, _confirmed, at) => this.readBack(i, level, at),
+          failed: (binding, luminaires, error, at) => this.dispatchFailed(binding, luminaires, error, at),
+          reported: (binding, reports, at) => this.reported(binding, reports, at),
+        },
+      },
+      this.options.dispatch,
+    );
+    this.territory = territory;
+    this.pending = new Uint8Array(topology.count);
+    this.topics = lightingTopics(this.deps.mqtt.baseTopic);
+    this.zoneStates = new ZoneStatePublisher(
+      {
+        topology,
+        arbiter,
+        topics: this.topics,
+        mqtt: this.deps.mqtt,
+        clock,
+        logger,
+        emergencyIn: (z) => this.emergencyIn(z),
+      },
+      this.options.zoneStateMs,
+    );
+
+    const now = clock.now();
+    this.restoreCommands(loaded.state.commands, now);
+    for (let z = 0; z < topology.zones.length; z++) this.rebuildSchedule(z);
+    for (let z = 0; z < topology.zones.length; z++) this.applySchedule(z, now);
+    territory.accounting.start(now);
+    for (const binding of bindings)
+      this.deviceHealth.set(binding.deviceId, this.deps.devices.get(binding.deviceId)?.health() ?? 'down');
+    // The first dispatch: every decided level, relights first in the sense that nothing else went out before.
+    arbiter.takeChanges();
+    territory.dispatcher.start();
+    this.markAll();
+    this.armArbiterTimer();
+    this.state = 'running';
+
+    this.listenToBus();
+    this.startPresence(config, territory);
+    await this.listenToMqtt(territory);
+    logger.info(
+      `lighting: ${topology.count} luminaires in ${topology.zones.length} zones on ${bindings.length} segment controllers; ${this.commandsById.size} emergency relight(s)/override(s) restored`,
+    );
+  }
+
+  /** Stops timers, presence and subscriptions, and waits for a state write under way; idempotent. */
+  stop(): Promise<void> {
+    this.stopping ??= this.shutdown();
+    return this.stopping;
+  }
+
+  private async shutdown(): Promise<void> {
+    const wasRunning = this.state !== 'new';
+    this.state = 'stopped';
+    if (!wasRunning) return;
+    const step = async (name: string, work: () => void | Promise<void>): Promise<void> => {
+      try {
+        await work();
+      } catch (error) {
+        this.logger.error(`lighting: stop ${name}: ${(error as Error).message}`);
+      }
+    };
+    await step('MQTT', async () => {
+      this.deps.mqtt.off('connected', this.onMqttConnected);
+      await Promise.all(this.unsubscribers.splice(0).map((u) => u()));
+    });
+    await step('bus', () => this.deps.bus.removeListeners(this));
+    const t = this.territory;
+    await step('presence', () => t?.groups.forEach((g) => g.stop()));
+    await step('timers', () => {
+      for (const timer of [this.arbiterTimer, this.batchTimer, this.saveRetryTimer])
+        if (timer) this.clock.clearTimeout(timer);
+      this.arbiterTimer = this.batchTimer = this.saveRetryTimer = undefined;
+      this.zoneStates?.stop();
+      t?.zoneTimers.forEach((timer, z) => {
+        if (timer) this.clock.clearTimeout(timer);
+        t.zoneTimers[z] = undefined;
+      });
+      t?.board.stop();
+    });
+    await step('dispatch', () => t?.dispatcher.stop());
+    await step('state file', () => this.store?.flushed());
+  }
+
+  // ======== commands ========
+
+  async relight(request: RelightRequest, actor: Actor): Promise<CommandAccepted> {
+    const t = this.running();
+    const now = this.clock.now();
+    const issues: ValidationIssue[] = [];
+    const body = (request ?? {}) as unknown as Record<string, unknown>;
+    const target = this.resolve(body.target, issues);
+    const level = body.level === undefined ? 100 : checkLevel(body.level, issues);
+    const reason = checkReason(body.reason, issues);
+    const expiresAt = checkExpiry(body.expiresAt, now, issues, 'expiresAt');
+    const id = checkId(body.id, 'relight', issues);
+    if (issues.length > 0 || !target) throw invalid('emergency relight', issues);
+    this.checkScope(actor, t.topology.communesOf(target.value), 'relight');
+    const existing = this.commandsById.get(id);
+    if (existing && existing.slot !== 'emergency')
+      throw new LightingError('conflict', `'${id}' is an override, not an emergency relight`);
+    const meta: CommandMeta = {
+      id,
+      slot: 'emergency',
+      target: target.value,
+      spec: target.spec,
+      communes: t.topology.communesOf(target.value),
+      luminaires: countOf(t.topology, target.value),
+      level: level!,
+      reason: reason!,
+      actor: actor.user,
+      via: actor.via,
+      from: actor.from,
+      acceptedAt: now,
+      start: now,
+      untilReleased: false,
+    };
+    if (expiresAt !== undefined) meta.expiresAt = expiresAt;
+    return this.give(meta, Boolean(existing));
+  }
+
+  async clearRelight(id: string, actor: Actor): Promise<CommandRecord> {
+    return this.end(id, 'emergency', actor, 'cleared');
+  }
+
+  async override(request: OverrideRequest, actor: Actor): Promise<CommandAccepted> {
+    const t = this.running();
+    const now = this.clock.now();
+    const issues: ValidationIssue[] = [];
+    const body = (request ?? {}) as unknown as Record<string, unknown>;
+    const target = this.resolve(body.target, issues);
+    const level = checkLevel(body.level, issues);
+    const reason = checkReason(body.reason, issues);
+    const expiresAt = checkExpiry(body.expiresAt, now, issues, 'expiresAt');
+    const untilReleased = body.untilReleased === true;
+    if (body.untilReleased !== undefined && typeof body.untilReleased !== 'boolean')
+      issues.push({
+        path: ['untilReleased'],
+        message: `must be true or false (is ${show(body.untilReleased)})`,
+      });
+    if ((expiresAt === undefined) === !untilReleased && !issues.some((i) => i.path[0] === 'expiresAt'))
+      issues.push({
+        path: ['expiresAt'],
+        message: untilReleased
+          ? "give either 'expiresAt' or 'untilReleased: true', not both"
+          : "an override needs an expiry ('expiresAt') or an explicit 'untilReleased: true'",
+      });
+    const id = checkId(body.id, 'override', issues);
+    if (issues.length > 0 || !target) throw invalid('override', issues);
+    this.checkScope(actor, t.topology.communesOf(target.value), 'override');
+    const existing = this.commandsById.get(id);
+    if (existing && existing.slot !== 'override')
+      throw new LightingError('conflict', `'${id}' is an emergency relight, not an override`);
+    const meta: CommandMeta = {
+      id,
+      slot: 'override',
+      target: target.value,
+      spec: target.spec,
+      communes: t.topology.communesOf(target.value),
+      luminaires: countOf(t.topology, target.value),
+      level: level!,
+      reason: reason!,
+      actor: actor.user,
+      via: actor.via,
+      from: actor.from,
+      acceptedAt: now,
+      start: now,
+      untilReleased,
+    };
+    if (expiresAt !== undefined) meta.expiresAt = expiresAt;
+    return this.give(meta, Boolean(existing));
+  }
+
+  async releaseOverride(id: string, actor: Actor): Promise<CommandRecord> {
+    return this.end(id, 'override', actor, 'released');
+  }
+
+  commands(actor: Actor, slot?: 'emergency' | 'override'): CommandRecord[] {
+    this.running();
+    const now = this.clock.now();
+    return [...this.commandsById.values()]
+      .filter((m) => (slot === undefined || m.slot === slot) && sees(actor, m.communes))
+      .map((m) => recordOf(m, now));
+  }
+
+  progress(id: string): CommandProgress | undefined {
+    const t = this.running();
+    return t.board.get(id)?.progress(t.topology);
+  }
+
+  waitForConfirmation(id: string, options: WaitOptions = {}): Promise<CommandProgress> {
+    const t = this.running();
+    const tracker = t.board.get(id);
+    if (!tracker) return Promise.reject(new LightingError('not-found', `no recent command '${id}'`));
+    return new Promise((resolve) => {
+      if (tracker.done) {
+        resolve(tracker.progress(t.topology));
+        return;
+      }
+      const finish = (): void => {
+        this.clock.clearTimeout(timer);
+        options.signal?.removeEventListener('abort', finish);
+        withdraw();
+        resolve(tracker.progress(t.topology));
+      };
+      const timer = this.clock.setTimeout(finish, options.timeoutMs ?? 30_000);
+      const withdraw = tracker.onDone(finish);
+      options.signal?.addEventListener('abort', finish, { once: true });
+    });
+  }
+
+  /** Registers the command in the arbiter, starts dispatch and tracking, then persists (the acknowledgement). */
+  private async give(meta: CommandMeta, replacing: boolean): Promise<CommandAccepted> {
+    const t = this.running();
+    const { arbiter, topology, dispatcher, board } = t;
+    const now = meta.acceptedAt;
+    const command = {
+      id: meta.id,
+      target: meta.spec,
+      level: meta.level,
+      source: meta.via,
+      actor: meta.actor,
+      reason: meta.reason,
+      start: meta.start,
+      ...(meta.expiresAt !== undefined ? { expiresAt: meta.expiresAt } : {}),
+    };
+    const result = meta.slot === 'emergency' ? arbiter.relight(command, now) : arbiter.override(command, now);
+    if (!result.ok) throw new LightingError('invalid', result.error, [{ path: [], message: result.error }]);
+    this.commandsById.set(meta.id, meta);
+    // The levels go out first; tracking and bookkeeping follow (read-backs cannot arrive before this call returns).
+    const changes = arbiter.takeChanges();
+    dispatcher.dispatch(changes);
+    const tracker = new CommandTracker(
+      meta.id,
+      meta.slot,
+      meta.level,
+      PRIORITY[meta.slot],
+      meta.target,
+      now,
+      topology.count,
+    );
+    const priority = PRIORITY[meta.slot];
+    topology.forEachIn(meta.target, (i) => {
+      if (arbiter.priorityOf(i) === priority && arbiter.levelOf(i) === meta.level) tracker.track(i);
+    });
+    board.begin(tracker);
+    // Luminaires whose decision did not change (the same command given again) are sent again all the same,
+    // so that the progress reflects a fresh read-back.
+    if (changes.length < tracker.total) {
+      const again: number[] = [];
+      topology.forEachIn(meta.target, (i) => {
+        if (tracker.isPending(i)) again.push(i);
+      });
+      dispatcher.resend(again);
+    }
+    this.markChanges(changes);
+    this.armArbiterTimer();
+    const record = recordOf(meta, now);
+    this.commandChanged(meta, replacing ? 'replaced' : 'created', meta.actor, meta.via, now);
+    await this.persist(`${meta.slot === 'emergency' ? 'emergency relight' : 'override'} '${meta.id}'`);
+    return { record, progress: tracker.progress(topology) };
+  }
+
+  private async end(
+    id: string,
+    slot: 'emergency' | 'override',
+    actor: Actor,
+    change: 'cleared' | 'released',
+  ): Promise<CommandRecord> {
+    const t = this.running();
+    const what = slot === 'emergency' ? 'emergency relight' : 'override';
+    const meta = this.commandsById.get(id);
+    if (!meta || meta.slot !== slot) {
+      const active = [...this.commandsById.values()].filter(
+        (m) => m.slot === slot && sees(actor, m.communes),
+      );
+      throw new LightingError(
+        'not-found',
+        `no ${what} '${id}' (active: ${active.length > 0 ? active.map((m) => `'${m.id}'`).join(', ') : 'none'})`,
+      );
+    }
+    this.checkScope(actor, meta.communes, change === 'cleared' ? 'clear' : 'release');
+    const now = this.clock.now();
+    const result =
+      slot === 'emergency' ? t.arbiter.clearRelight(id, now) : t.arbiter.releaseOverride(id, now);
+    if (!result.ok) throw new LightingError('not-found', result.error);
+    this.commandsById.delete(id);
+    t.board.end(id);
+    this.dispatchChanges();
+    this.armArbiterTimer();
+    const record = recordOf(meta, now);
+    this.commandChanged(meta, change, actor.user, actor.via, now);
+    await this.persist(`${what} '${id}' ${change}`);
+    return record;
+  }
+
+  /** Writes the state; a failure is reported to the caller and the write retried until it succeeds. */
+  private async persist(what: string): Promise<void> {
+    try {
+      await this.store!.save();
+    } catch (error) {
+      this.logger.error(`lighting: state file not written after ${what}: ${(error as Error).message}`);
+      this.scheduleSaveRetry();
+      throw new LightingError(
+        'unavailable',
+        `${what} is in force but could not be persisted (${(error as Error).message}); it would not survive a restart — retry`,
+      );
+    }
+  }
+
+  private scheduleSaveRetry(): void {
+    if (this.saveRetryTimer || this.state !== 'running') return;
+    this.saveRetryTimer = this.clock.setTimeout(() => {
+      this.saveRetryTimer = undefined;
+      this.store!.save().then(
+        () => this.logger.info('lighting: state file written again'),
+        (error: unknown) => {
+          this.logger.error(`lighting: state file still not written: ${(error as Error).message}`);
+          this.scheduleSaveRetry();
+        },
+      );
+    }, this.options.saveRetryMs);
+  }
+
+  private restoreCommands(commands: PersistedCommand[], now: number): void {
+    const t = this.territory!;
+    for (const c of commands) {
+      const what = `${c.slot === 'emergency' ? 'emergency relight' : 'override'} '${c.id}'`;
+      if (c.expiresAt !== undefined && c.expiresAt <= now) {
+        this.logger.info(
+          `lighting: ${what} expired at ${new Date(c.expiresAt).toISOString()} while the service was down; not restored`,
+        );
+        continue;
+      }
+      const target = t.topology.resolveTarget(c.target);
+      if (!target.ok) {
+        this.logger.error(`lighting: ${what} not restored: ${target.error} (the configuration changed?)`);
+        continue;
+      }
+      const command = {
+        id: c.id,
+        target: c.target,
+        level: c.level,
+        source: 'restore',
+        actor: c.actor,
+        reason: c.reason,
+        start: Math.min(c.start, now),
+        ...(c.expiresAt !== undefined ? { expiresAt: c.expiresAt } : {}),
+      };
+      const result =
+        c.slot === 'emergency' ? t.arbiter.relight(command, now) : t.arbiter.override(command, now);
+      if (!result.ok) {
+        this.logger.error(`lighting: ${what} not restored: ${result.error}`);
+        continue;
+      }
+      this.commandsById.set(c.id, {
+        id: c.id,
+        slot: c.slot,
+        target: target.value,
+        spec: c.target,
+        communes: t.topology.communesOf(target.value),
+        luminaires: countOf(t.topology, target.value),
+        level: c.level,
+        reason: c.reason,
+        actor: c.actor,
+        via: c.via,
+        from: c.from,
+        acceptedAt: c.acceptedAt,
+        start: c.start,
+        ...(c.expiresAt !== undefined ? { expiresAt: c.expiresAt } : {}),
+        untilReleased: c.untilReleased,
+      });
+      this.logger.warn(
+        `lighting: ${what} restored (${c.level} %, ${describeSpec(c.target)}, by ${c.actor}: ${c.reason})`,
+      );
+    }
+  }
+
+  private snapshot(): PersistedState {
+    const commands: PersistedCommand[] = [...this.commandsById.values()].map((m) => ({
+      id: m.id,
+      slot: m.slot,
+      target: m.spec,
+      level: m.level,
+      reason: m.reason,
+      actor: m.actor,
+      via: m.via,
+      from: m.from,
+      acceptedAt: m.acceptedAt,
+      start: m.start,
+      ...(m.expiresAt !== undefined ? { expiresAt: m.expiresAt } : {}),
+      untilReleased: m.untilReleased,
+    }));
+    const config = this.deps.config;
+    const zoneCalendars: Record<string, string> = {};
+    const t = this.territory;
+    if (t) {
+      t.topology.zones.forEach((zone, z) => {
+        if (t.zoneCalendars[z] !== zone.calendar) zoneCalendars[zone.id] = t.zoneCalendars[z];
+      });
+    }
+    return {
+      version: STATE_VERSION,
+      commands,
+      programs: {
+        put: [...this.programsById.values()].filter((p) => p.origin === 'runtime').map((p) => p.program),
+        deleted: config.programs.map((p) => p.id).filter((id) => !this.programsById.has(id)),
+      },
+      calendars: {
+        put: [...this.calendarsById.values()].filter((c) => c.origin === 'runtime').map((c) => c.calendar),
+        deleted: config.calendars.map((c) => c.id).filter((id) => !this.calendarsById.has(id)),
+      },
+      zoneCalendars,
+    };
+  }
+
+  /** Programs, calendars and zone calendars changed at runtime, checked again before use. */
+  private applyPersistedDefinitions(
+    state: PersistedState,
+    topology: LightingTopology,
+    zoneCalendars: string[],
+  ): void {
+    const luxPoints = this.luxPoints();
+    for (const id of state.programs.deleted) this.programsById.delete(id);
+    for (const body of state.programs.put) {
+      const checked = validateProgram(body, { luxPoints });
+      if (checked.ok) this.programsById.set(checked.value.id, { program: checked.value, origin: 'runtime' });
+      else this.logger.error(`lighting: persisted program not used: ${formatIssues(checked.issues)}`);
+    }
+    for (const id of state.calendars.deleted) this.calendarsById.delete(id);
+    for (const body of state.calendars.put) {
+      const checked = validateCalendar(body, { programs: new Set(this.programsById.keys()) });
+      if (checked.ok)
+        this.calendarsById.set(checked.value.id, { calendar: checked.value, origin: 'runtime' });
+      else this.logger.error(`lighting: persisted calendar not used: ${formatIssues(checked.issues)}`);
+    }
+    for (const [zoneId, calendar] of Object.entries(state.zoneCalendars)) {
+      const z = topology.zoneIndex(zoneId);
+      if (z === undefined)
+        this.logger.warn(`lighting: persisted calendar of unknown zone '${zoneId}' ignored`);
+      else if (!this.calendarsById.has(calendar))
+        this.logger.error(
+          `lighting: zone '${zoneId}': persisted calendar '${calendar}' is unknown; its configured one applies`,
+        );
+      else zoneCalendars[z] = calendar;
+    }
+  }
+
+  // ======== live state ========
+
+  zones(actor: Actor): ZoneView[] {
+    const t = this.running();
+    const out: ZoneView[] = [];
+    for (let z = 0; z < t.topology.zones.length; z++) {
+      if (sees(actor, [this.communeOfZone(z)])) out.push(this.zoneView(z));
+    }
+    return out;
+  }
+
+  zone(id: string, actor: Actor): ZoneDetail {
+    const t = this.running();
+    const z = t.topology.zoneIndex(id);
+    if (z === undefined) throw new LightingError('not-found', `unknown zone '${id}'`);
+    this.checkVisible(actor, this.communeOfZone(z), `zone '${id}'`);
+    const zone = t.topology.zones[z];
+    const luminaireStates: LuminaireView[] = [];
+    for (let i = zone.start; i < zone.end; i++) luminaireStates.push(this.luminaireView(i));
+    return { ...this.zoneView(z), luminaireStates };
+  }
+
+  luminaire(id: string, actor: Actor): LuminaireView {
+    const t = this.running();
+    const i = t.topology.indexOf(id);
+    if (i === undefined) throw new LightingError('not-found', `unknown luminaire '${id}'`);
+    this.checkVisible(actor, t.topology.communes[t.topology.communeOf[i]], `luminaire '${id}'`);
+    return this.luminaireView(i);
+  }
+
+  private zoneView(z: number): ZoneView {
+    const t = this.territory!;
+    const zone = t.topology.zones[z];
+    const name = this.deps.config.zones[z]?.name;
+    const slots: ZoneView['slots'] = { emergency: 0, override: 0, presence: 0, schedule: 0, undecided: 0 };
+    let min = Number.POSITIVE_INFINITY;
+    let max = Number.NEGATIVE_INFINITY;
+    let confirmed = 0;
+    let powerW = 0;
+    for (let i = zone.start; i < zone.end; i++) {
+      const level = t.arbiter.levelOf(i);
+      const priority = t.arbiter.priorityOf(i);
+      slots[priority === undefined ? 'undecided' : SLOT_OF[priority]]++;
+      if (!Number.isNaN(level)) {
+        min = Math.min(min, level);
+        max = Math.max(max, level);
+        const inEffect = t.arbiter.inEffectOf(i);
+        if (Number.isFinite(inEffect) && Math.abs(inEffect - level) <= t.dispatcher.toleranceOf(i))
+          confirmed++;
+      }
+      powerW += this.powerOf(i)?.watts ?? 0;
+    }
+    let schedule: ZoneView['schedule'];
+    const zoneSchedule = t.schedules[z];
+    if (zoneSchedule) {
+      try {
+        const s = zoneSchedule.at(this.clock.now());
+        schedule = { night: s.night, program: s.program, level: s.level, allowPresence: s.allowPresence };
+        if (s.ruleName !== undefined) schedule.rule = s.ruleName;
+      } catch {
+        schedule = undefined;
+      }
+    }
+    const view: ZoneView = {
+      id: zone.id,
+      commune: t.topology.communes[zone.commune],
+      calendar: t.zoneCalendars[z],
+      luminaires: zone.end - zone.start,
+      schedule,
+      level: max >= min ? { min, max } : undefined,
+      slots,
+      confirmed,
+      powerW,
+    };
+    if (name !== undefined) view.name = name;
+    return view;
+  }
+
+  private luminaireView(i: number): LuminaireView {
+    const t = this.territory!;
+    const state = t.arbiter.state(i)!;
+    const power = this.powerOf(i);
+    return {
+      ...state,
+      device: t.topology.devices[t.topology.deviceOf[i]],
+      channel: t.topology.channelOf[i],
+      ratedW: t.topology.ratedW[i],
+      powerW: power?.watts,
+      estimated: power?.estimated ?? true,
+      output: t.accounting.outputOf(i),
+      lampStatus: t.accounting.lampStatusOf(i),
+      energyWh: t.accounting.energyWh(i),
+      burnHours: t.accounting.burnHours(i),
+    };
+  }
+
+  private powerOf(i: number): { watts: number; estimated: boolean } | undefined {
+    const t = this.territory!;
+    const measured = t.arbiter.measuredPowerOf(i);
+    if (Number.isFinite(measured)) return { watts: measured, estimated: false };
+    const level = t.arbiter.inEffectOf(i);
+    if (!Number.isFinite(level)) return undefined;
+    return { watts: (t.topology.ratedW[i] * level) / 100, estimated: true };
+  }
+
+  // ======== programs and calendars ========
+
+  programs(): ProgramEntry[] {
+    this.running();
+    return [...this.programsById.values()]
+      .map((p) => this.programEntry(p.program.id))
+      .sort(byId((e) => e.program.id));
+  }
+
+  program(id: string): ProgramEntry {
+    this.running();
+    if (!this.programsById.has(id)) throw new LightingError('not-found', `unknown program '${id}'`);
+    return this.programEntry(id);
+  }
+
+  async putProgram(body: unknown, actor: Actor): Promise<ProgramEntry> {
+    const t = this.running();
+    const checked = validateProgram(body, { luxPoints: this.luxPoints() });
+    if (!checked.ok) throw invalid('program', checked.issues);
+    const program = checked.value;
+    const zones = this.zonesUsingProgram(program.id);
+    this.checkScope(
+      actor,
+      zones.map((z) => this.communeOfZone(z)),
+      `change program '${program.id}' (used by zones ${describeZones(t, zones)})`,
+    );
+    const before = this.programsById.get(program.id);
+    this.programsById.set(program.id, { program, origin: 'runtime' });
+    try {
+      this.rescheduleZones(zones);
+    } catch (error) {
+      if (before) this.programsById.set(program.id, before);
+      else this.programsById.delete(program.id);
+      this.rescheduleZones(zones);
+      throw new LightingError('invalid', `program '${program.id}': ${(error as Error).message}`);
+    }
+    this.definitionChanged(
+      'program',
+      program.id,
+      'put',
+      actor,
+      `program '${program.id}' ${before ? 'changed' : 'created'}${zones.length > 0 ? `, applied to ${zones.length} zone(s)` : ''}`,
+      zones,
+    );
+    await this.persist(`program '${program.id}'`);
+    return this.programEntry(program.id);
+  }
+
+  async deleteProgram(id: string, actor: Actor): Promise<void> {
+    this.running();
+    if (!this.programsById.has(id)) throw new LightingError('not-found', `unknown program '${id}'`);
+    const users = this.calendarsUsing(id);
+    if (users.length > 0)
+      throw new LightingError(
+        'conflict',
+        `program '${id}' is used by calendar(s) ${users.map((c) => `'${c}'`).join(', ')}`,
+      );
+    this.programsById.delete(id);
+    this.definitionChanged('program', id, 'deleted', actor, `program '${id}' deleted`, []);
+    await this.persist(`deletion of program '${id}'`);
+  }
+
+  calendars(): CalendarEntry[] {
+    this.running();
+    return [...this.calendarsById.keys()]
+      .map((id) => this.calendarEntry(id))
+      .sort(byId((e) => e.calendar.id));
+  }
+
+  calendar(id: string): CalendarEntry {
+    this.running();
+    if (!this.calendarsById.has(id)) throw new LightingError('not-found', `unknown calendar '${id}'`);
+    return this.calendarEntry(id);
+  }
+
+  async putCalendar(body: unknown, actor: Actor): Promise<CalendarEntry> {
+    const t = this.running();
+    const checked = validateCalendar(body, { programs: new Set(this.programsById.keys()) });
+    if (!checked.ok) throw invalid('calendar', checked.issues);
+    const calendar = checked.value;
+    const zones = this.zonesFollowing(calendar.id);
+    this.checkScope(
+      actor,
+      zones.map((z) => this.communeOfZone(z)),
+      `change calendar '${calendar.id}' (followed by zones ${describeZones(t, zones)})`,
+    );
+    const before = this.calendarsById.get(calendar.id);
+    this.calendarsById.set(calendar.id, { calendar, origin: 'runtime' });
+    this.rescheduleZones(zones);
+    this.definitionChanged(
+      'calendar',
+      calendar.id,
+      'put',
+      actor,
+      `calendar '${calendar.id}' ${before ? 'changed' : 'created'}${zones.length > 0 ? `, applied to ${zones.length} zone(s)` : ''}`,
+      zones,
+    );
+    await this.persist(`calendar '${calendar.id}'`);
+    return this.calendarEntry(calendar.id);
+  }
+
+  async deleteCalendar(id: string, actor: Actor): Promise<void> {
+    const t = this.running();
+    if (!this.calendarsById.has(id)) throw new LightingError('not-found', `unknown calendar '${id}'`);
+    const zones = this.zonesFollowing(id);
+    if (zones.length > 0)
+      throw new LightingError(
+        'conflict',
+        `calendar '${id}' is followed by zone(s) ${describeZones(t, zones)}`,
+      );
+    this.calendarsById.delete(id);
+    this.definitionChanged('calendar', id, 'deleted', actor, `calendar '${id}' deleted`, []);
+    await this.persist(`deletion of calendar '${id}'`);
+  }
+
+  async assignCalendar(zoneId: string, calendarId: string, actor: Actor): Promise<ZoneView> {
+    const t = this.running();
+    const z = t.topology.zoneIndex(zoneId);
+    if (z === undefined) throw new LightingError('not-found', `unknown zone '${zoneId}'`);
+    if (!this.calendarsById.has(calendarId))
+      throw new LightingError(
+        'not-found',
+        `unknown calendar '${calendarId}' (known: ${[...this.calendarsById.keys()].join(', ')})`,
+      );
+    this.checkScope(actor, [this.communeOfZone(z)], `give zone '${zoneId}' another calendar`);
+    t.zoneCalendars[z] = calendarId;
+    this.rescheduleZones([z]);
+    this.definitionChanged(
+      'zone-calendar',
+      zoneId,
+      'put',
+      actor,
+      `zone '${zoneId}' follows calendar '${calendarId}'`,
+      [z],
+    );
+    await this.persist(`calendar of zone '${zoneId}'`);
+    return this.zoneView(z);
+  }
+
+  private programEntry(id: string): ProgramEntry {
+    const { program, origin } = this.programsById.get(id)!;
+    return { program, origin, usedBy: this.calendarsUsing(id) };
+  }
+
+  private calendarEntry(id: string): CalendarEntry {
+    const { calendar, origin } = this.calendarsById.get(id)!;
+    const t = this.territory!;
+    return { calendar, origin, zones: this.zonesFollowing(id).map((z) => t.topology.zones[z].id) };
+  }
+
+  private calendarsUsing(programId: string): string[] {
+    return [...this.calendarsById.values()]
+      .filter(
+        ({ calendar }) =>
+          calendar.default === programId || calendar.rules.some((r) => r.program === programId),
+      )
+      .map(({ calendar }) => calendar.id);
+  }
+
+  private zonesFollowing(calendarId: string): number[] {
+    const t = this.territory!;
+    const out: number[] = [];
+    t.zoneCalendars.forEach((c, z) => {
+      if (c === calendarId) out.push(z);
+    });
+    return out;
+  }
+
+  private zonesUsingProgram(programId: string): number[] {
+    const calendars = new Set(this.calendarsUsing(programId));
+    const t = this.territory!;
+    const out: number[] = [];
+    t.zoneCalendars.forEach((c, z) => {
+      if (calendars.has(c)) out.push(z);
+    });
+    return out;
+  }
+
+  /** New schedules for the zones, applied now and dispatched (within the call: well under a second). */
+  private rescheduleZones(zones: readonly number[]): void {
+    const now = this.clock.now();
+    for (const z of zones) {
+      this.rebuildSchedule(z);
+      this.applySchedule(z, now);
+    }
+    this.dispatchChanges();
+  }
+
+  private rebuildSchedule(z: number): void {
+    const t = this.territory!;
+    const zone = t.topology.zones[z];
+    const calendar = this.calendarsById.get(t.zoneCalendars[z])?.calendar;
+    if (!calendar) {
+      this.logger.error(`lighting: zone '${zone.id}': unknown calendar '${t.zoneCalendars[z]}'; no schedule`);
+      t.schedules[z] = undefined;
+      return;
+    }
+    const programs = new Map([...this.programsById].map(([id, p]) => [id, p.program]));
+    t.schedules[z] = ZoneSchedule.create({
+      zone: zone.id,
+      calendar,
+      programs,
+      location: zone.location ?? this.deps.config.site.location,
+      timeZone: zone.timeZone ?? this.deps.config.site.timezone,
+    });
+    for (const point of t.schedules[z].luxPoints()) {
+      const list = t.luxZones.get(point) ?? [];
+      if (!list.includes(z)) list.push(z);
+      t.luxZones.set(point, list);
+    }
+  }
+
+  private applySchedule(z: number, now: number): void {
+    const t = this.territory!;
+    const schedule = t.schedules[z];
+    if (t.zoneTimers[z]) this.clock.clearTimeout(t.zoneTimers[z]);
+    t.zoneTimers[z] = undefined;
+    if (!schedule) {
+      t.arbiter.clearSchedule(z, now);
+      return;
+    }
+    let next: number;
+    try {
+      const result = t.arbiter.applySchedule(z, schedule.at(now), now);
+      if (!result.ok) this.logger.error(`lighting: ${result.error}`);
+      next = schedule.nextDeadlineAfter(now);
+    } catch (error) {
+      this.logger.error(
+        `lighting: zone '${t.topology.zones[z].id}': schedule failed: ${(error as Error).message}`,
+      );
+      next = now + HOUR_MS;
+    }
+    if (!Number.isFinite(next)) next = now + HOUR_MS;
+    t.zoneTimers[z] = this.clock.setTimeout(
+      () => {
+        t.zoneTimers[z] = undefined;
+        if (this.state !== 'running') return;
+        this.applySchedule(z, this.clock.now());
+        this.dispatchChanges();
+      },
+      Math.min(MAX_TIMER_MS, Math.max(0, next - now)),
+    );
+  }
+
+  // ======== previews ========
+
+  previewProgram(request: PreviewRequest, actor: Actor): ProgramPreview {
+    this.running();
+    const issues: ValidationIssue[] = [];
+    const z = this.zoneOf(request?.zone, actor, issues);
+    const night = typeof request?.night === 'string' ? parseCivilDate(request.night) : undefined;
+    if (!night)
+      issues.push({ path: ['night'], message: `must be a date 'YYYY-MM-DD' (is ${show(request?.night)})` });
+    const program = this.programOf(request?.program, issues);
+    if (issues.length > 0 || z === undefined || !night || !program) throw invalid('preview', issues);
+    return previewNight(this.zoneContext(z), program, night);
+  }
+
+  yearCost(request: YearCostRequest, actor: Actor): YearCost {
+    this.running();
+    const issues: ValidationIssue[] = [];
+    const z = this.zoneOf(request?.zone, actor, issues);
+    const program = this.programOf(request?.program, issues);
+    let from: CivilDate | undefined;
+    if (request?.from !== undefined) {
+      from = typeof request.from === 'string' ? parseCivilDate(request.from) : undefined;
+      if (!from)
+        issues.push({ path: ['from'], message: `must be a date 'YYYY-MM-DD' (is ${show(request.from)})` });
+    }
+    const nights = request?.nights ?? 365;
+    if (!Number.isInteger(nights) || nights < 1 || nights > 731)
+      issues.push({ path: ['nights'], message: `must be a whole number from 1 to 731 (is ${show(nights)})` });
+    if (issues.length > 0 || z === undefined || !program) throw invalid('year cost', issues);
+    const t = this.territory!;
+    const context = this.zoneContext(z);
+    const calendar = this.calendarsById.get(t.zoneCalendars[z])!.calendar;
+    return yearCost({
+      zone: context,
+      proposed: program,
+      calendar,
+      programs: new Map([...this.programsById].map(([id, p]) => [id, p.program])),
+      from: from ?? nightOf(timeZone(context.timeZone), this.clock.now()),
+      nights,
+      tariffs: this.deps.config.tariffs,
+      emissionFactors: this.deps.config.emission_factors,
+    });
+  }
+
+  private zoneOf(id: unknown, actor: Actor, issues: ValidationIssue[]): number | undefined {
+    const t = this.territory!;
+    const z = typeof id === 'string' ? t.topology.zoneIndex(id) : undefined;
+    if (z === undefined) {
+      issues.push({ path: ['zone'], message: `unknown zone ${show(id)}` });
+      return undefined;
+    }
+    this.checkVisible(actor, this.communeOfZone(z), `zone '${String(id)}'`);
+    return z;
+  }
+
+  private programOf(source: ProgramSource | undefined, issues: ValidationIssue[]): ProgramConfig | undefined {
+    if (typeof source === 'string') {
+      const found = this.programsById.get(source)?.program;
+      if (!found)
+        issues.push({
+          path: ['program'],
+          message: `unknown program '${source}' (known: ${[...this.programsById.keys()].join(', ')})`,
+        });
+      return found;
+    }
+    if (typeof source === 'object' && source !== null && 'program' in source) {
+      const checked = validateProgram(source.program, { luxPoints: this.luxPoints() });
+      if (checked.ok) return checked.value;
+      for (const issue of checked.issues)
+        issues.push({ path: ['program', 'program', ...issue.path], message: issue.message });
+      return undefined;
+    }
+    issues.push({ path: ['program'], message: 'must be a program id or {program: {...}}' });
+    return undefined;
+  }
+
+  private zoneContext(z: number): ZoneContext {
+    const t = this.territory!;
+    const zone = t.topology.zones[z];
+    let ratedW = 0;
+    for (let i = zone.start; i < zone.end; i++) ratedW += t.topology.ratedW[i];
+    return {
+      zone: zone.id,
+      commune: t.topology.communes[zone.commune],
+      location: zone.location ?? this.deps.config.site.location,
+      timeZone: zone.timeZone ?? this.deps.config.site.timezone,
+      luminaires: zone.end - zone.start,
+      ratedW,
+    };
+  }
+
+  // ======== events ========
+
+  subscribe(actor: Actor, listener: (change: LightingChange) => void): () => void {
+    const subscriber: Subscriber = {
+      all: actor.communes.includes('*'),
+      communes: new Set(actor.communes),
+      listener,
+    };
+    this.subscribers.add(subscriber);
+    return () => {
+      this.subscribers.delete(subscriber);
+    };
+  }
+
+  stats(): LightingStats {
+    const t = this.territory;
+    const dispatch = t?.dispatcher.stats() ?? {
+      cycles: 0,
+      confirmed: 0,
+      retries: 0,
+      failed: 0,
+      reconciled: 0,
+    };
+    return {
+      luminaires: t?.topology.count ?? 0,
+      devices: t?.bindings.length ?? 0,
+      presence: { ...this.presenceCounts, malformed: this.malformed.counts.total },
+      dispatch,
+    };
+  }
+
+  private tell(change: LightingChange, communes: readonly string[]): void {
+    for (const subscriber of this.subscribers) {
+      if (!subscriber.all && !communes.some((c) => subscriber.communes.has(c))) continue;
+      try {
+        subscriber.listener(change);
+      } catch (error) {
+        this.logger.error(`lighting: change listener failed: ${(error as Error).message}`);
+      }
+    }
+  }
+
+  private commandChanged(
+    meta: CommandMeta,
+    change: 'created' | 'replaced' | 'cleared' | 'released' | 'expired',
+    actor: string,
+    via: string,
+    at: number,
+  ): void {
+    this.tell({ type: 'command', at, change, record: recordOf(meta, at), actor }, meta.communes);
+    const kind = meta.slot === 'emergency' ? 'relight' : 'override';
+    const state: LightingCommandEvent['state'] =
+      change === 'created' || change === 'replaced' ? 'accepted' : change;
+    this.deps.bus.emit('lightingCommandChanged', {
+      at,
+      kind,
+      id: meta.id,
+      state,
+      communes:
+        this.territory!.topology.communes.length === meta.communes.length && meta.communes.length > 1
+          ? ['*']
+          : meta.communes,
+      severity:
+        meta.slot === 'emergency' && state === 'accepted'
+          ? 'critical'
+          : meta.slot === 'emergency'
+            ? 'warning'
+            : 'info',
+      message: `${kind === 'relight' ? 'Emergency relight' : 'Override'} '${meta.id}' ${state}: ${meta.level} % on ${describeSpec(meta.spec)} (${meta.luminaires} luminaires) — ${meta.reason}`,
+      source: describeSpec(meta.spec),
+      actor,
+      via,
+    });
+  }
+
+  private progressed(tracker: CommandTracker, progress: CommandProgress): void {
+    const meta = this.commandsById.get(tracker.id);
+    const communes = meta?.communes ?? this.territory!.topology.communesOf(tracker.target);
+    const at = this.clock.now();
+    this.tell({ type: 'progress', at, progress }, communes);
+    if (!progress.done || !meta || tracker.reported) return;
+    tracker.reported = true;
+    const kind = meta.slot === 'emergency' ? 'relight' : 'override';
+    const failed = progress.failed > 0;
+    this.deps.bus.emit('lightingCommandChanged', {
+      at,
+      kind,
+      id: meta.id,
+      state: failed ? 'failed' : 'confirmed',
+      communes,
+      severity: failed ? 'critical' : 'info',
+      message: failed
+        ? `${kind === 'relight' ? 'Emergency relight' : 'Override'} '${meta.id}': ${progress.confirmed} of ${progress.total} luminaires confirmed, ${progress.failed} failed (${progress.failures.map((f) => `${f.device}: ${f.error}`).join('; ')})`
+        : `${kind === 'relight' ? 'Emergency relight' : 'Override'} '${meta.id}' confirmed by the devices: ${progress.confirmed} luminaires in ${at - progress.acceptedAt} ms`,
+      source: describeSpec(meta.spec),
+      actor: meta.actor,
+      via: meta.via,
+    });
+  }
+
+  private definitionChanged(
+    type: 'program' | 'calendar' | 'zone-calendar',
+    id: string,
+    change: 'put' | 'deleted',
+    actor: Actor,
+    message: string,
+    zones: readonly number[],
+  ): void {
+    const at = this.clock.now();
+    const communes = zones.length > 0 ? [...new Set(zones.map((z) => this.communeOfZone(z)))] : ['*'];
+    this.tell(
+      { type, at, change, id, actor: actor.user },
+      communes.includes('*') ? this.territory!.topology.communes : communes,
+    );
+    this.deps.bus.emit('lightingCommandChanged', {
+      at,
+      kind: type === 'program' ? 'program' : 'calendar',
+      id,
+      state: change === 'put' ? 'changed' : 'deleted',
+      communes,
+      severity: 'info',
+      message,
+      source: type === 'zone-calendar' ? `zone ${id}` : `${type} ${id}`,
+      actor: actor.user,
+      via: actor.via,
+    });
+  }
+
+  // ======== decisions → dispatch ========
+
+  private dispatchChanges(): void {
+    const t = this.territory;
+    if (!t || this.state !== 'running') return;
+    const changes = t.arbiter.takeChanges();
+    if (changes.length === 0) return;
+    t.dispatcher.dispatch(changes);
+    this.markChanges(changes);
+  }
+
+  private armArbiterTimer(): void {
+    const t = this.territory!;
+    if (this.arbiterTimer) this.clock.clearTimeout(this.arbiterTimer);
+    this.arbiterTimer = undefined;
+    const next = t.arbiter.nextExpiry();
+    if (next === undefined || this.state === 'stopped') return;
+    const now = this.clock.now();
+    this.arbiterTimer = this.clock.setTimeout(
+      this.onArbiterTimer,
+      Math.min(MAX_TIMER_MS, Math.max(0, next - now)),
+    );
+  }
+
+  private readonly onArbiterTimer = (): void => {
+    this.arbiterTimer = undefined;
+    const t = this.territory;
+    if (!t || this.state !== 'running') return;
+    const now = this.clock.now();
+    t.arbiter.decide(now);
+    const live = new Set(
+      [...t.arbiter.records('emergency'), ...t.arbiter.records('override')].map((r) => r.id),
+    );
+    let expired = 0;
+    for (const meta of [...this.commandsById.values()]) {
+      if (live.has(meta.id)) continue;
+      expired++;
+      this.commandsById.delete(meta.id);
+      t.board.end(meta.id);
+      this.logger.info(
+        `lighting: ${meta.slot === 'emergency' ? 'emergency relight' : 'override'} '${meta.id}' expired`,
+      );
+      this.commandChanged(meta, 'expired', 'nocturne', 'expiry', now);
+    }
+    this.dispatchChanges();
+    this.armArbiterTimer();
+    if (expired > 0)
+      this.store!.save().catch((error: unknown) => {
+        this.logger.error(`lighting: state file not written after expiry: ${(error as Error).message}`);
+        this.scheduleSaveRetry();
+      });
+  };
+
+  private readBack(i: number, level: number, at: number): void {
+    const t = this.territory!;
+    t.accounting.levelInEffect(i, level, at);
+    if (t.board.hasActive)
+      t.board.confirm(
+        i,
+        level,
+        t.dispatcher.toleranceOf(i),
+        t.arbiter.priorityOf(i) ?? 0,
+        t.arbiter.levelOf(i),
+      );
+    this.mark(i);
+  }
+
+  private dispatchFailed(binding: DeviceBinding, luminaires: number[], error: string, at: number): void {
+    const t = this.territory!;
+    if (t.board.hasActive) for (const i of luminaires) t.board.fail(i, binding.deviceId, error);
+    this.deps.bus.emit('lightingDispatchFailed', {
+      at,
+      deviceId: binding.deviceId,
+      commune: binding.commune,
+      luminaires: luminaires.map((i) => t.topology.ids[i]),
+      error,
+    });
+  }
+
+  private reported(binding: DeviceBinding, reports: DeviceReports, at: number): void {
+    const t = this.territory!;
+    t.accounting.advance(at);
+    for (const change of t.accounting.reported(binding, reports, at))
+      this.deps.bus.emit('luminaireFaultChanged', change);
+    if (this.deps.bus.listenerCount('lightingReported') === 0) return;
+    const luminaires = Array.from(binding.luminaires, (i) => t.accounting.report(i, at));
+    this.deps.bus.emit('lightingReported', { at, kind: 'snapshot', luminaires });
+  }
+
+  private darkHours(z: number, from: number, to: number): number {
+    const schedule = this.territory!.schedules[z];
+    if (!schedule || !(to > from)) return 0;
+    let hours = 0;
+    try {
+      const last = epochDay(schedule.nightOf(to));
+      for (let day = epochDay(schedule.nightOf(from)); day <= last; day++) {
+        const plan = schedule.planFor(fromEpochDay(day));
+        const a = Math.max(from, plan.start, plan.dusk);
+        const b = Math.min(to, plan.end, plan.dawn);
+        if (b > a) hours += (b - a) / HOUR_MS;
+      }
+    } catch (error) {
+      this.logger.debug(() => `lighting: no baseline for zone #${z}: ${(error as Error).message}`);
+      return 0;
+    }
+    return hours;
+  }
+
+  // ======== batched change feed: console, telemetry, zone state topics ========
+
+  private markChanges(changes: Int32Array): void {
+    for (let j = 0; j < changes.length; j++) this.mark(changes[j]);
+  }
+
+  private markAll(): void {
+    const t = this.territory!;
+    for (let i = 0; i < t.topology.count; i++) this.mark(i);
+  }
+
+  private mark(i: number): void {
+    const pending = this.pending!;
+    if (pending[i] === 1) return;
+    pending[i] = 1;
+    this.pendingList.push(i);
+    if (!this.batchTimer && this.state !== 'stopped')
+      this.batchTimer = this.clock.setTimeout(this.flushBatch, this.options.batchMs);
+  }
+
+  private readonly flushBatch = (): void => {
+    this.batchTimer = undefined;
+    const t = this.territory;
+    if (!t) return;
+    const list = this.pendingList;
+    this.pendingList = [];
+    const pending = this.pending!;
+    for (let k = 0; k < list.length; k++) pending[list[k]] = 0;
+    const now = this.clock.now();
+    if (this.deps.bus.listenerCount('lightingReported') > 0) {
+      t.accounting.advance(now);
+      this.deps.bus.emit('lightingReported', {
+        at: now,
+        kind: 'change',
+        luminaires: list.map((i) => t.accounting.report(i, now)),
+      });
+    }
+    if (this.subscribers.size > 0) {
+      const byCommune = new Map<string, LuminaireLevel[]>();
+      for (const i of list) {
+        const level = this.levelOf(i);
+        let group = byCommune.get(level.commune);
+        if (!group) byCommune.set(level.commune, (group = []));
+        group.push(level);
+      }
+      for (const subscriber of this.subscribers) {
+        const luminaires: LuminaireLevel[] = [];
+        for (const [commune, levels] of byCommune)
+          if (subscriber.all || subscriber.communes.has(commune)) luminaires.push(...levels);
+        if (luminaires.length === 0) continue;
+        try {
+          subscriber.listener({ type: 'levels', at: now, luminaires });
+        } catch (error) {
+          this.logger.error(`lighting: change listener failed: ${(error as Error).message}`);
+        }
+      }
+    }
+    const zoneStates = this.zoneStates!;
+    for (let k = 0; k < list.length; k++) zoneStates.changed(list[k]);
+  };
+
+  private levelOf(i: number): LuminaireLevel {
+    const t = this.territory!;
+    const zone = t.topology.zones[t.topology.zoneOf[i]];
+    const level = t.arbiter.levelOf(i);
+    const priority = t.arbiter.priorityOf(i);
+    const commanded = t.dispatcher.sentLevelOf(i);
+    const inEffect = t.arbiter.inEffectOf(i);
+    const power = this.powerOf(i);
+    return {
+      id: t.topology.ids[i],
+      zone: zone.id,
+      commune: t.topology.communes[zone.commune],
+      level: Number.isNaN(level) ? null : level,
+      slot: priority === undefined ? null : SLOT_OF[priority],
+      commanded: Number.isNaN(commanded) ? null : commanded,
+      inEffect: Number.isFinite(inEffect) ? inEffect : null,
+      powerW: power ? power.watts : null,
+    };
+  }
+
+  // ======== MQTT: presence, relight requests, zone state ========
+
+  private startPresence(config: Config, t: Territory): void {
+    const sensors = new Map(config.presence_sensors.map((s) => [s.id, s]));
+    t.groups = t.topology.groups.map((g, k) => {
+      const sensor = sensors.get(g.sensor)!;
+      const group = new PresenceGroup(
+        presenceOptions(sensor, k),
+        this.clock,
+        (output) => {
+          if (this.state !== 'running') return;
+          const result = t.arbiter.applyPresence(output);
+          if (!result.ok) this.logger.error(`lighting: ${result.error}`);
+          this.dispatchChanges();
+        },
+        this.logger.child(`presence:${g.sensor}`),
+      );
+      const zone = t.topology.zones[g.zone];
+      t.sensorsByTopic.set(sensor.topic, {
+        group,
+        path: compileClassPath(sensor.class_path),
+        sensor: sensor.id,
+        zone: zone.id,
+        commune: t.topology.communes[zone.commune],
+        levels: sensor.levels,
+      });
+      return group;
+    });
+    for (const group of t.groups) group.start();
+  }
+
+  private async listenToMqtt(t: Territory): Promise<void> {
+    const { mqtt } = this.deps;
+    const topics = this.topics!;
+    mqtt.on('connected', this.onMqttConnected);
+    const subscriptions: Promise<() => Promise<void>>[] = [];
+    for (const topic of t.sensorsByTopic.keys())
+      subscriptions.push(mqtt.subscribe(topic, 0, this.onPresence));
+    for (const command of ['relight', 'clear-relight'] as const)
+      subscriptions.push(
+        mqtt.subscribe(topics.request(command), 1, (topic, payload) =>
+          this.onBridgeRequest(command, topic, payload),
+        ),
+      );
+    const settled = await Promise.allSettled(subscriptions);
+    for (const result of settled) {
+      if (result.status === 'fulfilled') this.unsubscribers.push(result.value);
+      else this.logger.error(`lighting: MQTT subscription failed: ${(result.reason as Error).message}`);
+    }
+  }
+
+  private readonly onPresence = (topic: string, payload: Buffer): void => {
+    const t = this.territory;
+    if (!t || this.state !== 'running') return;
+    this.presenceCounts.received++;
+    const input = t.sensorsByTopic.get(topic);
+    if (!input) {
+      this.malformed.record('unknown-topic', topic, 'no presence sensor has this topic');
+      return;
+    }
+    const detection = readDetection(payload, input.path);
+    if (!detection.ok) {
+      this.malformed.record(detection.problem, topic, `sensor '${input.sensor}': ${detection.detail}`);
+      // Still a sign of life from the sensor (a status uplink), which keeps it out of the silent fault.
+      if (detection.problem === 'no-class') input.group.heard();
+      return;
+    }
+    const result = input.group.detect(detection.class);
+    if (result === 'accepted') this.presenceCounts.accepted++;
+    else if (result === 'debounced') this.presenceCounts.debounced++;
+    this.deps.bus.emit('presenceDetected', {
+      at: this.clock.now(),
+      sensor: input.sensor,
+      zone: input.zone,
+      commune: input.commune,
+      class: detection.class,
+      level: levelForClass(input.levels, detection.class),
+      result,
+    });
+  };
+
+  private async onBridgeRequest(command: BridgeCommand, topic: string, payload: Buffer): Promise<void> {
+    let body: unknown;
+    try {
+      body = JSON.parse(payload.toString('utf8'));
+    } catch (error) {
+      await this.respond(command, {
+        status: 'error',
+        error: `the payload is not JSON: ${(error as Error).message}`,
+      });
+      return;
+    }
+    const transaction = transactionOf(body);
+    const base: BridgeResponse = transaction === undefined ? { status: 'ok' } : { transaction, status: 'ok' };
+    try {
+      if (command === 'relight') {
+        const parsed = parseRelightRequest(body);
+        if (!parsed.ok) throw new LightingError('invalid', parsed.error);
+        const { actor, ...request } = parsed.value;
+        const accepted = await this.relight(request, mqttActor(actor, topic));
+        await this.respond(command, {
+          ...base,
+          id: accepted.record.id,
+          luminaires: accepted.record.luminaires,
+        });
+      } else {
+        const parsed = parseClearRelightRequest(body);
+        if (!parsed.ok) throw new LightingError('invalid', parsed.error);
+        const cleared = await this.clearRelight(parsed.value.id, mqttActor(parsed.value.actor, topic));
+        await this.respond(command, { ...base, id: cleared.id });
+      }
+    } catch (error) {
+      const message =
+        error instanceof LightingError && error.issues.length > 0
+          ? `${error.message}: ${formatIssues(error.issues)}`
+          : (error as Error).message;
+      this.logger.warn(`lighting: MQTT ${command} request refused: ${message}`, { topic });
+      await this.respond(command, { ...base, status: 'error', error: message });
+    }
+  }
+
+  private async respond(command: BridgeCommand, response: BridgeResponse): Promise<void> {
+    try {
+      await this.deps.mqtt.publish(this.topics!.response(command), JSON.stringify(response), { qos: 1 });
+    } catch (error) {
+      this.logger.warn(`lighting: MQTT ${command} response not published: ${(error as Error).message}`);
+    }
+  }
+
+  private readonly onMqttConnected = (): void => {
+    if (this.state === 'running') this.zoneStates?.connectedToBroker();
+  };
+
+  /** The emergency relight in force on part of zone z, if any. */
+  private emergencyIn(z: number): string | undefined {
+    const t = this.territory!;
+    const zone = t.topology.zones[z];
+    for (const meta of this.commandsById.values()) {
+      if (meta.slot !== 'emergency') continue;
+      for (let i = zone.start; i < zone.end; i++) if (t.topology.covers(meta.target, i)) return meta.id;
+    }
+    return undefined;
+  }
+
+  // ======== bus: devices and light sensors ========
+
+  private listenToBus(): void {
+    const { bus } = this.deps;
+    bus.on('deviceHealthChanged', this, ({ deviceId, health }) => {
+      const before = this.deviceHealth.get(deviceId);
+      if (before === undefined) return;
+      this.deviceHealth.set(deviceId, health);
+      if (health === 'up' && before !== 'up') this.territory?.dispatcher.resyncDevice(deviceId);
+    });
+    bus.on('deviceReconnected', this, ({ deviceId }) => {
+      if (this.deviceHealth.has(deviceId)) this.territory?.dispatcher.resyncDevice(deviceId);
+    });
+    bus.on('samplesReceived', this, ({ samples }) => this.observeLux(samples));
+  }
+
+  /** Light-sensor readings (sample key 'building/point') for the zones whose programs follow them. */
+  private observeLux(samples: readonly Sample[]): void {
+    const t = this.territory;
+    if (!t || t.luxZones.size === 0) return;
+    let touched = false;
+    for (const sample of samples) {
+      const zones = t.luxZones.get(sample.key);
+      if (!zones || sample.quality !== 'good' || typeof sample.value !== 'number') continue;
+      for (const z of zones) {
+        t.schedules[z]?.observeLux(sample.key, sample.time, sample.value);
+        this.applySchedule(z, this.clock.now());
+        touched = true;
+      }
+    }
+    if (touched) this.dispatchChanges();
+  }
+
+  // ======== helpers ========
+
+  private running(): Territory {
+    if (this.state !== 'running' || !this.territory)
+      throw new LightingError(
+        'unavailable',
+        `the lighting service is ${this.state === 'stopped' ? 'stopped' : 'not started yet'}`,
+      );
+    return this.territory;
+  }
+
+  private resolve(raw: unknown, issues: ValidationIssue[]): { value: Target; spec: TargetSpec } | undefined {
+    const problems: string[] = [];
+    const spec = readTarget(raw, problems);
+    for (const message of problems) issues.push({ path: ['target'], message });
+    if (!spec) return undefined;
+    const resolved = this.territory!.topology.resolveTarget(spec);
+    if (!resolved.ok) {
+      issues.push({ path: ['target', Object.keys(spec)[0]], message: resolved.error });
+      return undefined;
+    }
+    return { value: resolved.value, spec };
+  }
+
+  private checkScope(actor: Actor, communes: readonly string[], what: string): void {
+    if (actor.communes.includes('*')) return;
+    const outside = communes.filter((c) => !actor.communes.includes(c));
+    if (outside.length > 0)
+      throw new LightingError(
+        'forbidden',
+        `${actor.user} may not ${what} in commune(s) ${outside.map((c) => `'${c}'`).join(', ')} (allowed: ${actor.communes.map((c) => `'${c}'`).join(', ') || 'none'})`,
+      );
+  }
+
+  private checkVisible(actor: Actor, commune: string, what: string): void {
+    if (!sees(actor, [commune]))
+      throw new LightingError(
+        'forbidden',
+        `${what} is in commune '${commune}', outside ${actor.user}'s communes`,
+      );
+  }
+
+  private communeOfZone(z: number): string {
+    const t = this.territory!;
+    return t.topology.communes[t.topology.zones[z].commune];
+  }
+
+  private luxPoints(): Set<string> {
+    const points = new Set<string>();
+    for (const building of this.deps.config.buildings)
+      for (const point of building.points) points.add(`${building.id}/${point.id}`);
+    return points;
+  }
+}
+
+const SLOT_OF: Record<number, SlotName> = {
+  [PRIORITY.emergency]: 'emergency',
+  [PRIORITY.override]: 'override',
+  [PRIORITY.presence]: 'presence',
+  [PRIORITY.schedule]: 'schedule',
+};
+
+function recordOf(meta: CommandMeta, now: number): CommandRecord {
+  const record: CommandRecord = {
+    id: meta.id,
+    slot: meta.slot,
+    target: meta.spec,
+    communes: meta.communes,
+    luminaires: meta.luminaires,
+    level: meta.level,
+    reason: meta.reason,
+    actor: meta.actor,
+    via: meta.via,
+    from: meta.from,
+    acceptedAt: meta.acceptedAt,
+    start: meta.start,
+    untilReleased: meta.untilReleased,
+    pending: meta.start > now,
+  };
+  if (meta.expiresAt !== undefined) record.expiresAt = meta.expiresAt;
+  return record;
+}
+
+function sees(actor: Actor, communes: readonly string[]): boolean {
+  return actor.communes.includes('*') || communes.some((c) => actor.communes.includes(c));
+}
+
+function mqttActor(user: string, topic: string): Actor {
+  // Over MQTT, the broker's ACL decides who may publish a request: the dispatch accounts it lets through act territory-wide.
+  return { user, role: 'emergency', communes: ['*'], via: 'mqtt', from: topic };
+}
+
+function countOf(topology: LightingTopology, target: Target): number {
+  switch (target.kind) {
+    case 'all':
+      return topology.count;
+    case 'zone': {
+      const zone = topology.zones[target.zone];
+      return zone.end - zone.start;
+    }
+    case 'commune':
+      return topology.zones
+        .filter((z) => z.commune === target.commune)
+        .reduce((n, z) => n + z.end - z.start, 0);
+    case 'luminaires':
+      return target.indices.length;
+  }
+}
+
+export function describeSpec(spec: TargetSpec): string {
+  if ('all' in spec) return 'all luminaires';
+  if ('commune' in spec) return `commune ${spec.commune}`;
+  if ('zone' in spec) return `zone ${spec.zone}`;
+  return spec.luminaires.length <= 3
+    ? `luminaire(s) ${spec.luminaires.join(', ')}`
+    : `${spec.luminaires.length} luminaires`;
+}
+
+function describeZones(t: Territory, zones: readonly number[]): string {
+  if (zones.length === 0) return 'none';
+  const names = zones.slice(0, 5).map((z) => `'${t.topology.zones[z].id}'`);
+  return `${names.join(', ')}${zones.length > 5 ? ` and ${zones.length - 5} more` : ''}`;
+}
+
+function checkLevel(raw: unknown, issues: ValidationIssue[]): number | undefined {
+  if (typeof raw === 'number' && raw >= 0 && raw <= 100) return raw;
+  issues.push({ path: ['level'], message: `must be a number from 0 to 100 % (is ${show(raw)})` });
+  return undefined;
+}
+
+function checkReason(raw: unknown, issues: ValidationIssue[]): string | undefined {
+  if (typeof raw === 'string' && raw.trim().length > 0 && raw.length <= 500) return raw.trim();
+  issues.push({ path: ['reason'], message: `required: why, in 1-500 characters (is ${show(raw)})` });
+  return undefined;
+}
+
+function checkExpiry(raw: unknown, now: number, issues: ValidationIssue[], name: string): number | undefined {
+  if (raw === undefined) return undefined;
+  if (typeof raw !== 'number' || !Number.isFinite(raw)) {
+    issues.push({ path: [name], message: `must be a time in epoch milliseconds (is ${show(raw)})` });
+    return undefined;
+  }
+  if (raw <= now) {
+    issues.push({
+      path: [name],
+      message: `must be in the future (is ${new Date(raw).toISOString()}, now ${new Date(now).toISOString()})`,
+    });
+    return undefined;
+  }
+  return raw;
+}
+
+function checkId(raw: unknown, prefix: string, issues: ValidationIssue[]): string {
+  if (raw === undefined) return `${prefix}-${randomUUID().slice(0, 8)}`;
+  if (typeof raw === 'string' && ID_PATTERN.test(raw)) return raw;
+  issues.push({
+    path: ['id'],
+    message: `must be 1-64 letters, digits, '_', '.', ':' or '-' (is ${show(raw)})`,
+  });
+  return '';
+}
+
+function invalid(what: string, issues: ValidationIssue[]): LightingError {
+  return new LightingError(
+    'invalid',
+    `${what}: ${issues.length} problem(s): ${formatIssues(issues)}`,
+    issues,
+  );
+}
+
+function formatIssues(issues: readonly ValidationIssue[]): string {
+  return issues.map((i) => `${i.path.length > 0 ? `${i.path.join('.')}: ` : ''}${i.message}`).join('; ');
+}
+
+function show(value: unknown): string {
+  if (value === undefined) return 'missing';
+  const text = JSON.stringify(value) ?? typeof value;
+  return text.length > 60 ? `${text.slice(0, 60)}…` : text;
+}
+
+function byId<T>(key: (entry: T) => string): (a: T, b: T) => number {
+  return (a, b) => (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0);
+}

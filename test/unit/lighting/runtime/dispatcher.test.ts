@@ -1,0 +1,267 @@
+import { ManualClock } from '../../../../controller/clock';
+import { silentLogger } from '../../../../controller/logger';
+import { Arbiter } from '../../../../controller/lighting/arbiter';
+import { buildBindings } from '../../../../controller/lighting/runtime/bindings';
+import {
+  Dispatcher,
+  type DeviceReports,
+  type DispatcherOptions,
+} from '../../../../controller/lighting/runtime/dispatcher';
+import { LightingTopology } from '../../../../controller/lighting/topology';
+import type { Config } from '../../../../config/schema';
+import { FakeSegmentController, territory } from './fakes';
+
+/** Lets every settled promise run its continuations. */
+async function settle(): Promise<void> {
+  for (let i = 0; i < 10; i++) await new Promise((resolve) => setImmediate(resolve));
+}
+
+function setup(config: Config, options: DispatcherOptions = {}) {
+  const clock = new ManualClock(Date.UTC(2026, 0, 15, 22));
+  const topology = LightingTopology.fromConfig(config);
+  const arbiter = new Arbiter(topology);
+  const { bindings } = buildBindings(config, topology);
+  const devices = new Map(
+    config.devices.map((d) => [
+      d.id,
+      new FakeSegmentController(d.id, d.lighting!.channels, d.lighting!.fail_safe_level),
+    ]),
+  );
+  const readBacks: { i: number; level: number; confirmed: boolean }[] = [];
+  const failures: { device: string; luminaires: number[]; error: string }[] = [];
+  const reports: { device: string; reports: DeviceReports }[] = [];
+  const dispatcher = new Dispatcher(
+    {
+      arbiter,
+      topology,
+      bindings,
+      driver: (id) => devices.get(id),
+      clock,
+      logger: silentLogger,
+      random: () => 0,
+      hooks: {
+        readBack: (i, level, confirmed) => readBacks.push({ i, level, confirmed }),
+        failed: (binding, luminaires, error) =>
+          failures.push({ device: binding.deviceId, luminaires, error }),
+        reported: (binding, r) => reports.push({ device: binding.deviceId, reports: r }),
+      },
+    },
+    options,
+  );
+  const schedule = (zone: number, level: number): void => {
+    arbiter.setSchedule(zone, { level, allowPresence: false }, clock.now());
+    dispatcher.dispatch(arbiter.takeChanges());
+  };
+  return { clock, topology, arbiter, dispatcher, devices, readBacks, failures, reports, schedule };
+}
+
+describe('Dispatcher', () => {
+  it('sends one write per device for its changed channels, then reads them back; fades after, watchdog last', async () => {
+    const t = setup(territory());
+    for (const device of t.devices.values()) await device.start();
+    // As the runtime does: decisions first, then the dispatcher's start sends them.
+    t.arbiter.setSchedule(0, { level: 70, allowPresence: false }, t.clock.now());
+    t.arbiter.takeChanges();
+    t.dispatcher.start();
+    await settle();
+    const [a, b] = [...t.devices.values()];
+    expect(a.levelWrites()).toEqual([
+      [
+        [1, 70],
+        [2, 70],
+        [3, 70],
+        [4, 70],
+      ],
+    ]);
+    // The fade was unknown (first write): set after the levels; then the watchdog and fail-safe.
+    expect(a.writtenAddresses()).toEqual([
+      [1000, 1001, 1002, 1003],
+      [2000, 2001, 2002, 2003],
+      [11, 10],
+    ]);
+    expect(a.writeCalls[2].map((w) => w.value)).toEqual([100, 300]);
+    // Nothing decided for device b: only its watchdog and fail-safe.
+    expect(b.writtenAddresses()).toEqual([[11, 10]]);
+    expect(t.readBacks.map((r) => r.confirmed)).toEqual([true, true, true, true]);
+    for (let i = 0; i < 4; i++) {
+      expect(t.arbiter.state(i)?.commanded?.level).toBe(70);
+      expect(t.arbiter.inEffectOf(i)).toBe(70);
+    }
+    expect(t.dispatcher.stats()).toMatchObject({ cycles: 1, confirmed: 4, failed: 0 });
+  });
+
+  it('coalesces changes made while a write is under way into one write of the latest levels', async () => {
+    const t = setup(territory());
+    const [a] = [...t.devices.values()];
+    await a.start();
+    t.dispatcher.start();
+    t.schedule(0, 70);
+    await settle();
+    a.writeCalls.length = 0;
+    a.hold();
+    t.schedule(0, 40);
+    t.schedule(0, 60);
+    t.schedule(0, 30);
+    expect(a.levelWrites()).toEqual([
+      [
+        [1, 40],
+        [2, 40],
+        [3, 40],
+        [4, 40],
+      ],
+    ]);
+    a.release();
+    await settle();
+    a.release();
+    await settle();
+    expect(a.levelWrites()).toEqual([
+      [
+        [1, 40],
+        [2, 40],
+        [3, 40],
+        [4, 40],
+      ],
+      [
+        [1, 30],
+        [2, 30],
+        [3, 30],
+        [4, 30],
+      ],
+    ]);
+    expect(a.inEffect(1)).toBe(30);
+    expect(t.dispatcher.stats().cycles).toBe(3);
+  });
+
+  it('resends a level the device does not take, with backoff, then reports it failed with the device and why', async () => {
+    const t = setup(territory(), { retries: 2 });
+    const [a] = [...t.devices.values()];
+    await a.start();
+    t.dispatcher.start();
+    a.frozen.add(2);
+    t.schedule(0, 70);
+    await settle();
+    expect(a.levelWrites()).toHaveLength(1);
+    t.clock.advance(100);
+    await settle();
+    expect(a.levelWrites()[1]).toEqual([[2, 70]]);
+    t.clock.advance(200);
+    await settle();
+    expect(a.levelWrites()[2]).toEqual([[2, 70]]);
+    expect(t.failures).toEqual([
+      { device: a.deviceId, luminaires: [1], error: 'read back 100 % in effect instead of 70 %' },
+    ]);
+    expect(t.dispatcher.stats()).toMatchObject({ retries: 2, failed: 1 });
+    t.clock.advance(10_000);
+    await settle();
+    expect(a.levelWrites()).toHaveLength(3);
+  });
+
+  it('reports a device that does not answer, after the retries', async () => {
+    const t = setup(territory(), { retries: 1 });
+    const [a] = [...t.devices.values()];
+    await a.start();
+    t.dispatcher.start();
+    a.disconnect();
+    t.schedule(0, 70);
+    await settle();
+    t.clock.advance(100);
+    await settle();
+    expect(t.failures).toHaveLength(1);
+    expect(t.failures[0]).toMatchObject({ device: a.deviceId, luminaires: [0, 1, 2, 3] });
+    expect(t.failures[0].error).toMatch(/unreachable/);
+  });
+
+  it('reconciles: resends levels that drifted, and every level after a reboot seen on the boot counter', async () => {
+    const t = setup(territory(), { reconcileMs: 30_000, tickMs: 1_000 });
+    const [a] = [...t.devices.values()];
+    await a.start();
+    t.dispatcher.start();
+    t.schedule(0, 70);
+    await settle();
+    t.clock.advance(30_000);
+    await settle();
+    a.writeCalls.length = 0;
+    a.setInEffect(3, 0);
+    t.clock.advance(30_000);
+    await settle();
+    expect(a.levelWrites()).toEqual([[[3, 70]]]);
+    expect(t.dispatcher.stats().reconciled).toBe(1);
+
+    a.writeCalls.length = 0;
+    a.reboot();
+    t.clock.advance(30_000);
+    await settle();
+    expect(a.levelWrites()).toEqual([
+      [
+        [1, 70],
+        [2, 70],
+        [3, 70],
+        [4, 70],
+      ],
+    ]);
+    expect(a.writtenAddresses().flat()).toEqual(expect.arrayContaining([10, 11]));
+    expect(a.inEffect(1)).toBe(70);
+  });
+
+  it('keeps the watchdog fed when nothing else is written, and sends nothing for undecided luminaires', async () => {
+    const t = setup(territory());
+    const [a, b] = [...t.devices.values()];
+    await a.start();
+    await b.start();
+    t.dispatcher.start();
+    t.schedule(0, 70);
+    await settle();
+    a.writeCalls.length = 0;
+    t.clock.advance(99_000);
+    await settle();
+    expect(a.writeCalls).toEqual([]);
+    t.clock.advance(2_000);
+    await settle();
+    expect(a.writtenAddresses()).toEqual([[10]]);
+    // Zone 1 (device b) has no schedule: nothing decided, no level sent; its fail-safe applies.
+    expect(b.levelWrites()).toEqual([]);
+    expect(b.writtenAddresses()[0]).toEqual([11, 10]);
+  });
+
+  it('passes the polled output, power, energy and lamp status on', async () => {
+    const t = setup(territory(), { reportMs: 60_000, tickMs: 1_000 });
+    const [a] = [...t.devices.values()];
+    await a.start();
+    a.values.set('input:2001', 25.4);
+    a.values.set('input:4002', 1);
+    t.dispatcher.start();
+    t.clock.advance(60_000);
+    await settle();
+    const report = t.reports.find((r) => r.device === a.deviceId)!.reports;
+    expect(report.power[1]).toBeCloseTo(25.4);
+    expect(report.lampStatus[2]).toBe(1);
+    expect(report.output[0]).toBe(100);
+  });
+
+  it('ramps a presence release over its fade and leaves the fade at 0, so that a raise is one write', async () => {
+    const t = setup(territory({ controllers: 1, perController: 8, sensors: 1 }));
+    const [a] = [...t.devices.values()];
+    await a.start();
+    t.arbiter.setSchedule(0, { level: 20, allowPresence: true }, t.clock.now());
+    t.arbiter.takeChanges();
+    t.dispatcher.start();
+    await settle();
+    a.writeCalls.length = 0;
+    const members = Array.from(t.topology.groups[0].members, (i) => t.topology.channelOf[i]);
+
+    t.arbiter.setPresence(0, { level: 100 }, t.clock.now());
+    t.dispatcher.dispatch(t.arbiter.takeChanges());
+    await settle();
+    expect(a.writeCalls).toHaveLength(1);
+    expect(a.levelWrites()).toEqual([members.map((c) => [c, 100])]);
+
+    a.writeCalls.length = 0;
+    t.arbiter.releasePresence(0, t.clock.now(), 10);
+    t.dispatcher.dispatch(t.arbiter.takeChanges());
+    await settle();
+    const fades = members.map((c) => 2000 + c - 1);
+    expect(a.writtenAddresses()).toEqual([fades, members.map((c) => 1000 + c - 1), fades]);
+    expect(a.writeCalls[0].map((w) => w.value)).toEqual(members.map(() => 10));
+    expect(a.writeCalls[2].map((w) => w.value)).toEqual(members.map(() => 0));
+  });
+});
