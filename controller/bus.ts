@@ -13,6 +13,11 @@ export interface EventMap {
   lightingCommandChanged: import('./lighting/runtime/events').LightingCommandEvent;
   luminaireFaultChanged: import('./lighting/runtime/events').LuminaireFaultChanged;
   lightingDispatchFailed: import('./lighting/runtime/events').LightingDispatchFailed;
+  // telemetry and alerts: controller/energy/events.ts
+  telemetryHealthChanged: import('./energy/events').TelemetryHealthChanged;
+  telemetryDropped: import('./energy/events').TelemetryDropped;
+  telemetryQuarantined: import('./energy/events').TelemetryQuarantined;
+  alertChanged: import('./energy/events').AlertChanged;
 }
 
 export type EventName = keyof EventMap;

@@ -7,6 +7,8 @@ import { Bus } from './bus';
 import type { Clock } from './clock';
 import type { ServiceContext } from './context';
 import { DeviceRegistry } from './devices';
+import type { AlertService, EnergyService, ServiceHealth } from './energy/api';
+import { Telemetry } from './energy/telemetry';
 import { Lifecycle, type Component } from './lifecycle';
 import type { LightingService } from './lighting/runtime/api';
 import { LightingRuntime } from './lighting/runtime/runtime';
@@ -35,6 +37,11 @@ export class Service {
   readonly context: ServiceContext;
   /** Emergency relights, overrides, live state, programs: controller/lighting/runtime/api.ts. */
   readonly lighting: LightingService;
+  /** Buildings and their latest values, and alerts: controller/energy/api.ts. */
+  readonly energy: EnergyService;
+  readonly alerts: AlertService;
+  /** What /health and /metrics report. */
+  readonly health: ServiceHealth;
   private readonly lifecycle: Lifecycle;
 
   constructor(config: Config, deps: ServiceDeps) {
@@ -69,6 +76,11 @@ export class Service {
       }),
     );
     // -- telemetry storage (before the drivers, so nothing they report is lost; stopped after them) --
+    const telemetry = new Telemetry(this.context);
+    this.energy = telemetry.energy;
+    this.alerts = telemetry.alerts;
+    this.health = telemetry;
+    for (const part of telemetry.storageComponents()) this.lifecycle.add(part);
 
     this.lifecycle.add(devices.component('modbus'));
 
@@ -109,6 +121,7 @@ export class Service {
     this.lifecycle.add(devices.component('opcua'));
 
     // -- telemetry and alerts --
+    for (const part of telemetry.components()) this.lifecycle.add(part);
 
     // -- HTTP API --
   }

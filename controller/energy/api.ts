@@ -1,0 +1,165 @@
+import type { Actor } from '../lighting/runtime/api';
+
+/**
+ * The energy side as the HTTP API and the web console see it: buildings with their latest values,
+ * and alerts. Implemented by the telemetry and alert subsystems (controller/energy/); reached as
+ * `service.energy` and `service.alerts`. Reads only show what lies in the actor's communes.
+ */
+
+export type Quality = 'good' | 'uncertain' | 'bad';
+
+export interface PointView {
+  id: string;
+  name?: string;
+  measurement: 'sensor' | 'meter';
+  quantity: string;
+  unit: string;
+  room?: string;
+  device: string;
+  /** Latest value (meters: the index), undefined before the first reading. */
+  value: number | boolean | undefined;
+  quality: Quality | undefined;
+  /** When the value was taken (device time where it gives one), epoch ms. */
+  at: number | undefined;
+  /** Meters: consumption over the last 24 h, in the point's unit. */
+  last24h?: number;
+  /** True when no value arrived for longer than its stale threshold. */
+  stale: boolean;
+}
+
+export interface BuildingView {
+  id: string;
+  commune: string;
+  name?: string;
+  kind: string;
+  /** Open now according to its opening hours and closed dates. */
+  openNow: boolean;
+  points: PointView[];
+}
+
+export interface EnergyService {
+  buildings(actor: Actor): BuildingView[];
+  /** Throws an error with code 'not-found' or 'forbidden' (see AlertError). */
+  building(id: string, actor: Actor): BuildingView;
+}
+
+export type AlertState = 'raised' | 'acknowledged' | 'cleared';
+export type Severity = 'info' | 'warning' | 'critical';
+
+export interface AlertView {
+  /** Stable for one occurrence, from raised to cleared. */
+  id: string;
+  /** Configuration id of the rule that raised it. */
+  rule: string;
+  /** threshold, outside-opening-hours, lamp-by-day, stale, night-flow, lamp-failure, lamp-cycling, level-mismatch, device-unreachable… */
+  kind: string;
+  severity: Severity;
+  state: AlertState;
+  commune: string;
+  /** What it is about: 'building/point', a luminaire, a device. */
+  source: string;
+  message: string;
+  /** The value that raised it, when there is one. */
+  value?: number;
+  /** Unit of `value`. */
+  unit?: string;
+  /** The rule's `name` in the configuration, when it has one. */
+  ruleName?: string;
+  raisedAt: number;
+  acknowledgedAt?: number;
+  acknowledgedBy?: string;
+  clearedAt?: number;
+}
+
+export type AlertErrorCode = 'not-found' | 'forbidden' | 'conflict' | 'unavailable';
+
+export class AlertError extends Error {
+  constructor(
+    readonly code: AlertErrorCode,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'AlertError';
+  }
+}
+
+export interface AlertService {
+  /** Open (raised or acknowledged) alerts by default; `includeCleared` adds recently cleared ones. */
+  list(actor: Actor, options?: { includeCleared?: boolean }): AlertView[];
+  /** Raised → acknowledged, recorded with the actor; `conflict` when already cleared. */
+  acknowledge(id: string, actor: Actor): Promise<AlertView>;
+  /** Alert changes within the actor's communes; returns the unsubscribe function. */
+  subscribe(actor: Actor, listener: (alert: AlertView) => void): () => void;
+}
+
+/** What /health and /metrics report, gathered from every subsystem. */
+export interface HealthReport {
+  status: 'up' | 'degraded' | 'down';
+  devices: { id: string; commune?: string; protocol: string; health: 'up' | 'degraded' | 'down' }[];
+  mqtt: 'up' | 'degraded' | 'down';
+  /** 'down' also when no InfluxDB is configured (telemetry waits in the spool). */
+  influx: 'up' | 'degraded' | 'down';
+}
+
+/** What /metrics reports: counters of the telemetry path, the alerts, MQTT and every device. */
+export interface MetricsReport {
+  /** The InfluxDB writer and its spool; undefined before it started. */
+  influx:
+    | {
+        health: 'up' | 'degraded' | 'down';
+        written: number;
+        replayed: number;
+        dropped: number;
+        quarantined: number;
+        torn: number;
+        spooledPoints: number;
+        spooledBytes: number;
+        lagMs: number;
+        consecutiveFailures: number;
+      }
+    | undefined;
+  mqtt: {
+    health: 'up' | 'degraded' | 'down';
+    received: number;
+    published: number;
+    dropped: number;
+    reconnects: number;
+    handlerErrors: number;
+  };
+  /** Building points: configured, subscribed, refused at the start check; samples and lines since start. */
+  telemetry: {
+    points: number;
+    subscribed: number;
+    refused: number;
+    samples: number;
+    badSamples: number;
+    skewedTimestamps: number;
+    lines: number;
+    lostLines: number;
+  };
+  alerts: {
+    open: number;
+    raised: number;
+    cleared: number;
+    mqttFailures: number;
+    eventLinesLost: number;
+    webhooks: Record<
+      string,
+      { delivered: number; failedAttempts: number; abandoned: number; queued: number }
+    >;
+  };
+  devices: {
+    id: string;
+    protocol: string;
+    health: 'up' | 'degraded' | 'down';
+    requests: number;
+    errors: number;
+    reconnects: number;
+  }[];
+}
+
+/** Reached as `service.health`: what /health and /metrics serve. */
+export interface ServiceHealth {
+  report(): HealthReport;
+  metrics(): MetricsReport;
+}
