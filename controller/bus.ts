@@ -18,6 +18,8 @@ export interface EventMap {
   telemetryDropped: import('./energy/events').TelemetryDropped;
   telemetryQuarantined: import('./energy/events').TelemetryQuarantined;
   alertChanged: import('./energy/events').AlertChanged;
+  // audit log: controller/api/audit.ts
+  auditRecorded: import('./api/audit').AuditEntry;
 }
 
 export type EventName = keyof EventMap;

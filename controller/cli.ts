@@ -4,6 +4,8 @@ import { CONFIG_DOC_FILE, SCHEMA_FILE, configDocText, schemaText } from '../conf
 import { ConfigError, formatIssue } from '../config/issues';
 import { loadConfig } from '../config/load';
 import { DEMO_CONFIG } from '../config/paths';
+import { CLIENT_USAGE, runClientCommand } from './api/client';
+import { newToken } from './api/auth';
 import { runDemo } from './demo';
 import { runService } from './main';
 import { summarize } from './summary';
@@ -15,7 +17,9 @@ const USAGE = `usage: nocturne <command> [options]
   simulate [config]   run the device simulators for a configuration (see docs/simulators.md)
   demo                the demo territory: simulators, embedded MQTT broker and the service
   schema [--write]    print the configuration's JSON Schema; --write updates config/nocturne.schema.json and docs/config.md
-`;
+  token <user-id>     a new random token for a user, and the token_sha256 line for the configuration
+
+${CLIENT_USAGE}`;
 
 /** Returns the process exit code; long-running commands resolve when they have stopped. */
 export async function main(argv: string[]): Promise<number> {
@@ -33,6 +37,16 @@ export async function main(argv: string[]): Promise<number> {
       return runDemo(rest);
     case 'schema':
       return schema(rest);
+    case 'token':
+      return token(rest);
+    case 'relight':
+    case 'clear':
+    case 'status':
+      return runClientCommand(command, rest, {
+        stdout: (text) => process.stdout.write(text),
+        stderr: (text) => process.stderr.write(text),
+        env: process.env,
+      });
     case undefined:
     case 'help':
     case '--help':
@@ -56,6 +70,26 @@ function validate(file: string): number {
     process.stderr.write(`${file}: ${error.issues.length} error${error.issues.length === 1 ? '' : 's'}\n`);
     return 1;
   }
+}
+
+/** Prints a new token once; only its hash goes into the configuration. */
+function token(args: string[]): number {
+  const [user] = args;
+  if (args.length !== 1 || !/^[a-z0-9][a-z0-9_-]{0,63}$/.test(user)) {
+    process.stderr.write('usage: nocturne token <user-id>   (the id of the users[] entry, lowercase)\n');
+    return 2;
+  }
+  const { token: secret, sha256 } = newToken();
+  process.stdout.write(
+    [
+      `token for '${user}' (shown once: hand it over by a safe channel, it cannot be recovered):`,
+      `  ${secret}`,
+      `configuration, in the users[] entry with id: ${user}:`,
+      `    token_sha256: ${sha256}`,
+      '',
+    ].join('\n'),
+  );
+  return 0;
 }
 
 function schema(args: string[]): number {

@@ -3,6 +3,8 @@ import path from 'node:path';
 import type { Config } from '../config/schema';
 import { EmbeddedBroker } from '../drivers/mqtt/embeddedBroker';
 import { MqttConnection } from '../drivers/mqtt/connection';
+import { AuditLog } from './api/audit';
+import { ApiServer } from './api/server';
 import { Bus } from './bus';
 import type { Clock } from './clock';
 import type { ServiceContext } from './context';
@@ -42,6 +44,10 @@ export class Service {
   readonly alerts: AlertService;
   /** What /health and /metrics report. */
   readonly health: ServiceHealth;
+  /** The operators' API and console (controller/api/server.ts); `api.url` once listening. */
+  readonly api: ApiServer;
+  /** Every command, with who, what, when, from where and its result (controller/api/audit.ts). */
+  readonly audit: AuditLog;
   private readonly lifecycle: Lifecycle;
 
   constructor(config: Config, deps: ServiceDeps) {
@@ -124,6 +130,26 @@ export class Service {
     for (const part of telemetry.components()) this.lifecycle.add(part);
 
     // -- HTTP API --
+    // The audit log listens from now on, so that MQTT commands arriving before it starts are queued.
+    this.audit = new AuditLog(stateDir, { bus, clock, logger: logger.child('audit') });
+    this.audit.listen();
+    this.lifecycle.add(this.audit);
+    const health = this.health;
+    this.api = new ApiServer({
+      config,
+      services: {
+        lighting: this.lighting,
+        energy: this.energy,
+        alerts: this.alerts,
+        health: () => health.report(),
+        metrics: () => health.metrics(),
+      },
+      audit: this.audit,
+      bus,
+      clock,
+      logger: logger.child('api'),
+    });
+    this.lifecycle.add(this.api);
   }
 
   start(signal: AbortSignal): Promise<void> {

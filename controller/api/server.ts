@@ -1,0 +1,391 @@
+import type { AddressInfo } from 'node:net';
+import fastifyRateLimit from '@fastify/rate-limit';
+import fastifySwagger from '@fastify/swagger';
+import Fastify, {
+  type FastifyInstance,
+  type FastifyReply,
+  type FastifyRequest,
+  type FastifySchemaCompiler,
+} from 'fastify';
+import { jsonSchemaTransform, serializerCompiler } from 'fastify-type-provider-zod';
+import type { z } from 'zod';
+import type { Config } from '../../config/schema';
+import type { Bus } from '../bus';
+import type { Clock } from '../clock';
+import type { Component } from '../lifecycle';
+import type { Actor } from '../lighting/runtime/api';
+import type { Logger } from '../logger';
+import { ENDPOINTS, allows, type EndpointSpec } from './access';
+import type { AuditLog } from './audit';
+import { TokenAuthenticator } from './auth';
+import { ApiError, toApiError, validationError, type RequestPart } from './errors';
+import { EventStreams } from './events';
+import { FailedAuthLimiter } from './failedAuth';
+import { collectMetrics, type HttpCounters } from './collect';
+import { coerceApiOptions, type ApiOptions, type ResolvedApiOptions } from './options';
+import { fallbackNote, registerRoutes, type ApiServices } from './routes';
+import { registerStaticFiles } from './staticFiles';
+import { TerritoryIndex } from './territory';
+import { EventTickets } from './tickets';
+
+export interface ApiServerDeps {
+  config: Pick<Config, 'http' | 'users' | 'zones' | 'communes'>;
+  services: ApiServices;
+  audit: AuditLog;
+  bus: Bus;
+  clock: Clock;
+  logger: Logger;
+  options?: ApiOptions;
+}
+
+/** Commands remembered for the progress endpoint's scope check. */
+const REMEMBERED_COMMANDS = 10_000;
+
+const CLIENTS: Record<string, Actor['via']> = { console: 'console', cli: 'cli' };
+
+/** Content Security Policy of the console: its own files only, nothing inline, no framing. */
+const CONSOLE_CSP =
+  "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; " +
+  "frame-ancestors 'none'; base-uri 'none'; form-action 'self'";
+
+/**
+ * The operators' HTTP API, its OpenAPI document and the web console, as a Component: built and
+ * listening in start(), closed in stop(). Every request goes through one authentication hook (bearer
+ * token or event ticket → user → role check against access.ts's table), the services check the
+ * commune scope, and every command is written to the audit log with its result before the answer
+ * leaves. Neither tokens nor tickets are ever logged.
+ */
+export class ApiServer implements Component {
+  readonly name = 'HTTP API';
+  private readonly options: ResolvedApiOptions;
+  private readonly authenticator: TokenAuthenticator;
+  private readonly failedAuth: FailedAuthLimiter;
+  private readonly tickets: EventTickets;
+  private readonly territory: TerritoryIndex;
+  private readonly streams: EventStreams;
+  private readonly commands = new Map<string, readonly string[]>();
+  private readonly counters: HttpCounters = { requests: new Map(), authFailures: 0, auditFailures: 0 };
+  private app?: FastifyInstance;
+  private stopping?: Promise<void>;
+
+  constructor(private readonly deps: ApiServerDeps) {
+    this.options = coerceApiOptions(deps.options);
+    this.authenticator = new TokenAuthenticator(deps.config.users);
+    this.failedAuth = new FailedAuthLimiter(
+      deps.clock,
+      this.options.failedAuthPerWindow,
+      this.options.failedAuthWindowMs,
+    );
+    this.tickets = new EventTickets(deps.clock, this.options.ticketTtlMs);
+    this.territory = new TerritoryIndex(deps.config);
+    this.streams = new EventStreams({
+      clock: deps.clock,
+      logger: deps.logger.child('events'),
+      lighting: deps.services.lighting,
+      alerts: deps.services.alerts,
+      heartbeatMs: this.options.heartbeatMs,
+    });
+  }
+
+  /** `http://host:port` once listening (the port the system chose when configured as 0). */
+  get url(): string {
+    const address = this.app?.server.address() as AddressInfo | null | undefined;
+    if (!address) throw new Error('the HTTP API is not listening');
+    const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+    return `http://${host}:${address.port}`;
+  }
+
+  async start(signal: AbortSignal): Promise<void> {
+    this.deps.bus.on('lightingCommandChanged', this, (event) => {
+      if (event.kind === 'relight' || event.kind === 'override')
+        this.rememberCommand(event.id, event.communes);
+    });
+    const app = await this.build();
+    this.app = app;
+    signal.throwIfAborted();
+    const { host, port } = this.deps.config.http;
+    await app.listen({ host, port });
+    this.deps.logger.info(`listening on ${this.url} (console /, API /api, docs /api/docs)`);
+  }
+
+  stop(): Promise<void> {
+    this.stopping ??= (async () => {
+      this.deps.bus.removeListeners(this);
+      try {
+        this.streams.closeAll();
+      } catch (error) {
+        this.deps.logger.error(`closing event streams: ${(error as Error).message}`);
+      }
+      await this.app?.close();
+    })();
+    return this.stopping;
+  }
+
+  private async build(): Promise<FastifyInstance> {
+    const app = Fastify({
+      logger: false,
+      bodyLimit: this.options.bodyLimitBytes,
+      forceCloseConnections: true,
+      return503OnClosing: true,
+    });
+    app.setValidatorCompiler(zodValidator);
+    app.setSerializerCompiler(serializerCompiler);
+    app.setErrorHandler((error, request, reply) => this.onError(error, request, reply));
+    app.setNotFoundHandler((request, reply) => {
+      const error = new ApiError(
+        404,
+        'not-found',
+        `no ${request.method} ${pathOf(request.url)} here (see /api/docs)`,
+      );
+      void reply.status(404).send(error.body());
+    });
+    app.addHook('onRequest', (request, reply, done) => {
+      try {
+        this.authenticate(request, reply);
+        done();
+      } catch (error) {
+        done(error as Error);
+      }
+    });
+    app.addHook('preValidation', (request, _reply, done) => {
+      try {
+        this.authorize(request);
+        done();
+      } catch (error) {
+        done(error as Error);
+      }
+    });
+    app.addHook('onSend', async (request, reply, payload) => {
+      setSecurityHeaders(reply);
+      await this.auditCommand(request, reply);
+      return payload;
+    });
+    app.addHook('onResponse', (request, reply, done) => {
+      this.countRequest(request, reply);
+      done();
+    });
+
+    await app.register(fastifySwagger, {
+      openapi: {
+        openapi: '3.1.0',
+        info: {
+          title: 'nocturne',
+          version: '1',
+          description:
+            'Street lighting and building energy of the communes: live state, emergency relights, overrides, programs, alerts, audit. See docs/api.md.',
+        },
+        components: {
+          securitySchemes: {
+            bearer: {
+              type: 'http',
+              scheme: 'bearer',
+              description: 'A token from the configuration’s users.',
+            },
+          },
+        },
+      },
+      transform: jsonSchemaTransform,
+    });
+    await app.register(fastifyRateLimit, {
+      global: true,
+      // After authentication (the key is the user), before the body is read: refused and invalid requests count too.
+      hook: 'preParsing',
+      max: this.options.requestsPerWindow,
+      timeWindow: this.options.rateWindowMs,
+      keyGenerator: (request) =>
+        request.authenticatedUser ? `user:${request.authenticatedUser.id}` : `address:${request.ip}`,
+      errorResponseBuilder: (_request, context) =>
+        new ApiError(
+          429,
+          'rate-limited',
+          `too many requests: at most ${context.max} per window; retry in ${context.after}`,
+        ),
+    });
+
+    registerRoutes(app, {
+      services: this.deps.services,
+      audit: this.deps.audit,
+      territory: this.territory,
+      tickets: this.tickets,
+      streams: this.streams,
+      options: this.options,
+      commandCommunes: (id) => this.commands.get(id)?.slice(),
+      rememberCommand: (id, communes) => this.rememberCommand(id, communes),
+      now: () => this.deps.clock.now(),
+      metrics: () =>
+        collectMetrics({
+          services: this.deps.services,
+          counters: this.counters,
+          audit: this.deps.audit.stats(),
+          streams: this.streams.count,
+        }),
+    });
+    app.get('/api/openapi.json', { schema: { hide: true } }, () => app.swagger());
+    registerStaticFiles(app, this.options.consoleDir);
+    await app.ready();
+    return app;
+  }
+
+  private authenticate(request: FastifyRequest, reply: FastifyReply): void {
+    const spec = specOf(request);
+    if (!spec || spec.access === 'public') return;
+    const address = request.ip;
+    const blockedMs = this.failedAuth.blockedFor(address);
+    if (blockedMs > 0) {
+      void reply.header('retry-after', String(Math.ceil(blockedMs / 1000)));
+      throw new ApiError(
+        429,
+        'rate-limited',
+        `too many failed authentications from ${address}; retry in ${Math.ceil(blockedMs / 1000)} s`,
+      );
+    }
+    const ticket = (request.query as { ticket?: unknown } | undefined)?.ticket;
+    const result =
+      typeof ticket === 'string' &&
+      request.headers.authorization === undefined &&
+      request.routeOptions.config.endpoint === 'GET /api/events'
+        ? ticketResult(this.tickets.redeem(ticket))
+        : this.authenticator.authenticateHeader(request.headers.authorization);
+    if (!result.ok) {
+      if (result.reason !== 'missing') {
+        this.failedAuth.recordFailure(address);
+        this.counters.authFailures++;
+      }
+      this.deps.logger.warn(
+        `${request.method} ${pathOf(request.url)} from ${address}: ${result.reason} credentials`,
+      );
+      void reply.header(
+        'www-authenticate',
+        result.reason === 'missing'
+          ? 'Bearer realm="nocturne"'
+          : 'Bearer realm="nocturne", error="invalid_token"',
+      );
+      throw new ApiError(
+        401,
+        'unauthorized',
+        result.reason === 'missing'
+          ? "missing 'Authorization: Bearer <token>'"
+          : 'invalid or expired credentials',
+      );
+    }
+    const user = result.user;
+    request.authenticatedUser = user;
+    const client = request.headers['x-nocturne-client'];
+    request.actor = {
+      user: user.id,
+      role: user.role,
+      communes: user.communes,
+      via: (typeof client === 'string' && CLIENTS[client]) || 'api',
+      from: address,
+    };
+  }
+
+  /** After the body is read (so that a refused command is audited with its target), before validation. */
+  private authorize(request: FastifyRequest): void {
+    const spec = specOf(request);
+    const user = request.authenticatedUser;
+    if (!spec || spec.access === 'public' || spec.access === 'authenticated' || !user) return;
+    const verdict = allows(user, spec.access);
+    if (!verdict.allowed) throw new ApiError(403, 'forbidden', verdict.reason);
+  }
+
+  private onError(error: unknown, request: FastifyRequest, reply: FastifyReply): FastifyReply {
+    const apiError = toApiError(error);
+    if (apiError.status >= 500 && apiError.code === 'internal')
+      this.deps.logger.error(`${request.method} ${pathOf(request.url)}: ${(error as Error).message}`, {
+        stack: (error as Error).stack,
+      });
+    request.apiError = apiError;
+    return reply.status(apiError.status).send(apiError.body());
+  }
+
+  private async auditCommand(request: FastifyRequest, reply: FastifyReply): Promise<void> {
+    const action = specOf(request)?.audit;
+    const actor = request.actor;
+    if (!action || !actor) return;
+    const status = reply.statusCode;
+    const ok = status < 400;
+    const note = ok && request.auditNote ? request.auditNote : undefined;
+    const fallback =
+      note ?? fallbackNote(action, request, this.territory, (id) => this.commands.get(id)?.slice());
+    try {
+      await this.deps.audit.record({
+        actor: actor.user,
+        role: actor.role,
+        via: actor.via,
+        from: actor.from,
+        action,
+        target: fallback.target,
+        communes: fallback.communes,
+        result: ok ? 'ok' : status >= 500 ? 'failed' : 'refused',
+        status,
+        message: note?.message ?? request.apiError?.message ?? `status ${status}`,
+        ...(fallback.id !== undefined ? { id: fallback.id } : {}),
+      });
+    } catch (error) {
+      // The command is done (or refused) either way: the answer goes, the failure is counted and logged.
+      this.counters.auditFailures++;
+      this.deps.logger.error(
+        `audit entry for ${action} by '${actor.user}' not written: ${(error as Error).message}`,
+      );
+    }
+  }
+
+  private countRequest(request: FastifyRequest, reply: FastifyReply): void {
+    const route = request.routeOptions.config.endpoint ?? (request.routeOptions.url ? 'other' : 'not-found');
+    const key = `${request.method} ${route} ${reply.statusCode}`;
+    this.counters.requests.set(key, (this.counters.requests.get(key) ?? 0) + 1);
+    this.deps.logger.debug(
+      () =>
+        `${request.method} ${pathOf(request.url)} ${reply.statusCode} ${Math.round(reply.elapsedTime)} ms`,
+    );
+  }
+
+  private rememberCommand(id: string, communes: readonly string[]): void {
+    this.commands.delete(id);
+    this.commands.set(id, [...communes]);
+    if (this.commands.size > REMEMBERED_COMMANDS) {
+      const oldest = this.commands.keys().next().value;
+      if (oldest !== undefined) this.commands.delete(oldest);
+    }
+  }
+}
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    apiError?: ApiError;
+  }
+}
+
+function specOf(request: FastifyRequest): EndpointSpec | undefined {
+  const endpoint = request.routeOptions.config.endpoint;
+  return endpoint ? ENDPOINTS[endpoint] : undefined;
+}
+
+function ticketResult(
+  user: ReturnType<EventTickets['redeem']>,
+): ReturnType<TokenAuthenticator['authenticateToken']> {
+  return user ? { ok: true, user } : { ok: false, reason: 'unknown' };
+}
+
+/** The path without its query string: tickets travel in the query and must not reach the log. */
+function pathOf(url: string): string {
+  const q = url.indexOf('?');
+  return q === -1 ? url : url.slice(0, q);
+}
+
+function setSecurityHeaders(reply: FastifyReply): void {
+  void reply.header('x-content-type-options', 'nosniff');
+  void reply.header('referrer-policy', 'no-referrer');
+  void reply.header('x-frame-options', 'DENY');
+  void reply.header('content-security-policy', CONSOLE_CSP);
+}
+
+/** Validates with the zod schema and names every problem with its path and what is allowed. */
+const zodValidator: FastifySchemaCompiler<z.core.$ZodType> =
+  ({ schema, httpPart }) =>
+  (data) => {
+    const result = (schema as z.ZodType).safeParse(data);
+    if (result.success) return { value: result.data };
+    return { error: validationError((httpPart ?? 'body') as RequestPart, schema, data, result.error.issues) };
+  };

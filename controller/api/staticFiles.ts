@@ -1,0 +1,55 @@
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { ApiError } from './errors';
+
+const CONTENT_TYPES: Record<string, string> = {
+  '.html': 'text/html; charset=utf-8',
+  '.js': 'text/javascript; charset=utf-8',
+  '.css': 'text/css; charset=utf-8',
+  '.svg': 'image/svg+xml',
+  '.png': 'image/png',
+};
+
+/** Flat file names only: no slash, no dot-dot, nothing outside the console's folder can be named. */
+const FILE_NAME = /^[a-z][a-z0-9-]*\.(html|js|css|svg|png)$/;
+
+/**
+ * The console's files (plain HTML, CSS and JavaScript modules, no build step), served from one flat
+ * folder, and the API's reading page at /api/docs. Written here rather than with @fastify/static,
+ * whose content-disposition dependency is ESM-only and does not load under jest's CommonJS runtime.
+ */
+export function registerStaticFiles(app: FastifyInstance, dir: string): void {
+  const send = async (name: string): Promise<{ type: string; body: Buffer }> => {
+    if (!FILE_NAME.test(name)) throw new ApiError(404, 'not-found', `no file '${name}'`);
+    try {
+      return { type: CONTENT_TYPES[path.extname(name)], body: await readFile(path.join(dir, name)) };
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT')
+        throw new ApiError(404, 'not-found', `no file '${name}'`);
+      throw error;
+    }
+  };
+  const serve =
+    (name: (params: { file?: string }) => string) =>
+    async (request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> => {
+      const file = await send(name(request.params as { file?: string }));
+      return reply.type(file.type).header('cache-control', 'no-cache').send(file.body);
+    };
+  const hidden = { schema: { hide: true } };
+  app.get(
+    '/',
+    hidden,
+    serve(() => 'index.html'),
+  );
+  app.get(
+    '/:file',
+    hidden,
+    serve((params) => params.file ?? ''),
+  );
+  app.get(
+    '/api/docs',
+    hidden,
+    serve(() => 'docs.html'),
+  );
+}

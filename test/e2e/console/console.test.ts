@@ -1,0 +1,185 @@
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import type { CommandRecord } from '../../../controller/lighting/runtime/api';
+import {
+  request,
+  startLiveService,
+  tokenFor,
+  type LiveService,
+  type TestUser,
+} from '../../integration/api/liveService';
+
+// The console end to end in Debian's headless Chromium against the real service and simulated
+// segment controllers. Screenshots go to test-artifacts/console/ (kept by CI as artifacts).
+
+const ARTIFACTS = path.join(__dirname, '..', '..', '..', 'test-artifacts', 'console');
+const PHONE = { width: 360, height: 740 };
+const DESKTOP = { width: 1280, height: 900 };
+
+let live: LiveService;
+let context: BrowserContext;
+let profile: string;
+
+beforeAll(async () => {
+  await mkdir(ARTIFACTS, { recursive: true });
+  profile = await mkdtemp(path.join(tmpdir(), 'nocturne-chromium-'));
+  live = await startLiveService();
+  context = await chromium.launchPersistentContext(profile, {
+    executablePath: '/usr/bin/chromium',
+    headless: true,
+    args: [
+      '--headless=new',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
+  });
+}, 60_000);
+
+afterAll(async () => {
+  await context?.close();
+  await live?.stop();
+  if (profile) await rm(profile, { recursive: true, force: true });
+});
+
+/** A fresh tab (its own sessionStorage) logged in with the user's token. */
+async function logIn(user: TestUser, viewport: { width: number; height: number }): Promise<Page> {
+  const page = await context.newPage();
+  await page.setViewportSize(viewport);
+  // Phones at night are in dark mode; desktops in the office, in light mode.
+  await page.emulateMedia({ colorScheme: viewport === PHONE ? 'dark' : 'light' });
+  const problems: string[] = [];
+  page.on('pageerror', (error) => problems.push(error.message));
+  page.on('response', (response) => {
+    if (response.status() === 404) problems.push(`404 ${response.url()}`);
+  });
+  page.on('console', (message) => {
+    if (message.type() === 'error' && !/status of 40[13]/.test(message.text())) problems.push(message.text());
+  });
+  await page.goto(live.url);
+  await page.getByLabel('Access token').fill(tokenFor(user));
+  await page.getByRole('button', { name: 'Log in' }).click();
+  await page.getByText(new RegExp(`${user} · `)).waitFor();
+  (page as Page & { problems: string[] }).problems = problems;
+  return page;
+}
+
+const problemsOf = (page: Page): string[] => (page as Page & { problems: string[] }).problems;
+
+const shot = (page: Page, name: string): Promise<Buffer> =>
+  page.screenshot({ path: path.join(ARTIFACTS, `${name}.png`), fullPage: true });
+
+it('an emergency user relights a zone on a phone, sees it confirmed by the devices, then clears it', async () => {
+  const page = await logIn('emergency-metz', PHONE);
+  // The role's first page is the emergency page; with one commune it goes straight to the zones.
+  await page.getByRole('heading', { name: 'Emergency relight' }).waitFor();
+  const zoneName = live.config.zones.find((z) => z.id === live.zones.in)!.name!;
+  await page.getByLabel('Find a street').fill(zoneName.slice(0, 8));
+  await page.getByRole('button', { name: new RegExp(zoneName) }).click();
+  await page.getByLabel('Reason').selectOption('Road accident');
+  await shot(page, 'emergency-1-confirm-phone');
+
+  await page.getByRole('button', { name: new RegExp(`^RELIGHT ${zoneName.toUpperCase()}`) }).click();
+  const confirmation = page.locator('#confirmation');
+  await confirmation.filter({ hasText: '✓ Confirmed by 4/4 luminaires' }).waitFor({ timeout: 15_000 });
+  await shot(page, 'emergency-2-confirmed-phone');
+
+  // The devices themselves hold the level: read back from the simulated segment controller.
+  const device = live.config.zones.find((z) => z.id === live.zones.in)!.luminaires[0].device;
+  const channels = live.simulation.controller(device).allChannels();
+  expect(channels.slice(0, 4).map((c) => c.inEffect)).toEqual([100, 100, 100, 100]);
+  const relights = (await request<CommandRecord[]>(live, 'admin-all', 'GET', '/api/relights')).body;
+  expect(relights).toContainEqual(
+    expect.objectContaining({
+      target: { zone: live.zones.in },
+      actor: 'emergency-metz',
+      via: 'console',
+      reason: 'Road accident',
+    }),
+  );
+
+  page.once('dialog', (dialog) => void dialog.accept());
+  await page.getByRole('button', { name: 'Clear this relight' }).click();
+  await page.getByText('Relight cleared: the schedule applies again.').waitFor();
+  await shot(page, 'emergency-3-cleared-phone');
+  expect(
+    (await request<CommandRecord[]>(live, 'admin-all', 'GET', '/api/relights')).body.filter(
+      (r) => r.actor === 'emergency-metz',
+    ),
+  ).toEqual([]);
+
+  // Usable at 360 px: nothing wider than the screen.
+  expect(await page.evaluate('document.documentElement.scrollWidth')).toBeLessThanOrEqual(PHONE.width);
+  expect(problemsOf(page)).toEqual([]);
+  await page.close();
+}, 60_000);
+
+it('a lighting manager edits a program and sees the night preview and the year cost', async () => {
+  const page = await logIn('lighting-metz', DESKTOP);
+  await page.getByRole('link', { name: 'Programs' }).click();
+  await page.getByLabel('Program', { exact: true }).selectOption('abaissement');
+  await page.getByLabel('Step 3 level').fill('10');
+  await page.getByLabel('Step 3 time').fill('23:30');
+  await page.getByLabel('Zone').selectOption(live.zones.in);
+  await page.getByLabel('Night of').fill('2025-12-03');
+  await page.getByRole('button', { name: 'Preview' }).click();
+
+  const preview = page.locator('#preview');
+  await preview.getByRole('heading', { name: `Night of 2025-12-03 in ${live.zones.in}` }).waitFor();
+  // The edited step, at its clock time in the zone's time zone, with its level.
+  await expect(preview.getByRole('row', { name: /23:30 23:30 10 %/ }).count()).resolves.toBe(1);
+  const year = page.locator('#year-cost');
+  await year.getByRole('row', { name: /^This program \(abaissement\) [\d,.]+ [\d,.]+ [\d,.]+$/ }).waitFor();
+  await expect(year.getByRole('row', { name: /^Difference/ }).textContent()).resolves.toMatch(
+    /^Difference-?[\d,.]+-?[\d,.]+-?[\d,.]+$/,
+  );
+  await shot(page, 'programs-preview-desktop');
+
+  // Saving a program Montigny's zones also follow is beyond a Metz manager: the console shows why.
+  await page.getByRole('button', { name: 'Save' }).click();
+  await page.getByRole('alert').filter({ hasText: 'Not allowed' }).waitFor();
+  await shot(page, 'programs-save-refused-desktop');
+  expect(problemsOf(page)).toEqual([]);
+  await page.close();
+}, 60_000);
+
+it('an energy manager watches live levels but never reaches a relight button, and the API refuses it too', async () => {
+  const page = await logIn('energy-metz', DESKTOP);
+  await expect(page.getByRole('link', { name: 'Emergency' }).count()).resolves.toBe(0);
+  await page.getByRole('heading', { name: 'Zones' }).waitFor();
+  const row = page.locator(`tr[data-zone="${live.zones.in}"]`);
+  await row.waitFor();
+
+  // A relight given elsewhere shows up live, through the event stream.
+  await request(live, 'admin-all', 'POST', '/api/relights', {
+    id: 'e2e-live',
+    target: { zone: live.zones.in },
+    reason: 'fire',
+  });
+  await row.getByText('emergency 4').waitFor({ timeout: 10_000 });
+  await shot(page, 'energy-manager-zones-live');
+
+  // Typing the emergency page's address leads back to a page the role may see.
+  await page.goto(`${live.url}/#/emergency`);
+  await page.getByRole('heading', { name: 'Zones' }).waitFor();
+  await expect(page.getByRole('button', { name: /RELIGHT/ }).count()).resolves.toBe(0);
+  const status = await page.evaluate(async (token) => {
+    const response = await fetch('/api/relights', {
+      method: 'POST',
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ target: { commune: 'metz' }, reason: 'should not work' }),
+    });
+    return response.status;
+  }, tokenFor('energy-metz'));
+  expect(status).toBe(403);
+  await shot(page, 'energy-manager-no-relight');
+  expect(problemsOf(page)).toEqual([]);
+  await page.close();
+  expect((await request(live, 'admin-all', 'DELETE', '/api/relights/e2e-live')).status).toBe(200);
+}, 60_000);
