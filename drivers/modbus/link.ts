@@ -104,18 +104,21 @@ interface CancellableClient {
 }
 
 /**
- * One connection to a transport, shared by every device (unit id) behind it. Requests go through one
- * FIFO queue with at most `concurrency` in flight: Modbus TCP matches replies by transaction id, so
- * several may be outstanding; RTU (serial or over TCP) is a bus where one request at a time is allowed.
- * Reconnects on its own with exponential backoff and jitter until closed.
+ * One connection to a transport, shared by every device (unit id) behind it, with at most `concurrency`
+ * requests in flight: Modbus TCP matches replies by transaction id, so several may be outstanding; RTU
+ * (serial or over TCP) is a bus where one request at a time is allowed. Queued writes go before queued
+ * reads, each in the order given: a command (an emergency relight, a presence raise) never waits behind
+ * polls or read-backs, and a read queued before a write may read the written value. Nothing in flight is
+ * reordered. Reconnects on its own with exponential backoff and jitter until closed.
  */
 export class ModbusLink extends EventEmitter<ModbusLinkEvents> {
   private state: LinkState = 'idle';
   private client?: ModbusRTU;
   private socket?: Socket;
   private connectingSocket?: Socket;
-  private readonly queue: (LinkJob | undefined)[] = [];
-  private queueHead = 0;
+  /** Commands go before polls: a write never waits behind queued reads (see the class comment). */
+  private readonly writes = new JobQueue();
+  private readonly reads = new JobQueue();
   private readonly inFlight = new Set<LinkJob>();
   private concurrency = 1;
   /** Reconnection attempts scheduled since the last successful connection: the backoff step. */
@@ -175,24 +178,24 @@ export class ModbusLink extends EventEmitter<ModbusLinkEvents> {
   /** Queues a request. False (and the job untouched) when the link is not open. */
   submit(job: LinkJob): boolean {
     if (this.state !== 'open') return false;
-    if (!this.completing && this.queueHead === this.queue.length && this.inFlight.size < this.concurrency)
+    const queue = isWrite(job) ? this.writes : this.reads;
+    if (
+      !this.completing &&
+      this.writes.size === 0 &&
+      queue.size === 0 &&
+      this.inFlight.size < this.concurrency
+    )
       this.dispatch(job);
-    else this.queue.push(job);
+    else queue.push(job);
     return true;
   }
 
   /** Withdraws the queued (not yet sent) requests of `owner`, completing them with `error`. */
   cancel(owner: object, error: DriverError): void {
-    const withdrawn: LinkJob[] = [];
-    let kept = 0;
-    for (let i = this.queueHead; i < this.queue.length; i++) {
-      const job = this.queue[i];
-      if (!job) continue;
-      if (job.owner === owner) withdrawn.push(job);
-      else this.queue[kept++] = job;
-    }
-    this.queue.length = kept;
-    this.queueHead = 0;
+    const withdrawn = [
+      ...this.writes.remove((job) => job.owner === owner),
+      ...this.reads.remove((job) => job.owner === owner),
+    ];
     for (const job of withdrawn) this.completeSafely(job, error, undefined);
   }
 
@@ -211,18 +214,10 @@ export class ModbusLink extends EventEmitter<ModbusLinkEvents> {
   }
 
   private pump(): void {
-    while (
-      this.state === 'open' &&
-      this.inFlight.size < this.concurrency &&
-      this.queueHead < this.queue.length
-    ) {
-      const job = this.queue[this.queueHead];
-      this.queue[this.queueHead++] = undefined;
-      if (this.queueHead === this.queue.length) {
-        this.queue.length = 0;
-        this.queueHead = 0;
-      }
-      if (job) this.dispatch(job);
+    while (this.state === 'open' && this.inFlight.size < this.concurrency) {
+      const job = this.writes.shift() ?? this.reads.shift();
+      if (!job) break;
+      this.dispatch(job);
     }
   }
 
@@ -321,14 +316,8 @@ export class ModbusLink extends EventEmitter<ModbusLinkEvents> {
   }
 
   private failAll(error: DriverError): void {
-    const jobs = [...this.inFlight];
+    const jobs = [...this.inFlight, ...this.writes.remove(() => true), ...this.reads.remove(() => true)];
     this.inFlight.clear();
-    for (let i = this.queueHead; i < this.queue.length; i++) {
-      const job = this.queue[i];
-      if (job) jobs.push(job);
-    }
-    this.queue.length = 0;
-    this.queueHead = 0;
     for (const job of jobs) this.completeSafely(job, error, undefined);
   }
 
@@ -518,5 +507,47 @@ export class ModbusLink extends EventEmitter<ModbusLinkEvents> {
         }
       }
     });
+  }
+}
+
+function isWrite(job: LinkJob): boolean {
+  return job.fc === 5 || job.fc === 6 || job.fc === 15 || job.fc === 16;
+}
+
+/** A FIFO of requests without shifting arrays on every dequeue. */
+class JobQueue {
+  private items: (LinkJob | undefined)[] = [];
+  private head = 0;
+
+  get size(): number {
+    return this.items.length - this.head;
+  }
+
+  push(job: LinkJob): void {
+    this.items.push(job);
+  }
+
+  shift(): LinkJob | undefined {
+    if (this.head === this.items.length) return undefined;
+    const job = this.items[this.head];
+    this.items[this.head++] = undefined;
+    if (this.head === this.items.length) {
+      this.items.length = 0;
+      this.head = 0;
+    }
+    return job;
+  }
+
+  /** Takes out the jobs that match, keeping the others in order. */
+  remove(matches: (job: LinkJob) => boolean): LinkJob[] {
+    const removed: LinkJob[] = [];
+    const kept: LinkJob[] = [];
+    for (let i = this.head; i < this.items.length; i++) {
+      const job = this.items[i]!;
+      (matches(job) ? removed : kept).push(job);
+    }
+    this.items = kept;
+    this.head = 0;
+    return removed;
   }
 }
