@@ -169,13 +169,15 @@ export class SegmentController {
     state.commanded = level;
     if (!this.failSafeActive) this.rampTo(state, level, now);
     this.fed(now);
+    // One-shot: the fade time applies to this level write only (register map contract).
+    state.fadeS = 0;
   }
 
   writeFade(channel: number, seconds: number): void {
     checkRange(`fade time of channel ${channel}`, seconds, 0, MAX_FADE_S);
     const state = this.state(channel);
     const now = this.advance();
-    // Applies to the next change of level; a ramp under way keeps its pace.
+    // Applies to the next write of the level, then goes back to 0; a ramp under way keeps its pace.
     state.fadeS = seconds;
     this.fed(now);
   }

@@ -106,6 +106,8 @@ interface Cycle {
 }
 
 const RANGE_CACHE_LIMIT = 32;
+/** Read-backs cover whole groups of this many channels. */
+const READ_ALIGN = 8;
 
 class DeviceState {
   readonly dirty: Uint8Array;
@@ -134,8 +136,8 @@ class DeviceState {
    * collector 10,000 objects per relight of 10,000 luminaires.
    */
   private levelWrites?: PointWrite[];
-  /** Fade resets (value 0, never changed), one per slot. */
-  private fadeResets?: PointWrite[];
+  /** Fade writes, one per slot, reused like the level writes. */
+  private fadeWrites?: PointWrite[];
 
   constructor(readonly binding: DeviceBinding) {
     const n = binding.luminaires.length;
@@ -157,14 +159,16 @@ class DeviceState {
     return write;
   }
 
-  fadeReset(k: number): PointWrite {
+  fadeWrite(k: number, value: number): PointWrite {
     const b = this.binding;
-    this.fadeResets ??= Array.from(b.fade!, (address, slot) => ({
+    this.fadeWrites ??= Array.from(b.fade!, (address, slot) => ({
       key: channelKey('fade', b.channels[slot]),
       address,
       value: 0,
     }));
-    return this.fadeResets[k];
+    const write = this.fadeWrites[k];
+    write.value = value;
+    return write;
   }
 
   /** Read-back refs for slots lo..hi, reused so the driver's read plan is reused too. */
@@ -188,10 +192,13 @@ export class Dispatcher {
   /** Device state by topology device index (undefined for devices without a binding). */
   private readonly byDeviceIndex: (DeviceState | undefined)[];
   private readonly byId = new Map<string, DeviceState>();
-  /** Per luminaire: slot on its device, level and fade last sent, resend attempts. */
+  /**
+   * Per luminaire: slot on its device, level last sent, resend attempts, and the fade the device may
+   * still hold for its next level write (0: none; NaN: not known, a fade write failed).
+   */
   private readonly slotOf: Int32Array;
   private readonly sentLevel: Float64Array;
-  private readonly sentFade: Float64Array;
+  private readonly pendingFade: Float64Array;
   private readonly attempts: Uint8Array;
   private readonly touched: DeviceState[] = [];
   private readonly touchedFlag: Uint8Array;
@@ -215,7 +222,8 @@ export class Dispatcher {
     const count = deps.topology.count;
     this.slotOf = new Int32Array(count).fill(-1);
     this.sentLevel = new Float64Array(count).fill(Number.NaN);
-    this.sentFade = new Float64Array(count).fill(Number.NaN);
+    // The fade register is one-shot and 0 at power-on: a device holds none until one is written.
+    this.pendingFade = new Float64Array(count);
     this.attempts = new Uint8Array(count);
     this.devices = deps.bindings.map((b) => new DeviceState(b));
     this.byDeviceIndex = new Array<DeviceState | undefined>(deps.topology.devices.length).fill(undefined);
@@ -325,8 +333,6 @@ export class Dispatcher {
     device.needsSetup = true;
     for (let k = 0; k < b.luminaires.length; k++) {
       const i = b.luminaires[k];
-      // The device may have forgotten its fades (reboot): rewrite them with the next level.
-      this.sentFade[i] = Number.NaN;
       device.retry[k] = 0;
       if (!Number.isNaN(this.deps.arbiter.levelOf(i)) && device.dirty[k] === 0) {
         device.dirty[k] = 1;
@@ -349,8 +355,7 @@ export class Dispatcher {
     const slots = new Int32Array(n);
     const levels = new Float64Array(n);
     const writes: PointWrite[] = [];
-    let fadesBefore: PointWrite[] | undefined;
-    let fadesAfter: PointWrite[] | undefined;
+    let fades: PointWrite[] | undefined;
     let lo = Number.MAX_SAFE_INTEGER;
     let hi = -1;
     let count = 0;
@@ -368,31 +373,30 @@ export class Dispatcher {
       if (k > hi) hi = k;
       writes.push(device.levelWrite(k, b.toRaw(level)));
       if (b.fade) {
-        // The device applies its fade to the next level change and keeps a ramp under way at its pace
-        // (register map contract). So a ramp is [fade][level][fade 0]: the register rests at 0 and a
-        // raise (presence, relight) needs no write but its level. A fade not known (after a start or a
-        // resync) is set to 0 after the levels, so that they, a relight's above all, go first.
+        // The fade register is one-shot (register map contract): it applies to the next level write,
+        // then the device clears it. A ramp is [fade][level]; a raise (presence, relight) is its level
+        // alone, unless a fade the device may still hold must be replaced by 0 first.
         const fade = b.fadeValue(arbiter.transitionSOf(i));
-        const rest = device.fadeReset(k);
-        if (fade > 0) {
-          (fadesBefore ??= []).push({ key: rest.key, address: rest.address, value: fade });
-          (fadesAfter ??= []).push(rest);
-        } else if (this.sentFade[i] !== 0) (fadesAfter ??= []).push(rest);
-        this.sentFade[i] = 0;
+        if (fade > 0 || this.pendingFade[i] !== 0) (fades ??= []).push(device.fadeWrite(k, fade));
+        this.pendingFade[i] = fade;
       }
       this.sentLevel[i] = level;
       arbiter.recordCommanded(i, level, now);
     }
     device.dirtyCount = 0;
     if (count === 0) return;
+    // Read-back ranges aligned on 8 channels: few distinct ranges per device, so their arrays and the
+    // driver's read plans are built once (a range per group of luminaires would be one per sensor).
+    lo &= ~(READ_ALIGN - 1);
+    hi = Math.min(b.luminaires.length - 1, hi | (READ_ALIGN - 1));
     const cycle: Cycle = { slots: slots.subarray(0, count), levels, lo, hi };
     device.writing = true;
     device.sendSeq++;
     this.counters.cycles++;
-    // Everything goes out now, in this order, on one link, which keeps it in order: the device applies
-    // the writes in that order, and the read-back, queued right behind the levels, reads them applied.
+    // Everything goes out now, in this order, on one link, which keeps writes in order: the device
+    // applies the fades before the levels, and the read-back, queued behind them, reads them applied.
     // Queuing it now rather than when the write is answered saves a turn through this process per device.
-    if (fadesBefore) this.writeFades(device, driver, fadesBefore);
+    if (fades) this.writeFades(device, driver, fades);
     driver.write(writes).then(
       (results) => this.written(device, cycle, results, undefined),
       (error: unknown) => this.written(device, cycle, undefined, error),
@@ -401,7 +405,6 @@ export class Dispatcher {
       (samples) => this.readBack(device, cycle, samples),
       (error: unknown) => this.readBack(device, cycle, undefined, error),
     );
-    if (fadesAfter) this.writeFades(device, driver, fadesAfter);
   }
 
   private writeFades(device: DeviceState, driver: Driver, writes: PointWrite[]): void {
@@ -420,9 +423,9 @@ export class Dispatcher {
     const b = device.binding;
     for (let j = 0; j < writes.length; j++) {
       if (results?.[j]?.ok) continue;
-      // Unknown again: written with the next level.
+      // Not known what the device holds: the next level write replaces it.
       const k = b.fade!.indexOf(writes[j].address);
-      if (k >= 0) this.sentFade[b.luminaires[k]] = Number.NaN;
+      if (k >= 0) this.pendingFade[b.luminaires[k]] = Number.NaN;
     }
     if (!results || results.some((r) => !r.ok))
       this.deps.logger.debug(
@@ -442,10 +445,15 @@ export class Dispatcher {
     const now = this.deps.clock.now();
     let anyOk = false;
     let failure: string | undefined;
+    const b = device.binding;
     for (let j = 0; j < cycle.slots.length; j++) {
       const result = results?.[j];
-      if (result?.ok) anyOk = true;
-      else {
+      if (result?.ok) {
+        anyOk = true;
+        // The level write used up the one-shot fade (unless that write failed: then it is not known).
+        const i = b.luminaires[cycle.slots[j]];
+        if (!Number.isNaN(this.pendingFade[i])) this.pendingFade[i] = 0;
+      } else {
         failure ??= describeError(result?.error ?? error);
         (cycle.failed ??= new Uint8Array(cycle.slots.length))[j] = 1;
         this.unconfirmed(device, cycle.slots[j], cycle.levels[j], failure);

@@ -97,7 +97,8 @@ describe('segment controller register bank (register map v1)', () => {
     const { clock, sc, bank } = segmentBank();
     bank.writeRegisters(2000, [50, 0, 0]); // 5.0 s fade on channel 1
     bank.writeRegisters(1000, [0, 30, 70]);
-    expect(sc.channel(1)).toMatchObject({ commanded: 0, fadeS: 5, output: 100 });
+    // The fade was used up by this level write (one-shot), the ramp it started goes on.
+    expect(sc.channel(1)).toMatchObject({ commanded: 0, fadeS: 0, output: 100 });
     clock.advance(2_500);
     expect(bank.readRegisters('input', 1500, 1)).toEqual([50]);
     bank.writeRegisters(10, [60, 20]);

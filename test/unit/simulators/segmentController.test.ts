@@ -52,11 +52,24 @@ describe('SegmentController', () => {
     sc.writeFade(2, 4);
     sc.writeCommandedLevel(2, 0);
     clock.advance(2_000);
+    sc.writeFade(2, 4);
     sc.writeCommandedLevel(2, 100);
     expect(sc.channel(2).output).toBeCloseTo(40, 9);
     clock.advance(2_000);
     expect(sc.channel(2).output).toBeCloseTo(70, 9);
     clock.advance(2_000);
+    expect(sc.channel(2).output).toBe(100);
+  });
+
+  it('uses a fade for one level write only: the next level without a fade changes at once', () => {
+    const { clock, sc } = controller();
+    sc.writeCommandedLevel(2, 100);
+    sc.writeFade(2, 4);
+    sc.writeCommandedLevel(2, 0);
+    expect(sc.channel(2).fadeS).toBe(0);
+    clock.advance(1_000);
+    expect(sc.channel(2).output).toBeCloseTo(75, 9);
+    sc.writeCommandedLevel(2, 100);
     expect(sc.channel(2).output).toBe(100);
   });
 

@@ -1,4 +1,5 @@
 import { ManualClock } from '../../../../controller/clock';
+import { DriverError } from '../../../../drivers/driver';
 import { silentLogger } from '../../../../controller/logger';
 import { Arbiter } from '../../../../controller/lighting/arbiter';
 import { buildBindings } from '../../../../controller/lighting/runtime/bindings';
@@ -56,7 +57,7 @@ function setup(config: Config, options: DispatcherOptions = {}) {
 }
 
 describe('Dispatcher', () => {
-  it('sends one write per device for its changed channels, then reads them back; fades after, watchdog last', async () => {
+  it('sends one write per device for its changed channels, then reads them back; watchdog last', async () => {
     const t = setup(territory());
     for (const device of t.devices.values()) await device.start();
     // As the runtime does: decisions first, then the dispatcher's start sends them.
@@ -73,13 +74,12 @@ describe('Dispatcher', () => {
         [4, 70],
       ],
     ]);
-    // The fade was unknown (first write): set after the levels; then the watchdog and fail-safe.
+    // No fade (the register is one-shot and 0 at power-on): the levels, then the watchdog and fail-safe.
     expect(a.writtenAddresses()).toEqual([
       [1000, 1001, 1002, 1003],
-      [2000, 2001, 2002, 2003],
       [11, 10],
     ]);
-    expect(a.writeCalls[2].map((w) => w.value)).toEqual([100, 300]);
+    expect(a.writeCalls[1].map((w) => w.value)).toEqual([100, 300]);
     // Nothing decided for device b: only its watchdog and fail-safe.
     expect(b.writtenAddresses()).toEqual([[11, 10]]);
     expect(t.readBacks.map((r) => r.confirmed)).toEqual([true, true, true, true]);
@@ -238,7 +238,7 @@ describe('Dispatcher', () => {
     expect(report.output[0]).toBe(100);
   });
 
-  it('ramps a presence release over its fade and leaves the fade at 0, so that a raise is one write', async () => {
+  it('ramps a presence release over its one-shot fade, so that a raise is one write', async () => {
     const t = setup(territory({ controllers: 1, perController: 8, sensors: 1 }));
     const [a] = [...t.devices.values()];
     await a.start();
@@ -260,8 +260,48 @@ describe('Dispatcher', () => {
     t.dispatcher.dispatch(t.arbiter.takeChanges());
     await settle();
     const fades = members.map((c) => 2000 + c - 1);
-    expect(a.writtenAddresses()).toEqual([fades, members.map((c) => 1000 + c - 1), fades]);
+    expect(a.writtenAddresses()).toEqual([fades, members.map((c) => 1000 + c - 1)]);
     expect(a.writeCalls[0].map((w) => w.value)).toEqual(members.map(() => 10));
-    expect(a.writeCalls[2].map((w) => w.value)).toEqual(members.map(() => 0));
+
+    // The device used the fade up with that level write: the next raise is its level alone.
+    a.writeCalls.length = 0;
+    t.arbiter.setPresence(0, { level: 100 }, t.clock.now());
+    t.dispatcher.dispatch(t.arbiter.takeChanges());
+    await settle();
+    expect(a.writtenAddresses()).toEqual([members.map((c) => 1000 + c - 1)]);
+  });
+
+  it('replaces a fade the device may still hold before an instant change, when its level write failed', async () => {
+    const t = setup(territory({ controllers: 1, perController: 8, sensors: 1 }), { retries: 0 });
+    const [a] = [...t.devices.values()];
+    await a.start();
+    t.arbiter.setSchedule(0, { level: 20, allowPresence: true }, t.clock.now());
+    t.arbiter.takeChanges();
+    t.dispatcher.start();
+    await settle();
+    const members = Array.from(t.topology.groups[0].members, (i) => t.topology.channelOf[i]);
+    t.arbiter.setPresence(0, { level: 100 }, t.clock.now());
+    t.dispatcher.dispatch(t.arbiter.takeChanges());
+    await settle();
+
+    // The release's fade reaches the device, its level write does not.
+    for (const c of members) a.faults.set(`holding:${1000 + c - 1}`, new DriverError('timeout', 'no answer'));
+    a.writeCalls.length = 0;
+    t.arbiter.releasePresence(0, t.clock.now(), 10);
+    t.dispatcher.dispatch(t.arbiter.takeChanges());
+    await settle();
+    expect(a.writtenAddresses()[0]).toEqual(members.map((c) => 2000 + c - 1));
+
+    // The next raise must not ramp over that fade: fade 0 first, then the level.
+    a.faults.clear();
+    a.writeCalls.length = 0;
+    t.arbiter.setPresence(0, { level: 100 }, t.clock.now());
+    t.dispatcher.dispatch(t.arbiter.takeChanges());
+    await settle();
+    expect(a.writtenAddresses().slice(0, 2)).toEqual([
+      members.map((c) => 2000 + c - 1),
+      members.map((c) => 1000 + c - 1),
+    ]);
+    expect(a.writeCalls[0].map((w) => w.value)).toEqual(members.map(() => 0));
   });
 });
