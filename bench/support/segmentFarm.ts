@@ -29,7 +29,8 @@ import { SegmentController, segmentSpecFromConfig } from '../../simulators/segme
  *
  * prints `READY {"devices":[...]}`, then answers lines on stdin: `WRITES` → `WRITES [...]` (the writes
  * recorded since the last call), `REBOOT <device|*>` → `REBOOTED`. Stops when stdin closes or on SIGTERM.
- * Arrival times are `performance.timeOrigin + performance.now()`, comparable across processes.
+ * Arrival times are `performance.timeOrigin + performance.now()` when the request's bytes reach the
+ * device's socket (before modbus-serial's server defers it), comparable across processes.
  */
 
 export const READY_PREFIX = 'READY ';
@@ -52,6 +53,8 @@ class RecordingBank implements RegisterBank {
     private readonly inner: RegisterBank,
     private readonly device: string,
     private readonly sink: (record: WriteRecord) => void,
+    /** When the request's bytes reached the device's socket. */
+    private readonly arrivedAt: () => number | undefined,
   ) {}
 
   readRegisters(table: 'holding' | 'input', address: number, count: number, unitId: number): number[] {
@@ -63,7 +66,7 @@ class RecordingBank implements RegisterBank {
   }
 
   writeRegisters(address: number, values: number[], unitId: number): void {
-    const at = preciseNow();
+    const at = this.arrivedAt() ?? preciseNow();
     this.inner.writeRegisters(address, values, unitId);
     this.sink({ device: this.device, at, address, values: values.slice() });
   }
@@ -172,9 +175,14 @@ export class SegmentFarm {
           if (!fields.occupied(field.table, field.address)) fields.add(field);
         bank = fields;
       }
-      const server = new ModbusSimServer(
-        new RecordingBank(bank, device.id, (record) => this.writes.push(record)),
-        { host: device.host, port: device.port, unitIds: [device.unit_id] },
+      const server: ModbusSimServer = new ModbusSimServer(
+        new RecordingBank(
+          bank,
+          device.id,
+          (record) => this.writes.push(record),
+          () => server.requestArrivedAt,
+        ),
+        { host: device.host, port: device.port, unitIds: [device.unit_id], stampArrivals: true },
       );
       this.controllers.set(device.id, controller);
       this.servers.set(device.id, server);

@@ -1,4 +1,6 @@
 import { once } from 'node:events';
+import type { Server, Socket } from 'node:net';
+import { performance } from 'node:perf_hooks';
 import { ServerTCP, type IServiceVector } from 'modbus-serial';
 
 export type Table = 'holding' | 'input' | 'coil' | 'discrete';
@@ -34,6 +36,13 @@ export interface ModbusSimServerOptions {
   unitIds?: number[];
   /** Faults of one unit (a device behind a gateway), added to the server-wide ones. */
   unitFaults?: (unitId: number) => UnitFaults | undefined;
+  /**
+   * Stamp every request when its bytes reach the server's socket (`requestArrivedAt`, epoch ms with
+   * sub-millisecond precision), for latency benchmarks: modbus-serial's ServerTCP answers each request
+   * from a timer at least a millisecond later. One stamp per request, so function 15 (one bank call per
+   * coil) is not supported with it.
+   */
+  stampArrivals?: boolean;
 }
 
 export interface UnitFaults {
@@ -59,6 +68,10 @@ export class ModbusSimServer {
   readonly faults: ModbusFaults = { delayMs: 0, silent: false, deadUnits: new Set() };
   private server?: ServerTCP;
   private requestCount = 0;
+  /** Arrival stamps of requests not answered yet, oldest first (ServerTCP answers in arrival order). */
+  private readonly arrivals: number[] = [];
+  /** When the request being answered reached the socket (with `stampArrivals`). */
+  requestArrivedAt: number | undefined;
   /** Answers waiting out a delay; cleared on stop so no timer outlives the server. */
   private readonly delayed = new Set<NodeJS.Timeout>();
 
@@ -84,6 +97,7 @@ export class ModbusSimServer {
       unitID: 255,
     });
     this.server = server;
+    if (this.options.stampArrivals) this.stampArrivals(server);
     await Promise.race([
       once(server, 'initialized'),
       once(server, 'serverError').then(([error]) => {
@@ -111,9 +125,28 @@ export class ModbusSimServer {
     return this.server?.socks.size ?? 0;
   }
 
+  private stampArrivals(server: ServerTCP): void {
+    // ServerTCP keeps its net.Server private; its own 'data' listener is attached first, so both see
+    // the same bytes in the same order.
+    const tcp = (server as unknown as { _server: Server })._server;
+    tcp.on('connection', (socket: Socket) => {
+      let pending: Buffer = Buffer.alloc(0);
+      socket.on('data', (chunk: Buffer) => {
+        const at = performance.timeOrigin + performance.now();
+        pending = pending.length === 0 ? chunk : Buffer.concat([pending, chunk]);
+        // MBAP header: transaction (2), protocol (2), length of what follows (2).
+        while (pending.length >= 6 && pending.length >= 6 + pending.readUInt16BE(4)) {
+          this.arrivals.push(at);
+          pending = pending.subarray(6 + pending.readUInt16BE(4));
+        }
+      });
+    });
+  }
+
   private vector(): IServiceVector {
     const answer = <T>(unitId: number, cb: (err: Error | null, value: T) => void, work: () => T): void => {
       this.requestCount++;
+      if (this.options.stampArrivals) this.requestArrivedAt = this.arrivals.shift();
       if (this.options.unitIds && !this.options.unitIds.includes(unitId)) return;
       const unitFaults = this.options.unitFaults?.(unitId);
       if (this.faults.silent || unitFaults?.silent) return;
