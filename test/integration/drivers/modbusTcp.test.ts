@@ -412,6 +412,26 @@ describe('ModbusDriver over Modbus TCP', () => {
     expect(await inFlightAfter(1)).toBe(1);
   });
 
+  it('sends a queued write before queued reads, so a command never waits behind polls', async () => {
+    const driver = await startDriver({ timeout_ms: 2000 });
+    const order: string[] = [];
+    const onWrite = bank.onWrite;
+    bank.onWrite = (table, address) => order.push(`write ${address}`);
+    const readAt = (address: number): Promise<unknown> =>
+      driver.read([ref(`r${address}`, at(address))]).then(() => order.push(`read ${address}`));
+    try {
+      server.faults.delayMs = 100;
+      // The first read is on the wire; the second waits; the write, given last, goes before it.
+      const first = readAt(0);
+      const second = readAt(50);
+      const written = driver.write([{ key: 'w', address: at(10), value: 7 }]);
+      await Promise.all([first, second, written]);
+      expect(order).toEqual(['read 0', 'write 10', 'read 50']);
+    } finally {
+      bank.onWrite = onWrite;
+    }
+  });
+
   it('polls subscribed points per period with merged reads until closed', async () => {
     const driver = await startDriver();
     bank.holding.set(0, 5);
