@@ -175,6 +175,10 @@ export class LightingRuntime implements LightingService {
   private readonly logger: Logger;
   private readonly clock: Clock;
   private territory?: Territory;
+  /** Per zone, the night its baseline last advanced in (see darkHours). */
+  private readonly darkNights: (
+    { schedule: ZoneSchedule; start: number; end: number; dusk: number; dawn: number } | undefined
+  )[] = [];
   private store?: LightingStore;
   private readonly commandsById = new Map<string, CommandMeta>();
   private readonly programsById = new Map<string, { program: ProgramConfig; origin: 'config' | 'runtime' }>();
@@ -1384,14 +1388,25 @@ export class LightingRuntime implements LightingService {
   private darkHours(z: number, from: number, to: number): number {
     const schedule = this.territory!.schedules[z];
     if (!schedule || !(to > from)) return 0;
+    // Called for every zone at every device report: within one night it is arithmetic on the night's
+    // bounds, kept per zone; only crossing into another night looks the plans up (a time zone lookup).
+    const night = this.darkNights[z];
+    if (night?.schedule === schedule && from >= night.start && to <= night.end)
+      return darkOverlap(night, from, to);
     let hours = 0;
     try {
       const last = epochDay(schedule.nightOf(to));
       for (let day = epochDay(schedule.nightOf(from)); day <= last; day++) {
         const plan = schedule.planFor(fromEpochDay(day));
-        const a = Math.max(from, plan.start, plan.dusk);
-        const b = Math.min(to, plan.end, plan.dawn);
-        if (b > a) hours += (b - a) / HOUR_MS;
+        hours += darkOverlap(plan, from, to);
+        if (day === last)
+          this.darkNights[z] = {
+            schedule,
+            start: plan.start,
+            end: plan.end,
+            dusk: plan.dusk,
+            dawn: plan.dawn,
+          };
       }
     } catch (error) {
       this.logger.debug(() => `lighting: no baseline for zone #${z}: ${(error as Error).message}`);
@@ -1840,4 +1855,15 @@ function show(value: unknown): string {
 
 function byId<T>(key: (entry: T) => string): (a: T, b: T) => number {
   return (a, b) => (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0);
+}
+
+/** Hours of darkness (dusk to dawn) of one night between two instants. */
+function darkOverlap(
+  night: { start: number; end: number; dusk: number; dawn: number },
+  from: number,
+  to: number,
+): number {
+  const a = Math.max(from, night.start, night.dusk);
+  const b = Math.min(to, night.end, night.dawn);
+  return b > a ? (b - a) / HOUR_MS : 0;
 }

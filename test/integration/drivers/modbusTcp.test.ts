@@ -416,7 +416,7 @@ describe('ModbusDriver over Modbus TCP', () => {
     const driver = await startDriver({ timeout_ms: 2000 });
     const order: string[] = [];
     const onWrite = bank.onWrite;
-    bank.onWrite = (table, address) => order.push(`write ${address}`);
+    bank.onWrite = (_table, address) => order.push(`write ${address}`);
     const readAt = (address: number): Promise<unknown> =>
       driver.read([ref(`r${address}`, at(address))]).then(() => order.push(`read ${address}`));
     try {

@@ -6,6 +6,8 @@ import { Bus } from '../../../../controller/bus';
 import { ManualClock } from '../../../../controller/clock';
 import { LightingError, type Actor, type LightingChange } from '../../../../controller/lighting/runtime/api';
 import { LightingRuntime } from '../../../../controller/lighting/runtime/runtime';
+import { parseCivilDate } from '../../../../controller/lighting/localTime';
+import type { ZoneSchedule } from '../../../../controller/lighting/zoneSchedule';
 import { emptyState, type PersistedState } from '../../../../controller/lighting/runtime/store';
 import { MqttConnection } from '../../../../drivers/mqtt/connection';
 import { FakeSegmentController, RecordingLogger, territory } from './fakes';
@@ -99,6 +101,44 @@ describe('LightingRuntime', () => {
 
   const readState = async (): Promise<PersistedState> =>
     JSON.parse(await readFile(path.join(dir, 'lighting', 'state.json'), 'utf8')) as PersistedState;
+
+  it('grows the full-power baseline by rated power over dusk to dawn only, night after night', async () => {
+    // From a winter noon, in report-sized steps over two nights: the baseline, advanced at every device
+    // report, equals rated power × the dark hours of those nights taken in one piece from their plans.
+    const noon = Date.UTC(2026, 0, 15, 11);
+    started = await start(config, dir, noon);
+    const { runtime, clock, bus } = started;
+    const owner = {};
+    const baseline = new Map<number, number>();
+    bus.on('lightingReported', owner, (report) => {
+      const first = report.luminaires.find((l) => l.luminaire === metzZone.luminaires[0].id);
+      if (first) baseline.set(report.at, first.baselineWh);
+    });
+    for (let t = 0; t < 48 * 60; t += 10) {
+      clock.advance(10 * 60_000);
+      await settle();
+    }
+    bus.removeListeners(owner);
+    const times = [...baseline.keys()].sort((a, b) => a - b);
+    const [from, to] = [times[0], times[times.length - 1]];
+    const schedule = (runtime as unknown as { territory: { schedules: ZoneSchedule[] } }).territory
+      .schedules[0];
+    let darkHours = 0;
+    for (const night of ['2026-01-15', '2026-01-16', '2026-01-17']) {
+      const plan = schedule.planFor(parseCivilDate(night)!);
+      darkHours +=
+        Math.max(0, Math.min(to, plan.end, plan.dawn) - Math.max(from, plan.start, plan.dusk)) / 3_600_000;
+    }
+    const ratedW = metzZone.luminaires[0].power_w;
+    expect(darkHours).toBeGreaterThan(25);
+    expect(baseline.get(to)! - baseline.get(from)!).toBeCloseTo(ratedW * darkHours, 6);
+    // By day, nothing is added.
+    const dayStart = Date.UTC(2026, 0, 16, 9);
+    const dayEnd = Date.UTC(2026, 0, 16, 14);
+    const around = (t: number): number =>
+      times.reduce((best, x) => (Math.abs(x - t) < Math.abs(best - t) ? x : best));
+    expect(baseline.get(around(dayEnd))).toBe(baseline.get(around(dayStart)));
+  });
 
   it('restores persisted relights and overrides before its first levels, dropping expired and unresolvable ones', async () => {
     const base = {
