@@ -4,6 +4,7 @@ import type { Clock, Timer } from '../clock';
 import type { DeviceRegistry } from '../devices';
 import type { Component } from '../lifecycle';
 import type { Logger } from '../logger';
+import type { AuditEntry } from '../api/audit';
 import type { LightingCommandEvent, LightingDispatchFailed } from '../lighting/runtime/events';
 import type { DeviceBook } from './deviceBook';
 import {
@@ -69,6 +70,7 @@ export class TelemetryRecorder {
     bus.on('presenceDetected', this, (detection) => this.write([presenceLine(this.timeline, detection)]));
     bus.on('lightingCommandChanged', this, (event) => this.write(this.commandLines(event)));
     bus.on('lightingDispatchFailed', this, (event) => this.write([this.dispatchLine(event)]));
+    bus.on('auditRecorded', this, (entry) => this.write(this.auditLines(entry)));
     bus.on('deviceHealthChanged', this, ({ deviceId, health }) => {
       const now = this.deps.clock.now();
       if (this.deps.book.update(deviceId, health, now)) this.write([this.deviceLineOf(deviceId, now)]);
@@ -125,6 +127,26 @@ export class TelemetryRecorder {
           via: event.via,
         },
         event.at,
+      ),
+    );
+  }
+
+  /** The audit log's entries (who asked what, from where, with what result) as `command` events. */
+  private auditLines(entry: AuditEntry): string[] {
+    const communes = entry.communes.length > 0 ? entry.communes : ['*'];
+    return communes.map((commune) =>
+      eventLine(
+        this.timeline,
+        { commune, kind: 'command', severity: entry.result === 'ok' ? 'info' : 'warning' },
+        {
+          message: entry.message,
+          source: entry.target,
+          actor: entry.actor,
+          state: entry.result,
+          id: entry.id ?? entry.action,
+          via: entry.via,
+        },
+        entry.at,
       ),
     );
   }

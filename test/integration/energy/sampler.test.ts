@@ -171,6 +171,20 @@ test('samples every point into its series, leaves out what the devices refuse, a
     const afterWrap = electricity.lines;
     await waitFor('readings after the wrap', () => electricity.lines >= afterWrap + 2 && eau.lines >= 6);
     recorder.snapshotDevices();
+    // An entry of the audit log, as the API records a refused relight.
+    bus.emit('auditRecorded', {
+      at: Date.now(),
+      actor: 'police-metz',
+      role: 'emergency',
+      via: 'api',
+      from: '10.0.0.7',
+      action: 'relight',
+      target: 'zone metz-serpenoise',
+      communes: ['metz'],
+      result: 'refused',
+      status: 403,
+      message: 'zone metz-serpenoise is outside the communes of police-metz',
+    });
   } finally {
     await sampler.stop();
     for (const component of [...components].reverse()) await component.stop();
@@ -230,6 +244,19 @@ test('samples every point into its series, leaves out what the devices refuse, a
   );
   expect(reset).toBeGreaterThan(0);
   expect(Number(waterRows[reset].values.delta)).toBeLessThan(1);
+
+  // The audit log reaches InfluxDB as command events.
+  const commands = await influx.query(
+    `SELECT actor, source, state, via FROM event WHERE kind = 'command' GROUP BY *`,
+  );
+  expect(commands).toHaveLength(1);
+  expect(commands[0].tags).toEqual({ commune: 'metz', kind: 'command', severity: 'warning' });
+  expect(commands[0].values).toMatchObject({
+    actor: 'police-metz',
+    source: 'zone metz-serpenoise',
+    state: 'refused',
+    via: 'api',
+  });
 
   // Device health from the recorder: up while sampled, down once its driver stopped.
   const health = byTime(await influx.query(`SELECT health FROM device WHERE device = 'bms-emm' GROUP BY *`));
