@@ -13,6 +13,7 @@ export interface EventMap {
   lightingCommandChanged: import('./lighting/runtime/events').LightingCommandEvent;
   luminaireFaultChanged: import('./lighting/runtime/events').LuminaireFaultChanged;
   lightingDispatchFailed: import('./lighting/runtime/events').LightingDispatchFailed;
+  lightingRequestRefused: import('./lighting/runtime/events').LightingRequestRefused;
   // telemetry and alerts: controller/energy/events.ts
   telemetryHealthChanged: import('./energy/events').TelemetryHealthChanged;
   telemetryDropped: import('./energy/events').TelemetryDropped;

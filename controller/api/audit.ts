@@ -5,7 +5,7 @@ import { createInterface } from 'node:readline';
 import type { Bus } from '../bus';
 import type { Clock } from '../clock';
 import type { Component } from '../lifecycle';
-import type { LightingCommandEvent } from '../lighting/runtime/events';
+import type { LightingCommandEvent, LightingRequestRefused } from '../lighting/runtime/events';
 import type { Actor, Role } from '../lighting/runtime/api';
 import type { Logger } from '../logger';
 import { coversAny } from './access';
@@ -107,6 +107,7 @@ export class AuditLog implements Component {
    */
   listen(): void {
     this.deps.bus.on('lightingCommandChanged', this, (event) => this.onLightingCommand(event));
+    this.deps.bus.on('lightingRequestRefused', this, (event) => this.onRefusedRequest(event));
   }
 
   async start(): Promise<void> {
@@ -183,13 +184,27 @@ export class AuditLog implements Component {
       at: event.at,
       actor: event.actor,
       via: 'mqtt',
-      from: 'mqtt',
+      from: event.from,
       action,
       target: event.source,
       communes: [...event.communes],
       result: 'ok',
       message: event.message,
       id: event.id,
+    }).catch(() => undefined); // already logged by the writer
+  }
+
+  private onRefusedRequest(event: LightingRequestRefused): void {
+    this.record({
+      at: event.at,
+      actor: event.actor,
+      via: 'mqtt',
+      from: event.from,
+      action: event.command,
+      target: event.target,
+      communes: [],
+      result: 'refused',
+      message: event.message,
     }).catch(() => undefined); // already logged by the writer
   }
 

@@ -71,6 +71,22 @@ export interface LightingCommandEvent {
   /** Configuration user id, or 'nocturne' for automatic events (expiry). */
   actor: string;
   via: string;
+  /** Client address (HTTP) or topic (MQTT) of whoever gave it; 'nocturne' for automatic events. */
+  from: string;
+}
+
+/** An MQTT bridge request (from a dispatch system) that was refused: the audit log records it. */
+export interface LightingRequestRefused {
+  at: number;
+  command: 'relight' | 'clear-relight';
+  /** The actor named in the payload, when it could be read. */
+  actor: string;
+  via: 'mqtt';
+  /** The request topic. */
+  from: string;
+  /** What the request was about, as far as it could be read. */
+  target: string;
+  message: string;
 }
 
 export type LuminaireFaultKind =

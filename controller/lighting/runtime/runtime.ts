@@ -538,7 +538,7 @@ export class LightingRuntime implements LightingService {
     this.markChanges(changes);
     this.armArbiterTimer();
     const record = recordOf(meta, now);
-    this.commandChanged(meta, replacing ? 'replaced' : 'created', meta.actor, meta.via, now);
+    this.commandChanged(meta, replacing ? 'replaced' : 'created', meta.actor, meta.via, meta.from, now);
     await this.persist(`${meta.slot === 'emergency' ? 'emergency relight' : 'override'} '${meta.id}'`);
     return { record, progress: tracker.progress(topology) };
   }
@@ -571,7 +571,7 @@ export class LightingRuntime implements LightingService {
     this.dispatchChanges();
     this.armArbiterTimer();
     const record = recordOf(meta, now);
-    this.commandChanged(meta, change, actor.user, actor.via, now);
+    this.commandChanged(meta, change, actor.user, actor.via, actor.from, now);
     await this.persist(`${what} '${id}' ${change}`);
     return record;
   }
@@ -1215,6 +1215,7 @@ export class LightingRuntime implements LightingService {
     change: 'created' | 'replaced' | 'cleared' | 'released' | 'expired',
     actor: string,
     via: string,
+    from: string,
     at: number,
   ): void {
     this.tell({ type: 'command', at, change, record: recordOf(meta, at), actor }, meta.communes);
@@ -1240,6 +1241,7 @@ export class LightingRuntime implements LightingService {
       source: describeSpec(meta.spec),
       actor,
       via,
+      from,
     });
   }
 
@@ -1265,6 +1267,7 @@ export class LightingRuntime implements LightingService {
       source: describeSpec(meta.spec),
       actor: meta.actor,
       via: meta.via,
+      from: meta.from,
     });
   }
 
@@ -1293,6 +1296,7 @@ export class LightingRuntime implements LightingService {
       source: type === 'zone-calendar' ? `zone ${id}` : `${type} ${id}`,
       actor: actor.user,
       via: actor.via,
+      from: actor.from,
     });
   }
 
@@ -1338,7 +1342,7 @@ export class LightingRuntime implements LightingService {
       this.logger.info(
         `lighting: ${meta.slot === 'emergency' ? 'emergency relight' : 'override'} '${meta.id}' expired`,
       );
-      this.commandChanged(meta, 'expired', 'nocturne', 'expiry', now);
+      this.commandChanged(meta, 'expired', 'nocturne', 'expiry', 'nocturne', now);
     }
     this.dispatchChanges();
     this.armArbiterTimer();
@@ -1582,10 +1586,9 @@ export class LightingRuntime implements LightingService {
     try {
       body = JSON.parse(payload.toString('utf8'));
     } catch (error) {
-      await this.respond(command, {
-        status: 'error',
-        error: `the payload is not JSON: ${(error as Error).message}`,
-      });
+      const message = `the payload is not JSON: ${(error as Error).message}`;
+      this.refused(command, topic, undefined, message);
+      await this.respond(command, { status: 'error', error: message });
       return;
     }
     const transaction = transactionOf(body);
@@ -1613,8 +1616,23 @@ export class LightingRuntime implements LightingService {
           ? `${error.message}: ${formatIssues(error.issues)}`
           : (error as Error).message;
       this.logger.warn(`lighting: MQTT ${command} request refused: ${message}`, { topic });
+      this.refused(command, topic, body, message);
       await this.respond(command, { ...base, status: 'error', error: message });
     }
+  }
+
+  private refused(command: BridgeCommand, topic: string, body: unknown, message: string): void {
+    const fields = typeof body === 'object' && body !== null ? (body as Record<string, unknown>) : {};
+    const text = (value: unknown): string | undefined => (typeof value === 'string' ? value : undefined);
+    this.deps.bus.emit('lightingRequestRefused', {
+      at: this.clock.now(),
+      command,
+      actor: text(fields.actor) ?? 'unknown',
+      via: 'mqtt',
+      from: topic,
+      target: text(fields.id) ?? (fields.target === undefined ? 'unknown' : JSON.stringify(fields.target)),
+      message,
+    });
   }
 
   private async respond(command: BridgeCommand, response: BridgeResponse): Promise<void> {

@@ -185,6 +185,14 @@ describe('lighting runtime against the simulators', () => {
     });
     const h = harness;
     const client = await connectAsync(broker.url, { clientId: `dispatch-${process.pid}` });
+    const seen: { from: string; what: string }[] = [];
+    const listener = {};
+    h.bus.on('lightingCommandChanged', listener, (e) =>
+      seen.push({ from: e.from, what: `${e.kind} ${e.state}` }),
+    );
+    h.bus.on('lightingRequestRefused', listener, (e) =>
+      seen.push({ from: e.from, what: `refused ${e.actor}` }),
+    );
     try {
       const responses: Record<string, unknown>[] = [];
       client.on('message', (_topic, payload) =>
@@ -237,6 +245,12 @@ describe('lighting runtime against the simulators', () => {
       );
       expect(responses[2]).toMatchObject({ transaction: 8, status: 'ok', id });
       expect(h.runtime.commands(ADMIN)).toEqual([]);
+      // What the audit log hears: each request with the topic it came on, the refused one included.
+      expect(seen).toEqual([
+        { from: 'metz-eclairage/bridge/request/relight', what: 'relight accepted' },
+        { from: 'metz-eclairage/bridge/request/relight', what: 'refused cta-57' },
+        { from: 'metz-eclairage/bridge/request/clear-relight', what: 'relight cleared' },
+      ]);
     } finally {
       await client.endAsync();
     }

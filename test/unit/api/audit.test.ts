@@ -153,7 +153,7 @@ describe('AuditLog', () => {
     expect(logger.lines.some((l) => l.includes('unreadable line skipped'))).toBe(true);
   });
 
-  it('records commands given over MQTT from the lighting runtime’s events, and only those', async () => {
+  it('records commands given over MQTT from the lighting runtime’s events, refused ones too, and only those', async () => {
     const log = open();
     log.listen();
     await log.start();
@@ -168,17 +168,31 @@ describe('AuditLog', () => {
       source: 'zone metz-a',
       actor: 'cta-codis-57',
       via: 'mqtt',
+      from: 'nocturne/bridge/request/relight',
       ...over,
     });
     bus.emit('lightingCommandChanged', event({}));
     bus.emit('lightingCommandChanged', event({ state: 'confirmed' })); // progress, not a command
     bus.emit('lightingCommandChanged', event({ via: 'api' })); // the API records its own
-    bus.emit('lightingCommandChanged', event({ state: 'cleared' }));
+    bus.emit(
+      'lightingCommandChanged',
+      event({ state: 'cleared', from: 'nocturne/bridge/request/clear-relight' }),
+    );
+    bus.emit('lightingRequestRefused', {
+      at: clock.now(),
+      command: 'relight',
+      actor: 'cta-codis-57',
+      via: 'mqtt',
+      from: 'nocturne/bridge/request/relight',
+      target: '{"zone":"metz-nowhere"}',
+      message: "unknown zone 'metz-nowhere'",
+    });
     await log.flush();
     const found = await log.query({ limit: 10 }, ['*']);
-    expect(found.map((e) => [e.action, e.actor, e.via, e.target, e.result])).toEqual([
-      ['clear-relight', 'cta-codis-57', 'mqtt', 'zone metz-a', 'ok'],
-      ['relight', 'cta-codis-57', 'mqtt', 'zone metz-a', 'ok'],
+    expect(found.map((e) => [e.action, e.actor, e.from, e.target, e.result])).toEqual([
+      ['relight', 'cta-codis-57', 'nocturne/bridge/request/relight', '{"zone":"metz-nowhere"}', 'refused'],
+      ['clear-relight', 'cta-codis-57', 'nocturne/bridge/request/clear-relight', 'zone metz-a', 'ok'],
+      ['relight', 'cta-codis-57', 'nocturne/bridge/request/relight', 'zone metz-a', 'ok'],
     ]);
   });
 
