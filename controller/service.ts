@@ -82,7 +82,9 @@ export class Service {
       }),
     );
     // -- telemetry storage (before the drivers, so nothing they report is lost; stopped after them) --
-    const telemetry = new Telemetry(this.context);
+    const telemetry = new Telemetry(this.context, {
+      malformedMessages: () => this.lighting.stats().presence.malformed,
+    });
     this.energy = telemetry.energy;
     this.alerts = telemetry.alerts;
     this.health = telemetry;

@@ -177,6 +177,7 @@ export interface ServiceFigures {
   quarantined?: number;
   lagMs?: number;
   mqttReceived?: number;
+  mqttMalformed?: number;
   alertsOpen: number;
   /** Additions: building-point samples received and lines made from them since start. */
   samples: number;
@@ -194,6 +195,7 @@ export function serviceLine(instance: string, figures: ServiceFigures, at: numbe
   fields += integer(',quarantined=', figures.quarantined);
   fields += float(',lag_ms=', figures.lagMs);
   fields += integer(',mqtt_received=', figures.mqttReceived);
+  fields += integer(',mqtt_malformed=', figures.mqttMalformed);
   fields += integer(',samples=', figures.samples);
   fields += integer(',bad_samples=', figures.badSamples);
   return series + ' ' + fields + ' ' + Math.round(at);

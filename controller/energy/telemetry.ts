@@ -13,6 +13,8 @@ import { TelemetryStorage } from './storage';
 export interface TelemetryOptions {
   /** InfluxDB writer settings beyond the configuration (tests: small batches, short backoff). */
   writer?: Partial<InfluxWriterOptions>;
+  /** MQTT messages dropped as malformed so far (the lighting runtime counts presence messages). */
+  malformedMessages?: () => number;
 }
 
 /** Time kept, out of `service.shutdown_timeout_s`, for closing the spool after the writer's last sends. */
@@ -111,6 +113,7 @@ export class Telemetry implements ServiceHealth {
           quarantined: influx?.quarantined,
           lagMs: influx?.lagMs,
           mqttReceived: this.context.mqtt.stats().received,
+          mqttMalformed: options.malformedMessages?.(),
           alertsOpen: this.alerts.openCount(),
           samples: sampler.samples,
           badSamples: sampler.badSamples,

@@ -193,6 +193,15 @@ describe('lines', () => {
     expect(
       serviceLine('nocturne', { alertsOpen: 2, samples: 10, badSamples: 1, lagMs: 12.5, written: 9 }, T),
     ).toBe(`service,instance=nocturne alerts_open=2i,written=9i,lag_ms=12.5,samples=10i,bad_samples=1i ${T}`);
+    expect(
+      serviceLine(
+        'nocturne',
+        { alertsOpen: 0, samples: 0, badSamples: 0, mqttReceived: 40, mqttMalformed: 3 },
+        T,
+      ),
+    ).toBe(
+      `service,instance=nocturne alerts_open=0i,mqtt_received=40i,mqtt_malformed=3i,samples=0i,bad_samples=0i ${T}`,
+    );
   });
 
   it('writes the dated tariffs and emission factors at the first day they apply, site time', () => {
