@@ -3,6 +3,7 @@ import { constants, promises as fsp } from 'node:fs';
 import path from 'node:path';
 import type { Clock, Timer } from '../../controller/clock';
 import type { Logger } from '../../controller/logger';
+import { syncDirectory, writeFileAtomically } from '../durableFile';
 import { lineTimestamp } from './lineProtocol';
 
 /**
@@ -573,7 +574,7 @@ export class Spool extends EventEmitter<SpoolEvents> {
       constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC | constants.O_APPEND,
     );
     try {
-      await syncDir(this.dir);
+      await syncDirectory(this.dir);
     } catch (error) {
       await handle.close();
       throw error;
@@ -714,18 +715,11 @@ export class Spool extends EventEmitter<SpoolEvents> {
   }
 
   /** Temp file, fsync, rename, fsync of the directory: the cursor on disk is always a whole old or new one. */
-  private async writeCursor(position: SpoolPosition): Promise<void> {
-    const file = path.join(this.dir, CURSOR_FILE);
-    const temp = `${file}.tmp`;
-    const handle = await fsp.open(temp, 'w');
-    try {
-      await handle.writeFile(JSON.stringify({ segment: position.segment, offset: position.offset }));
-      await handle.sync();
-    } finally {
-      await handle.close();
-    }
-    await fsp.rename(temp, file);
-    await syncDir(this.dir);
+  private writeCursor(position: SpoolPosition): Promise<void> {
+    return writeFileAtomically(
+      path.join(this.dir, CURSOR_FILE),
+      JSON.stringify({ segment: position.segment, offset: position.offset }),
+    );
   }
 
   private track(task: Promise<void>, what: string): void {
@@ -733,14 +727,5 @@ export class Spool extends EventEmitter<SpoolEvents> {
       .catch((error: Error) => this.logger.error(`spool: cannot ${what}: ${error.message}`))
       .finally(() => this.background.delete(tracked));
     this.background.add(tracked);
-  }
-}
-
-async function syncDir(dir: string): Promise<void> {
-  const handle = await fsp.open(dir, 'r');
-  try {
-    await handle.sync();
-  } finally {
-    await handle.close();
   }
 }

@@ -1,5 +1,6 @@
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
+import { writeFileAtomically } from '../../../drivers/durableFile';
 import type { Logger } from '../../logger';
 import type { AlertView } from '../api';
 
@@ -77,24 +78,8 @@ export class AlertStore {
     this.saving = undefined;
   }
 
-  private async write(alerts: AlertView[]): Promise<void> {
-    const dir = path.dirname(this.file);
-    await fsp.mkdir(dir, { recursive: true });
-    const temp = `${this.file}.tmp`;
-    const handle = await fsp.open(temp, 'w');
-    try {
-      await handle.writeFile(`${JSON.stringify({ version: FILE_VERSION, alerts }, null, 1)}\n`);
-      await handle.sync();
-    } finally {
-      await handle.close();
-    }
-    await fsp.rename(temp, this.file);
-    const folder = await fsp.open(dir, 'r');
-    try {
-      await folder.sync();
-    } finally {
-      await folder.close();
-    }
+  private write(alerts: AlertView[]): Promise<void> {
+    return writeFileAtomically(this.file, `${JSON.stringify({ version: FILE_VERSION, alerts }, null, 1)}\n`);
   }
 }
 

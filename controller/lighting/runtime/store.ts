@@ -1,6 +1,7 @@
-import { mkdir, open, readFile, rename, rm } from 'node:fs/promises';
+import { readFile, rename } from 'node:fs/promises';
 import path from 'node:path';
 import type { CalendarConfig, ProgramConfig } from '../../../config/schema';
+import { writeFileAtomically } from '../../../drivers/durableFile';
 import type { TargetSpec } from '../topology';
 import type { Actor } from './api';
 
@@ -111,7 +112,7 @@ export class LightingStore {
 
   private async writeNow(): Promise<void> {
     try {
-      await writeAtomically(this.file, `${JSON.stringify(this.snapshot(), null, 1)}\n`);
+      await writeFileAtomically(this.file, `${JSON.stringify(this.snapshot(), null, 1)}\n`);
     } finally {
       const waiting = this.next;
       this.next = undefined;
@@ -121,32 +122,6 @@ export class LightingStore {
         this.writing.then(waiting.resolve, waiting.reject);
       }
     }
-  }
-}
-
-/** Temporary file, fsync, rename over the target, fsync of the directory (so the rename is durable). */
-export async function writeAtomically(file: string, content: string): Promise<void> {
-  const dir = path.dirname(file);
-  await mkdir(dir, { recursive: true });
-  const temporary = `${file}.${process.pid}.tmp`;
-  const handle = await open(temporary, 'w');
-  try {
-    await handle.writeFile(content, 'utf8');
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-  try {
-    await rename(temporary, file);
-  } catch (error) {
-    await rm(temporary, { force: true });
-    throw error;
-  }
-  const directory = await open(dir, 'r');
-  try {
-    await directory.sync();
-  } finally {
-    await directory.close();
   }
 }
 

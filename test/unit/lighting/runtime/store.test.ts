@@ -5,9 +5,9 @@ import {
   LightingStore,
   emptyState,
   parseState,
-  writeAtomically,
   type PersistedState,
 } from '../../../../controller/lighting/runtime/store';
+import { writeFileAtomically } from '../../../../drivers/durableFile';
 
 describe('LightingStore', () => {
   let dir: string;
@@ -95,8 +95,8 @@ describe('LightingStore', () => {
 
   it('writes through a temporary file that it renames, leaving none behind', async () => {
     const file = path.join(dir, 'sub', 'x.json');
-    await writeAtomically(file, 'one');
-    await writeAtomically(file, 'two');
+    await writeFileAtomically(file, 'one');
+    await writeFileAtomically(file, 'two');
     expect(await readFile(file, 'utf8')).toBe('two');
     expect(await readdir(path.join(dir, 'sub'))).toEqual(['x.json']);
   });
