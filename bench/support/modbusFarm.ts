@@ -1,5 +1,5 @@
-import { createServer } from 'node:net';
 import { MemoryBank, ModbusSimServer } from '../../simulators/modbus/server';
+import { freePorts } from '../../test/helpers/ports';
 
 /**
  * A farm of Modbus TCP devices for the benchmarks, run in its own process so that the simulators do
@@ -16,23 +16,6 @@ export const READY_PREFIX = 'READY ';
 /** Deterministic content, different per device and address, so that decoding is checked for real. */
 export function farmRegister(device: number, address: number): number {
   return (address * 7 + device * 13) & 0xffff;
-}
-
-async function freePorts(count: number): Promise<number[]> {
-  const servers = await Promise.all(
-    Array.from(
-      { length: count },
-      () =>
-        new Promise<ReturnType<typeof createServer>>((resolve, reject) => {
-          const server = createServer();
-          server.once('error', reject);
-          server.listen(0, '127.0.0.1', () => resolve(server));
-        }),
-    ),
-  );
-  const ports = servers.map((s) => (s.address() as { port: number }).port);
-  await Promise.all(servers.map((s) => new Promise((resolve) => s.close(resolve))));
-  return ports;
 }
 
 async function main(): Promise<void> {

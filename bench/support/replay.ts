@@ -3,7 +3,7 @@ import type { InfluxWriter } from '../../drivers/influx/writer';
 
 /**
  * Recorded lines pushed to InfluxDB as fast as it takes them, through our writer or the bare client,
- * measured alike: the method of bench/ingestPath.ts, on lines the service really made.
+ * measured alike: by bench/ingestPath.ts on synthetic lines, by bench/ingest.ts on lines the service made.
  */
 
 /** Lines pushed but not yet acknowledged, beyond which the producer waits (both paths alike). */
