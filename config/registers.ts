@@ -1,21 +1,10 @@
+import { registersOf } from '../drivers/modbus/codec';
 import type { ModbusBindingConfig, RegisterMapConfig } from './schema';
 
 export type DataTypeName = ModbusBindingConfig['type'];
 
-const REGISTERS_PER_TYPE: Record<DataTypeName, number> = {
-  bool: 1,
-  int16: 1,
-  uint16: 1,
-  int32: 2,
-  uint32: 2,
-  float32: 2,
-  float64: 4,
-};
-
-/** Number of 16-bit registers (or bits, for bool) a value of this type occupies. */
-export function registerCount(type: DataTypeName): number {
-  return REGISTERS_PER_TYPE[type] ?? 1;
-}
+/** Number of 16-bit registers a value of this type occupies: the driver's own table. */
+export const registerCount: (type: DataTypeName) => number = registersOf;
 
 export const CHANNEL_BLOCKS = [
   'commanded_level',

@@ -37,9 +37,14 @@ export function isBitTable(table: ModbusAddress['table']): boolean {
   return table === 'coil' || table === 'discrete';
 }
 
+/** Number of 16-bit registers a value of this type occupies. */
+export function registersOf(type: DataType): number {
+  return WIDTH[type];
+}
+
 /** Registers (or bits, in coil and discrete tables) one value occupies. */
 export function widthOf(address: ModbusAddress): number {
-  return isBitTable(address.table) ? 1 : WIDTH[address.type];
+  return isBitTable(address.table) ? 1 : registersOf(address.type);
 }
 
 /** How a register value can be read without the general decoder: 1 uint16, 2 int16 (plain order, no scaling); 0 otherwise. */
