@@ -1,7 +1,16 @@
 import type { FastifyInstance, FastifyRequest, HTTPMethods } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import type { AlertService, EnergyService, HealthReport, MetricsReport } from '../energy/api';
-import type { Actor, CommandProgress, LightingService, ProgramSource } from '../lighting/runtime/api';
+import type {
+  Actor,
+  CommandAccepted,
+  CommandProgress,
+  CommandRecord,
+  LightingService,
+  OverrideRequest,
+  ProgramSource,
+  RelightRequest,
+} from '../lighting/runtime/api';
 import type { AuditAction, AuditLog } from './audit';
 import type { AuthenticatedUser } from './auth';
 import { coversAny, permissionsOf, type Endpoint } from './access';
@@ -92,6 +101,27 @@ const BEARER = [{ bearer: [] }];
 export function registerRoutes(fastify: FastifyInstance, ctx: RouteContext): void {
   const app = fastify.withTypeProvider<ZodTypeProvider>();
   const { lighting, energy, alerts } = ctx.services;
+
+  /** Audits an accepted relight or override; its progress, after waiting for the devices if asked. */
+  async function answerAccepted(
+    request: FastifyRequest,
+    waitMs: number | undefined,
+    { record, progress }: CommandAccepted,
+    what: string,
+  ): Promise<{ record: CommandRecord; progress: CommandProgress }> {
+    ctx.rememberCommand(record.id, record.communes);
+    note(
+      request,
+      record.id,
+      record.communes,
+      describeTarget(record.target),
+      `${what} at ${record.level} % of ${record.luminaires} luminaire(s): ${record.reason}`,
+    );
+    return {
+      record,
+      progress: await waitFor(lighting, progress, waitMs, ctx.options.maxWaitMs),
+    };
+  }
 
   // ---- service ----
 
@@ -246,33 +276,8 @@ export function registerRoutes(fastify: FastifyInstance, ctx: RouteContext): voi
       security: BEARER,
     },
     handler: async (request, reply) => {
-      const actor = actorOf(request);
-      const body = request.body;
-      const accepted = await lighting.relight(
-        {
-          ...(body.id !== undefined ? { id: body.id } : {}),
-          target: toTargetSpec(body.target),
-          level: body.level,
-          reason: body.reason,
-          ...expiry(body, ctx.now()),
-        },
-        actor,
-      );
-      ctx.rememberCommand(accepted.record.id, accepted.record.communes);
-      note(
-        request,
-        accepted.record.id,
-        accepted.record.communes,
-        describeTarget(accepted.record.target),
-        `relight at ${accepted.record.level} % of ${accepted.record.luminaires} luminaire(s): ${accepted.record.reason}`,
-      );
-      const progress = await waitFor(
-        lighting,
-        accepted.progress,
-        request.query.waitMs,
-        ctx.options.maxWaitMs,
-      );
-      return reply.status(201).send({ record: accepted.record, progress });
+      const accepted = await lighting.relight(commandRequest(request.body, ctx.now()), actorOf(request));
+      return reply.status(201).send(await answerAccepted(request, request.query.waitMs, accepted, 'relight'));
     },
   });
 
@@ -284,11 +289,8 @@ export function registerRoutes(fastify: FastifyInstance, ctx: RouteContext): voi
       params: CommandIdParams,
       security: BEARER,
     },
-    handler: async (request) => {
-      const record = await lighting.clearRelight(request.params.id, actorOf(request));
-      note(request, record.id, record.communes, describeTarget(record.target), 'relight cleared');
-      return record;
-    },
+    handler: async (request) =>
+      noteEnded(request, await lighting.clearRelight(request.params.id, actorOf(request)), 'relight cleared'),
   });
 
   app.route({
@@ -301,34 +303,14 @@ export function registerRoutes(fastify: FastifyInstance, ctx: RouteContext): voi
       security: BEARER,
     },
     handler: async (request, reply) => {
-      const actor = actorOf(request);
       const body = request.body;
       const accepted = await lighting.override(
-        {
-          ...(body.id !== undefined ? { id: body.id } : {}),
-          target: toTargetSpec(body.target),
-          level: body.level,
-          reason: body.reason,
-          ...expiry(body, ctx.now()),
-          ...(body.untilReleased ? { untilReleased: true } : {}),
-        },
-        actor,
+        { ...commandRequest(body, ctx.now()), ...(body.untilReleased ? { untilReleased: true } : {}) },
+        actorOf(request),
       );
-      ctx.rememberCommand(accepted.record.id, accepted.record.communes);
-      note(
-        request,
-        accepted.record.id,
-        accepted.record.communes,
-        describeTarget(accepted.record.target),
-        `override at ${accepted.record.level} % of ${accepted.record.luminaires} luminaire(s): ${accepted.record.reason}`,
-      );
-      const progress = await waitFor(
-        lighting,
-        accepted.progress,
-        request.query.waitMs,
-        ctx.options.maxWaitMs,
-      );
-      return reply.status(201).send({ record: accepted.record, progress });
+      return reply
+        .status(201)
+        .send(await answerAccepted(request, request.query.waitMs, accepted, 'override'));
     },
   });
 
@@ -340,11 +322,12 @@ export function registerRoutes(fastify: FastifyInstance, ctx: RouteContext): voi
       params: CommandIdParams,
       security: BEARER,
     },
-    handler: async (request) => {
-      const record = await lighting.releaseOverride(request.params.id, actorOf(request));
-      note(request, record.id, record.communes, describeTarget(record.target), 'override released');
-      return record;
-    },
+    handler: async (request) =>
+      noteEnded(
+        request,
+        await lighting.releaseOverride(request.params.id, actorOf(request)),
+        'override released',
+      ),
   });
 
   app.route({
@@ -696,6 +679,32 @@ function note(
   message: string,
 ): void {
   request.auditNote = { target, communes: [...communes], id, message };
+}
+
+function noteEnded(request: FastifyRequest, record: CommandRecord, message: string): CommandRecord {
+  note(request, record.id, record.communes, describeTarget(record.target), message);
+  return record;
+}
+
+/** What relights and overrides share: id, target, level, reason and expiry. */
+function commandRequest(
+  body: {
+    id?: string;
+    target: Parameters<typeof toTargetSpec>[0];
+    level: number;
+    reason: string;
+    expiresAt?: string | number;
+    expiresInMin?: number;
+  },
+  now: number,
+): RelightRequest & OverrideRequest {
+  return {
+    ...(body.id !== undefined ? { id: body.id } : {}),
+    target: toTargetSpec(body.target),
+    level: body.level,
+    reason: body.reason,
+    ...expiry(body, now),
+  };
 }
 
 function expiry(
