@@ -367,7 +367,7 @@ export class LightingRuntime implements LightingService {
   // ======== commands ========
 
   async relight(request: RelightRequest, actor: Actor): Promise<CommandAccepted> {
-    const t = this.running();
+    this.running(); // unavailable outranks invalid: a stopped service says so first
     const now = this.clock.now();
     const issues: ValidationIssue[] = [];
     const body = (request ?? {}) as unknown as Record<string, unknown>;
@@ -377,28 +377,7 @@ export class LightingRuntime implements LightingService {
     const expiresAt = checkExpiry(body.expiresAt, now, issues, 'expiresAt');
     const id = checkId(body.id, 'relight', issues);
     if (issues.length > 0 || !target) throw invalid('emergency relight', issues);
-    this.checkScope(actor, t.topology.communesOf(target.value), 'relight');
-    const existing = this.commandsById.get(id);
-    if (existing && existing.slot !== 'emergency')
-      throw new LightingError('conflict', `'${id}' is an override, not an emergency relight`);
-    const meta: CommandMeta = {
-      id,
-      slot: 'emergency',
-      target: target.value,
-      spec: target.spec,
-      communes: t.topology.communesOf(target.value),
-      luminaires: countOf(t.topology, target.value),
-      level: level!,
-      reason: reason!,
-      actor: actor.user,
-      via: actor.via,
-      from: actor.from,
-      acceptedAt: now,
-      start: now,
-      untilReleased: false,
-    };
-    if (expiresAt !== undefined) meta.expiresAt = expiresAt;
-    return this.give(meta, Boolean(existing));
+    return this.accept('emergency', { id, target, level: level!, reason: reason!, expiresAt }, actor);
   }
 
   async clearRelight(id: string, actor: Actor): Promise<CommandRecord> {
@@ -406,7 +385,7 @@ export class LightingRuntime implements LightingService {
   }
 
   async override(request: OverrideRequest, actor: Actor): Promise<CommandAccepted> {
-    const t = this.running();
+    this.running(); // unavailable outranks invalid: a stopped service says so first
     const now = this.clock.now();
     const issues: ValidationIssue[] = [];
     const body = (request ?? {}) as unknown as Record<string, unknown>;
@@ -429,27 +408,56 @@ export class LightingRuntime implements LightingService {
       });
     const id = checkId(body.id, 'override', issues);
     if (issues.length > 0 || !target) throw invalid('override', issues);
-    this.checkScope(actor, t.topology.communesOf(target.value), 'override');
+    return this.accept(
+      'override',
+      { id, target, level: level!, reason: reason!, expiresAt, untilReleased },
+      actor,
+    );
+  }
+
+  /** What relights and overrides share once their fields are valid: scope, id conflict, the command itself. */
+  private accept(
+    slot: 'emergency' | 'override',
+    fields: {
+      id: string;
+      target: { value: Target; spec: TargetSpec };
+      level: number;
+      reason: string;
+      expiresAt: number | undefined;
+      untilReleased?: boolean;
+    },
+    actor: Actor,
+  ): Promise<CommandAccepted> {
+    const t = this.running();
+    const now = this.clock.now();
+    const { id, target } = fields;
+    const communes = t.topology.communesOf(target.value);
+    this.checkScope(actor, communes, slot === 'emergency' ? 'relight' : 'override');
     const existing = this.commandsById.get(id);
-    if (existing && existing.slot !== 'override')
-      throw new LightingError('conflict', `'${id}' is an emergency relight, not an override`);
+    if (existing && existing.slot !== slot)
+      throw new LightingError(
+        'conflict',
+        slot === 'emergency'
+          ? `'${id}' is an override, not an emergency relight`
+          : `'${id}' is an emergency relight, not an override`,
+      );
     const meta: CommandMeta = {
       id,
-      slot: 'override',
+      slot,
       target: target.value,
       spec: target.spec,
-      communes: t.topology.communesOf(target.value),
+      communes,
       luminaires: countOf(t.topology, target.value),
-      level: level!,
-      reason: reason!,
+      level: fields.level,
+      reason: fields.reason,
       actor: actor.user,
       via: actor.via,
       from: actor.from,
       acceptedAt: now,
       start: now,
-      untilReleased,
+      untilReleased: fields.untilReleased ?? false,
     };
-    if (expiresAt !== undefined) meta.expiresAt = expiresAt;
+    if (fields.expiresAt !== undefined) meta.expiresAt = fields.expiresAt;
     return this.give(meta, Boolean(existing));
   }
 
@@ -458,7 +466,7 @@ export class LightingRuntime implements LightingService {
   }
 
   commands(actor: Actor, slot?: 'emergency' | 'override'): CommandRecord[] {
-    this.running();
+    this.running(); // unavailable outranks invalid: a stopped service says so first
     const now = this.clock.now();
     return [...this.commandsById.values()]
       .filter((m) => (slot === undefined || m.slot === slot) && sees(actor, m.communes))
@@ -836,14 +844,14 @@ export class LightingRuntime implements LightingService {
   // ======== programs and calendars ========
 
   programs(): ProgramEntry[] {
-    this.running();
+    this.running(); // unavailable outranks invalid: a stopped service says so first
     return [...this.programsById.values()]
       .map((p) => this.programEntry(p.program.id))
       .sort(byId((e) => e.program.id));
   }
 
   program(id: string): ProgramEntry {
-    this.running();
+    this.running(); // unavailable outranks invalid: a stopped service says so first
     if (!this.programsById.has(id)) throw new LightingError('not-found', `unknown program '${id}'`);
     return this.programEntry(id);
   }
@@ -882,7 +890,7 @@ export class LightingRuntime implements LightingService {
   }
 
   async deleteProgram(id: string, actor: Actor): Promise<void> {
-    this.running();
+    this.running(); // unavailable outranks invalid: a stopped service says so first
     if (!this.programsById.has(id)) throw new LightingError('not-found', `unknown program '${id}'`);
     const users = this.calendarsUsing(id);
     if (users.length > 0)
@@ -896,14 +904,14 @@ export class LightingRuntime implements LightingService {
   }
 
   calendars(): CalendarEntry[] {
-    this.running();
+    this.running(); // unavailable outranks invalid: a stopped service says so first
     return [...this.calendarsById.keys()]
       .map((id) => this.calendarEntry(id))
       .sort(byId((e) => e.calendar.id));
   }
 
   calendar(id: string): CalendarEntry {
-    this.running();
+    this.running(); // unavailable outranks invalid: a stopped service says so first
     if (!this.calendarsById.has(id)) throw new LightingError('not-found', `unknown calendar '${id}'`);
     return this.calendarEntry(id);
   }
@@ -1080,7 +1088,7 @@ export class LightingRuntime implements LightingService {
   // ======== previews ========
 
   previewProgram(request: PreviewRequest, actor: Actor): ProgramPreview {
-    this.running();
+    this.running(); // unavailable outranks invalid: a stopped service says so first
     const issues: ValidationIssue[] = [];
     const z = this.zoneOf(request?.zone, actor, issues);
     const night = typeof request?.night === 'string' ? parseCivilDate(request.night) : undefined;
@@ -1092,7 +1100,7 @@ export class LightingRuntime implements LightingService {
   }
 
   yearCost(request: YearCostRequest, actor: Actor): YearCost {
-    this.running();
+    this.running(); // unavailable outranks invalid: a stopped service says so first
     const issues: ValidationIssue[] = [];
     const z = this.zoneOf(request?.zone, actor, issues);
     const program = this.programOf(request?.program, issues);
@@ -1707,7 +1715,7 @@ export class LightingRuntime implements LightingService {
     const spec = readTarget(raw, problems);
     for (const message of problems) issues.push({ path: ['target'], message });
     if (!spec) return undefined;
-    const resolved = this.territory!.topology.resolveTarget(spec);
+    const resolved = this.running().topology.resolveTarget(spec);
     if (!resolved.ok) {
       issues.push({ path: ['target', Object.keys(spec)[0]], message: resolved.error });
       return undefined;
