@@ -1,18 +1,11 @@
-import ModbusRTU from 'modbus-serial';
 import { connectAsync } from 'mqtt';
 import type { ConfigInput } from '../config/schema';
 import { buildTerritory } from '../config/territory';
-import { Bus } from '../controller/bus';
-import { systemClock } from '../controller/clock';
-import { DeviceRegistry } from '../controller/devices';
-import { silentLogger } from '../controller/logger';
-import { LightingRuntime } from '../controller/lighting/runtime/runtime';
-import { MqttConnection } from '../drivers/mqtt/connection';
 import { startMosquitto } from '../test/helpers/mosquitto';
 import { freePorts } from '../test/helpers/ports';
 import {
-  BENCH_ACTOR,
   FarmProcess,
+  LightingStack,
   LineChild,
   option,
   percentile,
@@ -144,50 +137,12 @@ async function main(): Promise<void> {
   const ws = await workspace(territory(ports, broker.url, fadeS, concurrency));
   const farm = await FarmProcess.start(ws.configFile, !process.argv.includes('--model'));
   const publisher = await LineChild.start('presencePublisher', [broker.url], 'READY');
-  const config = ws.config;
-  const deviceIds = config.devices.map((d) => d.id);
-  const bus = new Bus(silentLogger);
-  const devices = new DeviceRegistry(config, {
-    logger: silentLogger,
-    clock: systemClock,
-    bus,
-    configDir: ws.dir,
-    stateDir: ws.dir,
-  });
-  const mqtt = new MqttConnection({
-    config: config.mqtt,
-    instance: 'bench-presence',
-    configDir: ws.dir,
-    logger: silentLogger,
-    clock: systemClock,
-  });
-  const runtime = new LightingRuntime(
-    { config, stateDir: ws.dir, logger: silentLogger, clock: systemClock, bus, mqtt, devices },
-    // No reconciliation during the runs: the floor's writes would otherwise be "healed" in between.
-    { dispatch: { reconcileMs: 3_600_000, reportMs: 3_600_000 } },
-  );
-  const modbus = devices.component('modbus');
-  const clients = ports.map(() => new ModbusRTU());
+  const deviceIds = ws.config.devices.map((d) => d.id);
+  const stack = LightingStack.create(ws, ports, 'bench-presence');
+  const { runtime, clients } = stack;
   const floorSubscriber = await connectAsync(broker.url, { clientId: `bench-floor-${process.pid}` });
-  const signal = new AbortController().signal;
   try {
-    await modbus.start(signal);
-    await runtime.start(signal);
-    await mqtt.start(signal);
-    await Promise.all(
-      clients.map(async (client, i) => {
-        await client.connectTCP('127.0.0.1', { port: ports[i] });
-        client.setID(1);
-        client.setTimeout(2000);
-      }),
-    );
-    const total = CONTROLLERS * PER_CONTROLLER;
-    for (let waited = 0; ; waited += 50) {
-      const confirmed = runtime.zones(BENCH_ACTOR).reduce((n, z) => n + z.confirmed, 0);
-      if (confirmed === total) break;
-      if (waited > 20_000) throw new Error(`first levels not confirmed: ${confirmed} of ${total}`);
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
+    await stack.start(ports, { mqtt: true });
 
     // The floor: parse, find the controller, write one register; nothing else.
     floorSubscriber.on('message', (topic, payload) => {
@@ -253,10 +208,7 @@ async function main(): Promise<void> {
     );
   } finally {
     await floorSubscriber.endAsync();
-    await runtime.stop();
-    await mqtt.stop();
-    await modbus.stop();
-    await Promise.allSettled(clients.map((c) => new Promise<void>((resolve) => c.close(() => resolve()))));
+    await stack.stop();
     await publisher.stop();
     await farm.stop();
     await broker.stop();

@@ -1,14 +1,15 @@
 import { performance } from 'node:perf_hooks';
-import ModbusRTU from 'modbus-serial';
 import { buildTerritory } from '../config/territory';
-import { Bus } from '../controller/bus';
-import { systemClock } from '../controller/clock';
-import { DeviceRegistry } from '../controller/devices';
-import { silentLogger } from '../controller/logger';
-import { LightingRuntime } from '../controller/lighting/runtime/runtime';
-import { MqttConnection } from '../drivers/mqtt/connection';
 import { freePorts } from '../test/helpers/ports';
-import { BENCH_ACTOR, FarmProcess, option, percentile, round, workspace } from './support/lightingBench';
+import {
+  BENCH_ACTOR,
+  FarmProcess,
+  LightingStack,
+  option,
+  percentile,
+  round,
+  workspace,
+} from './support/lightingBench';
 
 /**
  * Emergency relight of 10,000 luminaires on 100 Modbus segment controllers (simulators in a child
@@ -48,47 +49,12 @@ async function main(): Promise<void> {
     }),
   });
   const farm = await FarmProcess.start(ws.configFile, !process.argv.includes('--model'));
-  const config = ws.config;
-  const bus = new Bus(silentLogger);
-  const devices = new DeviceRegistry(config, {
-    logger: silentLogger,
-    clock: systemClock,
-    bus,
-    configDir: ws.dir,
-    stateDir: ws.dir,
-  });
-  // Never started: the relight path does not touch MQTT.
-  const mqtt = new MqttConnection({
-    config: config.mqtt,
-    instance: 'bench',
-    configDir: ws.dir,
-    logger: silentLogger,
-    clock: systemClock,
-  });
-  const runtime = new LightingRuntime(
-    { config, stateDir: ws.dir, logger: silentLogger, clock: systemClock, bus, mqtt, devices },
-    // No reconciliation or reports during the runs: the floor's writes would otherwise be "healed".
-    { dispatch: { reconcileMs: 3_600_000, reportMs: 3_600_000 } },
-  );
-  const modbus = devices.component('modbus');
-  const clients = ports.map(() => new ModbusRTU());
-  const signal = new AbortController().signal;
+  const stack = LightingStack.create(ws, ports, 'bench');
+  const { runtime, clients } = stack;
   try {
-    await modbus.start(signal);
-    await runtime.start(signal);
-    await Promise.all(
-      clients.map(async (client, i) => {
-        await client.connectTCP('127.0.0.1', { port: ports[i] });
-        client.setID(1);
-        client.setTimeout(2000);
-      }),
-    );
+    // The relight path does not touch MQTT.
+    await stack.start(ports, { mqtt: false });
     const total = CONTROLLERS * PER_CONTROLLER;
-    const confirmedNow = (): number => runtime.zones(BENCH_ACTOR).reduce((n, z) => n + z.confirmed, 0);
-    for (let waited = 0; confirmedNow() < total; waited += 50) {
-      if (waited > 20_000) throw new Error(`first levels not confirmed: ${confirmedNow()} of ${total}`);
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
 
     // A fresh relight each run (as an emergency call is), cleared afterwards, out of the measured time,
     // once the devices have confirmed the schedule's levels again.
@@ -187,10 +153,7 @@ async function main(): Promise<void> {
     );
     if (errors > 0) process.exitCode = 1;
   } finally {
-    await runtime.stop();
-    await modbus.stop();
-    await mqtt.stop();
-    await Promise.allSettled(clients.map((c) => new Promise<void>((resolve) => c.close(() => resolve()))));
+    await stack.stop();
     await farm.stop();
     await ws.remove();
   }

@@ -7,7 +7,14 @@ import { createInterface, type Interface } from 'node:readline';
 import { toYaml } from '../../config/generateDemo';
 import { parseConfig } from '../../config/load';
 import type { Config, ConfigInput } from '../../config/schema';
+import ModbusRTU from 'modbus-serial';
+import { Bus } from '../../controller/bus';
+import { systemClock } from '../../controller/clock';
+import { DeviceRegistry } from '../../controller/devices';
 import type { Actor } from '../../controller/lighting/runtime/api';
+import { LightingRuntime } from '../../controller/lighting/runtime/runtime';
+import { silentLogger } from '../../controller/logger';
+import { MqttConnection } from '../../drivers/mqtt/connection';
 import { READY_PREFIX, type WriteRecord } from './segmentFarm';
 
 /** What the lighting benchmarks share: a territory written to a temp dir, and the segment farm as a child process. */
@@ -38,6 +45,83 @@ export async function workspace(input: ConfigInput): Promise<Workspace> {
     config: parseConfig(yaml, configFile),
     remove: () => rm(dir, { recursive: true, force: true }),
   };
+}
+
+/**
+ * The service's lighting path as the benchmarks drive it (device registry, Modbus driver, lighting
+ * runtime, MQTT connection), beside one bare modbus-serial client per controller for the floor.
+ */
+export class LightingStack {
+  private readonly signal = new AbortController().signal;
+
+  private constructor(
+    readonly runtime: LightingRuntime,
+    readonly mqtt: MqttConnection,
+    private readonly devices: DeviceRegistry,
+    readonly clients: ModbusRTU[],
+  ) {}
+
+  static create(ws: Workspace, ports: readonly number[], instance: string): LightingStack {
+    const { config } = ws;
+    const bus = new Bus(silentLogger);
+    const devices = new DeviceRegistry(config, {
+      logger: silentLogger,
+      clock: systemClock,
+      bus,
+      configDir: ws.dir,
+      stateDir: ws.dir,
+    });
+    const mqtt = new MqttConnection({
+      config: config.mqtt,
+      instance,
+      configDir: ws.dir,
+      logger: silentLogger,
+      clock: systemClock,
+    });
+    const runtime = new LightingRuntime(
+      { config, stateDir: ws.dir, logger: silentLogger, clock: systemClock, bus, mqtt, devices },
+      // No reconciliation or reports during the runs: the floor's writes would otherwise be "healed".
+      { dispatch: { reconcileMs: 3_600_000, reportMs: 3_600_000 } },
+    );
+    return new LightingStack(
+      runtime,
+      mqtt,
+      devices,
+      ports.map(() => new ModbusRTU()),
+    );
+  }
+
+  /** Starts the driver and the runtime, connects the bare clients, and waits for the first levels confirmed. */
+  async start(ports: readonly number[], options: { mqtt: boolean }): Promise<void> {
+    await this.devices.component('modbus').start(this.signal);
+    await this.runtime.start(this.signal);
+    if (options.mqtt) await this.mqtt.start(this.signal);
+    await Promise.all(
+      this.clients.map(async (client, i) => {
+        await client.connectTCP('127.0.0.1', { port: ports[i] });
+        client.setID(1);
+        client.setTimeout(2000);
+      }),
+    );
+    const total = this.runtime.zones(BENCH_ACTOR).reduce((n, z) => n + z.luminaires, 0);
+    for (let waited = 0; this.confirmed() < total; waited += 50) {
+      if (waited > 20_000) throw new Error(`first levels not confirmed: ${this.confirmed()} of ${total}`);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  }
+
+  confirmed(): number {
+    return this.runtime.zones(BENCH_ACTOR).reduce((n, z) => n + z.confirmed, 0);
+  }
+
+  async stop(): Promise<void> {
+    await this.runtime.stop();
+    await this.mqtt.stop();
+    await this.devices.component('modbus').stop();
+    await Promise.allSettled(
+      this.clients.map((c) => new Promise<void>((resolve) => c.close(() => resolve()))),
+    );
+  }
 }
 
 /** A helper process that speaks in lines: one request line on stdin, one answer line on stdout. */
