@@ -112,22 +112,10 @@ export interface LightingRuntimeDeps {
   devices: { get(deviceId: string): Driver | undefined };
 }
 
-interface CommandMeta {
-  id: string;
-  slot: 'emergency' | 'override';
+/** A command as the runtime holds it: the record without its derived `pending`, with the target resolved. */
+interface CommandMeta extends Omit<CommandRecord, 'target' | 'pending'> {
   target: Target;
   spec: TargetSpec;
-  communes: string[];
-  luminaires: number;
-  level: number;
-  reason: string;
-  actor: string;
-  via: Actor['via'];
-  from: string;
-  acceptedAt: number;
-  start: number;
-  expiresAt?: number;
-  untilReleased: boolean;
 }
 
 interface Subscriber {
