@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { once } from 'node:events';
+import { once, setMaxListeners } from 'node:events';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -93,6 +93,8 @@ export class LightingStack {
 
   /** Starts the driver and the runtime, connects the bare clients, and waits for the first levels confirmed. */
   async start(ports: readonly number[], options: { mqtt: boolean }): Promise<void> {
+    // Each device's first connection listens to this one signal, as under the service's lifecycle.
+    setMaxListeners(0, this.signal);
     await this.devices.component('modbus').start(this.signal);
     await this.runtime.start(this.signal);
     if (options.mqtt) await this.mqtt.start(this.signal);
