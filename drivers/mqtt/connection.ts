@@ -526,8 +526,10 @@ export class MqttConnection extends EventEmitter<MqttConnectionEvents> {
       this.setHealth('down', this.currentError);
       return;
     }
-    const refused = [...this.filters.values()].filter((e) => e.state === 'refused');
-    if (refused.length === 0) {
+    // Called once per subscription answered: no array of all the filters (thousands of sensors).
+    let refused: FilterEntry[] | undefined;
+    for (const entry of this.filters.values()) if (entry.state === 'refused') (refused ??= []).push(entry);
+    if (refused === undefined) {
       this.setHealth('up');
       return;
     }
