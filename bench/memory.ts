@@ -2,10 +2,10 @@ import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { PROJECT_ROOT } from '../../config/paths';
-import { buildTerritory } from '../../config/territory';
-import { freePorts } from '../../test/helpers/ports';
-import { option, round, workspace } from './lightingBench';
+import { PROJECT_ROOT } from '../config/paths';
+import { buildTerritory } from '../config/territory';
+import { freePorts } from '../test/helpers/ports';
+import { option, round, workspace } from './support/lightingBench';
 
 /**
  * Resident memory of the whole service with a large lighting territory (DESIGN target: 100,000
@@ -14,7 +14,7 @@ import { option, round, workspace } from './lightingBench';
  * controllers are not simulated: their links keep retrying, as in the field with a network down),
  * samples its RSS from /proc for a while and prints the peak, then stops it with SIGTERM.
  *
- *   node dist/bench/support/lightingMemory.js [--controllers 1000] [--seconds 20]
+ *   npm run bench -- memory [--controllers 1000] [--seconds 60]
  */
 
 function rssMb(pid: number): number {
@@ -25,7 +25,7 @@ function rssMb(pid: number): number {
 
 async function main(): Promise<void> {
   const controllers = option('controllers', 1000);
-  const seconds = option('seconds', 20);
+  const seconds = option('seconds', 60);
   const [http, broker, ...ports] = await freePorts(controllers + 2);
   const input = buildTerritory({
     communes: 6,
