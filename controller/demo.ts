@@ -1,5 +1,4 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { setTimeout as delay } from 'node:timers/promises';
 import { createWriteStream, mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
@@ -38,6 +37,7 @@ export async function runDemo(args: string[]): Promise<number> {
       values['presence-rate'],
       '--control-port',
       values['control-port'],
+      '--ignore-sigint',
     ],
     { stdio: ['ignore', 'pipe', 'pipe'] },
   );
@@ -77,15 +77,8 @@ export async function runDemo(args: string[]): Promise<number> {
   const simulatorsExited = new Promise<number>((resolve) =>
     simulators.once('exit', (code) => resolve(code ?? 1)),
   );
-  let interrupted = false;
-  const onInterrupt = (): void => {
-    interrupted = true;
-  };
-  process.once('SIGINT', onInterrupt);
   const code = await Promise.race([runService(file, { prettyLogs: true }), simulatorsExited.then(() => 1)]);
-  process.off('SIGINT', onInterrupt);
-  // Ctrl-C reaches the whole process group, the simulators included: let them stop on their own first.
-  if (interrupted) await Promise.race([simulatorsExited, delay(5_000, undefined, { ref: false })]);
+  // The devices stop after the service, which can then close its sessions with them cleanly.
   if (simulators.exitCode === null && simulators.signalCode === null) {
     simulators.kill('SIGTERM');
     await simulatorsExited;

@@ -21,6 +21,7 @@ logs go to stderr. SIGTERM or SIGINT stops everything.
   --seed <n>                           seed of the building model and the arrivals (default 1)
   --serve-host <name,...>              also play devices configured at these hosts (e.g. a compose service)
   --listen <address>                   bind address for the devices of --serve-host (default 0.0.0.0)
+  --ignore-sigint                      stop on SIGTERM only: for a parent that stops its service first
 `;
 
 export const DEFAULT_CONTROL_PORT = 8081;
@@ -37,6 +38,7 @@ interface Arguments {
   seed: number;
   serveHosts: string[];
   listen?: string;
+  ignoreSigint: boolean;
 }
 
 export function parseArguments(argv: string[]): Arguments {
@@ -51,6 +53,7 @@ export function parseArguments(argv: string[]): Arguments {
       seed: { type: 'string' },
       'serve-host': { type: 'string' },
       listen: { type: 'string' },
+      'ignore-sigint': { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -86,6 +89,7 @@ export function parseArguments(argv: string[]): Arguments {
       .map((h) => h.trim())
       .filter((h) => h !== ''),
     ...(values.listen !== undefined ? { listen: values.listen } : {}),
+    ignoreSigint: values['ignore-sigint'] === true,
   };
 }
 
@@ -137,8 +141,11 @@ export async function runSimulators(argv: string[]): Promise<number> {
     abortStart.abort(new Error(`${signal} before the simulators were ready`));
     stopRequested(signal);
   };
-  process.on('SIGTERM', onSignal);
-  process.on('SIGINT', onSignal);
+  // Ctrl-C reaches the whole process group; a parent that asks for it stops the devices after its service.
+  const stopSignals: NodeJS.Signals[] = args.ignoreSigint ? ['SIGTERM'] : ['SIGTERM', 'SIGINT'];
+  const ignoreSignal = (): void => undefined;
+  for (const signal of stopSignals) process.on(signal, onSignal);
+  if (args.ignoreSigint) process.on('SIGINT', ignoreSignal);
 
   let code = 0;
   try {
@@ -172,8 +179,8 @@ export async function runSimulators(argv: string[]): Promise<number> {
   }
   stopping = true;
   await stopWithin(simulation, log);
-  process.off('SIGTERM', onSignal);
-  process.off('SIGINT', onSignal);
+  for (const signal of stopSignals) process.off(signal, onSignal);
+  process.off('SIGINT', ignoreSignal);
   log.info('stopped');
   return code;
 }

@@ -108,6 +108,32 @@ describe('simulators process', () => {
     expect(stderr).toContain('"msg":"stopped"');
   }, 60_000);
 
+  it("with --ignore-sigint stays up on SIGINT (Ctrl-C reaches the demo's whole group) and stops on SIGTERM", async () => {
+    const territory = await testTerritory({ modbus: 1, opcua: 0, luminaires: 4 });
+    const written = await writeTerritory(territory);
+    try {
+      const proc = simulators([written.file, '--only', 'modbus', '--control-port', '0', '--ignore-sigint']);
+      child = proc;
+      let stdout = '';
+      await new Promise<void>((resolve, reject) => {
+        proc.stdout.on('data', (chunk: Buffer) => {
+          stdout += chunk.toString();
+          if (stdout.includes('\n')) resolve();
+        });
+        proc.once('exit', (code) => reject(new Error(`exited with ${code} before the ready line`)));
+      });
+      const ready = JSON.parse(stdout.trim()) as Ready;
+      proc.kill('SIGINT');
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      expect(proc.exitCode).toBeNull();
+      expect((await control<SimulationState>(ready.control, 'GET', '/state')).status).toBe(200);
+      proc.kill('SIGTERM');
+      expect(await exited(proc)).toBe(0);
+    } finally {
+      await written.remove();
+    }
+  }, 60_000);
+
   it('exits 2 with the usage on bad arguments, 1 with located errors on a bad configuration', async () => {
     const usage = spawnSync(process.execPath, [MAIN, '--only', 'bacnet'], { encoding: 'utf8' });
     expect(usage.status).toBe(2);
