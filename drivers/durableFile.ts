@@ -8,7 +8,8 @@ import path from 'node:path';
 export async function writeFileAtomically(file: string, content: string): Promise<void> {
   const dir = path.dirname(file);
   await mkdir(dir, { recursive: true });
-  const temporary = `${file}.${process.pid}.tmp`;
+  // A fixed name: one left by a crash is simply overwritten. Callers serialise their writes to a file.
+  const temporary = `${file}.tmp`;
   const handle = await open(temporary, 'w');
   try {
     await handle.writeFile(content, 'utf8');
