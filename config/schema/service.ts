@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { isIPv4, isIPv6 } from 'node:net';
 import { Location, SecretRef, TimeZone } from './common';
 
 export const Site = z.strictObject({
@@ -26,12 +27,29 @@ export const ServiceSection = z
     shutdown_timeout_s: 10,
   });
 
+/** A listening address: never empty, which Node reads as every interface. */
+const ListenHost = z
+  .string()
+  .min(1, { message: "must name an address ('127.0.0.1', '::1', or '0.0.0.0' for every interface); empty is refused" })
+  .describe("Address to listen on; '0.0.0.0' or '::' means every interface.");
+
+/** An IPv4 or IPv6 address, optionally with a prefix length ('10.0.0.0/8', '::1', 'fd00::/8'). */
+const AddressOrPrefix = z
+  .string()
+  .refine(isAddressOrPrefix, { message: "must be an IP address or a prefix such as '10.0.0.0/8' or 'fd00::/8'" });
+
 export const HttpSection = z
   .strictObject({
-    host: z.string().default('127.0.0.1'),
+    host: ListenHost.default('127.0.0.1'),
     port: z.number().int().min(0).max(65535).default(8080),
+    trusted_proxies: z
+      .array(AddressOrPrefix)
+      .default([])
+      .describe(
+        'Reverse proxies whose X-Forwarded-For is believed (addresses or prefixes). Empty: the peer address is the client.',
+      ),
   })
-  .default({ host: '127.0.0.1', port: 8080 });
+  .default({ host: '127.0.0.1', port: 8080, trusted_proxies: [] });
 
 export const MqttSection = z
   .strictObject({
@@ -40,7 +58,15 @@ export const MqttSection = z
       .regex(/^(mqtts?|wss?|tcp|ssl):\/\/.+/)
       .optional()
       .describe('Broker URL. Absent: an embedded broker is started on embedded_port.'),
-    embedded_host: z.string().default('127.0.0.1'),
+    embedded_host: ListenHost.default('127.0.0.1').describe(
+      'Address of the embedded broker, which has no authentication: a non-loopback address needs embedded_expose.',
+    ),
+    embedded_expose: z
+      .boolean()
+      .default(false)
+      .describe(
+        'true lets the unauthenticated embedded broker listen beyond loopback. Anyone who reaches it can publish requests.',
+      ),
     embedded_port: z.number().int().min(0).max(65535).default(1883),
     base_topic: z
       .string()
@@ -66,6 +92,7 @@ export const MqttSection = z
   })
   .default({
     embedded_host: '127.0.0.1',
+    embedded_expose: false,
     embedded_port: 1883,
     base_topic: 'nocturne',
     keepalive_s: 30,
@@ -88,3 +115,11 @@ export const InfluxSection = z.strictObject({
     .default(512)
     .describe('On-disk spool bound; beyond it the oldest points are dropped.'),
 });
+
+function isAddressOrPrefix(text: string): boolean {
+  const [address, prefix, ...rest] = text.split('/');
+  if (rest.length > 0) return false;
+  const bits = isIPv4(address) ? 32 : isIPv6(address) ? 128 : 0;
+  if (bits === 0) return false;
+  return prefix === undefined || (/^\d{1,3}$/.test(prefix) && Number(prefix) <= bits);
+}
