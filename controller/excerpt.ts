@@ -25,7 +25,8 @@ export function excerpt(value: unknown, maxChars = EXCERPT_CHARS): string {
 
 /** Writes value through push, stopping as soon as push says the excerpt is full. */
 function write(value: unknown, depth: number, push: (text: string) => boolean): boolean {
-  if (typeof value === 'string') return push(JSON.stringify(value.length > 200 ? value.slice(0, 200) : value));
+  if (typeof value === 'string')
+    return push(JSON.stringify(value.length > 200 ? value.slice(0, 200) : value));
   if (value === null || typeof value !== 'object') return push(String(value));
   if (depth >= EXCERPT_DEPTH) return push(Array.isArray(value) ? '[…]' : '{…}');
   if (Array.isArray(value)) {
@@ -51,5 +52,8 @@ function write(value: unknown, depth: number, push: (text: string) => boolean): 
 /** Control characters (newlines, escapes, NUL…) as \uXXXX, so an excerpt is always one inert line. */
 function escapeControls(text: string): string {
   // eslint-disable-next-line no-control-regex
-  return text.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+  return text.replace(
+    /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g,
+    (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`,
+  );
 }

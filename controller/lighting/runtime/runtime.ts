@@ -295,6 +295,8 @@ export class LightingRuntime implements LightingService {
     this.restoreCommands(loaded.state.commands, now);
     for (let z = 0; z < topology.zones.length; z++) this.rebuildSchedule(z);
     for (let z = 0; z < topology.zones.length; z++) this.applySchedule(z, now);
+    // Restored commands are followed like new ones, so their progress answers as soon as the first writes go out.
+    for (const meta of this.commandsById.values()) this.trackCommand(meta, now);
     territory.accounting.start(now);
     for (const binding of bindings)
       this.deviceHealth.set(binding.deviceId, this.deps.devices.get(binding.deviceId)?.health() ?? 'down');
@@ -422,13 +424,7 @@ export class LightingRuntime implements LightingService {
     const communes = t.topology.communesOf(target.value);
     this.checkScope(actor, communes, slot === 'emergency' ? 'relight' : 'override');
     const existing = this.commandsById.get(id);
-    if (existing && existing.slot !== slot)
-      throw new LightingError(
-        'conflict',
-        slot === 'emergency'
-          ? `'${id}' is an override, not an emergency relight`
-          : `'${id}' is an emergency relight, not an override`,
-      );
+    if (existing) this.checkReplaceable(existing, slot, communes, actor);
     const meta: CommandMeta = {
       id,
       slot,
@@ -447,6 +443,39 @@ export class LightingRuntime implements LightingService {
     };
     if (fields.expiresAt !== undefined) meta.expiresAt = fields.expiresAt;
     return this.give(meta, Boolean(existing));
+  }
+
+  /**
+   * A command in force keeps its id for its communes: replacing it needs the right to its old target,
+   * and an id is never taken over for other communes, so nobody can end another commune's relight by
+   * reusing its id.
+   */
+  private checkReplaceable(
+    existing: CommandMeta,
+    slot: 'emergency' | 'override',
+    communes: readonly string[],
+    actor: Actor,
+  ): void {
+    const id = existing.id;
+    if (!sees(actor, existing.communes) || !sameMembers(existing.communes, communes))
+      throw new LightingError(
+        'conflict',
+        sees(actor, existing.communes)
+          ? `'${id}' is in force in ${existing.communes.map((c) => `'${c}'`).join(', ')}; an id is never reused for other communes — choose another id`
+          : `'${id}' is already in use outside your communes — choose another id`,
+      );
+    if (existing.slot !== slot)
+      throw new LightingError(
+        'conflict',
+        slot === 'emergency'
+          ? `'${id}' is an override, not an emergency relight`
+          : `'${id}' is an emergency relight, not an override`,
+      );
+    this.checkScope(
+      actor,
+      existing.communes,
+      `replace ${slot === 'emergency' ? 'relight' : 'override'} '${id}'`,
+    );
   }
 
   async releaseOverride(id: string, actor: Actor): Promise<CommandRecord> {
@@ -490,7 +519,7 @@ export class LightingRuntime implements LightingService {
   /** Registers the command in the arbiter, starts dispatch and tracking, then persists (the acknowledgement). */
   private async give(meta: CommandMeta, replacing: boolean): Promise<CommandAccepted> {
     const t = this.running();
-    const { arbiter, topology, dispatcher, board } = t;
+    const { arbiter, topology, dispatcher } = t;
     const now = meta.acceptedAt;
     const command = {
       id: meta.id,
@@ -508,20 +537,7 @@ export class LightingRuntime implements LightingService {
     // The levels go out first; tracking and bookkeeping follow (read-backs cannot arrive before this call returns).
     const changes = arbiter.takeChanges();
     dispatcher.dispatch(changes);
-    const tracker = new CommandTracker(
-      meta.id,
-      meta.slot,
-      meta.level,
-      PRIORITY[meta.slot],
-      meta.target,
-      now,
-      topology.count,
-    );
-    const priority = PRIORITY[meta.slot];
-    topology.forEachIn(meta.target, (i) => {
-      if (arbiter.priorityOf(i) === priority && arbiter.levelOf(i) === meta.level) tracker.track(i);
-    });
-    board.begin(tracker);
+    const tracker = this.trackCommand(meta, now);
     // Luminaires whose decision did not change (the same command given again) are sent again all the same,
     // so that the progress reflects a fresh read-back.
     if (changes.length < tracker.total) {
@@ -537,6 +553,26 @@ export class LightingRuntime implements LightingService {
     this.commandChanged(meta, replacing ? 'replaced' : 'created', meta.actor, meta.via, meta.from, now);
     await this.persist(`${meta.slot === 'emergency' ? 'emergency relight' : 'override'} '${meta.id}'`);
     return { record, progress: tracker.progress(topology) };
+  }
+
+  /** Follows the luminaires where the command decides the level, until the devices confirm them. */
+  private trackCommand(meta: CommandMeta, now: number): CommandTracker {
+    const { arbiter, topology, board } = this.territory!;
+    const priority = PRIORITY[meta.slot];
+    const tracker = new CommandTracker(
+      meta.id,
+      meta.slot,
+      meta.level,
+      priority,
+      meta.target,
+      now,
+      topology.count,
+    );
+    topology.forEachIn(meta.target, (i) => {
+      if (arbiter.priorityOf(i) === priority && arbiter.levelOf(i) === meta.level) tracker.track(i);
+    });
+    board.begin(tracker);
+    return tracker;
   }
 
   private async end(
@@ -1768,6 +1804,10 @@ function recordOf(meta: CommandMeta, now: number): CommandRecord {
   };
   if (meta.expiresAt !== undefined) record.expiresAt = meta.expiresAt;
   return record;
+}
+
+function sameMembers(a: readonly string[], b: readonly string[]): boolean {
+  return a.length === b.length && a.every((c) => b.includes(c));
 }
 
 function sees(actor: Actor, communes: readonly string[]): boolean {

@@ -216,6 +216,78 @@ describe('LightingRuntime', () => {
     ).toBe(true);
   });
 
+  it('answers the progress of a restored relight, confirmed by the devices after the restart', async () => {
+    const state: PersistedState = {
+      ...emptyState(),
+      commands: [
+        {
+          id: 'storm',
+          slot: 'emergency',
+          target: { zone: metzZone.id },
+          level: 100,
+          reason: 'storm',
+          actor: 'sdis-57',
+          via: 'api',
+          from: 'x',
+          acceptedAt: NIGHT - 60_000,
+          start: NIGHT - 60_000,
+          untilReleased: false,
+        },
+      ],
+    };
+    await mkdir(path.join(dir, 'lighting'));
+    await writeFile(path.join(dir, 'lighting', 'state.json'), JSON.stringify(state));
+    started = await start(config, dir);
+    expect(started.runtime.progress('storm')).toMatchObject({ id: 'storm', total: 4 });
+    expect(await started.runtime.waitForConfirmation('storm', { timeoutMs: 1000 })).toMatchObject({
+      total: 4,
+      confirmed: 4,
+      done: true,
+    });
+  });
+
+  it('never lets an id in force be taken over for another commune, nor replaced without the right to its target', async () => {
+    started = await start(config, dir);
+    const { runtime } = started;
+    const MONTIGNY_ONLY: Actor = { ...METZ_ONLY, user: 'sdis-montigny', communes: ['montigny-les-metz'] };
+    await runtime.relight({ id: 'storm', target: { zone: montignyZone.id }, reason: 'storm' }, MONTIGNY_ONLY);
+    const takeover = await failure(
+      runtime.relight({ id: 'storm', target: { zone: metzZone.id }, reason: 'accident' }, METZ_ONLY),
+    );
+    expect(takeover.code).toBe('conflict');
+    expect(takeover.message).toMatch(/'storm' is already in use outside your communes/);
+    // Even with the right to both communes, an id stays with the communes it was given for.
+    const moved = await failure(
+      runtime.relight({ id: 'storm', target: { zone: metzZone.id }, reason: 'accident' }, ADMIN),
+    );
+    expect(moved.code).toBe('conflict');
+    expect(moved.message).toMatch(
+      /in force in 'montigny-les-metz'; an id is never reused for other communes/,
+    );
+    await runtime.override(
+      { id: 'works', target: { zone: montignyZone.id }, level: 30, reason: 'works', untilReleased: true },
+      { ...ADMIN, user: 'lighting-montigny', communes: ['montigny-les-metz'] },
+    );
+    const overrideTakeover = await failure(
+      runtime.override(
+        { id: 'works', target: { zone: metzZone.id }, level: 0, reason: 'x', untilReleased: true },
+        { ...ADMIN, user: 'lighting-metz', communes: ['metz'] },
+      ),
+    );
+    expect(overrideTakeover.code).toBe('conflict');
+    await expect(runtime.clearRelight('storm', METZ_ONLY)).rejects.toMatchObject({ code: 'forbidden' });
+    expect(runtime.commands(ADMIN).map((c) => [c.id, c.communes])).toEqual([
+      ['storm', ['montigny-les-metz']],
+      ['works', ['montigny-les-metz']],
+    ]);
+    // The owner may still replace its own relight in its own commune.
+    await runtime.relight(
+      { id: 'storm', target: { zone: montignyZone.id }, level: 80, reason: 'storm' },
+      MONTIGNY_ONLY,
+    );
+    expect(runtime.commands(ADMIN).find((c) => c.id === 'storm')?.level).toBe(80);
+  });
+
   it('refuses a bad relight with every problem located, and a target outside the actor communes', async () => {
     started = await start(config, dir);
     const { runtime } = started;
