@@ -31,7 +31,7 @@ export function collectMetrics(sources: {
   services: ApiServices;
   counters: HttpCounters;
   audit: { written: number; failed: number };
-  streams: number;
+  streams: { open: number; refused: number; dropped: number };
 }): MetricFamily[] {
   const { services, counters } = sources;
   const families: MetricFamily[] = [];
@@ -159,7 +159,19 @@ export function collectMetrics(sources: {
       'counter',
       counters.authFailures,
     ),
-    single('nocturne_http_event_streams', 'Open server-sent event streams.', 'gauge', sources.streams),
+    single('nocturne_http_event_streams', 'Open server-sent event streams.', 'gauge', sources.streams.open),
+    single(
+      'nocturne_http_event_streams_refused_total',
+      'Event streams refused: the user or the service had its most open.',
+      'counter',
+      sources.streams.refused,
+    ),
+    single(
+      'nocturne_http_event_streams_dropped_total',
+      'Event streams cut off because their client did not read.',
+      'counter',
+      sources.streams.dropped,
+    ),
     single(
       'nocturne_audit_entries_total',
       'Entries written to the audit log.',

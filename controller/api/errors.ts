@@ -78,23 +78,39 @@ const PART_NAME: Record<RequestPart, string> = {
   headers: 'header',
 };
 
-/** A request that fails its schema: every problem, each with its path and the allowed values. */
+/** Issues listed at most; the message still says how many there were. */
+const MAX_ISSUES = 20;
+
+/** Longest message or path of one issue: they echo what the client sent (a value, unknown keys). */
+const MAX_ISSUE_CHARS = 300;
+
+/**
+ * A request that fails its schema: every problem (the first MAX_ISSUES), each with its path and the
+ * allowed values. What echoes the input is cut short, so neither the answer nor the audit entry
+ * that carries its message grows with the body.
+ */
 export function validationError(
   part: RequestPart,
   schema: z.core.$ZodType,
   data: unknown,
   issues: readonly z.core.$ZodIssue[],
 ): ApiError {
-  const described = issues.map((issue) => ({
-    path: formatPath([PART_NAME[part], ...issue.path.map((p) => (typeof p === 'symbol' ? String(p) : p))]),
-    message: describeIssue(issue, schema, data),
+  const described = issues.slice(0, MAX_ISSUES).map((issue) => ({
+    path: clip(
+      formatPath([PART_NAME[part], ...issue.path.map((p) => (typeof p === 'symbol' ? String(p) : p))]),
+    ),
+    message: clip(describeIssue(issue, schema, data)),
   }));
-  return new ApiError(400, 'invalid', summarize(described), described);
+  return new ApiError(400, 'invalid', summarize(described, issues.length), described);
 }
 
-function summarize(issues: readonly ApiIssue[]): string {
-  if (issues.length === 1) return `${issues[0].path}: ${issues[0].message}`;
-  return `${issues.length} problems: ${issues.map((i) => i.path).join(', ')}`;
+function summarize(listed: readonly ApiIssue[], total: number): string {
+  if (total === 1) return `${listed[0].path}: ${listed[0].message}`;
+  return `${total} problems: ${listed.map((i) => i.path).join(', ')}${total > listed.length ? ', …' : ''}`;
+}
+
+function clip(text: string): string {
+  return text.length <= MAX_ISSUE_CHARS ? text : `${text.slice(0, MAX_ISSUE_CHARS - 1)}…`;
 }
 
 /**
@@ -113,6 +129,12 @@ export function toApiError(error: unknown): ApiError {
     const mapped = SERVICE_STATUS[error.code];
     return new ApiError(mapped.status, mapped.code, error.message);
   }
+  if ((error as { code?: unknown } | null)?.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE')
+    return new ApiError(
+      415,
+      'unsupported-media-type',
+      "the body must be JSON, sent with 'Content-Type: application/json'",
+    );
   const status = (error as { statusCode?: unknown } | null)?.statusCode;
   if (typeof status === 'number' && status >= 400 && status < 500) {
     return new ApiError(status, STATUS_CODE[status] ?? 'invalid', (error as Error).message);

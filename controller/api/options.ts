@@ -7,7 +7,10 @@ export interface ApiOptions {
   requestsPerWindow?: number;
   /** Default 60 s. */
   rateWindowMs?: number;
-  /** Failed authentications per client address per window before it is refused. Default 10. */
+  /**
+   * Failed authentications per client address, and per credential presented, within a window; beyond it
+   * failing attempts from that address or with that credential are refused (a valid token never is). Default 10.
+   */
   failedAuthPerWindow?: number;
   /** Default 5 minutes. */
   failedAuthWindowMs?: number;
@@ -15,6 +18,12 @@ export interface ApiOptions {
   ticketTtlMs?: number;
   /** Comment line sent on idle event streams, so proxies and phones keep them open. Default 15 s. */
   heartbeatMs?: number;
+  /** Event streams one user may hold open (console tabs, scripts). Default 8. */
+  maxStreamsPerUser?: number;
+  /** Event streams open at once, all users together. Default 200. */
+  maxStreams?: number;
+  /** Bytes an event stream may hold for a client that does not read before it is cut off. Default 256 KiB. */
+  maxStreamBacklogBytes?: number;
   /** Largest accepted request body. Default 256 KiB. */
   bodyLimitBytes?: number;
   /** Longest wait for a command's confirmation that a client may ask for. Default 60 s. */
@@ -33,6 +42,9 @@ export function coerceApiOptions(options: ApiOptions = {}): ResolvedApiOptions {
     failedAuthWindowMs: options.failedAuthWindowMs ?? 5 * 60_000,
     ticketTtlMs: options.ticketTtlMs ?? 30_000,
     heartbeatMs: options.heartbeatMs ?? 15_000,
+    maxStreamsPerUser: options.maxStreamsPerUser ?? 8,
+    maxStreams: options.maxStreams ?? 200,
+    maxStreamBacklogBytes: options.maxStreamBacklogBytes ?? 256 * 1024,
     bodyLimitBytes: options.bodyLimitBytes ?? 256 * 1024,
     maxWaitMs: options.maxWaitMs ?? 60_000,
     consoleDir: options.consoleDir ?? path.join(PROJECT_ROOT, 'controller', 'api', 'console'),

@@ -17,7 +17,7 @@ import type { Actor } from '../lighting/runtime/api';
 import type { Logger } from '../logger';
 import { ENDPOINTS, allows, type EndpointSpec } from './access';
 import type { AuditLog } from './audit';
-import { TokenAuthenticator } from './auth';
+import { TokenAuthenticator, type AuthResult } from './auth';
 import { ApiError, toApiError, validationError, type RequestPart } from './errors';
 import { EventStreams } from './events';
 import { FailedAuthLimiter } from './failedAuth';
@@ -40,6 +40,9 @@ export interface ApiServerDeps {
 
 /** Commands remembered for the progress endpoint's scope check. */
 const REMEMBERED_COMMANDS = 10_000;
+
+/** Deepest nesting of objects and arrays accepted in a body; the API's own bodies use fewer than 8. */
+const MAX_BODY_DEPTH = 32;
 
 const CLIENTS: Record<string, Actor['via']> = { console: 'console', cli: 'cli' };
 
@@ -84,6 +87,9 @@ export class ApiServer implements Component {
       lighting: deps.services.lighting,
       alerts: deps.services.alerts,
       heartbeatMs: this.options.heartbeatMs,
+      maxPerUser: this.options.maxStreamsPerUser,
+      maxTotal: this.options.maxStreams,
+      maxBacklogBytes: this.options.maxStreamBacklogBytes,
     });
   }
 
@@ -127,7 +133,10 @@ export class ApiServer implements Component {
       bodyLimit: this.options.bodyLimitBytes,
       forceCloseConnections: true,
       return503OnClosing: true,
+      // request.ip is the client's own address: from X-Forwarded-For, but only when the peer is a declared proxy.
+      trustProxy: [...this.deps.config.http.trusted_proxies],
     });
+    acceptJsonOnly(app);
     app.setValidatorCompiler(zodValidator);
     app.setSerializerCompiler(serializerCompiler);
     app.setErrorHandler((error, request, reply) => this.onError(error, request, reply));
@@ -157,6 +166,9 @@ export class ApiServer implements Component {
     });
     app.addHook('onSend', async (request, reply, payload) => {
       setSecurityHeaders(reply);
+      // Answers carry live state, commune data and audit entries: no browser or proxy keeps them. The
+      // console's files say otherwise themselves (staticFiles.ts).
+      if (!reply.hasHeader('cache-control')) void reply.header('cache-control', 'no-store');
       await this.auditCommand(request, reply);
       return payload;
     });
@@ -217,7 +229,7 @@ export class ApiServer implements Component {
           services: this.deps.services,
           counters: this.counters,
           audit: this.deps.audit.stats(),
-          streams: this.streams.count,
+          streams: this.streams.stats(),
         }),
     });
     app.get('/api/openapi.json', { schema: { hide: true } }, () => app.swagger());
@@ -229,45 +241,17 @@ export class ApiServer implements Component {
   private authenticate(request: FastifyRequest, reply: FastifyReply): void {
     const spec = specOf(request);
     if (!spec || spec.access === 'public') return;
-    const address = request.ip;
-    const blockedMs = this.failedAuth.blockedFor(address);
-    if (blockedMs > 0) {
-      void reply.header('retry-after', String(Math.ceil(blockedMs / 1000)));
-      throw new ApiError(
-        429,
-        'rate-limited',
-        `too many failed authentications from ${address}; retry in ${Math.ceil(blockedMs / 1000)} s`,
-      );
-    }
     const ticket = (request.query as { ticket?: unknown } | undefined)?.ticket;
-    const result =
+    const byTicket =
       typeof ticket === 'string' &&
       request.headers.authorization === undefined &&
-      request.routeOptions.config.endpoint === 'GET /api/events'
-        ? ticketResult(this.tickets.redeem(ticket))
-        : this.authenticator.authenticateHeader(request.headers.authorization);
-    if (!result.ok) {
-      if (result.reason !== 'missing') {
-        this.failedAuth.recordFailure(address);
-        this.counters.authFailures++;
-      }
-      this.deps.logger.warn(
-        `${request.method} ${pathOf(request.url)} from ${address}: ${result.reason} credentials`,
-      );
-      void reply.header(
-        'www-authenticate',
-        result.reason === 'missing'
-          ? 'Bearer realm="nocturne"'
-          : 'Bearer realm="nocturne", error="invalid_token"',
-      );
-      throw new ApiError(
-        401,
-        'unauthorized',
-        result.reason === 'missing'
-          ? "missing 'Authorization: Bearer <token>'"
-          : 'invalid or expired credentials',
-      );
-    }
+      request.routeOptions.config.endpoint === 'GET /api/events';
+    const credential = byTicket ? ticket : request.headers.authorization;
+    // A valid credential always gets in: only failing attempts are ever refused (failedAuth.ts).
+    const result = byTicket
+      ? ticketResult(this.tickets.redeem(ticket))
+      : this.authenticator.authenticateHeader(credential);
+    if (!result.ok) throw this.refuseCredentials(request, reply, result.reason, credential ?? '');
     const user = result.user;
     request.authenticatedUser = user;
     const client = request.headers['x-nocturne-client'];
@@ -276,8 +260,42 @@ export class ApiServer implements Component {
       role: user.role,
       communes: user.communes,
       via: (typeof client === 'string' && CLIENTS[client]) || 'api',
-      from: address,
+      from: request.ip,
     };
+  }
+
+  /** 401 for a missing or wrong credential; 429 once its address or the credential itself failed too often. */
+  private refuseCredentials(
+    request: FastifyRequest,
+    reply: FastifyReply,
+    reason: Extract<AuthResult, { ok: false }>['reason'],
+    credential: string,
+  ): ApiError {
+    const attempt = `${request.method} ${pathOf(request.url)} from ${request.ip}`;
+    if (reason === 'missing') {
+      this.deps.logger.warn(`${attempt}: missing credentials`);
+      void reply.header('www-authenticate', 'Bearer realm="nocturne"');
+      return new ApiError(401, 'unauthorized', "missing 'Authorization: Bearer <token>'");
+    }
+    this.counters.authFailures++;
+    const seconds = (ms: number): number => Math.ceil(ms / 1000);
+    const blockedMs = this.failedAuth.blockedFor(request.ip, credential);
+    if (blockedMs > 0) {
+      // Not logged one by one: the line that started the refusal said so.
+      void reply.header('retry-after', String(seconds(blockedMs)));
+      return new ApiError(
+        429,
+        'rate-limited',
+        `too many failed authentications from ${request.ip} or with this credential: failing attempts are refused for ${seconds(blockedMs)} s (a valid token is not)`,
+      );
+    }
+    this.failedAuth.recordFailure(request.ip, credential);
+    const nowBlockedMs = this.failedAuth.blockedFor(request.ip, credential);
+    this.deps.logger.warn(
+      `${attempt}: ${reason} credentials${nowBlockedMs > 0 ? `; failing attempts from this address or with this credential refused for ${seconds(nowBlockedMs)} s` : ''}`,
+    );
+    void reply.header('www-authenticate', 'Bearer realm="nocturne", error="invalid_token"');
+    return new ApiError(401, 'unauthorized', 'invalid or expired credentials');
   }
 
   /** After the body is read (so that a refused command is audited with its target), before validation. */
@@ -379,6 +397,35 @@ function setSecurityHeaders(reply: FastifyReply): void {
   void reply.header('referrer-policy', 'no-referrer');
   void reply.header('x-frame-options', 'DENY');
   void reply.header('content-security-policy', CONSOLE_CSP);
+}
+
+/**
+ * JSON bodies only, nested at most MAX_BODY_DEPTH deep. Fastify's own text/plain parser would hand a
+ * string to the schemas (a 400, where a body that is not JSON is a 415); and a deeper body is refused
+ * before validation, whose error messages would otherwise recurse through it.
+ */
+function acceptJsonOnly(app: FastifyInstance): void {
+  const parseJson = app.getDefaultJsonParser('error', 'error');
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body: string, done) => {
+    void parseJson(request, body, (error, value: unknown) => {
+      if (error) done(error, undefined);
+      else if (nestsDeeperThan(value, MAX_BODY_DEPTH))
+        done(new ApiError(400, 'invalid', `body: nests deeper than ${MAX_BODY_DEPTH} levels`), undefined);
+      else done(null, value);
+    });
+  });
+}
+
+/** Walks with a list rather than the call stack, so a body nested 100,000 deep costs no more than a wide one. */
+function nestsDeeperThan(value: unknown, maxDepth: number): boolean {
+  const pending: { value: unknown; depth: number }[] = [{ value, depth: 1 }];
+  for (let next = pending.pop(); next; next = pending.pop()) {
+    if (next.value === null || typeof next.value !== 'object') continue;
+    if (next.depth > maxDepth) return true;
+    for (const child of Object.values(next.value)) pending.push({ value: child, depth: next.depth + 1 });
+  }
+  return false;
 }
 
 /** Validates with the zod schema and names every problem with its path and what is allowed. */

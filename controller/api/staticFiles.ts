@@ -34,6 +34,8 @@ export function registerStaticFiles(app: FastifyInstance, dir: string): void {
     (name: (params: { file?: string }) => string) =>
     async (request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> => {
       const file = await send(name(request.params as { file?: string }));
+      // Kept, but revalidated on every load: the names carry no content hash, so a console cached
+      // for longer could outlive an upgrade of the API it talks to. The files are small.
       return reply.type(file.type).header('cache-control', 'no-cache').send(file.body);
     };
   const hidden = { schema: { hide: true } };

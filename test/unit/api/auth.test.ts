@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { TokenAuthenticator, newToken, tokenSha256 } from '../../../controller/api/auth';
-import { FailedAuthLimiter } from '../../../controller/api/failedAuth';
+import { FailedAuthLimiter, addressKey } from '../../../controller/api/failedAuth';
 import { EventTickets } from '../../../controller/api/tickets';
 import { ManualClock } from '../../../controller/clock';
 
@@ -78,6 +78,36 @@ describe('FailedAuthLimiter', () => {
     expect(limiter.blockedFor('10.0.0.1')).toBe(0);
     limiter.recordFailure('10.0.0.1');
     expect(limiter.blockedFor('10.0.0.1')).toBe(0);
+  });
+});
+
+describe('FailedAuthLimiter by address and credential', () => {
+  it('refuses a credential that keeps failing from any address, and an address whatever it presents', () => {
+    const clock = new ManualClock(0);
+    const limiter = new FailedAuthLimiter(clock, 3, 60_000);
+    for (const address of ['10.0.0.1', '10.0.0.2', '10.0.0.3'])
+      limiter.recordFailure(address, 'Bearer stale');
+    expect(limiter.blockedFor('10.0.0.4', 'Bearer stale')).toBe(60_000);
+    expect(limiter.blockedFor('10.0.0.4', 'Bearer other')).toBe(0);
+    for (const token of ['a', 'b', 'c']) limiter.recordFailure('10.0.0.9', `Bearer ${token}`);
+    expect(limiter.blockedFor('10.0.0.9', 'Bearer d')).toBe(60_000);
+  });
+
+  it('counts IPv6 clients by their /64 and IPv4-mapped ones as IPv4', () => {
+    expect(addressKey('2001:db8:0:1::a')).toBe('2001:db8:0:1::/64');
+    expect(addressKey('2001:0DB8:0000:0001:ffff:1:2:3')).toBe('2001:db8:0:1::/64');
+    expect(addressKey('2001:db8::1')).toBe('2001:db8:0:0::/64');
+    expect(addressKey('fe80::1%eth0')).toBe('fe80:0:0:0::/64');
+    expect(addressKey('::1')).toBe('0:0:0:0::/64');
+    expect(addressKey('::ffff:203.0.113.7')).toBe('203.0.113.7');
+    expect(addressKey('203.0.113.7')).toBe('203.0.113.7');
+  });
+
+  it('holds at most 10,000 windows, however many addresses and credentials fail', () => {
+    const limiter = new FailedAuthLimiter(new ManualClock(0), 10, 60_000);
+    for (let i = 0; i < 30_000; i++)
+      limiter.recordFailure(`10.${i >> 16}.${(i >> 8) & 255}.${i & 255}`, `t${i}`);
+    expect(limiter.tracked).toBe(10_000);
   });
 });
 

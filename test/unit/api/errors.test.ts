@@ -47,6 +47,21 @@ describe('validationError', () => {
       { path: 'query.limit', message: "must be at most 10 (is '11')" },
     ]);
   });
+
+  it('cuts short what echoes the input, and lists the first 20 issues', () => {
+    const long = { target: { zone: 'metz-a' }, reason: 'x'.repeat(100_000) };
+    const tooLong = RelightBody.safeParse(long);
+    const [issue] = validationError('body', RelightBody, long, tooLong.error!.issues).issues;
+    expect(issue.message).toMatch(/^must have at most 500 characters \(is 'xxx/);
+    expect(issue.message.length).toBeLessThanOrEqual(300);
+
+    const many = { target: { luminaires: Array.from({ length: 5000 }, () => 'Not An Id') }, reason: 'x' };
+    const manyIssues = RelightBody.safeParse(many);
+    const error = validationError('body', RelightBody, many, manyIssues.error!.issues);
+    expect(error.issues).toHaveLength(20);
+    expect(error.message).toMatch(/^5000 problems: body\.target\.luminaires\[0\], .*\[19\], …$/);
+    expect(JSON.stringify(error.body()).length).toBeLessThan(10_000);
+  });
 });
 
 describe('toApiError', () => {

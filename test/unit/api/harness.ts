@@ -57,8 +57,11 @@ export interface ApiHarness {
   close(): Promise<void>;
 }
 
-/** The API on 127.0.0.1 (port chosen by the system) over the in-test services, with a real audit log. */
-export async function startApi(options: ApiOptions = {}): Promise<ApiHarness> {
+/**
+ * The API on 127.0.0.1 (port chosen by the system) over the in-test services, with a real audit log;
+ * trustedProxies as `http.trusted_proxies` ('127.0.0.1': the test's own requests come through a proxy).
+ */
+export async function startApi(options: ApiOptions = {}, trustedProxies: string[] = []): Promise<ApiHarness> {
   const stateDir = await mkdtemp(path.join(tmpdir(), 'nocturne-api-'));
   const logger = new RecordingLogger();
   const clock = new ManualClock(Date.parse('2025-03-01T22:00:00Z'));
@@ -67,7 +70,7 @@ export async function startApi(options: ApiOptions = {}): Promise<ApiHarness> {
   const audit = new AuditLog(stateDir, { bus, clock, logger });
   const server = new ApiServer({
     config: {
-      http: { host: '127.0.0.1', port: 0 },
+      http: { host: '127.0.0.1', port: 0, trusted_proxies: trustedProxies },
       communes: [
         { id: 'metz', name: 'Metz' },
         { id: 'montigny-les-metz', name: 'Montigny-lès-Metz' },

@@ -52,19 +52,74 @@ describe('HTTP API layer', () => {
       });
     });
 
-    it('refuses an address after repeated wrong tokens, even with a good one, until the window ends', async () => {
-      for (let i = 0; i < 5; i++)
-        expect(
-          (await call(api, 'GET', '/api/me', { headers: { authorization: `Bearer guess-number-${i}` } }))
-            .status,
-        ).toBe(401);
-      const blocked = await call<ErrorBody>(api, 'GET', '/api/me', { headers: bearer('admin') });
+    it('refuses failing attempts from an address after repeated wrong tokens, until the window ends, but never a valid token', async () => {
+      const guess = (i: number) => ({ headers: { authorization: `Bearer guess-number-${i}` } });
+      for (let i = 0; i < 5; i++) expect((await call(api, 'GET', '/api/me', guess(i))).status).toBe(401);
+      const blocked = await call<ErrorBody>(api, 'GET', '/api/me', guess(5));
       expect(blocked.status).toBe(429);
       expect(Number(blocked.headers.get('retry-after'))).toBeGreaterThan(0);
       expect(blocked.body.error).toBe('rate-limited');
+      // Meanwhile, from the same address, the police and everyone else with a valid token get in.
+      expect((await call(api, 'GET', '/api/me', { headers: bearer('police-metz') })).status).toBe(200);
+      expect((await call(api, 'GET', '/api/me', { headers: bearer('admin') })).status).toBe(200);
+      expect((await call(api, 'GET', '/api/me', guess(6))).status).toBe(429);
 
       api.clock.advance(5 * 60_000);
+      expect((await call(api, 'GET', '/api/me', guess(7))).status).toBe(401);
       expect((await call(api, 'GET', '/api/me', { headers: bearer('admin') })).status).toBe(200);
+    });
+
+    it('behind a declared proxy, counts, logs and audits each client by its own address', async () => {
+      await api.close();
+      api = await startApi({ failedAuthPerWindow: 5, requestsPerWindow: 1000 }, ['127.0.0.1']);
+      const from = (client: string, token: string) => ({
+        headers: { 'x-forwarded-for': client, authorization: `Bearer ${token}` },
+      });
+      for (let i = 0; i < 8; i++) await call(api, 'GET', '/api/me', from('203.0.113.7', `guess-number-${i}`));
+      expect((await call(api, 'GET', '/api/me', from('203.0.113.7', 'guess-number-8'))).status).toBe(429);
+      // Another client behind the same proxy is not concerned.
+      expect((await call(api, 'GET', '/api/me', from('198.51.100.9', 'a-typo-in-it'))).status).toBe(401);
+
+      // Five lines up to the limit, the last saying so, then none for refused attempts; then the other client.
+      const failures = api.logger.lines.filter((l) => l.includes('unknown credentials'));
+      expect(failures).toHaveLength(6);
+      expect(failures[0]).toContain('GET /api/me from 203.0.113.7: unknown credentials');
+      expect(failures[4]).toContain('refused for 300 s');
+      expect(failures[5]).toContain('GET /api/me from 198.51.100.9: unknown credentials');
+
+      await call(api, 'POST', '/api/relights', {
+        headers: { ...bearer('police-metz'), 'x-forwarded-for': '192.0.2.44' },
+        body: { target: { zone: 'metz-a' }, reason: 'accident' },
+      });
+      const [, actor] = api.services.calls.find((c) => c.method === 'emergency')!.args;
+      expect(actor).toMatchObject({ user: 'police-metz', from: '192.0.2.44' });
+    });
+
+    it('believes X-Forwarded-For only from a declared proxy', async () => {
+      for (let i = 0; i < 5; i++)
+        await call(api, 'GET', '/api/me', {
+          headers: { 'x-forwarded-for': `203.0.113.${i}`, authorization: `Bearer guess-number-${i}` },
+        });
+      const spoofed = await call(api, 'GET', '/api/me', {
+        headers: { 'x-forwarded-for': '203.0.113.99', authorization: 'Bearer guess-number-5' },
+      });
+      expect(spoofed.status).toBe(429);
+      expect(api.logger.lines.filter((l) => l.includes('from 127.0.0.1: unknown credentials'))).toHaveLength(
+        5,
+      );
+      expect(api.logger.lines.join('\n')).not.toContain('203.0.113.');
+    });
+
+    it('refuses a wrong credential that keeps failing, whichever address presents it', async () => {
+      await api.close();
+      api = await startApi({ failedAuthPerWindow: 5, requestsPerWindow: 1000 }, ['127.0.0.1']);
+      const from = (client: string, token: string) => ({
+        headers: { 'x-forwarded-for': client, authorization: `Bearer ${token}` },
+      });
+      for (let i = 0; i < 5; i++)
+        expect((await call(api, 'GET', '/api/me', from(`192.0.2.${i}`, 'a-stale-token'))).status).toBe(401);
+      expect((await call(api, 'GET', '/api/me', from('192.0.2.50', 'a-stale-token'))).status).toBe(429);
+      expect((await call(api, 'GET', '/api/me', from('192.0.2.50', 'another-wrong-one'))).status).toBe(401);
     });
 
     it('never writes a token or a ticket to the log', async () => {
@@ -161,6 +216,38 @@ describe('HTTP API layer', () => {
         error: 'not-found',
         message: 'no GET /api/nothing here (see /api/docs)',
       });
+    });
+
+    it('answers 415 to a body that is not JSON', async () => {
+      const res = await call<ErrorBody>(api, 'POST', '/api/relights', {
+        headers: { ...bearer('police-metz'), 'content-type': 'text/plain' },
+        body: 'relight metz-a',
+      });
+      expect(res.status).toBe(415);
+      expect(res.body).toEqual({
+        error: 'unsupported-media-type',
+        message: "the body must be JSON, sent with 'Content-Type: application/json'",
+      });
+    });
+
+    it('refuses a body nested deeper than 32 levels with 400, before validation', async () => {
+      const nested = (depth: number): string => '['.repeat(depth) + ']'.repeat(depth);
+      const deep = await call<ErrorBody>(api, 'POST', '/api/relights', {
+        headers: bearer('police-metz'),
+        body: `{"target":{"zone":"metz-a"},"reason":"x","extra":${nested(100_000)}}`,
+      });
+      expect(deep.status).toBe(400);
+      expect(deep.body).toEqual({ error: 'invalid', message: 'body: nests deeper than 32 levels' });
+      // 32 levels in all: validation answers, with a short excerpt of the value.
+      const deepest = await call<ErrorBody>(api, 'POST', '/api/relights', {
+        headers: bearer('police-metz'),
+        body: `{"target":${nested(31)},"reason":"x"}`,
+      });
+      expect(deepest.status).toBe(400);
+      expect(deepest.body.issues).toEqual([
+        { path: 'body.target', message: expect.stringMatching(/^expected object, got a list/) as string },
+      ]);
+      expect(api.logger.lines.filter((l) => l.startsWith('error'))).toEqual([]);
     });
 
     it('checks path ids and query values', async () => {
@@ -415,6 +502,42 @@ describe('HTTP API layer', () => {
       expect(api.services.subscribers).toBe(0);
     });
 
+    it('caps event streams per user and in total, and says so', async () => {
+      await api.close();
+      api = await startApi({ maxStreamsPerUser: 2, maxStreams: 3 });
+      const url = `${api.url}/api/events`;
+      const streams = [await openStream(url, bearer('admin')), await openStream(url, bearer('admin'))];
+      try {
+        await Promise.all(streams.map((s) => s.next('ready')));
+        const third = await call<ErrorBody>(api, 'GET', '/api/events', { headers: bearer('admin') });
+        expect(third.status).toBe(429);
+        expect(third.headers.get('cache-control')).toBe('no-store');
+        expect(third.body).toEqual({
+          error: 'rate-limited',
+          message:
+            "'admin' already has 2 event streams open, the most one user may: close one (another console tab?) first",
+        });
+
+        streams.push(await openStream(url, bearer('viewer-metz')));
+        const full = await call<ErrorBody>(api, 'GET', '/api/events', { headers: bearer('lm-metz') });
+        expect(full.status).toBe(503);
+        expect(full.headers.get('retry-after')).toBe('30');
+        expect(full.body).toEqual({
+          error: 'unavailable',
+          message: 'the service already serves 3 event streams, its most; retry in 30 s',
+        });
+        const metrics = await call(api, 'GET', '/metrics', { headers: bearer('admin') });
+        expect(metrics.text).toContain('nocturne_http_event_streams 3\n');
+        expect(metrics.text).toContain('nocturne_http_event_streams_refused_total 2\n');
+
+        // A stream closed frees its place.
+        streams.shift()!.close();
+        streams.push(await eventually(() => openStream(url, bearer('admin'))));
+      } finally {
+        for (const stream of streams) stream.close();
+      }
+    });
+
     it('sends a heartbeat comment on the injected clock', async () => {
       const stream = await openStream(`${api.url}/api/events`, bearer('viewer-metz'));
       try {
@@ -471,6 +594,20 @@ describe('HTTP API layer', () => {
       expect(await call(api, 'GET', '/api/health')).toMatchObject({ status: 503, body: { status: 'down' } });
     });
 
+    it('marks API answers no-store, errors included, and has the console’s files revalidated', async () => {
+      const cacheControl = async (pathname: string, user?: 'admin') =>
+        (await call(api, 'GET', pathname, user ? { headers: bearer(user) } : {})).headers.get(
+          'cache-control',
+        );
+      expect(await cacheControl('/api/zones', 'admin')).toBe('no-store');
+      expect(await cacheControl('/api/zones')).toBe('no-store');
+      expect(await cacheControl('/api/nothing', 'admin')).toBe('no-store');
+      expect(await cacheControl('/metrics', 'admin')).toBe('no-store');
+      expect(await cacheControl('/api/health')).toBe('no-store');
+      expect(await cacheControl('/')).toBe('no-cache');
+      expect(await cacheControl('/app.js')).toBe('no-cache');
+    });
+
     it('renders metrics from the services', async () => {
       await call(api, 'POST', '/api/relights', {
         headers: bearer('admin'),
@@ -492,11 +629,27 @@ describe('HTTP API layer', () => {
   });
 });
 
+/** What `attempt` gives once it stops throwing, within 5 s. */
+async function eventually<T>(attempt: () => Promise<T>): Promise<T> {
+  const deadline = Date.now() + 5000;
+  for (;;) {
+    try {
+      return await attempt();
+    } catch (error) {
+      if (Date.now() > deadline) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+  }
+}
+
 /** A minimal server-sent events reader over fetch. */
 async function openStream(url: string, headers: Record<string, string> = {}) {
   const aborter = new AbortController();
   const response = await fetch(url, { headers, signal: aborter.signal });
-  if (response.status !== 200) throw new Error(`event stream answered ${response.status}`);
+  if (response.status !== 200) {
+    await response.body?.cancel();
+    throw new Error(`event stream answered ${response.status}`);
+  }
   const reader: ReadableStreamDefaultReader<Uint8Array> = response.body!.getReader();
   const decoder = new TextDecoder();
   let buffer = '';
