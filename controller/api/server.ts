@@ -386,10 +386,19 @@ function ticketResult(
   return user ? { ok: true, user } : { ok: false, reason: 'unknown' };
 }
 
-/** The path without its query string: tickets travel in the query and must not reach the log. */
+/** Longest path echoed in a log line or an error message (a URL may be as long as the header limit). */
+const ECHOED_PATH_CHARS = 200;
+
+/**
+ * The path without its query string (tickets travel in the query and must not reach the log), cut to
+ * ECHOED_PATH_CHARS and with control characters escaped, so that a crafted URL forges no log line.
+ */
 function pathOf(url: string): string {
   const q = url.indexOf('?');
-  return q === -1 ? url : url.slice(0, q);
+  const path = q === -1 ? url : url.slice(0, q);
+  const short = path.length > ECHOED_PATH_CHARS ? `${path.slice(0, ECHOED_PATH_CHARS)}…` : path;
+  // eslint-disable-next-line no-control-regex
+  return short.replace(/[\u0000-\u001f\u007f]/g, (c) => `%${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
 }
 
 function setSecurityHeaders(reply: FastifyReply): void {

@@ -218,6 +218,16 @@ describe('HTTP API layer', () => {
       });
     });
 
+    it('echoes at most 200 characters of an unknown path, control characters escaped', async () => {
+      const long = await call<ErrorBody>(api, 'GET', `/api/${'a'.repeat(8_000)}`, {
+        headers: bearer('admin'),
+      });
+      expect(long.status).toBe(404);
+      expect(long.body.message).toBe(`no GET /api/${'a'.repeat(195)}… here (see /api/docs)`);
+      const forged = await call<ErrorBody>(api, 'GET', '/api/x%0d%0aforged', { headers: bearer('admin') });
+      expect(forged.body.message).not.toMatch(/[\r\n]/);
+    });
+
     it('answers 415 to a body that is not JSON', async () => {
       const res = await call<ErrorBody>(api, 'POST', '/api/relights', {
         headers: { ...bearer('police-metz'), 'content-type': 'text/plain' },
