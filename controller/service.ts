@@ -3,7 +3,7 @@ import path from 'node:path';
 import type { Config } from '../config/schema';
 import { EmbeddedBroker } from '../drivers/mqtt/embeddedBroker';
 import { MqttConnection } from '../drivers/mqtt/connection';
-import { AuditLog } from './api/audit';
+import { AuditLog, auditLogOptionsFromConfig } from './api/audit';
 import { ApiServer } from './api/server';
 import { Bus } from './bus';
 import type { Clock } from './clock';
@@ -133,7 +133,11 @@ export class Service {
 
     // -- HTTP API --
     // The audit log listens from now on, so that MQTT commands arriving before it starts are queued.
-    this.audit = new AuditLog(stateDir, { bus, clock, logger: logger.child('audit') });
+    this.audit = new AuditLog(
+      stateDir,
+      { bus, clock, logger: logger.child('audit') },
+      auditLogOptionsFromConfig(config.service),
+    );
     this.audit.listen();
     this.lifecycle.add(this.audit);
     const health = this.health;

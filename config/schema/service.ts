@@ -18,6 +18,25 @@ export const ServiceSection = z
     log_level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace']).default('info'),
     log_format: z.enum(['json', 'pretty']).default('json'),
     shutdown_timeout_s: z.number().min(1).max(120).default(10),
+    audit_file_mb: z
+      .number()
+      .min(1)
+      .max(1024)
+      .default(16)
+      .describe('An audit file is closed and the next one started at this size (and at each UTC day).'),
+    audit_max_mb: z
+      .number()
+      .min(2)
+      .max(1_000_000)
+      .default(1024)
+      .describe('Bound on all audit files together: beyond it the oldest files are deleted.'),
+    audit_retention_days: z
+      .number()
+      .int()
+      .min(1)
+      .max(3660)
+      .default(366)
+      .describe('Audit files of days older than this are deleted.'),
   })
   .default({
     instance: 'nocturne',
@@ -25,18 +44,25 @@ export const ServiceSection = z
     log_level: 'info',
     log_format: 'json',
     shutdown_timeout_s: 10,
+    audit_file_mb: 16,
+    audit_max_mb: 1024,
+    audit_retention_days: 366,
   });
 
 /** A listening address: never empty, which Node reads as every interface. */
 const ListenHost = z
   .string()
-  .min(1, { message: "must name an address ('127.0.0.1', '::1', or '0.0.0.0' for every interface); empty is refused" })
+  .min(1, {
+    message: "must name an address ('127.0.0.1', '::1', or '0.0.0.0' for every interface); empty is refused",
+  })
   .describe("Address to listen on; '0.0.0.0' or '::' means every interface.");
 
 /** An IPv4 or IPv6 address, optionally with a prefix length ('10.0.0.0/8', '::1', 'fd00::/8'). */
 const AddressOrPrefix = z
   .string()
-  .refine(isAddressOrPrefix, { message: "must be an IP address or a prefix such as '10.0.0.0/8' or 'fd00::/8'" });
+  .refine(isAddressOrPrefix, {
+    message: "must be an IP address or a prefix such as '10.0.0.0/8' or 'fd00::/8'",
+  });
 
 export const HttpSection = z
   .strictObject({

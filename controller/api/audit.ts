@@ -1,9 +1,11 @@
 import { createReadStream } from 'node:fs';
-import { mkdir, open, readdir, stat, type FileHandle } from 'node:fs/promises';
+import { mkdir, open, readdir, rm, stat, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
+import type { Config } from '../../config/schema';
 import type { Bus } from '../bus';
-import type { Clock } from '../clock';
+import type { Clock, Timer } from '../clock';
+import { excerptText } from '../excerpt';
 import type { Component } from '../lifecycle';
 import type { LightingCommandEvent, LightingRequestRefused } from '../lighting/runtime/events';
 import type { Actor, Role } from '../lighting/runtime/api';
@@ -48,6 +50,11 @@ export interface AuditEntry {
   message: string;
   /** Id of the command, program, calendar or alert. */
   id?: string;
+  /**
+   * Only on the entry written when a refusal window closes: how many refusals, held back in that window,
+   * it stands for (see AuditLog).
+   */
+  count?: number;
 }
 
 export interface AuditQuery {
@@ -61,33 +68,118 @@ export interface AuditQuery {
 }
 
 export interface AuditLogOptions {
-  /** A file is rotated when it reaches this size, and at each UTC day. Default 64 MiB. */
+  /**
+   * A new file is started when the next entry would take the current one past this size, and at each
+   * UTC day. Default 16 MiB.
+   */
   maxFileBytes?: number;
+  /** All files together stay within this: the oldest are deleted to make room. Default 1 GiB. */
+  maxTotalBytes?: number;
+  /** Files of days older than this are deleted (at start and when a new file starts). Default 366. */
+  retentionDays?: number;
+  /** Identical refusals within this window collapse into one entry with their count. Default 60 s. */
+  refusalWindowMs?: number;
 }
+
+export type ResolvedAuditLogOptions = Required<AuditLogOptions>;
+
+const MIB = 1024 * 1024;
+const DAY_MS = 86_400_000;
+
+export function coerceAuditLogOptions(options: AuditLogOptions = {}): ResolvedAuditLogOptions {
+  const maxTotalBytes = options.maxTotalBytes ?? 1024 * MIB;
+  return {
+    // A file larger than the whole bound could never be kept.
+    maxFileBytes: Math.min(options.maxFileBytes ?? 16 * MIB, maxTotalBytes),
+    maxTotalBytes,
+    retentionDays: options.retentionDays ?? 366,
+    refusalWindowMs: options.refusalWindowMs ?? 60_000,
+  };
+}
+
+/** The `service.audit_*` settings. */
+export function auditLogOptionsFromConfig(service: Config['service']): AuditLogOptions {
+  return {
+    maxFileBytes: service.audit_file_mb * MIB,
+    maxTotalBytes: service.audit_max_mb * MIB,
+    retentionDays: service.audit_retention_days,
+  };
+}
+
+/**
+ * Distinct refusals written one by one per window; beyond them, refusals are only counted, per channel
+ * and action, so that a flood of ever-different requests still costs a bounded number of entries.
+ */
+const DISTINCT_REFUSALS_PER_WINDOW = 10;
+
+/** Longest message, and longest other text field, of an entry that is not a success (untrusted input). */
+const REFUSED_MESSAGE_CHARS = 1000;
+const REFUSED_FIELD_CHARS = 200;
 
 const FILE_PATTERN = /^audit-(\d{4}-\d{2}-\d{2})(?:\.(\d+))?\.jsonl$/;
 
 interface Pending {
   entry: AuditEntry;
   line: string;
+  bytes: number;
   resolve: () => void;
   reject: (error: Error) => void;
 }
 
+/** An audit file on disk. */
+interface AuditFile {
+  name: string;
+  day: string;
+  index: number;
+  size: number;
+}
+
+interface OpenFile {
+  handle: FileHandle;
+  file: AuditFile;
+}
+
+/** Refusals of one kind held back in the current window. */
+interface Repeats {
+  count: number;
+  last: AuditEntry;
+}
+
+interface RefusalWindow {
+  timer: Timer;
+  /** Refusals written in this window, by their content (all but `at`). */
+  written: Set<string>;
+  /** Repeats of those, by the same key. */
+  repeats: Map<string, Repeats>;
+  /** Refusals beyond DISTINCT_REFUSALS_PER_WINDOW, by channel and action. */
+  beyond: Map<string, Repeats>;
+}
+
 /**
  * The audit log: append-only JSON lines under `<stateDir>/audit/`, one file per UTC day (and more when
- * a day's file grows past its limit). Entries are written in small batches, each made durable by
- * fsync before the callers waiting on it resume; then every entry goes on the bus as
- * `auditRecorded`, from which the telemetry writes it to InfluxDB. Commands given over MQTT reach the
- * lighting runtime directly; their bus events (`lightingCommandChanged`, via 'mqtt') are recorded here.
+ * a day's file reaches its size). Entries are written in small batches, each made durable by fsync
+ * before the callers waiting on it resume; then every entry goes on the bus as `auditRecorded`, from
+ * which the telemetry writes it to InfluxDB. Commands given over MQTT reach the lighting runtime
+ * directly; their bus events (`lightingCommandChanged`, via 'mqtt') are recorded here.
+ *
+ * Bounded, so that refused requests cannot fill the disk: an entry that is not a success has its text
+ * fields cut to short escaped excerpts; identical refusals within `refusalWindowMs` are written once,
+ * then once more at the end of the window with their count (`count`), and at most
+ * DISTINCT_REFUSALS_PER_WINDOW different ones are written per window (the rest counted per channel and
+ * action); files beyond `retentionDays` or `maxTotalBytes` are deleted, oldest first. Successful commands
+ * are always written whole, one entry each.
  */
 export class AuditLog implements Component {
   readonly name = 'audit log';
   readonly dir: string;
-  private readonly maxFileBytes: number;
+  private readonly options: ResolvedAuditLogOptions;
   private queue: Pending[] = [];
   private writing?: Promise<void>;
-  private file?: { handle: FileHandle; day: string; index: number; size: number };
+  /** Files on disk, oldest first. */
+  private files: AuditFile[] = [];
+  private totalBytes = 0;
+  private current?: OpenFile;
+  private refusals?: RefusalWindow;
   private started = false;
   private stopped = false;
   private counts = { written: 0, failed: 0 };
@@ -98,7 +190,7 @@ export class AuditLog implements Component {
     options: AuditLogOptions = {},
   ) {
     this.dir = path.join(stateDir, 'audit');
-    this.maxFileBytes = options.maxFileBytes ?? 64 * 1024 * 1024;
+    this.options = coerceAuditLogOptions(options);
   }
 
   /**
@@ -112,21 +204,25 @@ export class AuditLog implements Component {
 
   async start(): Promise<void> {
     await mkdir(this.dir, { recursive: true });
+    this.files = await this.scan();
+    this.totalBytes = this.files.reduce((sum, file) => sum + file.size, 0);
+    await this.applyRetention();
     this.started = true;
     if (this.queue.length > 0) this.writing ??= this.drain();
   }
 
   async stop(): Promise<void> {
     if (this.stopped) return;
+    this.closeRefusalWindow();
     this.stopped = true;
     this.deps.bus.removeListeners(this);
     if (!this.started) this.abandon(this.queue.splice(0), 'the audit log never started');
     try {
       await this.flush();
     } finally {
-      const file = this.file;
-      this.file = undefined;
-      await file?.handle.close();
+      const current = this.current;
+      this.current = undefined;
+      await current?.handle.close();
     }
   }
 
@@ -136,21 +232,14 @@ export class AuditLog implements Component {
 
   /**
    * Appends an entry; resolves once it is on disk. Before start() the entry waits in the queue. After
-   * stop(), or when the disk refuses it, it goes to the log in full and the promise rejects.
+   * stop(), or when the disk refuses it, it goes to the log and the promise rejects. A refusal that
+   * repeats one already written in the current window resolves at once: it is on disk as part of the
+   * entry that counts it, written when the window closes.
    */
   record(entry: Omit<AuditEntry, 'at'> & { at?: number }): Promise<AuditEntry> {
-    const full: AuditEntry = { at: entry.at ?? this.deps.clock.now(), ...withoutAt(entry) };
-    return new Promise<AuditEntry>((resolve, reject) => {
-      const pending = {
-        entry: full,
-        line: `${JSON.stringify(full)}\n`,
-        resolve: () => resolve(full),
-        reject,
-      };
-      if (this.stopped) return this.abandon([pending], 'the audit log is stopped');
-      this.queue.push(pending);
-      if (this.started) this.writing ??= this.drain();
-    });
+    const full = bounded({ at: entry.at ?? this.deps.clock.now(), ...withoutAt(entry) });
+    if (!this.stopped && full.result === 'refused' && this.heldBack(full)) return Promise.resolve(full);
+    return this.enqueue(full);
   }
 
   /** Waits until everything recorded so far is on disk. */
@@ -174,6 +263,56 @@ export class AuditLog implements Component {
       }
     }
     return found;
+  }
+
+  private enqueue(entry: AuditEntry): Promise<AuditEntry> {
+    return new Promise<AuditEntry>((resolve, reject) => {
+      const line = `${JSON.stringify(entry)}\n`;
+      const pending = { entry, line, bytes: Buffer.byteLength(line), resolve: () => resolve(entry), reject };
+      if (this.stopped) return this.abandon([pending], 'the audit log is stopped');
+      this.queue.push(pending);
+      if (this.started) this.writing ??= this.drain();
+    });
+  }
+
+  /** Whether a refusal is only counted: it repeats one written in this window, or the window has enough. */
+  private heldBack(entry: AuditEntry): boolean {
+    const window = (this.refusals ??= {
+      timer: this.deps.clock.setTimeout(() => this.closeRefusalWindow(), this.options.refusalWindowMs),
+      written: new Set<string>(),
+      repeats: new Map<string, Repeats>(),
+      beyond: new Map<string, Repeats>(),
+    });
+    const key = JSON.stringify({ ...entry, at: undefined });
+    if (window.written.has(key)) {
+      countIn(window.repeats, key, entry);
+      return true;
+    }
+    if (window.written.size < DISTINCT_REFUSALS_PER_WINDOW) {
+      window.written.add(key);
+      return false;
+    }
+    countIn(window.beyond, `${entry.via} ${entry.action}`, entry);
+    return true;
+  }
+
+  /** Writes what the window held back: one entry per kind of refusal, with its count. */
+  private closeRefusalWindow(): void {
+    const window = this.refusals;
+    if (!window) return;
+    this.refusals = undefined;
+    this.deps.clock.clearTimeout(window.timer);
+    const seconds = Math.round(this.options.refusalWindowMs / 1000);
+    const write = ({ count, last }: Repeats, what: string): void => {
+      const message = `${count} ${what} within ${seconds} s; the last: ${last.message}`;
+      this.enqueue(bounded({ ...last, message, count })).catch(() => undefined); // already logged by the writer
+    };
+    for (const repeats of window.repeats.values()) write(repeats, 'more identical refusal(s)');
+    for (const repeats of window.beyond.values())
+      write(
+        repeats,
+        `more refused ${repeats.last.action} request(s) via ${repeats.last.via}, beyond the ${DISTINCT_REFUSALS_PER_WINDOW} different ones written`,
+      );
   }
 
   private onLightingCommand(event: LightingCommandEvent): void {
@@ -237,55 +376,91 @@ export class AuditLog implements Component {
   }
 
   private async writeBatch(batch: Pending[]): Promise<void> {
-    // One file per UTC day of the entries' time; a batch spanning midnight is split.
+    // One file per UTC day of the entries' time (a batch spanning midnight is split), and no file
+    // past maxFileBytes (a batch that does not fit is split too).
     let start = 0;
     while (start < batch.length) {
       const day = utcDay(batch[start].entry.at);
+      const current = await this.fileFor(day, batch[start].bytes);
+      let bytes = batch[start].bytes;
       let end = start + 1;
-      while (end < batch.length && utcDay(batch[end].entry.at) === day) end++;
-      const text = batch
-        .slice(start, end)
-        .map((p) => p.line)
-        .join('');
-      const file = await this.fileFor(day, Buffer.byteLength(text));
-      await file.handle.write(text);
-      await file.handle.sync();
-      file.size += Buffer.byteLength(text);
+      while (
+        end < batch.length &&
+        utcDay(batch[end].entry.at) === day &&
+        current.file.size + bytes + batch[end].bytes <= this.options.maxFileBytes
+      )
+        bytes += batch[end++].bytes;
+      await this.makeRoom(bytes);
+      await current.handle.write(
+        batch
+          .slice(start, end)
+          .map((p) => p.line)
+          .join(''),
+      );
+      await current.handle.sync();
+      current.file.size += bytes;
+      this.totalBytes += bytes;
       start = end;
     }
   }
 
-  private async fileFor(day: string, bytes: number): Promise<NonNullable<AuditLog['file']>> {
-    let file = this.file;
-    if (file && file.day === day && (file.size === 0 || file.size + bytes <= this.maxFileBytes)) return file;
-    let index: number;
-    if (file && file.day === day) index = file.index + 1;
-    else {
-      // After a restart, carry on with the day's last file.
-      index = Math.max(
-        0,
-        ...(await readdir(this.dir))
-          .map((name) => FILE_PATTERN.exec(name))
-          .filter((m): m is RegExpExecArray => m !== null && m[1] === day)
-          .map((m) => Number(m[2] ?? 0)),
-      );
+  /** The file the next `bytes` of `day` go to: the open one while they fit, else the day's next. */
+  private async fileFor(day: string, bytes: number): Promise<OpenFile> {
+    const fits = (file: AuditFile): boolean =>
+      file.size === 0 || file.size + bytes <= this.options.maxFileBytes;
+    const previous = this.current;
+    if (previous && previous.file.day === day && fits(previous.file)) return previous;
+    this.current = undefined;
+    await previous?.handle.close();
+    // After a restart or a change of day, carry on with the day's last file while it has room.
+    const last = this.files.filter((f) => f.day === day).at(-1);
+    const index = last ? last.index + 1 : 0;
+    const file = last && fits(last) ? last : { name: fileName(day, index), day, index, size: 0 };
+    this.current = { handle: await open(path.join(this.dir, file.name), 'a'), file };
+    if (file !== last) {
+      this.files.push(file);
+      this.files.sort(byAge);
+      // A new file is when old ones may have to go.
+      await this.applyRetention();
     }
-    await file?.handle.close();
-    this.file = undefined;
-    for (;;) {
-      const name = path.join(this.dir, fileName(day, index));
-      const size = await stat(name).then(
-        (s) => s.size,
-        () => 0,
-      );
-      if (size > 0 && size + bytes > this.maxFileBytes) {
-        index++;
-        continue;
-      }
-      file = { handle: await open(name, 'a'), day, index, size };
-      this.file = file;
-      return file;
+    return this.current;
+  }
+
+  /** Deletes the files older than retentionDays, and the oldest ones beyond maxTotalBytes. */
+  private async applyRetention(): Promise<void> {
+    const oldestKept = utcDay(this.deps.clock.now() - this.options.retentionDays * DAY_MS);
+    for (const file of this.files.filter((f) => f.day < oldestKept))
+      await this.remove(file, `older than ${this.options.retentionDays} days`);
+    await this.makeRoom(0);
+  }
+
+  /** Deletes the oldest files (never the open one) until `bytes` more fit within maxTotalBytes. */
+  private async makeRoom(bytes: number): Promise<void> {
+    while (this.totalBytes + bytes > this.options.maxTotalBytes) {
+      const oldest = this.files.find((f) => f !== this.current?.file);
+      if (!oldest) return;
+      await this.remove(oldest, `to keep the audit log within ${formatBytes(this.options.maxTotalBytes)}`);
     }
+  }
+
+  private async remove(file: AuditFile, why: string): Promise<void> {
+    if (file === this.current?.file) return;
+    await rm(path.join(this.dir, file.name), { force: true });
+    this.files = this.files.filter((f) => f !== file);
+    this.totalBytes -= file.size;
+    this.deps.logger.info(`audit log: ${file.name} deleted, ${why}`);
+  }
+
+  /** The audit files on disk, oldest first. */
+  private async scan(): Promise<AuditFile[]> {
+    const files: AuditFile[] = [];
+    for (const name of await readdir(this.dir)) {
+      const match = FILE_PATTERN.exec(name);
+      if (!match) continue;
+      const { size } = await stat(path.join(this.dir, name));
+      files.push({ name, day: match[1], index: Number(match[2] ?? 0), size });
+    }
+    return files.sort(byAge);
   }
 
   /** Audit files whose day may hold entries between from and to, oldest first. */
@@ -305,14 +480,19 @@ export class AuditLog implements Component {
   private async readFile(file: string): Promise<AuditEntry[]> {
     const entries: AuditEntry[] = [];
     const lines = createInterface({ input: createReadStream(file, 'utf8'), crlfDelay: Infinity });
-    for await (const line of lines) {
-      if (line.trim() === '') continue;
-      try {
-        entries.push(JSON.parse(line) as AuditEntry);
-      } catch {
-        // A line cut short by a crash during its write: the entries around it still count.
-        this.deps.logger.warn(`audit log: unreadable line skipped in ${file}`);
+    try {
+      for await (const line of lines) {
+        if (line.trim() === '') continue;
+        try {
+          entries.push(JSON.parse(line) as AuditEntry);
+        } catch {
+          // A line cut short by a crash during its write: the entries around it still count.
+          this.deps.logger.warn(`audit log: unreadable line skipped in ${file}`);
+        }
       }
+    } catch (error) {
+      // Deleted by retention since the directory was listed: it holds nothing any more.
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
     }
     return entries;
   }
@@ -346,6 +526,39 @@ function withoutAt<T extends { at?: number }>(entry: T): Omit<T, 'at'> {
 
 function utcDay(at: number): string {
   return new Date(at).toISOString().slice(0, 10);
+}
+
+function countIn(map: Map<string, Repeats>, key: string, entry: AuditEntry): void {
+  const repeats = map.get(key);
+  if (repeats) {
+    repeats.count++;
+    repeats.last = entry;
+  } else map.set(key, { count: 1, last: entry });
+}
+
+function byAge(a: AuditFile, b: AuditFile): number {
+  return a.day.localeCompare(b.day) || a.index - b.index;
+}
+
+/**
+ * An entry as it is kept: a success whole; anything else (untrusted input, possibly huge) with its
+ * text fields cut to short escaped excerpts.
+ */
+function bounded(entry: AuditEntry): AuditEntry {
+  if (entry.result === 'ok') return entry;
+  const short = (text: string): string => excerptText(text, REFUSED_FIELD_CHARS);
+  return {
+    ...entry,
+    actor: short(entry.actor),
+    from: short(entry.from),
+    target: short(entry.target),
+    message: excerptText(entry.message, REFUSED_MESSAGE_CHARS),
+    ...(entry.id !== undefined ? { id: short(entry.id) } : {}),
+  };
+}
+
+function formatBytes(bytes: number): string {
+  return bytes % MIB === 0 ? `${bytes / MIB} MiB` : `${bytes} bytes`;
 }
 
 function fileName(day: string, index: number): string {

@@ -47,6 +47,8 @@ export interface EventFields {
   value?: number;
   /** Additions of the commands: how the command came in (api, mqtt, console, cli). */
   via?: string;
+  /** Refusals one audit entry stands for, when the audit log collapsed them (AuditEntry.count). */
+  count?: number;
 }
 
 export function eventLine(
@@ -72,6 +74,8 @@ export function eventLine(
   const value = fields.value === undefined ? undefined : floatValue(fields.value);
   if (value !== undefined) text += ',value=' + value;
   if (fields.via !== undefined) text += ',via=' + stringValue(fields.via);
+  const count = fields.count === undefined ? undefined : integerValue(fields.count);
+  if (count !== undefined) text += ',count=' + count;
   return series + ' ' + text + ' ' + timeline.timestamp(series, at);
 }
 

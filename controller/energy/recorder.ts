@@ -4,6 +4,7 @@ import type { Clock, Timer } from '../clock';
 import type { DeviceRegistry } from '../devices';
 import type { Component } from '../lifecycle';
 import type { Logger } from '../logger';
+import { ThrottledLog } from '../throttledLog';
 import type { AuditEntry } from '../api/audit';
 import type { LightingCommandEvent, LightingDispatchFailed } from '../lighting/runtime/events';
 import type { DeviceBook } from './deviceBook';
@@ -145,6 +146,7 @@ export class TelemetryRecorder {
           state: entry.result,
           id: entry.id ?? entry.action,
           via: entry.via,
+          ...(entry.count !== undefined ? { count: entry.count } : {}),
         },
         entry.at,
       ),
@@ -239,8 +241,7 @@ export class ServiceMetricsWriter {
 
 /** Logs a failing write at most once a minute, with how many points were lost since the last report. */
 export class ThrottledErrors {
-  private lastAt = -Infinity;
-  private lost = 0;
+  private readonly throttle = new ThrottledLog<'write'>(LOG_EVERY_MS);
 
   constructor(
     private readonly logger: Logger,
@@ -249,11 +250,14 @@ export class ThrottledErrors {
   ) {}
 
   report(points: number, error: Error): void {
-    this.lost += points;
-    const now = this.clock.now();
-    if (now - this.lastAt < LOG_EVERY_MS) return;
-    this.logger.error(`${this.what}: ${this.lost} points not stored since the last report: ${error.message}`);
-    this.lastAt = now;
-    this.lost = 0;
+    this.throttle.report(
+      'write',
+      this.clock.now(),
+      (heldBack) =>
+        this.logger.error(
+          `${this.what}: ${heldBack + points} points not stored since the last report: ${error.message}`,
+        ),
+      points,
+    );
   }
 }

@@ -1,5 +1,8 @@
+import { isUtf8 } from 'node:buffer';
 import type { Clock } from '../../clock';
+import { excerpt, excerptText } from '../../excerpt';
 import type { Logger } from '../../logger';
+import { ThrottledLog } from '../../throttledLog';
 
 /**
  * Presence detections as they arrive over MQTT: one topic per sensor, a JSON payload with the class at
@@ -13,6 +16,9 @@ export type Malformed = 'not-json' | 'not-object' | 'no-class' | 'unknown-topic'
 
 export type Detection = { ok: true; class: string } | { ok: false; problem: Malformed; detail: string };
 
+// eslint-disable-next-line no-control-regex
+const CONTROL_CHARACTER = /[\u0000-\u001f\u007f-\u009f]/;
+
 /** Splits a dot path once, at start. */
 export function compileClassPath(path: string): readonly string[] {
   return path.split('.').filter((part) => part.length > 0);
@@ -20,11 +26,15 @@ export function compileClassPath(path: string): readonly string[] {
 
 /** Reads one message: the class at `path`, or what is wrong. */
 export function readDetection(payload: Buffer | string, path: readonly string[]): Detection {
+  // JSON text is UTF-8 (RFC 8259 §8.1): decoding other bytes would turn them into U+FFFD and let a garbled
+  // class through as a detection.
+  if (typeof payload !== 'string' && !isUtf8(payload))
+    return { ok: false, problem: 'not-json', detail: 'not JSON (bytes that are not UTF-8)' };
   let value: unknown;
   try {
     value = JSON.parse(typeof payload === 'string' ? payload : payload.toString('utf8'));
   } catch (error) {
-    return { ok: false, problem: 'not-json', detail: `not JSON (${(error as Error).message})` };
+    return { ok: false, problem: 'not-json', detail: `not JSON (${excerptText((error as Error).message)})` };
   }
   if (typeof value !== 'object' || value === null || Array.isArray(value))
     return { ok: false, problem: 'not-object', detail: 'not a JSON object' };
@@ -36,20 +46,16 @@ export function readDetection(payload: Buffer | string, path: readonly string[])
     }
     node = (node as Record<string, unknown>)[part];
   }
-  if (typeof node === 'string' && node.length > 0 && node.length <= 64) return { ok: true, class: node };
+  if (typeof node === 'string' && node.length > 0 && node.length <= 64 && !CONTROL_CHARACTER.test(node))
+    return { ok: true, class: node };
   return {
     ok: false,
     problem: 'no-class',
     detail:
       node === undefined
         ? `no class at '${path.join('.')}'`
-        : `class at '${path.join('.')}' is not a short string (is ${describe(node)})`,
+        : `class at '${path.join('.')}' is not a short string (is ${excerpt(node, 40)})`,
   };
-}
-
-function describe(value: unknown): string {
-  const text = JSON.stringify(value) ?? String(value);
-  return text.length > 40 ? `${text.slice(0, 40)}…` : text;
 }
 
 export interface MalformedCounts {
@@ -63,39 +69,24 @@ export class MalformedLog {
     total: 0,
     byKind: { 'not-json': 0, 'not-object': 0, 'no-class': 0, 'unknown-topic': 0 },
   };
-  private readonly lastLogAt: Record<Malformed, number> = {
-    'not-json': Number.NEGATIVE_INFINITY,
-    'not-object': Number.NEGATIVE_INFINITY,
-    'no-class': Number.NEGATIVE_INFINITY,
-    'unknown-topic': Number.NEGATIVE_INFINITY,
-  };
-  private readonly skipped: Record<Malformed, number> = {
-    'not-json': 0,
-    'not-object': 0,
-    'no-class': 0,
-    'unknown-topic': 0,
-  };
+  private readonly throttle: ThrottledLog<Malformed>;
 
   constructor(
     private readonly clock: Clock,
     private readonly logger: Logger,
-    private readonly logEveryMs = 10_000,
-  ) {}
+    logEveryMs = 10_000,
+  ) {
+    this.throttle = new ThrottledLog(logEveryMs);
+  }
 
   record(problem: Malformed, topic: string, detail: string): void {
     this.counts.total++;
     this.counts.byKind[problem]++;
-    const now = this.clock.now();
-    if (now - this.lastLogAt[problem] < this.logEveryMs) {
-      this.skipped[problem]++;
-      return;
-    }
-    const skipped = this.skipped[problem];
-    this.skipped[problem] = 0;
-    this.lastLogAt[problem] = now;
-    this.logger.warn(
-      `presence message on '${topic}' dropped: ${detail}${skipped > 0 ? ` (${skipped} more ${problem} message(s) dropped since the last report)` : ''}`,
-      { topic, problem },
+    this.throttle.report(problem, this.clock.now(), (skipped) =>
+      this.logger.warn(
+        `presence message on '${topic}' dropped: ${detail}${skipped > 0 ? ` (${skipped} more ${problem} message(s) dropped since the last report)` : ''}`,
+        { topic, problem },
+      ),
     );
   }
 }

@@ -4,8 +4,10 @@ import type { Driver, Health, Sample } from '../../../drivers/driver';
 import type { MqttConnection } from '../../../drivers/mqtt/connection';
 import type { Bus } from '../../bus';
 import type { Clock, Timer } from '../../clock';
+import { excerpt, excerptText } from '../../excerpt';
 import type { Component } from '../../lifecycle';
 import type { Logger } from '../../logger';
+import { ThrottledLog } from '../../throttledLog';
 import { Arbiter, PRIORITY, type SlotName } from '../arbiter';
 import { epochDay, fromEpochDay, nightOf, parseCivilDate, timeZone, type CivilDate } from '../localTime';
 import { PresenceGroup, levelForClass, presenceOptions } from '../presence';
@@ -46,11 +48,13 @@ import { CommandTracker, ProgressBoard } from './progress';
 import { LightingStore, STATE_VERSION, type PersistedCommand, type PersistedState } from './store';
 import {
   lightingTopics,
+  MAX_ERROR_CHARS,
   parseClearRelightRequest,
   parseRelightRequest,
   readTarget,
   transactionOf,
   type BridgeCommand,
+  type BridgeRefusal,
   type BridgeResponse,
   type LightingTopics,
 } from './topics';
@@ -1613,14 +1617,16 @@ export class LightingRuntime implements LightingService {
     });
   };
 
+  /** One warn line per command and kind of refusal every 10 s, with the count held back. */
+  private readonly refusalLog = new ThrottledLog<`${BridgeCommand}:${BridgeRefusal}`>(10_000);
+
   private async onBridgeRequest(command: BridgeCommand, topic: string, payload: Buffer): Promise<void> {
     let body: unknown;
     try {
       body = JSON.parse(payload.toString('utf8'));
     } catch (error) {
       const message = `the payload is not JSON: ${(error as Error).message}`;
-      this.refused(command, topic, undefined, message);
-      await this.respond(command, { status: 'error', error: message });
+      await this.refused(command, topic, undefined, 'not-json', message);
       return;
     }
     const transaction = transactionOf(body);
@@ -1643,28 +1649,48 @@ export class LightingRuntime implements LightingService {
         await this.respond(command, { ...base, id: cleared.id });
       }
     } catch (error) {
+      const kind = error instanceof LightingError ? error.code : 'error';
       const message =
         error instanceof LightingError && error.issues.length > 0
           ? `${error.message}: ${formatIssues(error.issues)}`
           : (error as Error).message;
-      this.logger.warn(`lighting: MQTT ${command} request refused: ${message}`, { topic });
-      this.refused(command, topic, body, message);
-      await this.respond(command, { ...base, status: 'error', error: message });
+      await this.refused(command, topic, body, kind, message, base);
     }
   }
 
-  private refused(command: BridgeCommand, topic: string, body: unknown, message: string): void {
+  /**
+   * Answers a refused request and reports it: a bus event for each (the audit log collapses repeats), a warn
+   * line at most once per command, kind and 10 s. Whatever the request held, only short excerpts of it are
+   * echoed, so a flood of huge or deep requests costs little more than the count.
+   */
+  private async refused(
+    command: BridgeCommand,
+    topic: string,
+    body: unknown,
+    kind: BridgeRefusal,
+    error: string,
+    base: BridgeResponse = { status: 'ok' },
+  ): Promise<void> {
+    const message = excerptText(error, MAX_ERROR_CHARS);
+    this.refusalLog.report(`${command}:${kind}`, this.clock.now(), (heldBack) =>
+      this.logger.warn(
+        `lighting: MQTT ${command} request refused: ${message}${heldBack > 0 ? ` (${heldBack} more ${kind} refusal(s) since the last report)` : ''}`,
+        { topic },
+      ),
+    );
     const fields = typeof body === 'object' && body !== null ? (body as Record<string, unknown>) : {};
-    const text = (value: unknown): string | undefined => (typeof value === 'string' ? value : undefined);
+    const text = (value: unknown): string | undefined =>
+      typeof value === 'string' ? excerptText(value, 64) : undefined;
     this.deps.bus.emit('lightingRequestRefused', {
       at: this.clock.now(),
       command,
       actor: text(fields.actor) ?? 'unknown',
       via: 'mqtt',
       from: topic,
-      target: text(fields.id) ?? (fields.target === undefined ? 'unknown' : JSON.stringify(fields.target)),
+      target: text(fields.id) ?? (fields.target === undefined ? 'unknown' : excerpt(fields.target)),
       message,
     });
+    await this.respond(command, { ...base, status: 'error', error: message });
   }
 
   private async respond(command: BridgeCommand, response: BridgeResponse): Promise<void> {
@@ -1902,9 +1928,7 @@ function formatIssues(issues: readonly ValidationIssue[]): string {
 }
 
 function show(value: unknown): string {
-  if (value === undefined) return 'missing';
-  const text = JSON.stringify(value) ?? typeof value;
-  return text.length > 60 ? `${text.slice(0, 60)}…` : text;
+  return value === undefined ? 'missing' : excerpt(value, 60);
 }
 
 function byId<T>(key: (entry: T) => string): (a: T, b: T) => number {

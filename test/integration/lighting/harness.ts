@@ -7,7 +7,7 @@ import { Bus } from '../../../controller/bus';
 import { ManualClock, systemClock } from '../../../controller/clock';
 import { DeviceRegistry } from '../../../controller/devices';
 import type { Component } from '../../../controller/lifecycle';
-import { silentLogger } from '../../../controller/logger';
+import { silentLogger, type Logger } from '../../../controller/logger';
 import type { Actor } from '../../../controller/lighting/runtime/api';
 import { LightingRuntime, type LightingRuntimeOptions } from '../../../controller/lighting/runtime/runtime';
 import { MqttConnection } from '../../../drivers/mqtt/connection';
@@ -37,6 +37,8 @@ export interface HarnessOptions {
   /** Reuse a state directory (a restart); default: a fresh temp directory, removed by stop(). */
   stateDir?: string;
   baseTopic?: string;
+  /** The runtime's logger (to count what it logs); default: silent. */
+  logger?: Logger;
 }
 
 export const ADMIN: Actor = { user: 'admin', role: 'admin', communes: ['*'], via: 'api', from: '127.0.0.1' };
@@ -105,7 +107,7 @@ export class LightingHarness {
       env: {},
     });
     const runtime = new LightingRuntime(
-      { config, stateDir, logger: silentLogger, clock, bus, mqtt, devices },
+      { config, stateDir, logger: options.logger ?? silentLogger, clock, bus, mqtt, devices },
       { dispatch: { tickMs: 60_000 }, ...options.runtime },
     );
     const harness = new LightingHarness(config, clock, sim, bus, devices, mqtt, runtime, stateDir, ports);

@@ -1,7 +1,13 @@
-import { appendFile, mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
+import { appendFile, mkdir, mkdtemp, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { AuditLog, type AuditEntry } from '../../../controller/api/audit';
+import { ServiceSection } from '../../../config/schema/service';
+import {
+  AuditLog,
+  auditLogOptionsFromConfig,
+  coerceAuditLogOptions,
+  type AuditEntry,
+} from '../../../controller/api/audit';
 import { Bus } from '../../../controller/bus';
 import { ManualClock } from '../../../controller/clock';
 import type { LightingCommandEvent } from '../../../controller/lighting/runtime/events';
@@ -194,6 +200,131 @@ describe('AuditLog', () => {
       ['clear-relight', 'cta-codis-57', 'nocturne/bridge/request/clear-relight', 'zone metz-a', 'ok'],
       ['relight', 'cta-codis-57', 'nocturne/bridge/request/relight', 'zone metz-a', 'ok'],
     ]);
+  });
+
+  const refusal = (overrides: Partial<AuditEntry> = {}): Omit<AuditEntry, 'at'> =>
+    entry({
+      actor: 'unknown',
+      via: 'mqtt',
+      from: 'nocturne/bridge/request/relight',
+      role: undefined,
+      status: undefined,
+      target: 'unknown',
+      communes: [],
+      result: 'refused',
+      message: 'the payload is not JSON',
+      ...overrides,
+    });
+  const sizes = async (): Promise<number[]> =>
+    Promise.all((await files()).map(async (name) => (await stat(path.join(dir, 'audit', name))).size));
+
+  it('writes identical refusals once per window, then once more with their count', async () => {
+    const log = open();
+    const heard: AuditEntry[] = [];
+    bus.on('auditRecorded', {}, (e) => heard.push(e));
+    await log.start();
+    clock.set(Date.parse('2025-07-14T12:00:00Z'));
+    const flood = Array.from({ length: 1000 }, () => log.record(refusal()));
+    // Each caller is answered at once: the repeats are on disk in the entry that counts them.
+    expect(await Promise.all(flood)).toHaveLength(1000);
+    await log.flush();
+    expect(await log.query({ limit: 10 }, ['*'])).toHaveLength(1);
+
+    clock.advance(60_000);
+    await log.flush();
+    const found = await log.query({ limit: 10 }, ['*']);
+    expect(found.map((e) => [e.count, e.message])).toEqual([
+      [999, '999 more identical refusal(s) within 60 s; the last: the payload is not JSON'],
+      [undefined, 'the payload is not JSON'],
+    ]);
+    expect(heard).toEqual(found.reverse());
+  });
+
+  it('writes at most 10 different refusals per window; the rest are counted per channel and action', async () => {
+    const log = open();
+    await log.start();
+    clock.set(Date.parse('2025-07-14T12:00:00Z'));
+    for (let i = 0; i < 100; i++) void log.record(refusal({ target: `{"zone":"z-${i}"}` }));
+    void log.record(refusal({ action: 'clear-relight', from: 'nocturne/bridge/request/clear-relight' }));
+    await log.stop(); // what the window held is written at stop too
+    const kept = (await lines('audit-2025-07-14.jsonl')).map((e) => [e.action, e.target, e.count]);
+    expect(kept).toHaveLength(12);
+    expect(kept.slice(0, 10)).toEqual(
+      Array.from({ length: 10 }, (_, i) => ['relight', `{"zone":"z-${i}"}`, undefined]),
+    );
+    expect(kept.slice(10)).toEqual([
+      ['relight', '{"zone":"z-99"}', 90],
+      ['clear-relight', 'unknown', 1],
+    ]);
+  });
+
+  it('writes every success, whole, however many and however alike', async () => {
+    const log = open();
+    await log.start();
+    const target = `luminaires ${Array.from({ length: 500 }, (_, i) => `metz-l-${i}`).join(', ')}`;
+    await Promise.all(Array.from({ length: 300 }, () => log.record(entry({ target }))));
+    const written = await log.query({ limit: 1000 }, ['*']);
+    expect(written).toHaveLength(300);
+    expect(written.every((e) => e.target === target && e.count === undefined)).toBe(true);
+  });
+
+  it('keeps only a short escaped excerpt of the text of a refused or failed request', async () => {
+    const log = open();
+    await log.start();
+    const big = `zone\n${'x'.repeat(240 * 1024)}`;
+    await log.record(
+      entry({ result: 'refused', status: 400, actor: big, target: big, message: big, id: big }),
+    );
+    await log.record(entry({ result: 'failed', status: 503, target: big, message: big }));
+    const [refused, failed] = await lines('audit-2025-07-13.jsonl');
+    expect(refused.target).toBe(`zone\\u000a${'x'.repeat(189)}…`);
+    expect([refused.actor.length, refused.id?.length, refused.message.length]).toEqual([200, 200, 1000]);
+    expect([failed.target.length, failed.message.length]).toEqual([200, 1000]);
+    expect((await sizes())[0]).toBeLessThan(4096);
+  });
+
+  it('keeps every file and the whole directory within their bounds, deleting the oldest files', async () => {
+    const log = open({ maxFileBytes: 1000, maxTotalBytes: 3000 });
+    await log.start();
+    clock.set(Date.parse('2025-07-14T12:00:00Z'));
+    for (let i = 0; i < 40; i++) {
+      // One at a time, then a whole batch at once: neither may overfill a file.
+      if (i < 20) await log.record(entry({ target: `zone metz-${i}` }));
+      else void log.record(entry({ target: `zone metz-${i}` }));
+    }
+    await log.flush();
+    const kept = await sizes();
+    expect(Math.max(...kept)).toBeLessThanOrEqual(1000);
+    expect(kept.reduce((a, b) => a + b)).toBeLessThanOrEqual(3000);
+    expect(
+      logger.lines.filter((l) => l.includes('deleted, to keep the audit log within 3000 bytes')),
+    ).not.toEqual([]);
+    // Queries read across the files that are left, newest first.
+    const targets = (await log.query({ limit: 1000 }, ['*'])).map((e) => e.target);
+    expect(targets.length).toBeGreaterThanOrEqual(8);
+    expect(targets).toEqual(Array.from({ length: targets.length }, (_, i) => `zone metz-${39 - i}`));
+  });
+
+  it('deletes the files of days beyond the retention, at start and when a new file starts', async () => {
+    await mkdir(path.join(dir, 'audit'));
+    await writeFile(path.join(dir, 'audit', 'audit-2024-07-12.jsonl'), '{}\n');
+    await writeFile(path.join(dir, 'audit', 'audit-2025-07-01.jsonl'), '{}\n');
+    const log = open({ retentionDays: 30 });
+    await log.start();
+    expect(await files()).toEqual(['audit-2025-07-01.jsonl']);
+    clock.set(Date.parse('2025-08-01T12:00:00Z'));
+    await log.record(entry());
+    expect(await files()).toEqual(['audit-2025-08-01.jsonl']);
+    expect(logger.lines.filter((l) => l.includes('older than 30 days'))).toHaveLength(2);
+  });
+
+  it('takes its bounds from service.audit_*, 16 MiB files within 1 GiB for a year by default', () => {
+    expect(coerceAuditLogOptions(auditLogOptionsFromConfig(ServiceSection.parse(undefined)))).toEqual({
+      maxFileBytes: 16 * 1024 * 1024,
+      maxTotalBytes: 1024 * 1024 * 1024,
+      retentionDays: 366,
+      refusalWindowMs: 60_000,
+    });
   });
 
   it('refuses entries once stopped, putting them whole in the service log', async () => {

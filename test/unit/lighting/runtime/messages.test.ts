@@ -5,11 +5,23 @@ import {
   readDetection,
 } from '../../../../controller/lighting/runtime/presenceInput';
 import {
+  MAX_REQUEST_DEPTH,
   lightingTopics,
   parseClearRelightRequest,
   parseRelightRequest,
+  transactionOf,
 } from '../../../../controller/lighting/runtime/topics';
 import { RecordingLogger } from './fakes';
+
+/** `{"<key>":{"<key>":…1…}}`, `depth` levels, as it comes off the wire. */
+function deepText(key: string, depth: number): string {
+  return `${`{"${key}":`.repeat(depth)}1${'}'.repeat(depth)}`;
+}
+
+/** deepText parsed (JSON.parse is iterative: a client can send this; JSON.stringify cannot render it). */
+function deepJson(key: string, depth: number): unknown {
+  return JSON.parse(deepText(key, depth));
+}
 
 describe('presence messages', () => {
   const ttn = compileClassPath('uplink_message.decoded_payload.class');
@@ -41,6 +53,40 @@ describe('presence messages', () => {
       detail: "class at 'class' is not a short string (is 7)",
     });
     expect(readDetection(`{"class":"${'x'.repeat(65)}"}`, plain)).toMatchObject({ problem: 'no-class' });
+  });
+
+  it('refuses a class of bytes that are not UTF-8 or of control characters', () => {
+    const garbled = Buffer.concat([
+      Buffer.from('{"class":"'),
+      Buffer.from([0xff, 0xfe, 0xc3]),
+      Buffer.from('"}'),
+    ]);
+    expect(readDetection(garbled, plain)).toEqual({
+      ok: false,
+      problem: 'not-json',
+      detail: 'not JSON (bytes that are not UTF-8)',
+    });
+    expect(readDetection(Buffer.from('{"class":"pi\u00e9ton"}'), plain)).toEqual({
+      ok: true,
+      class: 'piéton',
+    });
+    expect(readDetection('{"class":"car\\u0000\\n"}', plain)).toMatchObject({
+      ok: false,
+      problem: 'no-class',
+    });
+  });
+
+  it('describes a huge or deeply nested class in a few characters', () => {
+    expect(readDetection(`{"class":${deepText('c', 20_000)}}`, plain)).toEqual({
+      ok: false,
+      problem: 'no-class',
+      detail: `class at 'class' is not a short string (is {"c":{"c":{"c":{"c":{…}}}}})`,
+    });
+    expect(readDetection(`{"class":"${'x'.repeat(240 * 1024)}"}`, plain)).toEqual({
+      ok: false,
+      problem: 'no-class',
+      detail: `class at 'class' is not a short string (is "${'x'.repeat(38)}…)`,
+    });
   });
 
   it('counts every malformed message and logs at most one line per kind and interval, naming the topic', () => {
@@ -126,5 +172,59 @@ describe('MQTT command topics', () => {
       ok: false,
       error: "id is required (the relight's id)",
     });
+  });
+
+  it('refuses a payload nested deeper than MAX_REQUEST_DEPTH, however deep, with a clear error', () => {
+    const tooDeep = {
+      ok: false,
+      error: `the payload nests objects and arrays deeper than ${MAX_REQUEST_DEPTH} levels`,
+    };
+    const deep = (key: string, depth = 20_000): unknown => deepJson(key, depth);
+    expect(parseRelightRequest({ target: deep('zone'), reason: 'r', actor: 'a' })).toEqual(tooDeep);
+    expect(parseRelightRequest({ target: { all: true }, reason: 'r', actor: deep('a') })).toEqual(tooDeep);
+    expect(parseClearRelightRequest({ id: 'r-1', actor: 'a', x: deep('x', MAX_REQUEST_DEPTH) })).toEqual(
+      tooDeep,
+    );
+    // Up to the bound, a request is read as usual.
+    expect(parseClearRelightRequest({ id: 'r-1', actor: 'a', x: deep('x', MAX_REQUEST_DEPTH - 1) })).toEqual({
+      ok: true,
+      value: { id: 'r-1', actor: 'a' },
+    });
+  });
+
+  it('echoes only short excerpts of the values it refuses, however large', () => {
+    const big = 'x'.repeat(240 * 1024);
+    const parsed = parseRelightRequest({
+      transaction: big,
+      id: big,
+      target: { zone: big },
+      level: big,
+      reason: 'r',
+      actor: big,
+      expires_at: big,
+    });
+    expect(parsed.ok).toBe(false);
+    if (parsed.ok) return;
+    expect(parsed.error.split('; ').map((p) => p.replace(/\(is .*\)$/, '(is …)'))).toEqual([
+      'transaction must be a number or a string of at most 128 characters (is …)',
+      'target.zone must be an id of 1-64 characters (is …)',
+      'level must be a number from 0 to 100 (is …)',
+      expect.stringMatching(/^actor is required/),
+      "id must be 1-64 letters, digits, '_', '.', ':' or '-' (is …)",
+      'expires_at must be an ISO 8601 time or epoch milliseconds (is …)',
+    ]);
+    expect(parsed.error.length).toBeLessThan(1500);
+    expect(parseRelightRequest({ target: { luminaires: ['l-1', big] }, reason: 'r', actor: 'a' })).toEqual({
+      ok: false,
+      error: 'target.luminaires must be a non-empty list of luminaire ids',
+    });
+    expect(parseClearRelightRequest({ id: big, actor: 'a' })).toEqual({
+      ok: false,
+      error: `id must be at most 64 characters (is "${'x'.repeat(118)}…)`,
+    });
+    // Echoed in the response: a number, or a string short enough.
+    expect(transactionOf({ transaction: big })).toBeUndefined();
+    expect(transactionOf({ transaction: 'tx-7' })).toBe('tx-7');
+    expect(transactionOf({ transaction: 7 })).toBe(7);
   });
 });
