@@ -58,11 +58,9 @@ const ListenHost = z
   .describe("Address to listen on; '0.0.0.0' or '::' means every interface.");
 
 /** An IPv4 or IPv6 address, optionally with a prefix length ('10.0.0.0/8', '::1', 'fd00::/8'). */
-const AddressOrPrefix = z
-  .string()
-  .refine(isAddressOrPrefix, {
-    message: "must be an IP address or a prefix such as '10.0.0.0/8' or 'fd00::/8'",
-  });
+const AddressOrPrefix = z.string().refine(isAddressOrPrefix, {
+  message: "must be an IP address or a prefix such as '10.0.0.0/8' or 'fd00::/8'",
+});
 
 export const HttpSection = z
   .strictObject({
