@@ -78,7 +78,9 @@ describe('SIGHUP', () => {
     await writeFile(file, `${yaml}\nzones_typo: []\n`);
     child.kill('SIGHUP');
     seen = await waitForOutput(/configuration not reloaded \(1 error\(s\)\)/, seen);
-    expect(output.slice(0, seen).join('')).toMatch(/territory\.yaml:\d+:\d+ .*unknown field 'zones_typo'/);
+    expect(output.slice(0, seen + 1).join('')).toMatch(
+      /territory\.yaml:\d+:\d+ .*unknown field 'zones_typo'/,
+    );
     expect(await communeNames()).toEqual(['Metz']);
 
     expect(yaml).toMatch(/name: Metz$/m);
