@@ -4,6 +4,7 @@ import { checkProgram } from '../controller/lighting/schedule';
 import type { ConfigPath } from './issues';
 import { CHANNEL_BLOCKS, SINGLE_REGISTERS, channelAddress, registerCount } from './registers';
 import type { Config, DeviceConfig } from './schema';
+import { isLoopbackHost } from './loopback';
 
 export type Report = (path: ConfigPath, message: string) => void;
 
@@ -20,11 +21,21 @@ export function crossCheck(config: Config, report: Report): void {
   uniqueIds(config.buildings, ['buildings'], 'building', report);
   uniqueIds(config.users, ['users'], 'user', report);
 
+  const suggest = suggester();
   const need = (ids: Map<string, unknown>, id: string, path: ConfigPath, what: string): boolean => {
     if (ids.has(id)) return true;
     report(path, `unknown ${what} '${id}'${suggest(id, ids)}`);
     return false;
   };
+
+  const { url, embedded_host: host, embedded_expose: expose } = config.mqtt;
+  // Empty or absent (in a lenient view of a broken file) is the schema's to report.
+  if (url === undefined && !expose && typeof host === 'string' && host !== '' && !isLoopbackHost(host)) {
+    report(
+      ['mqtt', 'embedded_host'],
+      `the embedded broker has no authentication: on '${host}', not a loopback address (127.x.x.x, ::1, localhost), anyone who reaches it can publish commands; set embedded_expose: true to accept that, or give mqtt.url of a broker with authentication`,
+    );
+  }
 
   const tls = config.mqtt.tls;
   if (tls) {
@@ -315,8 +326,31 @@ function uniqueIds<T extends { id: string }>(
   return byId;
 }
 
-/** A near miss is most often a typo: name the closest known id. */
-function suggest(id: string, known: Map<string, unknown>): string {
+/** Edit distances computed per check: enough for every typo of a hand-written file, in well under a second. */
+const SUGGESTION_BUDGET = 1_000_000;
+
+/**
+ * A near miss is most often a typo: name the closest known id. Each miss is compared with every known
+ * id once; past a budget of comparisons (a territory where every reference is wrong) none is named.
+ */
+function suggester(): (id: string, known: Map<string, unknown>) => string {
+  const found = new Map<Map<string, unknown>, Map<string, string>>();
+  let budget = SUGGESTION_BUDGET;
+  return (id, known) => {
+    const byId = found.get(known) ?? new Map<string, string>();
+    found.set(known, byId);
+    let suggestion = byId.get(id);
+    if (suggestion === undefined) {
+      if (budget < known.size) return '';
+      budget -= known.size;
+      suggestion = closest(id, known);
+      byId.set(id, suggestion);
+    }
+    return suggestion;
+  };
+}
+
+function closest(id: string, known: Map<string, unknown>): string {
   let best: string | undefined;
   let bestDistance = Math.max(2, Math.floor(id.length / 4)) + 1;
   for (const candidate of known.keys()) {

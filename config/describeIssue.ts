@@ -1,5 +1,6 @@
 import type { z } from 'zod';
 import type { ConfigPath } from './issues';
+import { excerpt, excerptText } from '../controller/excerpt';
 
 type ZodIssue = z.core.$ZodIssue;
 type AnySchema = z.core.$ZodType;
@@ -69,11 +70,8 @@ function kindOf(value: unknown): string {
 }
 
 function show(value: unknown): string {
-  if (typeof value === 'string') return `'${value}'`;
-  if (typeof value === 'object' && value !== null) {
-    const text = JSON.stringify(value);
-    return text.length > 60 ? `${text.slice(0, 57)}...` : text;
-  }
+  if (typeof value === 'string') return `'${excerptText(value)}'`;
+  if (typeof value === 'object' && value !== null) return excerpt(value, 60);
   return String(value);
 }
 

@@ -1,6 +1,7 @@
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
+import { MAX_DEPTH, MAX_FILE_BYTES, MAX_NODES, MAX_STRING_CHARS } from './limits';
 import { PROJECT_ROOT } from './paths';
 import { ConfigSchema } from './schema';
 
@@ -32,6 +33,7 @@ interface JsonSchema {
   default?: unknown;
   minimum?: number;
   maximum?: number;
+  minLength?: number;
   pattern?: string;
   description?: string;
   additionalProperties?: boolean | JsonSchema;
@@ -51,6 +53,10 @@ export function configDocText(): string {
     'Paths use `[]` for list items. Secrets are never written in the file: fields of type *secret* take',
     '`{env: VARIABLE}` or `{file: path}`. Scalar fields of `site`, `service`, `http`, `mqtt` and `influx` can be',
     'overridden by environment variables `NOCTURNE_<SECTION>_<FIELD>` (e.g. `NOCTURNE_HTTP_PORT=9090`).',
+    '',
+    `A file is refused, at the line where it crosses the bound, beyond ${MAX_FILE_BYTES / 1e6} MB, ${MAX_DEPTH} levels of nesting,`,
+    `${MAX_NODES.toLocaleString('en')} keys and values (an alias counts as everything it repeats) or`,
+    `${MAX_STRING_CHARS.toLocaleString('en')} characters in a string. 100,000 luminaires take 15 MB and 1.7 million keys and values.`,
     '',
     '| field | type | required | default | allowed | description |',
     '| --- | --- | --- | --- | --- | --- |',
@@ -108,6 +114,9 @@ function allowed(field: JsonSchema): string {
   const bounds: string[] = [];
   if (field.minimum !== undefined) bounds.push(`≥ ${field.minimum}`);
   if (field.maximum !== undefined) bounds.push(`≤ ${field.maximum}`);
+  if (field.minLength !== undefined) {
+    bounds.push(field.minLength === 1 ? 'not empty' : `≥ ${field.minLength} characters`);
+  }
   if (field.pattern) bounds.push(`pattern \`${field.pattern.replace(/\|/g, '\\|')}\``);
   return bounds.join(', ');
 }

@@ -1,4 +1,5 @@
 import { isMap, isPair, isScalar, isSeq, LineCounter, type Document, type Node } from 'yaml';
+import { excerptText } from '../controller/excerpt';
 
 export type ConfigPath = readonly (string | number)[];
 
@@ -11,12 +12,28 @@ export interface ConfigIssue {
   message: string;
 }
 
+/**
+ * Messages and paths quote the file, and a file can hold a 60,000-character id, a control character
+ * or, in a syntax error, a line of megabytes: each is cut and escaped, so every error stays one
+ * readable line.
+ */
+const MESSAGE_CHARS = 1_000;
+const PATH_CHARS = 300;
+
 export class ConfigError extends Error {
-  constructor(readonly issues: ConfigIssue[]) {
+  readonly issues: ConfigIssue[];
+
+  constructor(issues: ConfigIssue[]) {
+    issues = issues.map((issue) => ({
+      ...issue,
+      path: excerptText(issue.path, PATH_CHARS),
+      message: excerptText(issue.message, MESSAGE_CHARS),
+    }));
     super(
       `${issues.length} configuration error${issues.length === 1 ? '' : 's'}:\n${issues.map(formatIssue).join('\n')}`,
     );
     this.name = 'ConfigError';
+    this.issues = issues;
   }
 }
 
@@ -51,7 +68,8 @@ export class SourceLocator {
 
   /** Deepest existing node along the path: a missing field is reported where its parent is. */
   private offsetOf(path: ConfigPath, atKey: string | undefined): number | undefined {
-    if (!this.doc?.contents) return undefined;
+    if (!this.doc) return undefined;
+    if (!this.doc.contents) return 0; // an empty file: what is missing is missing from its start
     let node: Node | null = this.doc.contents;
     for (const part of path) {
       if (!node) break;

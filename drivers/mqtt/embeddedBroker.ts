@@ -2,6 +2,7 @@ import type { EventEmitter } from 'node:events';
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import type Aedes from 'aedes';
 import { createBroker } from 'aedes';
+import { isLoopbackHost } from '../../config/loopback';
 import type { Logger } from '../../controller/logger';
 
 export interface EmbeddedBrokerOptions {
@@ -31,7 +32,7 @@ export class EmbeddedBroker {
   }
 
   get url(): string {
-    const host = ['0.0.0.0', '::', ''].includes(this.options.host) ? '127.0.0.1' : this.options.host;
+    const host = ['0.0.0.0', '::'].includes(this.options.host) ? '127.0.0.1' : this.options.host;
     return `mqtt://${host.includes(':') ? `[${host}]` : host}:${this.port}`;
   }
 
@@ -75,8 +76,15 @@ export class EmbeddedBroker {
       });
     });
     server.on('error', (error) => logger.warn(`embedded broker server: ${error.message}`));
-    this.boundPort = (server.address() as AddressInfo).port;
-    logger.info(`embedded MQTT broker listening on ${this.url} (demo and single-machine use only)`);
+    // What the socket is bound to, not what was configured: a host name or a wildcard says less.
+    const bound = server.address() as AddressInfo;
+    this.boundPort = bound.port;
+    const where = `${bound.family === 'IPv6' ? `[${bound.address}]` : bound.address}:${bound.port}`;
+    if (isLoopbackHost(bound.address)) {
+      logger.info(`embedded MQTT broker listening on ${where} (demo and single-machine use only)`);
+    } else {
+      logger.warn(`embedded MQTT broker listening on ${where}, beyond loopback, without authentication`);
+    }
   }
 
   /** Stops accepting, closes every client and the broker; idempotent and safe after a failed start. */

@@ -66,7 +66,7 @@ export function brokerUrl(config: MqttConfig, embeddedUrl?: string): string {
   if (config.url !== undefined) return config.url;
   if (embeddedUrl !== undefined) return embeddedUrl;
   // A broker listening on every interface is reached on loopback.
-  const host = ['0.0.0.0', '::', ''].includes(config.embedded_host) ? '127.0.0.1' : config.embedded_host;
+  const host = ['0.0.0.0', '::'].includes(config.embedded_host) ? '127.0.0.1' : config.embedded_host;
   return `mqtt://${host.includes(':') ? `[${host}]` : host}:${config.embedded_port}`;
 }
 

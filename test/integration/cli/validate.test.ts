@@ -1,7 +1,9 @@
 import { spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { CONFIG_DOC_FILE, SCHEMA_FILE, configDocText, schemaText } from '../../../config/exportSchema';
+import { DEMO_CONFIG } from '../../../config/paths';
 
 const ROOT = path.join(__dirname, '..', '..', '..');
 const nocturne = (...args: string[]) =>
@@ -29,6 +31,41 @@ describe('nocturne validate', () => {
       lines.slice(0, 5).every((l) => new RegExp(`^${file.replace(/\./g, '\\.')}:\\d+:\\d+ \\S+: .+`).test(l)),
     ).toBe(true);
     expect(lines[5]).toBe(`${file}: 5 errors`);
+  });
+
+  it('answers the demo with every position an alias of one anchor, and one typo, with the typo located', () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'nocturne-validate-'));
+    try {
+      let aliases = 0;
+      const text = readFileSync(DEMO_CONFIG, 'utf8')
+        .replace(/position: \{ lat: [\d.]+, lon: [\d.]+ \}/g, () =>
+          aliases++ === 0 ? 'position: &pos { lat: 49.1193, lon: 6.1817 }' : 'position: *pos',
+        )
+        .replace('device: metz-sc-01, channel: 1,', 'device: metz-sc-1, channel: 1,');
+      expect(aliases).toBeGreaterThan(1000);
+      const file = path.join(dir, 'demo.yaml');
+      writeFileSync(file, text);
+      const run = nocturne('validate', file);
+      expect(run.stderr).toMatch(
+        new RegExp(
+          `^${file.replace(/\./g, '\\.')}:\\d+:\\d+ zones\\[0\\]\\.luminaires\\[0\\]\\.device: unknown device 'metz-sc-1'.*\n${file.replace(/\./g, '\\.')}: 1 error\n$`,
+        ),
+      );
+      expect(run.status).toBe(1);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('start refuses an alias bomb with a located error, without a stack trace', () => {
+    const file = 'test/fixtures/config/alias-bomb.yaml';
+    const run = nocturne('start', file);
+    expect(run.stderr).toMatch(
+      new RegExp(
+        `^${file.replace(/\./g, '\\.')}:9:\\d+ g\\[\\d\\]\\S*: more than [\\d,]+ keys and values once aliases are expanded\n$`,
+      ),
+    );
+    expect(run.status).toBe(1);
   });
 
   it('refuses an unknown command with the usage', () => {

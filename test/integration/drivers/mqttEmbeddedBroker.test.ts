@@ -1,6 +1,6 @@
 import { createServer } from 'node:net';
 import { MqttSection } from '../../../config/schema/service';
-import { silentLogger } from '../../../controller/logger';
+import { silentLogger, type Logger } from '../../../controller/logger';
 import { MqttConnection } from '../../../drivers/mqtt/connection';
 import { EmbeddedBroker } from '../../../drivers/mqtt/embeddedBroker';
 import { freePort } from '../../helpers/ports';
@@ -84,6 +84,23 @@ describe('EmbeddedBroker', () => {
       await service.stop();
       await restarted.stop();
       await sensor.stop();
+      await broker.stop();
+    }
+  });
+
+  test('logs the address it is bound to, not the configured name', async () => {
+    const port = await freePort();
+    const infos: string[] = [];
+    const logger: Logger = { ...silentLogger, info: (msg) => infos.push(msg) };
+    const broker = new EmbeddedBroker({ host: 'localhost', port, logger });
+    try {
+      await broker.start();
+      expect(infos).toEqual([
+        expect.stringMatching(
+          new RegExp(`^embedded MQTT broker listening on (127\\.0\\.0\\.1|\\[::1\\]):${port} `),
+        ),
+      ]);
+    } finally {
       await broker.stop();
     }
   });

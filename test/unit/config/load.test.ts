@@ -105,6 +105,20 @@ describe('each kind of mistake is located and says what is allowed', () => {
       line: 'port: 15022',
     },
     {
+      name: 'two documents',
+      text: `${SMALL}---\nversion: 1\n`,
+      path: '',
+      message: /YAML: a configuration is one document/,
+      line: '---',
+    },
+    {
+      name: 'empty file',
+      text: '# nothing yet\n',
+      path: '',
+      message: /expected object, got null/,
+      line: '# nothing yet',
+    },
+    {
       name: 'number out of range',
       text: variant('level: 50', 'level: 101'),
       path: 'programs[0].steps[1].level',
@@ -367,6 +381,27 @@ describe('each kind of mistake is located and says what is allowed', () => {
       path: 'http.port',
       message: /expected number, got string \(is 'eighty'\)/,
     },
+    {
+      name: 'empty environment override of the listening address (Node would listen everywhere)',
+      text: SMALL,
+      env: { NOCTURNE_HTTP_HOST: '' },
+      path: 'http.host',
+      message: /at least 1 character \(is ''\) \(set by NOCTURNE_HTTP_HOST\)/,
+    },
+    {
+      name: 'embedded broker, which has no authentication, beyond loopback',
+      text: variant('communes:\n', 'mqtt:\n  embedded_host: 0.0.0.0\ncommunes:\n'),
+      path: 'mqtt.embedded_host',
+      message: /no authentication: on '0\.0\.0\.0', not a loopback address.*embedded_expose: true/,
+      line: 'embedded_host: 0.0.0.0',
+    },
+    {
+      name: 'embedded broker beyond loopback, from the environment',
+      text: SMALL,
+      env: { NOCTURNE_MQTT_EMBEDDED_HOST: '192.168.1.20' },
+      path: 'mqtt.embedded_host',
+      message: /no authentication: on '192\.168\.1\.20'.*\(set by NOCTURNE_MQTT_EMBEDDED_HOST\)/,
+    },
   ];
 
   it.each(cases)('$name', ({ text, path: issuePath, message, line, env }) => {
@@ -388,6 +423,27 @@ describe('environment and secrets', () => {
     });
     expect(config.http.port).toBe(9090);
     expect(config.mqtt.url).toBe('mqtt://10.0.0.5:1883');
+  });
+
+  it('lets the embedded broker listen beyond loopback only when told to, or when it is not used', () => {
+    const withMqtt = (mqtt: string) => variant('communes:\n', `mqtt:\n${mqtt}communes:\n`);
+    for (const host of ['127.0.0.1', '127.0.0.53', '::1', 'localhost']) {
+      expect(
+        parseConfig(withMqtt(`  embedded_host: "${host}"\n`), 'small.yaml', { env: {} }).mqtt.embedded_host,
+      ).toBe(host);
+    }
+    const exposed = parseConfig(
+      withMqtt('  embedded_host: 0.0.0.0\n  embedded_expose: true\n'),
+      'small.yaml',
+      { env: {} },
+    );
+    expect(exposed.mqtt).toMatchObject({ embedded_host: '0.0.0.0', embedded_expose: true });
+    const external = parseConfig(
+      withMqtt('  url: mqtt://broker:1883\n  embedded_host: 0.0.0.0\n'),
+      'small.yaml',
+      { env: {} },
+    );
+    expect(external.mqtt.url).toBe('mqtt://broker:1883');
   });
 
   it('accepts a secret from a file next to the configuration', () => {

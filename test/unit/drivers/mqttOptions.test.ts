@@ -70,6 +70,11 @@ describe('MQTT connection options', () => {
     expect(brokerUrl(mqttConfig({ url: 'mqtts://b:8883' }), 'mqtt://127.0.0.1:40000')).toBe('mqtts://b:8883');
   });
 
+  test('an empty embedded_host, which Node reads as every interface, is refused rather than guessed', () => {
+    expect(() => mqttConfig({ embedded_host: '' })).toThrow(/empty is refused/);
+    expect(brokerUrl(mqttConfig({ embedded_host: '::', embedded_port: 1999 }))).toBe('mqtt://127.0.0.1:1999');
+  });
+
   test('passwords never reach logs', () => {
     expect(displayUrl('mqtt://user:secret@broker:1883')).toBe('mqtt://user:***@broker:1883');
   });
