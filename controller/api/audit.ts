@@ -107,8 +107,10 @@ export function auditLogOptionsFromConfig(service: Config['service']): AuditLogO
 }
 
 /**
- * Distinct refusals written one by one per window; beyond them, refusals are only counted, per channel
- * and action, so that a flood of ever-different requests still costs a bounded number of entries.
+ * Distinct refusals written one by one per window and source, and always the first of each action;
+ * beyond them, refusals are only counted, per source and action, so that a flood of ever-different requests still costs a bounded number of
+ * entries, and one user's flood never hides another's refusals. A source is an authenticated user on
+ * its channel; over MQTT, where the actor is only what the payload claims, the channel as a whole.
  */
 const DISTINCT_REFUSALS_PER_WINDOW = 10;
 
@@ -149,9 +151,11 @@ interface RefusalWindow {
   timer: Timer;
   /** Refusals written in this window, by their content (all but `at`). */
   written: Set<string>;
+  /** How many of those each source wrote, and whether it wrote one of an action ('source action'). */
+  writtenBySource: Map<string, number>;
   /** Repeats of those, by the same key. */
   repeats: Map<string, Repeats>;
-  /** Refusals beyond DISTINCT_REFUSALS_PER_WINDOW, by channel and action. */
+  /** Refusals beyond DISTINCT_REFUSALS_PER_WINDOW, by source and action. */
   beyond: Map<string, Repeats>;
 }
 
@@ -165,8 +169,8 @@ interface RefusalWindow {
  * Bounded, so that refused requests cannot fill the disk: an entry that is not a success has its text
  * fields cut to short escaped excerpts; identical refusals within `refusalWindowMs` are written once,
  * then once more at the end of the window with their count (`count`), and at most
- * DISTINCT_REFUSALS_PER_WINDOW different ones are written per window (the rest counted per channel and
- * action); files beyond `retentionDays` or `maxTotalBytes` are deleted, oldest first. Successful commands
+ * DISTINCT_REFUSALS_PER_WINDOW different ones are written per window and source (the rest counted per
+ * source and action); files beyond `retentionDays` or `maxTotalBytes` are deleted, oldest first. Successful commands
  * are always written whole, one entry each.
  */
 export class AuditLog implements Component {
@@ -280,6 +284,7 @@ export class AuditLog implements Component {
     const window = (this.refusals ??= {
       timer: this.deps.clock.setTimeout(() => this.closeRefusalWindow(), this.options.refusalWindowMs),
       written: new Set<string>(),
+      writtenBySource: new Map<string, number>(),
       repeats: new Map<string, Repeats>(),
       beyond: new Map<string, Repeats>(),
     });
@@ -288,11 +293,16 @@ export class AuditLog implements Component {
       countIn(window.repeats, key, entry);
       return true;
     }
-    if (window.written.size < DISTINCT_REFUSALS_PER_WINDOW) {
+    const source = entry.via === 'mqtt' ? 'mqtt' : `${entry.via} ${entry.actor}`;
+    const written = window.writtenBySource.get(source) ?? 0;
+    const firstOfAction = !window.writtenBySource.has(`${source} ${entry.action}`);
+    if (written < DISTINCT_REFUSALS_PER_WINDOW || firstOfAction) {
       window.written.add(key);
+      window.writtenBySource.set(source, written + 1);
+      window.writtenBySource.set(`${source} ${entry.action}`, 1);
       return false;
     }
-    countIn(window.beyond, `${entry.via} ${entry.action}`, entry);
+    countIn(window.beyond, `${source} ${entry.action}`, entry);
     return true;
   }
 
@@ -311,7 +321,7 @@ export class AuditLog implements Component {
     for (const repeats of window.beyond.values())
       write(
         repeats,
-        `more refused ${repeats.last.action} request(s) via ${repeats.last.via}, beyond the ${DISTINCT_REFUSALS_PER_WINDOW} different ones written`,
+        `more refused ${repeats.last.action} request(s) via ${repeats.last.via}, beyond the ${DISTINCT_REFUSALS_PER_WINDOW} different ones written for this source`,
       );
   }
 

@@ -240,7 +240,7 @@ describe('AuditLog', () => {
     expect(heard).toEqual(found.reverse());
   });
 
-  it('writes at most 10 different refusals per window; the rest are counted per channel and action', async () => {
+  it('writes at most 10 different refusals per window over MQTT, and the first of each action; the rest are counted per action', async () => {
     const log = open();
     await log.start();
     clock.set(Date.parse('2025-07-14T12:00:00Z'));
@@ -252,10 +252,27 @@ describe('AuditLog', () => {
     expect(kept.slice(0, 10)).toEqual(
       Array.from({ length: 10 }, (_, i) => ['relight', `{"zone":"z-${i}"}`, undefined]),
     );
+    // The first refusal of another action is written whole all the same.
     expect(kept.slice(10)).toEqual([
+      ['clear-relight', 'unknown', undefined],
       ['relight', '{"zone":"z-99"}', 90],
-      ['clear-relight', 'unknown', 1],
     ]);
+  });
+
+  it("never lets one user's flood of refusals hide another user's", async () => {
+    const log = open();
+    await log.start();
+    clock.set(Date.parse('2025-07-14T12:00:00Z'));
+    const refusedApi = (actor: string, target: string): Omit<AuditEntry, 'at'> =>
+      entry({ actor, target, result: 'refused', status: 403, message: 'outside your communes' });
+    for (let i = 0; i < 100; i++) void log.record(refusedApi('energy-metz', `zone z-${i}`));
+    void log.record(refusedApi('lighting-woippy', 'zone metz-a'));
+    await log.stop();
+    const kept = (await lines('audit-2025-07-14.jsonl')).map((e) => [e.actor, e.target, e.count]);
+    expect(kept).toHaveLength(12);
+    expect(kept).toContainEqual(['lighting-woippy', 'zone metz-a', undefined]);
+    expect(kept.filter(([actor]) => actor === 'energy-metz')).toHaveLength(11);
+    expect(kept).toContainEqual(['energy-metz', 'zone z-99', 90]);
   });
 
   it('writes every success, whole, however many and however alike', async () => {
