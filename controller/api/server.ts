@@ -26,6 +26,7 @@ import { coerceApiOptions, type ApiOptions, type ResolvedApiOptions } from './op
 import { fallbackNote, registerRoutes, type ApiServices } from './routes';
 import { registerStaticFiles } from './staticFiles';
 import { TerritoryIndex } from './territory';
+import { ThrottledLog } from '../throttledLog';
 import { EventTickets } from './tickets';
 
 export interface ApiServerDeps {
@@ -43,6 +44,10 @@ const REMEMBERED_COMMANDS = 10_000;
 
 /** Deepest nesting of objects and arrays accepted in a body; the API's own bodies use fewer than 8. */
 const MAX_BODY_DEPTH = 32;
+
+/** Kinds of refused authentication, each logged at most once per interval. */
+type AuthRefusal = Extract<AuthResult, { ok: false }>['reason'] | 'blocked';
+const AUTH_LOG_INTERVAL_MS = 10_000;
 
 const CLIENTS: Record<string, Actor['via']> = { console: 'console', cli: 'cli' };
 
@@ -66,6 +71,7 @@ export class ApiServer implements Component {
   private readonly tickets: EventTickets;
   private readonly territory: TerritoryIndex;
   private readonly streams: EventStreams;
+  private readonly authLog = new ThrottledLog<AuthRefusal>(AUTH_LOG_INTERVAL_MS);
   private readonly commands = new Map<string, readonly string[]>();
   private readonly counters: HttpCounters = { requests: new Map(), authFailures: 0, auditFailures: 0 };
   private app?: FastifyInstance;
@@ -273,7 +279,7 @@ export class ApiServer implements Component {
   ): ApiError {
     const attempt = `${request.method} ${pathOf(request.url)} from ${request.ip}`;
     if (reason === 'missing') {
-      this.deps.logger.warn(`${attempt}: missing credentials`);
+      this.logRefusal('missing', (more) => `${attempt}: missing credentials${more}`);
       void reply.header('www-authenticate', 'Bearer realm="nocturne"');
       return new ApiError(401, 'unauthorized', "missing 'Authorization: Bearer <token>'");
     }
@@ -291,11 +297,25 @@ export class ApiServer implements Component {
     }
     this.failedAuth.recordFailure(request.ip, credential);
     const nowBlockedMs = this.failedAuth.blockedFor(request.ip, credential);
-    this.deps.logger.warn(
-      `${attempt}: ${reason} credentials${nowBlockedMs > 0 ? `; failing attempts from this address or with this credential refused for ${seconds(nowBlockedMs)} s` : ''}`,
+    this.logRefusal(
+      nowBlockedMs > 0 ? 'blocked' : reason,
+      (more) =>
+        `${attempt}: ${reason} credentials${nowBlockedMs > 0 ? `; failing attempts from this address or with this credential refused for ${seconds(nowBlockedMs)} s` : ''}${more}`,
     );
     void reply.header('www-authenticate', 'Bearer realm="nocturne", error="invalid_token"');
     return new ApiError(401, 'unauthorized', 'invalid or expired credentials');
+  }
+
+  /**
+   * A storm of wrong tokens (through a proxy, thousands a minute) costs one line per kind of refusal
+   * and interval, the rest counted in it, not a line each.
+   */
+  private logRefusal(kind: AuthRefusal, line: (more: string) => string): void {
+    this.authLog.report(kind, this.deps.clock.now(), (heldBack) =>
+      this.deps.logger.warn(
+        line(heldBack > 0 ? ` (and ${heldBack} more refused as ${kind} since the last line)` : ''),
+      ),
+    );
   }
 
   /** After the body is read (so that a refused command is audited with its target), before validation. */
