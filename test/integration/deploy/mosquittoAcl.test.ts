@@ -33,11 +33,14 @@ function securityDirectives(authDir: string): string[] {
     .split('\n')
     .map((line) => line.trim())
     .filter((line) => line !== '' && !line.startsWith('#'));
-  const security = lines.filter((line) => /^(allow_anonymous|password_file|acl_file) /.test(line));
+  const security = lines.filter((line) =>
+    /^(allow_anonymous|password_file|acl_file|max_packet_size) /.test(line),
+  );
   expect(security).toEqual([
     'allow_anonymous false',
     `password_file ${AUTH_DIR_IN_IMAGE}/passwd`,
     `acl_file ${AUTH_DIR_IN_IMAGE}/acl`,
+    'max_packet_size 262144',
   ]);
   return security.map((line) => line.replace(AUTH_DIR_IN_IMAGE, authDir));
 }
@@ -221,3 +224,14 @@ test("the viewer reads the broker's uptime, which the compose health check relie
   while (inbox.messages.length === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
   expect(inbox.messages[0]?.payload).toMatch(/^\d+ seconds$/);
 }, 20_000);
+
+test('a client sending a packet over 256 KiB is cut off, and the service never receives it', async () => {
+  const service = await serviceInbox();
+  const dispatch = await connect('dispatch');
+  const closed = new Promise<void>((resolve) => dispatch.once('close', () => resolve()));
+  const topic = `${BASE}/bridge/request/relight`;
+  dispatch.publish(topic, `{"reason":"${'x'.repeat(300 * 1024)}"}`, { qos: 1 });
+  await closed;
+  await service.settle(await connect('dispatch'), topic);
+  expect(service.messages.filter((m) => m.payload.length > 256 * 1024)).toEqual([]);
+});
