@@ -8,14 +8,22 @@ import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { toYaml } from '../../config/generateDemo';
 import { parseConfig } from '../../config/load';
-import type { Config, ConfigInput } from '../../config/schema';
-import { buildTerritory, sha256Hex } from '../../config/territory';
+import type { Config } from '../../config/schema';
+import { sha256Hex } from '../../config/territory';
 import { systemClock } from '../../controller/clock';
 import { createLogger, type LogLevel } from '../../controller/logger';
 import { Service } from '../../controller/service';
 import { Simulation } from '../../simulators/simulation';
 import { freePorts } from '../helpers/ports';
-import { IN, OUT, TEST_USERS, request, tokenFor, type TestUser } from '../integration/api/liveService';
+import {
+  IN,
+  OUT,
+  TEST_USERS,
+  request,
+  tokenFor,
+  twoCommunesInput,
+  type TestUser,
+} from '../integration/api/liveService';
 
 /**
  * The real service for the adversarial suite, built like test/integration/api/liveService.ts (Metz and
@@ -80,25 +88,13 @@ export async function startAdversarialService(options: AdversarialOptions = {}):
   const dir = await mkdtemp(path.join(tmpdir(), 'nocturne-adversarial-'));
   const stateDir = path.join(dir, 'var');
   const logFile = path.join(dir, 'service.log');
-  const input: ConfigInput = buildTerritory({
-    communes: 2,
-    modbusControllers: 2,
-    opcuaControllers: 0,
-    luminairesPerController: 4,
-    zonesPerController: 1,
-    presenceSensorsPerZone: options.presenceSensorsPerZone ?? 0,
+  const input = twoCommunesInput({
     modbusPorts: [sc1, sc2],
-    opcuaPorts: [],
-    meterGatewayPort: meters,
-    embeddedMqttPort: mqtt,
-    httpPort: 0,
+    meters,
+    mqtt,
     stateDir,
+    presenceSensorsPerZone: options.presenceSensorsPerZone,
   });
-  input.devices = (input.devices ?? []).filter((d) => d.protocol !== 'opcua');
-  input.buildings = (input.buildings ?? []).map((b) => ({
-    ...b,
-    points: (b.points ?? []).filter((p) => p.opcua === undefined),
-  }));
   input.programs = [...(input.programs ?? []), CONSTANT_PROGRAM];
   input.calendars = (input.calendars ?? []).map((c) => ({ ...c, default: CONSTANT_PROGRAM.id, rules: [] }));
   const extraUsers = options.extraUsers ?? [];

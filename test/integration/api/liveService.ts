@@ -50,29 +50,41 @@ export interface LiveService {
   stop(): Promise<void>;
 }
 
-export async function startLiveService(): Promise<LiveService> {
-  const [sc1, sc2, meters, mqtt] = await freePorts(4);
-  const dir = await mkdtemp(path.join(tmpdir(), 'nocturne-live-'));
-  const stateDir = path.join(dir, 'var');
-  const input: ConfigInput = buildTerritory({
+/** Metz and Montigny, a Modbus segment controller each, without OPC UA; on the ports given. */
+export function twoCommunesInput(ports: {
+  modbusPorts: [number, number];
+  meters: number;
+  mqtt: number;
+  stateDir: string;
+  presenceSensorsPerZone?: number;
+}): ConfigInput {
+  const input = buildTerritory({
     communes: 2,
     modbusControllers: 2,
     opcuaControllers: 0,
     luminairesPerController: 4,
     zonesPerController: 1,
-    presenceSensorsPerZone: 0,
-    modbusPorts: [sc1, sc2],
+    presenceSensorsPerZone: ports.presenceSensorsPerZone ?? 0,
+    modbusPorts: ports.modbusPorts,
     opcuaPorts: [],
-    meterGatewayPort: meters,
-    embeddedMqttPort: mqtt,
+    meterGatewayPort: ports.meters,
+    embeddedMqttPort: ports.mqtt,
     httpPort: 0,
-    stateDir,
+    stateDir: ports.stateDir,
   });
   input.devices = (input.devices ?? []).filter((d) => d.protocol !== 'opcua');
   input.buildings = (input.buildings ?? []).map((b) => ({
     ...b,
     points: (b.points ?? []).filter((p) => p.opcua === undefined),
   }));
+  return input;
+}
+
+export async function startLiveService(): Promise<LiveService> {
+  const [sc1, sc2, meters, mqtt] = await freePorts(4);
+  const dir = await mkdtemp(path.join(tmpdir(), 'nocturne-live-'));
+  const stateDir = path.join(dir, 'var');
+  const input = twoCommunesInput({ modbusPorts: [sc1, sc2], meters, mqtt, stateDir });
   input.users = TEST_USERS.map((u) => ({
     ...u,
     communes: [...u.communes],
