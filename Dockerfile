@@ -6,6 +6,7 @@ WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci
 COPY tsconfig.json ./
+COPY core ./core
 COPY controller ./controller
 COPY drivers ./drivers
 COPY config ./config

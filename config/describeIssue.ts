@@ -1,6 +1,6 @@
 import type { z } from 'zod';
 import type { ConfigPath } from './issues';
-import { excerpt, excerptText } from '../controller/excerpt';
+import { excerpt, excerptText } from '../core/excerpt';
 
 type ZodIssue = z.core.$ZodIssue;
 type AnySchema = z.core.$ZodType;

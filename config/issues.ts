@@ -1,5 +1,5 @@
 import { isMap, isPair, isScalar, isSeq, LineCounter, type Document, type Node } from 'yaml';
-import { excerptText } from '../controller/excerpt';
+import { excerptText } from '../core/excerpt';
 
 export type ConfigPath = readonly (string | number)[];
 

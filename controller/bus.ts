@@ -1,6 +1,6 @@
 import { EventEmitter } from 'node:events';
 import type { DriverError, Health, Sample } from '../drivers/driver';
-import type { Logger } from './logger';
+import type { Logger } from '../core/logger';
 
 /** Every event that crosses components, declared once. Names are past tense. */
 export interface EventMap {

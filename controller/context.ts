@@ -1,9 +1,9 @@
 import type { Config } from '../config/schema';
 import type { MqttConnection } from '../drivers/mqtt/connection';
 import type { Bus } from './bus';
-import type { Clock } from './clock';
+import type { Clock } from '../core/clock';
 import type { DeviceRegistry } from './devices';
-import type { Logger } from './logger';
+import type { Logger } from '../core/logger';
 
 /** What every subsystem of the service is built from; created once by the composition root. */
 export interface ServiceContext {

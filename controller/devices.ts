@@ -5,9 +5,9 @@ import { ModbusDriver } from '../drivers/modbus/modbusDriver';
 import { ModbusLinkPool } from '../drivers/modbus/pool';
 import type { OpcuaDriver } from '../drivers/opcua/opcuaDriver';
 import type { Bus } from './bus';
-import type { Clock } from './clock';
-import type { Component } from './lifecycle';
-import type { Logger } from './logger';
+import type { Clock } from '../core/clock';
+import type { Component } from '../core/lifecycle';
+import type { Logger } from '../core/logger';
 
 export interface DeviceRegistryDeps {
   logger: Logger;

@@ -2,8 +2,8 @@ import { isDeepStrictEqual } from 'node:util';
 import { ConfigError, formatIssue } from '../config/issues';
 import { loadConfig } from '../config/load';
 import type { Config } from '../config/schema';
-import { systemClock } from './clock';
-import { createLogger, type Logger } from './logger';
+import { systemClock } from '../core/clock';
+import { createLogger, type Logger } from '../core/logger';
 import { Service } from './service';
 import { summarize } from './summary';
 

@@ -6,15 +6,15 @@ import { MqttConnection } from '../drivers/mqtt/connection';
 import { AuditLog, auditLogOptionsFromConfig } from './api/audit';
 import { ApiServer } from './api/server';
 import { Bus } from './bus';
-import type { Clock } from './clock';
+import type { Clock } from '../core/clock';
 import type { ServiceContext } from './context';
 import { DeviceRegistry } from './devices';
 import type { AlertService, EnergyService, ServiceHealth } from './energy/api';
 import { Telemetry } from './energy/telemetry';
-import { Lifecycle, type Component } from './lifecycle';
+import { Lifecycle, type Component } from '../core/lifecycle';
 import type { LightingService } from './lighting/runtime/api';
 import { LightingRuntime } from './lighting/runtime/runtime';
-import type { Logger } from './logger';
+import type { Logger } from '../core/logger';
 
 export interface ServiceDeps {
   logger: Logger;

@@ -1,6 +1,6 @@
 import { DateTime, IANAZone } from 'luxon';
 import type * as SunCalcModule from 'suncalc' with { 'resolution-mode': 'import' };
-import type { Clock } from '../controller/clock';
+import type { Clock } from '../core/clock';
 import type { BuildingConfig, Config, PointConfig } from '../config/schema';
 import { registerCount } from '../config/registers';
 import { integerRange } from './modbus/encoding';

@@ -1,7 +1,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { z } from 'zod';
-import type { Logger } from '../controller/logger';
+import type { Logger } from '../core/logger';
 import { FAULT_QUANTITIES, type BuildingFault } from './buildings';
 import type { Simulation } from './simulation';
 

@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { format } from 'node:util';
 import { parseArgs } from 'node:util';
-import { createLogger, type Logger } from '../controller/logger';
+import { createLogger, type Logger } from '../core/logger';
 import { ConfigError, formatIssue } from '../config/issues';
 import { loadConfig } from '../config/load';
 import { DEMO_CONFIG } from '../config/paths';

@@ -1,8 +1,8 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { connect, type IClientOptions, type MqttClient } from 'mqtt';
-import type { Clock, Timer } from '../controller/clock';
-import type { Logger } from '../controller/logger';
+import type { Clock, Timer } from '../core/clock';
+import type { Logger } from '../core/logger';
 import { readSecret } from '../config/secrets';
 import type { MqttConfig, PresenceSensorConfig } from '../config/schema';
 import { exponentialDelayMs, seededRandom, type Random } from './random';

@@ -1,4 +1,4 @@
-import type { Clock } from '../controller/clock';
+import type { Clock } from '../core/clock';
 import type { Config, DeviceConfig } from '../config/schema';
 
 /**

@@ -1,7 +1,7 @@
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { systemClock, type Clock } from '../controller/clock';
-import { silentLogger, type Logger } from '../controller/logger';
+import { systemClock, type Clock } from '../core/clock';
+import { silentLogger, type Logger } from '../core/logger';
 import type { Config, DeviceConfig, OpcuaDeviceConfig, PointConfig } from '../config/schema';
 import { BuildingModel, type BuildingFault, type BuildingSnapshot, type MeterResetMode } from './buildings';
 import { ControlServer } from './control';

@@ -2,13 +2,13 @@ import { setMaxListeners } from 'node:events';
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { Bus } from '../../controller/bus';
-import { systemClock } from '../../controller/clock';
+import { systemClock } from '../../core/clock';
 import { DeviceRegistry } from '../../controller/devices';
 import { DeviceBook, servedCommunes } from '../../controller/energy/deviceBook';
 import { PointCatalog } from '../../controller/energy/points';
 import { Sampler } from '../../controller/energy/sampler';
 import { TelemetryStorage, type LineSink } from '../../controller/energy/storage';
-import { createLogger } from '../../controller/logger';
+import { createLogger } from '../../core/logger';
 import { loadConfig } from '../../config/load';
 
 /**

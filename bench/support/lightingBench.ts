@@ -9,11 +9,11 @@ import { parseConfig } from '../../config/load';
 import type { Config, ConfigInput } from '../../config/schema';
 import ModbusRTU from 'modbus-serial';
 import { Bus } from '../../controller/bus';
-import { systemClock } from '../../controller/clock';
+import { systemClock } from '../../core/clock';
 import { DeviceRegistry } from '../../controller/devices';
 import type { Actor } from '../../controller/lighting/runtime/api';
 import { LightingRuntime } from '../../controller/lighting/runtime/runtime';
-import { silentLogger } from '../../controller/logger';
+import { silentLogger } from '../../core/logger';
 import { MqttConnection } from '../../drivers/mqtt/connection';
 import { READY_PREFIX, type WriteRecord } from './segmentFarm';
 

@@ -3,7 +3,7 @@ import { performance } from 'node:perf_hooks';
 import { createInterface } from 'node:readline';
 import { parseConfig } from '../../config/load';
 import type { Config } from '../../config/schema';
-import { systemClock, type Clock } from '../../controller/clock';
+import { systemClock, type Clock } from '../../core/clock';
 import { channelAddress, CHANNEL_BLOCKS, SINGLE_REGISTERS } from '../../config/registers';
 import type { RegisterMapConfig } from '../../config/schema';
 import { FieldBank } from '../../simulators/modbus/fieldBank';

@@ -4,12 +4,12 @@ import path from 'node:path';
 import { createInterface } from 'node:readline';
 import type { Config } from '../../config/schema';
 import type { Bus } from '../bus';
-import type { Clock, Timer } from '../clock';
-import { excerptText } from '../excerpt';
-import type { Component } from '../lifecycle';
+import type { Clock, Timer } from '../../core/clock';
+import { excerptText } from '../../core/excerpt';
+import type { Component } from '../../core/lifecycle';
 import type { LightingCommandEvent, LightingRequestRefused } from '../lighting/runtime/events';
 import type { Actor, Role } from '../lighting/runtime/api';
-import type { Logger } from '../logger';
+import type { Logger } from '../../core/logger';
 import { coversAny } from './access';
 
 export const AUDIT_ACTIONS = [

@@ -1,6 +1,6 @@
 import { createHmac, randomBytes } from 'node:crypto';
 import { isIPv6 } from 'node:net';
-import type { Clock } from '../clock';
+import type { Clock } from '../../core/clock';
 
 /** Windows remembered at most (one per address, one per credential); beyond it the oldest is forgotten. */
 const MAX_TRACKED = 10_000;

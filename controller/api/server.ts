@@ -11,10 +11,10 @@ import { jsonSchemaTransform, serializerCompiler } from 'fastify-type-provider-z
 import type { z } from 'zod';
 import type { Config } from '../../config/schema';
 import type { Bus } from '../bus';
-import type { Clock } from '../clock';
-import type { Component } from '../lifecycle';
+import type { Clock } from '../../core/clock';
+import type { Component } from '../../core/lifecycle';
 import type { Actor } from '../lighting/runtime/api';
-import type { Logger } from '../logger';
+import type { Logger } from '../../core/logger';
 import { ENDPOINTS, allows, type EndpointSpec } from './access';
 import type { AuditLog } from './audit';
 import { TokenAuthenticator, type AuthResult } from './auth';
@@ -26,7 +26,7 @@ import { coerceApiOptions, type ApiOptions, type ResolvedApiOptions } from './op
 import { fallbackNote, registerRoutes, type ApiServices } from './routes';
 import { registerStaticFiles } from './staticFiles';
 import { TerritoryIndex } from './territory';
-import { ThrottledLog } from '../throttledLog';
+import { ThrottledLog } from '../../core/throttledLog';
 import { EventTickets } from './tickets';
 
 export interface ApiServerDeps {

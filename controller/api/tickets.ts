@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import type { Clock } from '../clock';
+import type { Clock } from '../../core/clock';
 import type { AuthenticatedUser } from './auth';
 
 /** Tickets waiting to be used, at most; a client asking for more loses its oldest. */

@@ -1,6 +1,6 @@
 import type { BuildingConfig, Config } from '../../config/schema';
-import type { Clock } from '../clock';
-import { timeZone } from '../lighting/localTime';
+import type { Clock } from '../../core/clock';
+import { timeZone } from '../../core/localTime';
 import type { Actor } from '../lighting/runtime/api';
 import { AlertError, type BuildingView, type EnergyService, type PointView } from './api';
 import { canSee } from './alerts/engine';

@@ -9,7 +9,7 @@ import {
   stringValue,
 } from '../../drivers/influx/lineProtocol';
 import type { Config } from '../../config/schema';
-import { parseCivilDate, timeZone, zonedInstant } from '../lighting/localTime';
+import { parseCivilDate, timeZone, zonedInstant } from '../../core/localTime';
 import type { LuminaireReport, PresenceDetected } from '../lighting/runtime/events';
 
 /**

@@ -9,7 +9,7 @@ import {
   weekdayOf,
   type CivilDate,
   type Weekday,
-} from '../lighting/localTime';
+} from '../../core/localTime';
 
 /**
  * When a building is in use, from its `opening_hours` and `closed_dates`, in the site's time zone.

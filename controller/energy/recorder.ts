@@ -1,10 +1,10 @@
 import type { Config } from '../../config/schema';
 import type { Bus } from '../bus';
-import type { Clock, Timer } from '../clock';
+import type { Clock, Timer } from '../../core/clock';
 import type { DeviceRegistry } from '../devices';
-import type { Component } from '../lifecycle';
-import type { Logger } from '../logger';
-import { ThrottledLog } from '../throttledLog';
+import type { Component } from '../../core/lifecycle';
+import type { Logger } from '../../core/logger';
+import { ThrottledLog } from '../../core/throttledLog';
 import type { AuditEntry } from '../api/audit';
 import type { LightingCommandEvent, LightingDispatchFailed } from '../lighting/runtime/events';
 import type { DeviceBook } from './deviceBook';

@@ -1,8 +1,8 @@
 import type { DriverError, Sample, Subscription } from '../../drivers/driver';
 import type { Bus } from '../bus';
-import type { Clock } from '../clock';
+import type { Clock } from '../../core/clock';
 import type { DeviceRegistry } from '../devices';
-import type { Logger } from '../logger';
+import type { Logger } from '../../core/logger';
 import type { CounterStep } from './counters';
 import type { DeviceBook } from './deviceBook';
 import { type CatalogPoint, type PointCatalog } from './points';

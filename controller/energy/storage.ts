@@ -9,9 +9,9 @@ import {
   type QuarantinedInfo,
 } from '../../drivers/influx/writer';
 import type { Bus } from '../bus';
-import type { Clock } from '../clock';
-import type { Component } from '../lifecycle';
-import type { Logger } from '../logger';
+import type { Clock } from '../../core/clock';
+import type { Component } from '../../core/lifecycle';
+import type { Logger } from '../../core/logger';
 
 /** Where lines of line protocol go: the spool of the InfluxDB writer, or anything else that takes them. */
 export interface LineSink {

@@ -1,6 +1,6 @@
 import type { InfluxWriterOptions } from '../../drivers/influx/writer';
 import type { ServiceContext } from '../context';
-import type { Component } from '../lifecycle';
+import type { Component } from '../../core/lifecycle';
 import { AlertManager } from './alerts/manager';
 import type { HealthReport, MetricsReport, ServiceHealth } from './api';
 import { DeviceBook, servedCommunes } from './deviceBook';

@@ -1,6 +1,6 @@
 import type { CalendarConfig, CalendarRuleConfig } from '../../config/schema';
 import { holidayOn } from './holidays';
-import { daysInMonth, formatCivilDate, monthDay, weekdayOf, type CivilDate } from './localTime';
+import { daysInMonth, formatCivilDate, monthDay, weekdayOf, type CivilDate } from '../../core/localTime';
 
 /** Which program a calendar gives a night, and why. */
 export interface CalendarChoice {

@@ -1,4 +1,4 @@
-import { addDays, civilDate, epochDay, type CivilDate } from './localTime';
+import { addDays, civilDate, epochDay, type CivilDate } from '../../core/localTime';
 
 /**
  * French public holidays (Code du travail, L3133-1), and the two more that apply in Alsace-Moselle

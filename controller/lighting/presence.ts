@@ -1,7 +1,7 @@
 import { SyncStateMachine, t, type ITransition, type SyncCallback } from 'typescript-fsm';
 import type { PresenceSensorConfig } from '../../config/schema';
-import type { Clock, Timer } from '../clock';
-import type { Logger } from '../logger';
+import type { Clock, Timer } from '../../core/clock';
+import type { Logger } from '../../core/logger';
 
 /**
  * Presence dimming for one sensor's group of luminaires, as a typescript-fsm machine:

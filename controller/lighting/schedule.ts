@@ -7,7 +7,7 @@ import {
   parseClockTime,
   zonedInstant,
   type CivilDate,
-} from './localTime';
+} from '../../core/localTime';
 import {
   eveningTwilight,
   morningTwilight,
@@ -15,7 +15,7 @@ import {
   type GeoPoint,
   type SunEventTime,
   type Twilight,
-} from './sun';
+} from '../../core/sun';
 
 /**
  * Resolves a program for one lighting night (noon to noon) into absolute instants. Pure: the zone's

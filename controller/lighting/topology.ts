@@ -1,5 +1,5 @@
 import type { Config } from '../../config/schema';
-import type { GeoPoint } from './sun';
+import type { GeoPoint } from '../../core/sun';
 
 /**
  * The lighting territory as dense indices: luminaire i is the i-th luminaire in configuration order

@@ -2,9 +2,9 @@ import type { IANAZone } from 'luxon';
 import type { CalendarConfig, ProgramConfig } from '../../config/schema';
 import { programFor, type CalendarChoice } from './calendar';
 import { LuxTrigger, luxTriggers } from './lux';
-import { epochDay, formatCivilDate, nightOf, timeZone, type CivilDate } from './localTime';
+import { epochDay, formatCivilDate, nightOf, timeZone, type CivilDate } from '../../core/localTime';
 import { levelAt, nextChangeAfter, planNight, type NightPlan } from './schedule';
-import type { GeoPoint } from './sun';
+import type { GeoPoint } from '../../core/sun';
 
 export interface ZoneScheduleOptions {
   zone: string;

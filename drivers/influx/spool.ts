@@ -1,8 +1,8 @@
 import { EventEmitter } from 'node:events';
 import { constants, promises as fsp } from 'node:fs';
 import path from 'node:path';
-import type { Clock, Timer } from '../../controller/clock';
-import type { Logger } from '../../controller/logger';
+import type { Clock, Timer } from '../../core/clock';
+import type { Logger } from '../../core/logger';
 import { syncDirectory, writeFileAtomically } from '../durableFile';
 import { lineTimestamp } from './lineProtocol';
 

@@ -4,8 +4,8 @@ import http from 'node:http';
 import https from 'node:https';
 import path from 'node:path';
 import { InfluxDB, type WriteApi } from '@influxdata/influxdb-client';
-import type { Clock, Timer } from '../../controller/clock';
-import type { Logger } from '../../controller/logger';
+import type { Clock, Timer } from '../../core/clock';
+import type { Logger } from '../../core/logger';
 import { backoffDelay } from '../backoff';
 import type { Health } from '../driver';
 import {

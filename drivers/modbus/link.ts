@@ -1,8 +1,8 @@
 import { EventEmitter } from 'node:events';
 import { connect as netConnect, type Socket } from 'node:net';
 import ModbusRTU from 'modbus-serial';
-import type { Clock, Timer } from '../../controller/clock';
-import type { Logger } from '../../controller/logger';
+import type { Clock, Timer } from '../../core/clock';
+import type { Logger } from '../../core/logger';
 import { backoffDelay, coerceBackoff, type BackoffOptions, type ResolvedBackoff } from '../backoff';
 import { DriverError } from '../driver';
 import { errnoOf } from './errors';

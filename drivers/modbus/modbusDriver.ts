@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events';
 import type { ModbusDeviceConfig } from '../../config/schema';
-import type { Clock, Timer } from '../../controller/clock';
-import type { Logger } from '../../controller/logger';
+import type { Clock, Timer } from '../../core/clock';
+import type { Logger } from '../../core/logger';
 import { backoffDelay, coerceBackoff, type BackoffOptions, type ResolvedBackoff } from '../backoff';
 import {
   DriverError,

@@ -1,5 +1,5 @@
-import type { Clock } from '../../controller/clock';
-import type { Logger } from '../../controller/logger';
+import type { Clock } from '../../core/clock';
+import type { Logger } from '../../core/logger';
 import {
   coerceModbusLinkOptions,
   describeTransport,

@@ -9,8 +9,8 @@ import {
   type ISubscriptionMap,
   type MqttClient,
 } from 'mqtt';
-import type { Clock, Timer } from '../../controller/clock';
-import type { Logger } from '../../controller/logger';
+import type { Clock, Timer } from '../../core/clock';
+import type { Logger } from '../../core/logger';
 import { DriverError, type Health } from '../driver';
 import {
   OFFLINE_PAYLOAD,

@@ -3,7 +3,7 @@ import { createServer, type AddressInfo, type Server, type Socket } from 'node:n
 import type Aedes from 'aedes';
 import { createBroker } from 'aedes';
 import { isLoopbackHost } from '../../config/loopback';
-import type { Logger } from '../../controller/logger';
+import type { Logger } from '../../core/logger';
 
 export interface EmbeddedBrokerOptions {
   /** `mqtt.embedded_host`; keep 127.0.0.1: the embedded broker has no authentication. */

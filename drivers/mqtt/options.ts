@@ -3,8 +3,8 @@ import path from 'node:path';
 import type { IClientOptions } from 'mqtt';
 import type { MqttConfig } from '../../config/schema';
 import { readSecret } from '../../config/secrets';
-import { systemClock, type Clock } from '../../controller/clock';
-import type { Logger } from '../../controller/logger';
+import { systemClock, type Clock } from '../../core/clock';
+import type { Logger } from '../../core/logger';
 
 export interface MqttConnectionOptions {
   /** The validated `mqtt` section of the configuration. */

@@ -1,6 +1,6 @@
 import { stripVTControlCharacters, format } from 'node:util';
 import { setErrorLogger, setWarningLogger } from 'node-opcua';
-import type { Logger } from '../../controller/logger';
+import type { Logger } from '../../core/logger';
 
 /**
  * node-opcua writes its warnings and errors to the console through process-wide loggers. The composition

@@ -9,8 +9,8 @@ import {
   type ClientSubscription,
   type DataValue,
 } from 'node-opcua';
-import type { Clock } from '../../controller/clock';
-import type { Logger } from '../../controller/logger';
+import type { Clock } from '../../core/clock';
+import type { Logger } from '../../core/logger';
 import { DriverError, type PointRef, type Sample, type Subscription } from '../driver';
 import { groupByMonitoring, monitorError, monitoringParameters, resolveTargets } from './targets';
 import { failedSample, prefixed, qualityOf, sampleOf } from './values';

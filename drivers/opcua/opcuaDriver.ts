@@ -17,8 +17,8 @@ import {
   type Variant,
   type WriteValueOptions,
 } from 'node-opcua';
-import type { Timer } from '../../controller/clock';
-import type { Logger } from '../../controller/logger';
+import type { Timer } from '../../core/clock';
+import type { Logger } from '../../core/logger';
 import { readSecret } from '../../config/secrets';
 import type { OpcuaDeviceConfig } from '../../config/schema';
 import {

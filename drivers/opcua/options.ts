@@ -1,5 +1,5 @@
-import { systemClock, type Clock } from '../../controller/clock';
-import { silentLogger, type Logger } from '../../controller/logger';
+import { systemClock, type Clock } from '../../core/clock';
+import { silentLogger, type Logger } from '../../core/logger';
 
 /** How the OPC UA driver runs, beyond what the device's configuration says. */
 export interface OpcuaDriverOptions {

@@ -2,7 +2,7 @@ import { X509Certificate, createHash } from 'node:crypto';
 import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { OPCUACertificateManager, StatusCodes, type StatusCode } from 'node-opcua';
-import type { Logger } from '../../controller/logger';
+import type { Logger } from '../../core/logger';
 
 type StatusCodeCallback = (err: Error | null, statusCode?: StatusCode) => void;
 

@@ -15,14 +15,14 @@ import {
   type StatusCode,
   type UAObject,
 } from 'node-opcua';
-import type { Clock } from '../../controller/clock';
+import type { Clock } from '../../core/clock';
 import {
   CHANNEL_BLOCKS,
   SINGLE_REGISTERS,
   type ChannelBlockName,
   type SingleRegisterName,
 } from '../../config/registers';
-import type { Logger } from '../../controller/logger';
+import type { Logger } from '../../core/logger';
 import type { NodeMapConfig, PointConfig } from '../../config/schema';
 import type { BuildingModel } from '../buildings';
 import {

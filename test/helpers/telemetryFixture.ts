@@ -1,6 +1,6 @@
 import http from 'node:http';
-import { ManualClock } from '../../controller/clock';
-import { formatCivilDate } from '../../controller/lighting/localTime';
+import { ManualClock } from '../../core/clock';
+import { formatCivilDate } from '../../core/localTime';
 import { levelForClass } from '../../controller/lighting/presence';
 import { ZoneSchedule } from '../../controller/lighting/zoneSchedule';
 import { ConfigSchema, type Config, type ZoneConfig } from '../../config/schema';

@@ -1,4 +1,4 @@
-import { EXCERPT_CHARS, excerpt, excerptText } from '../../controller/excerpt';
+import { EXCERPT_CHARS, excerpt, excerptText } from '../../core/excerpt';
 
 /** A value nested `depth` levels: {"a":{"a":…}}. */
 function nested(depth: number): unknown {

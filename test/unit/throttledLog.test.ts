@@ -1,4 +1,4 @@
-import { ThrottledLog } from '../../controller/throttledLog';
+import { ThrottledLog } from '../../core/throttledLog';
 
 describe('ThrottledLog', () => {
   it('lets one line per key and interval through, with the count held back since the last', () => {

@@ -3,8 +3,8 @@ import type { AlertRuleConfig, Config, ZoneConfig } from '../../../config/schema
 import type { Health } from '../../../drivers/driver';
 import type { Actor } from '../../lighting/runtime/api';
 import type { LightingReported, LuminaireFaultChanged, LuminaireReport } from '../../lighting/runtime/events';
-import { localDateTime, parseClockTime, timeZone } from '../../lighting/localTime';
-import { sunAltitude, type GeoPoint } from '../../lighting/sun';
+import { localDateTime, parseClockTime, timeZone } from '../../../core/localTime';
+import { sunAltitude, type GeoPoint } from '../../../core/sun';
 import { AlertError, type AlertState, type AlertView } from '../api';
 import { OpeningHours } from '../openingHours';
 import type { CatalogPoint, PointCatalog } from '../points';

@@ -1,7 +1,7 @@
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { writeFileAtomically } from '../../../drivers/durableFile';
-import type { Logger } from '../../logger';
+import type { Logger } from '../../../core/logger';
 import type { AlertView } from '../api';
 
 const FILE_VERSION = 1;

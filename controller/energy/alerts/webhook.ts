@@ -3,8 +3,8 @@ import https from 'node:https';
 import type { AlertWebhookConfig } from '../../../config/schema';
 import { readSecret } from '../../../config/secrets';
 import { backoffDelay, coerceBackoff, type ResolvedBackoff } from '../../../drivers/backoff';
-import type { Clock, Timer } from '../../clock';
-import type { Logger } from '../../logger';
+import type { Clock, Timer } from '../../../core/clock';
+import type { Logger } from '../../../core/logger';
 import type { AlertView, Severity } from '../api';
 
 /** What a webhook receives: one alert change. */

@@ -1,5 +1,5 @@
-import type { Clock, Timer } from '../../clock';
-import type { Logger } from '../../logger';
+import type { Clock, Timer } from '../../../core/clock';
+import type { Logger } from '../../../core/logger';
 import {
   backoffDelay,
   coerceBackoff,

@@ -1,8 +1,8 @@
 import { isUtf8 } from 'node:buffer';
-import type { Clock } from '../../clock';
-import { excerpt, excerptText } from '../../excerpt';
-import type { Logger } from '../../logger';
-import { ThrottledLog } from '../../throttledLog';
+import type { Clock } from '../../../core/clock';
+import { excerpt, excerptText } from '../../../core/excerpt';
+import type { Logger } from '../../../core/logger';
+import { ThrottledLog } from '../../../core/throttledLog';
 
 /**
  * Presence detections as they arrive over MQTT: one topic per sensor, a JSON payload with the class at

@@ -6,9 +6,9 @@ import type {
 } from '../../../config/schema';
 import { programFor } from '../calendar';
 import { nightEnergy } from '../energy';
-import { addDays, formatCivilDate, timeZone, type CivilDate } from '../localTime';
+import { addDays, formatCivilDate, timeZone, type CivilDate } from '../../../core/localTime';
 import { planNight } from '../schedule';
-import type { GeoPoint } from '../sun';
+import type { GeoPoint } from '../../../core/sun';
 import type { CostFigures, ProgramPreview, YearCost } from './api';
 
 /**

@@ -1,4 +1,4 @@
-import type { Clock, Timer } from '../../clock';
+import type { Clock, Timer } from '../../../core/clock';
 import type { LightingTopology, Target } from '../topology';
 import type { CommandFailure, CommandProgress } from './api';
 

@@ -3,13 +3,20 @@ import type { CalendarConfig, Config, ProgramConfig } from '../../../config/sche
 import type { Driver, Health, Sample } from '../../../drivers/driver';
 import type { MqttConnection } from '../../../drivers/mqtt/connection';
 import type { Bus } from '../../bus';
-import type { Clock, Timer } from '../../clock';
-import { excerpt, excerptText } from '../../excerpt';
-import type { Component } from '../../lifecycle';
-import type { Logger } from '../../logger';
-import { ThrottledLog } from '../../throttledLog';
+import type { Clock, Timer } from '../../../core/clock';
+import { excerpt, excerptText } from '../../../core/excerpt';
+import type { Component } from '../../../core/lifecycle';
+import type { Logger } from '../../../core/logger';
+import { ThrottledLog } from '../../../core/throttledLog';
 import { Arbiter, PRIORITY, type SlotName } from '../arbiter';
-import { epochDay, fromEpochDay, nightOf, parseCivilDate, timeZone, type CivilDate } from '../localTime';
+import {
+  epochDay,
+  fromEpochDay,
+  nightOf,
+  parseCivilDate,
+  timeZone,
+  type CivilDate,
+} from '../../../core/localTime';
 import { PresenceGroup, levelForClass, presenceOptions } from '../presence';
 import { LightingTopology, type Target, type TargetSpec } from '../topology';
 import { ZoneSchedule } from '../zoneSchedule';

@@ -1,4 +1,4 @@
-import { excerpt } from '../../excerpt';
+import { excerpt } from '../../../core/excerpt';
 import type { SlotName } from '../arbiter';
 import type { TargetSpec } from '../topology';
 import type { LightingErrorCode } from './api';

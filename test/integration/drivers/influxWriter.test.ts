@@ -1,8 +1,8 @@
 import { promises as fsp } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { systemClock } from '../../../controller/clock';
-import { silentLogger } from '../../../controller/logger';
+import { systemClock } from '../../../core/clock';
+import { silentLogger } from '../../../core/logger';
 import type { Health } from '../../../drivers/driver';
 import { fieldKey, floatValue, seriesKey, stringValue } from '../../../drivers/influx/lineProtocol';
 import { InfluxWriter, type InfluxWriterOptions } from '../../../drivers/influx/writer';

@@ -1,7 +1,7 @@
 import type { ModbusDeviceConfig } from '../../../config/schema';
 import { ModbusTcpDevice } from '../../../config/schema/devices';
-import { ManualClock, systemClock } from '../../../controller/clock';
-import { silentLogger } from '../../../controller/logger';
+import { ManualClock, systemClock } from '../../../core/clock';
+import { silentLogger } from '../../../core/logger';
 import type { Health, ModbusAddress, PointRef } from '../../../drivers/driver';
 import { ModbusDriver, type ModbusDriverOptions } from '../../../drivers/modbus/modbusDriver';
 import { ModbusLinkPool } from '../../../drivers/modbus/pool';

@@ -1,6 +1,6 @@
 import { ModbusRtuDevice, ModbusRtuOverTcpDevice } from '../../../config/schema/devices';
-import { systemClock } from '../../../controller/clock';
-import { silentLogger } from '../../../controller/logger';
+import { systemClock } from '../../../core/clock';
+import { silentLogger } from '../../../core/logger';
 import type { ModbusAddress, PointAddress, PointRef, PointWrite } from '../../../drivers/driver';
 import { ModbusDriver } from '../../../drivers/modbus/modbusDriver';
 import { ModbusLinkPool } from '../../../drivers/modbus/pool';

@@ -1,7 +1,7 @@
 import { ModbusTcpDevice } from '../../../config/schema/devices';
 import type { ModbusDeviceConfig } from '../../../config/schema';
-import { systemClock } from '../../../controller/clock';
-import { silentLogger } from '../../../controller/logger';
+import { systemClock } from '../../../core/clock';
+import { silentLogger } from '../../../core/logger';
 import type { Health, ModbusAddress, PointAddress, PointRef, PointWrite } from '../../../drivers/driver';
 import { ModbusDriver } from '../../../drivers/modbus/modbusDriver';
 import { ModbusLinkPool } from '../../../drivers/modbus/pool';

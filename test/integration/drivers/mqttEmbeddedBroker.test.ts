@@ -1,6 +1,6 @@
 import { createServer } from 'node:net';
 import { MqttSection } from '../../../config/schema/service';
-import { silentLogger, type Logger } from '../../../controller/logger';
+import { silentLogger, type Logger } from '../../../core/logger';
 import { MqttConnection } from '../../../drivers/mqtt/connection';
 import { EmbeddedBroker } from '../../../drivers/mqtt/embeddedBroker';
 import { freePort } from '../../helpers/ports';

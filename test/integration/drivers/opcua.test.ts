@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { StatusCodes } from 'node-opcua';
 import { OpcuaDevice } from '../../../config/schema/devices';
-import { silentLogger, type Logger } from '../../../controller/logger';
+import { silentLogger, type Logger } from '../../../core/logger';
 import type { DriverError, Health, OpcuaAddress, PointRef } from '../../../drivers/driver';
 import { routeOpcuaLibraryLogs } from '../../../drivers/opcua/libraryLog';
 import { OpcuaDriver } from '../../../drivers/opcua/opcuaDriver';

@@ -1,7 +1,7 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { ManualClock } from '../../../controller/clock';
-import { silentLogger } from '../../../controller/logger';
+import { ManualClock } from '../../../core/clock';
+import { silentLogger } from '../../../core/logger';
 import { Simulation } from '../../../simulators/simulation';
 import { testTerritory } from './territory';
 

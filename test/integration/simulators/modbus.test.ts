@@ -1,6 +1,6 @@
 import ModbusRTU from 'modbus-serial';
-import { ManualClock } from '../../../controller/clock';
-import { silentLogger } from '../../../controller/logger';
+import { ManualClock } from '../../../core/clock';
+import { silentLogger } from '../../../core/logger';
 import { Simulation, type DeviceState, type SimulationState } from '../../../simulators/simulation';
 import { decodeRaw } from '../../../simulators/modbus/encoding';
 import type { BuildingSnapshot } from '../../../simulators/buildings';

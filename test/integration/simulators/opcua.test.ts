@@ -16,8 +16,8 @@ import {
   type DataValue,
   type StatusCode,
 } from 'node-opcua';
-import { ManualClock } from '../../../controller/clock';
-import { silentLogger } from '../../../controller/logger';
+import { ManualClock } from '../../../core/clock';
+import { silentLogger } from '../../../core/logger';
 import { Simulation } from '../../../simulators/simulation';
 import { testTerritory, type TestTerritory } from './territory';
 

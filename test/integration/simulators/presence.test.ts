@@ -1,8 +1,8 @@
 import { createServer, type Server, type Socket } from 'node:net';
 import type Aedes from 'aedes';
 import { createBroker } from 'aedes';
-import { ManualClock } from '../../../controller/clock';
-import { silentLogger } from '../../../controller/logger';
+import { ManualClock } from '../../../core/clock';
+import { silentLogger } from '../../../core/logger';
 import type { Config } from '../../../config/schema';
 import { PresencePublisher, coercePresenceOptions, detectionPayload } from '../../../simulators/presence';
 import { testTerritory } from './territory';

@@ -9,7 +9,7 @@ import {
   type AuditEntry,
 } from '../../../controller/api/audit';
 import { Bus } from '../../../controller/bus';
-import { ManualClock } from '../../../controller/clock';
+import { ManualClock } from '../../../core/clock';
 import type { LightingCommandEvent } from '../../../controller/lighting/runtime/events';
 import { RecordingLogger } from './harness';
 

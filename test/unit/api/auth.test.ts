@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { TokenAuthenticator, newToken, tokenSha256 } from '../../../controller/api/auth';
 import { FailedAuthLimiter, addressKey } from '../../../controller/api/failedAuth';
 import { EventTickets } from '../../../controller/api/tickets';
-import { ManualClock } from '../../../controller/clock';
+import { ManualClock } from '../../../core/clock';
 
 const sha = (text: string): string => createHash('sha256').update(text).digest('hex');
 

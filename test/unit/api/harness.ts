@@ -6,8 +6,8 @@ import { AuditLog } from '../../../controller/api/audit';
 import type { ApiOptions } from '../../../controller/api/options';
 import { ApiServer } from '../../../controller/api/server';
 import { Bus } from '../../../controller/bus';
-import { ManualClock } from '../../../controller/clock';
-import type { Logger } from '../../../controller/logger';
+import { ManualClock } from '../../../core/clock';
+import type { Logger } from '../../../core/logger';
 import { InTestServices, ZONES } from './inTestServices';
 
 /** Every message and its fields, as one string per call, so a test can look for a secret in them. */

@@ -1,8 +1,8 @@
 import { promises as fsp } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { ManualClock } from '../../../controller/clock';
-import { type Logger, silentLogger } from '../../../controller/logger';
+import { ManualClock } from '../../../core/clock';
+import { type Logger, silentLogger } from '../../../core/logger';
 import { Spool, type SpoolBatch, type SpoolOptions } from '../../../drivers/influx/spool';
 
 // The spool on a real file system (a temp dir per test); time is a ManualClock.

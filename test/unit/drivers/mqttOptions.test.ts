@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { MqttSection } from '../../../config/schema/service';
-import { silentLogger } from '../../../controller/logger';
+import { silentLogger } from '../../../core/logger';
 import { describeConnectionError } from '../../../drivers/mqtt/connection';
 import {
   brokerUrl,

@@ -12,7 +12,7 @@ import {
   make_warningLog,
 } from 'node-opcua';
 import { OpcuaDevice } from '../../../config/schema/devices';
-import { silentLogger, type Logger } from '../../../controller/logger';
+import { silentLogger, type Logger } from '../../../core/logger';
 import { DriverError } from '../../../drivers/driver';
 import { routeOpcuaLibraryLogs } from '../../../drivers/opcua/libraryLog';
 import { leafCertificate, sha1 } from '../../../drivers/opcua/pki';

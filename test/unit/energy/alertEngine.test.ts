@@ -1,4 +1,4 @@
-import { ManualClock } from '../../../controller/clock';
+import { ManualClock } from '../../../core/clock';
 import { AlertError, type AlertView } from '../../../controller/energy/api';
 import { AlertEngine, alertId, type AlertChange } from '../../../controller/energy/alerts/engine';
 import { PointCatalog, type CatalogPoint } from '../../../controller/energy/points';

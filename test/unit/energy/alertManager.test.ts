@@ -2,14 +2,14 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Bus } from '../../../controller/bus';
-import { ManualClock } from '../../../controller/clock';
+import { ManualClock } from '../../../core/clock';
 import { DeviceRegistry } from '../../../controller/devices';
 import type { AlertView } from '../../../controller/energy/api';
 import { AlertManager } from '../../../controller/energy/alerts/manager';
 import { PointCatalog } from '../../../controller/energy/points';
 import type { LineSink } from '../../../controller/energy/storage';
 import type { Actor } from '../../../controller/lighting/runtime/api';
-import { silentLogger } from '../../../controller/logger';
+import { silentLogger } from '../../../core/logger';
 import type { Config } from '../../../config/schema';
 import { MINUTE, energyConfig, feed, paris } from './fixtures';
 

@@ -1,4 +1,4 @@
-import { timeZone } from '../../../controller/lighting/localTime';
+import { timeZone } from '../../../core/localTime';
 import { OpeningHours } from '../../../controller/energy/openingHours';
 
 const PARIS = timeZone('Europe/Paris');

@@ -1,11 +1,11 @@
 import { Bus } from '../../../controller/bus';
-import { ManualClock } from '../../../controller/clock';
+import { ManualClock } from '../../../core/clock';
 import { DeviceRegistry } from '../../../controller/devices';
 import { DeviceBook } from '../../../controller/energy/deviceBook';
 import { PointCatalog, type CatalogPoint } from '../../../controller/energy/points';
 import { Sampler } from '../../../controller/energy/sampler';
 import type { LineSink } from '../../../controller/energy/storage';
-import { silentLogger } from '../../../controller/logger';
+import { silentLogger } from '../../../core/logger';
 import type { Sample } from '../../../drivers/driver';
 import { energyConfig, paris } from './fixtures';
 

@@ -1,5 +1,5 @@
-import { ManualClock } from '../../../controller/clock';
-import { silentLogger } from '../../../controller/logger';
+import { ManualClock } from '../../../core/clock';
+import { silentLogger } from '../../../core/logger';
 import { Arbiter, type TargetedCommand } from '../../../controller/lighting/arbiter';
 import { PresenceGroup, presenceOptions } from '../../../controller/lighting/presence';
 import { LightingTopology } from '../../../controller/lighting/topology';

@@ -1,6 +1,6 @@
 import { programFor, ruleMatches } from '../../../controller/lighting/calendar';
 import { easterSunday, holidayOn, publicHolidays } from '../../../controller/lighting/holidays';
-import { formatCivilDate, parseCivilDate } from '../../../controller/lighting/localTime';
+import { formatCivilDate, parseCivilDate } from '../../../core/localTime';
 import { calendar, day } from './fixtures';
 
 const iso = (text: string) => parseCivilDate(text)!;

@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { loadConfig } from '../../../config/load';
 import { Arbiter } from '../../../controller/lighting/arbiter';
-import { addDays, civilDate } from '../../../controller/lighting/localTime';
+import { addDays, civilDate } from '../../../core/localTime';
 import { checkProgram } from '../../../controller/lighting/schedule';
 import { LightingTopology } from '../../../controller/lighting/topology';
 import { ZoneSchedule } from '../../../controller/lighting/zoneSchedule';

@@ -2,7 +2,7 @@ import { DateTime } from 'luxon';
 import type * as SunCalcModule from 'suncalc' with { 'resolution-mode': 'import' };
 import { Calendar, Program, PresenceSensor, Zone } from '../../../config/schema/lighting';
 import type { CalendarConfig, PresenceSensorConfig, ProgramConfig, ZoneConfig } from '../../../config/schema';
-import { timeZone, type CivilDate } from '../../../controller/lighting/localTime';
+import { timeZone, type CivilDate } from '../../../core/localTime';
 
 /** Lighting fixtures, parsed by the real schema so defaults are the ones a configuration gets. */
 

@@ -8,7 +8,7 @@ import {
   timeZone,
   weekdayOf,
   zonedInstant,
-} from '../../../controller/lighting/localTime';
+} from '../../../core/localTime';
 import { PARIS, day, utc } from './fixtures';
 
 describe('zonedInstant in Europe/Paris', () => {

@@ -1,6 +1,6 @@
-import { ManualClock } from '../../../controller/clock';
-import type { Logger } from '../../../controller/logger';
-import { silentLogger } from '../../../controller/logger';
+import { ManualClock } from '../../../core/clock';
+import type { Logger } from '../../../core/logger';
+import { silentLogger } from '../../../core/logger';
 import {
   PresenceGroup,
   levelForClass,

@@ -1,4 +1,4 @@
-import { addDays, civilDate, localDateTime, type CivilDate } from '../../../controller/lighting/localTime';
+import { addDays, civilDate, localDateTime, type CivilDate } from '../../../core/localTime';
 import {
   checkProgram,
   levelAt,
@@ -7,7 +7,7 @@ import {
   planNight,
   type NightPlan,
 } from '../../../controller/lighting/schedule';
-import { sunAltitude } from '../../../controller/lighting/sun';
+import { sunAltitude } from '../../../core/sun';
 import {
   DUSK_TO_DAWN,
   EXTINCTION,

@@ -1,4 +1,4 @@
-import { ManualClock } from '../../../controller/clock';
+import { ManualClock } from '../../../core/clock';
 import { Building } from '../../../config/schema/energy';
 import type { BuildingConfig, Config } from '../../../config/schema';
 import {

@@ -1,4 +1,4 @@
-import { ManualClock } from '../../../controller/clock';
+import { ManualClock } from '../../../core/clock';
 import { RegisterMap } from '../../../config/schema/devices';
 import { Building } from '../../../config/schema/energy';
 import { REGISTER_MAP_V1 } from '../../../config/territory';

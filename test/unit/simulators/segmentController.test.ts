@@ -1,4 +1,4 @@
-import { ManualClock } from '../../../controller/clock';
+import { ManualClock } from '../../../core/clock';
 import {
   LampStatus,
   SegmentController,

@@ -2,7 +2,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Bus } from '../../../../controller/bus';
-import { ManualClock } from '../../../../controller/clock';
+import { ManualClock } from '../../../../core/clock';
 import type { LightingRequestRefused } from '../../../../controller/lighting/runtime/events';
 import { LightingRuntime, type LightingMqtt } from '../../../../controller/lighting/runtime/runtime';
 import {

@@ -1,6 +1,6 @@
-import { ManualClock } from '../../../../controller/clock';
+import { ManualClock } from '../../../../core/clock';
 import { DriverError } from '../../../../drivers/driver';
-import { silentLogger } from '../../../../controller/logger';
+import { silentLogger } from '../../../../core/logger';
 import { Arbiter } from '../../../../controller/lighting/arbiter';
 import { buildBindings } from '../../../../controller/lighting/runtime/bindings';
 import {

@@ -1,6 +1,6 @@
 import { ConfigSchema, type Config, type ConfigInput } from '../../../../config/schema';
 import { buildTerritory, REGISTER_MAP_V1 } from '../../../../config/territory';
-import type { Logger } from '../../../../controller/logger';
+import type { Logger } from '../../../../core/logger';
 import type {
   ModbusAddress,
   PointRef,
