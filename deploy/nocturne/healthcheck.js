@@ -13,7 +13,7 @@ const mqtt = require('mqtt');
 
 const dist = path.join(__dirname, '..', '..', 'dist');
 const { loadConfig } = require(path.join(dist, 'config', 'load.js'));
-const { silentLogger } = require(path.join(dist, 'controller', 'logger.js'));
+const { silentLogger } = require(path.join(dist, 'core', 'logger.js'));
 const { clientOptions, coerceMqttConnectionOptions, displayUrl, readConnectionSecrets } = require(
   path.join(dist, 'drivers', 'mqtt', 'options.js'),
 );

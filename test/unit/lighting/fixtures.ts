@@ -6,7 +6,7 @@ import { timeZone, type CivilDate } from '../../../core/localTime';
 
 /** Lighting fixtures, parsed by the real schema so defaults are the ones a configuration gets. */
 
-/** suncalc itself, to compare against (ESM types, CommonJS code: see controller/lighting/sun.ts). */
+/** suncalc itself, to compare against (ESM types, CommonJS code: see core/sun.ts). */
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 export const SunCalc = require('suncalc') as typeof SunCalcModule;
 
