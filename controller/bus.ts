@@ -20,7 +20,7 @@ export interface EventMap {
   telemetryQuarantined: import('./energy/events').TelemetryQuarantined;
   alertChanged: import('./energy/events').AlertChanged;
   // audit log: controller/api/audit.ts
-  auditRecorded: import('./api/audit').AuditEntry;
+  auditRecorded: import('./audit/entry').AuditEntry;
 }
 
 export type EventName = keyof EventMap;

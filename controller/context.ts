@@ -1,5 +1,5 @@
 import type { Config } from '../config/schema';
-import type { MqttConnection } from '../drivers/mqtt/connection';
+import type { Messaging } from '../drivers/messaging';
 import type { Bus } from './bus';
 import type { Clock } from '../core/clock';
 import type { DeviceRegistry } from './devices';
@@ -15,7 +15,8 @@ export interface ServiceContext {
   logger: Logger;
   clock: Clock;
   bus: Bus;
-  mqtt: MqttConnection;
+  /** The service's broker connection, through the messaging port. */
+  mqtt: Messaging;
   devices: DeviceRegistry;
   env: NodeJS.ProcessEnv;
 }

@@ -3,7 +3,7 @@ import path from 'node:path';
 import type { Config } from '../config/schema';
 import { EmbeddedBroker } from '../drivers/mqtt/embeddedBroker';
 import { MqttConnection } from '../drivers/mqtt/connection';
-import { AuditLog, auditLogOptionsFromConfig } from './api/audit';
+import { AuditLog, auditLogOptionsFromConfig } from './audit/auditLog';
 import { ApiServer } from './api/server';
 import { Bus } from './bus';
 import type { Clock } from '../core/clock';

@@ -2,8 +2,16 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { z } from 'zod';
 import type { Logger } from '../core/logger';
-import { FAULT_QUANTITIES, type BuildingFault } from './buildings';
-import type { Simulation } from './simulation';
+import type { DeviceConfig } from '../config/schema';
+import {
+  FAULT_QUANTITIES,
+  type BuildingFault,
+  type BuildingModel,
+  type BuildingSnapshot,
+  type MeterResetMode,
+} from './buildings';
+import type { PresencePublisher, PresenceStats } from './presence';
+import type { LampFault } from './segmentController';
 
 /**
  * The simulators' control API, on 127.0.0.1 only: inspect devices, inject faults, switch building
@@ -48,11 +56,77 @@ class HttpError extends Error {
   }
 }
 
+/** A fault request, as POST /faults takes it. Fields combine; they apply in the order listed. */
+export interface FaultRequest {
+  /** The device; absent only with `clear`, which then clears every device and building. */
+  device?: string;
+  clear?: boolean;
+  /** Channels whose lamp (or driver) works again. */
+  lamp_ok?: number[];
+  lamp_failure?: number[];
+  driver_failure?: number[];
+  /** Delay before each answer; 0 removes it. */
+  slow_ms?: number;
+  silent?: boolean;
+  drop_connections?: boolean;
+  reboot?: boolean;
+}
+
+export interface ChannelState {
+  channel: number;
+  luminaire?: string;
+  commanded: number;
+  in_effect: number;
+  output: number;
+  fade_s: number;
+  power_w: number;
+  energy_wh: number;
+  status: number;
+  fault?: LampFault;
+}
+
+export interface DeviceState {
+  id: string;
+  protocol: DeviceConfig['protocol'];
+  address: string;
+  unit_id?: number;
+  faults: { slow_ms: number; silent: boolean };
+  lighting?: {
+    boot_count: number;
+    watchdog_s: number;
+    fail_safe_level: number;
+    fail_safe_active: boolean;
+    channels: ChannelState[];
+  };
+}
+
+export interface SimulationState {
+  devices: DeviceState[];
+  buildings: BuildingSnapshot[];
+  presence?: PresenceStats;
+}
+
+/** What the control server drives: the Simulation (simulation.ts), which builds it. */
+export interface ControlledSimulation {
+  readonly buildings: BuildingModel;
+  readonly presence: PresencePublisher | undefined;
+  state(): SimulationState;
+  applyFaults(request: FaultRequest): DeviceState | { cleared: 'all' };
+  setBuildingFault(buildingId: string, fault: BuildingFault, on: boolean): BuildingSnapshot;
+  resetMeter(
+    buildingId: string,
+    mode: MeterResetMode,
+    pointId?: string,
+  ): BuildingSnapshot & { reset: string[] };
+  buildingState(buildingId: string): BuildingSnapshot;
+  hasDevice(deviceId: string): boolean;
+}
+
 export class ControlServer {
   private server?: Server;
 
   constructor(
-    private readonly simulation: Simulation,
+    private readonly simulation: ControlledSimulation,
     private readonly logger: Logger,
   ) {}
 

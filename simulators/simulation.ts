@@ -4,19 +4,24 @@ import { systemClock, type Clock } from '../core/clock';
 import { silentLogger, type Logger } from '../core/logger';
 import type { Config, DeviceConfig, OpcuaDeviceConfig, PointConfig } from '../config/schema';
 import { BuildingModel, type BuildingFault, type BuildingSnapshot, type MeterResetMode } from './buildings';
-import { ControlServer } from './control';
+import {
+  ControlServer,
+  type ChannelState,
+  type DeviceState,
+  type FaultRequest,
+  type SimulationState,
+} from './control';
 import { FieldBank, UnitRouter, type Field } from './modbus/fieldBank';
 import { pointFields } from './modbus/pointFields';
 import { identificationFields, segmentFields } from './modbus/segmentFields';
 import { ModbusSimServer, type RegisterBank } from './modbus/server';
 import type { OpcuaPointBinding, OpcuaSegmentDevice, OpcuaSimServer } from './opcua/server';
-import { PresencePublisher, coercePresenceOptions, type PresenceStats } from './presence';
+import { PresencePublisher, coercePresenceOptions } from './presence';
 import {
   SegmentController,
   segmentSpecFromConfig,
   type ChannelSnapshot,
   type DeviceFaults,
-  type LampFault,
 } from './segmentController';
 
 export type SimulatorKind = 'modbus' | 'opcua' | 'presence';
@@ -83,56 +88,6 @@ export interface ReadyInfo {
   modbus: number[];
   opcua: number[];
   control?: number;
-}
-
-/** A fault request, as POST /faults takes it. Fields combine; they apply in the order listed. */
-export interface FaultRequest {
-  /** The device; absent only with `clear`, which then clears every device and building. */
-  device?: string;
-  clear?: boolean;
-  /** Channels whose lamp (or driver) works again. */
-  lamp_ok?: number[];
-  lamp_failure?: number[];
-  driver_failure?: number[];
-  /** Delay before each answer; 0 removes it. */
-  slow_ms?: number;
-  silent?: boolean;
-  drop_connections?: boolean;
-  reboot?: boolean;
-}
-
-export interface ChannelState {
-  channel: number;
-  luminaire?: string;
-  commanded: number;
-  in_effect: number;
-  output: number;
-  fade_s: number;
-  power_w: number;
-  energy_wh: number;
-  status: number;
-  fault?: LampFault;
-}
-
-export interface DeviceState {
-  id: string;
-  protocol: DeviceConfig['protocol'];
-  address: string;
-  unit_id?: number;
-  faults: { slow_ms: number; silent: boolean };
-  lighting?: {
-    boot_count: number;
-    watchdog_s: number;
-    fail_safe_level: number;
-    fail_safe_active: boolean;
-    channels: ChannelState[];
-  };
-}
-
-export interface SimulationState {
-  devices: DeviceState[];
-  buildings: BuildingSnapshot[];
-  presence?: PresenceStats;
 }
 
 const LOOPBACK = new Map([

@@ -11,7 +11,7 @@ import ModbusRTU from 'modbus-serial';
 import { Bus } from '../../controller/bus';
 import { systemClock } from '../../core/clock';
 import { DeviceRegistry } from '../../controller/devices';
-import type { Actor } from '../../controller/lighting/runtime/api';
+import type { Actor } from '../../controller/scope';
 import { LightingRuntime } from '../../controller/lighting/runtime/runtime';
 import { silentLogger } from '../../core/logger';
 import { MqttConnection } from '../../drivers/mqtt/connection';

@@ -1,6 +1,6 @@
 import { ROLES } from '../../config/schema/access';
-import type { Role } from '../lighting/runtime/api';
-import type { AuditAction } from './audit';
+import type { Role } from '../scope';
+import type { AuditAction } from '../audit/entry';
 
 /**
  * Who may do what: the one table the server enforces and the console reads (through /api/me) to hide
@@ -132,12 +132,6 @@ export function allows(user: { role: Role; communes: readonly string[] }, permis
 
 export function permissionsOf(user: { role: Role; communes: readonly string[] }): Permission[] {
   return PERMISSIONS.filter((p) => allows(user, p).allowed);
-}
-
-/** True when one of `communes` is within the actor's scope: what a scoped reader may see. */
-export function coversAny(scope: readonly string[], communes: readonly string[]): boolean {
-  if (scope.includes('*')) return true;
-  return communes.some((c) => c === '*' || scope.includes(c));
 }
 
 /** The endpoints table of docs/api.md. */

@@ -1,5 +1,5 @@
 import type { MetricsReport } from '../energy/api';
-import type { Actor } from '../lighting/runtime/api';
+import type { Actor } from '../scope';
 import { HEALTH_VALUE, single, type MetricFamily, type MetricSample } from './metrics';
 import type { ApiServices } from './routes';
 

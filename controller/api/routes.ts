@@ -2,7 +2,6 @@ import type { FastifyInstance, FastifyRequest, HTTPMethods } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import type { AlertService, EnergyService, HealthReport, MetricsReport } from '../energy/api';
 import type {
-  Actor,
   CommandAccepted,
   CommandProgress,
   CommandRecord,
@@ -11,9 +10,11 @@ import type {
   ProgramSource,
   RelightRequest,
 } from '../lighting/runtime/api';
-import type { AuditAction, AuditLog } from './audit';
+import { coversAny, type Actor } from '../scope';
+import type { AuditLog } from '../audit/auditLog';
+import type { AuditAction } from '../audit/entry';
 import type { AuthenticatedUser } from './auth';
-import { coversAny, permissionsOf, type Endpoint } from './access';
+import { permissionsOf, type Endpoint } from './access';
 import { ApiError } from './errors';
 import type { EventStreams } from './events';
 import { METRICS_CONTENT_TYPE, renderMetrics, type MetricFamily } from './metrics';

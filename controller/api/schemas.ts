@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { Id, Level } from '../../config/schema/common';
 import { Calendar, Program } from '../../config/schema/lighting';
 import type { TargetSpec } from '../lighting/topology';
-import { AUDIT_ACTIONS } from './audit';
+import { AUDIT_ACTIONS } from '../audit/entry';
 
 /**
  * Request schemas of the HTTP API. Field names are camelCase, like the service's answers. Each field

@@ -1,4 +1,4 @@
-import type { Actor } from '../lighting/runtime/api';
+import type { Actor } from '../scope';
 
 /**
  * The energy side as the HTTP API and the web console see it: buildings with their latest values,

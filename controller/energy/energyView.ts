@@ -1,9 +1,9 @@
 import type { BuildingConfig, Config } from '../../config/schema';
 import type { Clock } from '../../core/clock';
 import { timeZone } from '../../core/localTime';
-import type { Actor } from '../lighting/runtime/api';
+import { coversAny, type Actor } from '../scope';
 import { AlertError, type BuildingView, type EnergyService, type PointView } from './api';
-import { canSee } from './alerts/engine';
+
 import type { DeviceBook } from './deviceBook';
 import { OpeningHours } from './openingHours';
 import type { PointCatalog } from './points';
@@ -29,14 +29,14 @@ export class EnergyView implements EnergyService {
   buildings(actor: Actor): BuildingView[] {
     const now = this.clock.now();
     return this.config.buildings
-      .filter((b) => canSee(actor.communes, b.commune))
+      .filter((b) => coversAny(actor.communes, [b.commune]))
       .map((b) => this.view(b, now));
   }
 
   building(id: string, actor: Actor): BuildingView {
     const building = this.config.buildings.find((b) => b.id === id);
     if (!building) throw new AlertError('not-found', `no building '${id}'`);
-    if (!canSee(actor.communes, building.commune))
+    if (!coversAny(actor.communes, [building.commune]))
       throw new AlertError(
         'forbidden',
         `building '${id}' is in commune '${building.commune}', outside yours`,

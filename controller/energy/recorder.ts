@@ -5,7 +5,7 @@ import type { DeviceRegistry } from '../devices';
 import type { Component } from '../../core/lifecycle';
 import type { Logger } from '../../core/logger';
 import { ThrottledLog } from '../../core/throttledLog';
-import type { AuditEntry } from '../api/audit';
+import type { AuditEntry } from '../audit/entry';
 import type { LightingCommandEvent, LightingDispatchFailed } from '../lighting/runtime/events';
 import type { DeviceBook } from './deviceBook';
 import {

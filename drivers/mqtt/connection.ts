@@ -12,6 +12,14 @@ import {
 import type { Clock, Timer } from '../../core/clock';
 import type { Logger } from '../../core/logger';
 import { DriverError, type Health } from '../driver';
+import type {
+  MessageHandler,
+  Messaging,
+  MessagingStats,
+  PublishOptions,
+  QoS,
+  Unsubscribe,
+} from '../messaging';
 import {
   OFFLINE_PAYLOAD,
   ONLINE_PAYLOAD,
@@ -23,32 +31,6 @@ import {
   type ResolvedMqttConnectionOptions,
 } from './options';
 import { hasWildcard, matchPattern, topicFilterProblem, topicMatches, topicNameProblem } from './topics';
-
-export type QoS = 0 | 1 | 2;
-
-/** Receives the topic, the payload as mqtt.js delivers it, and the packet (retain, qos, dup). */
-export type MessageHandler = (topic: string, payload: Buffer, packet: IPublishPacket) => void | Promise<void>;
-
-/** Removes one handler; the filter is unsubscribed at the broker when its last handler goes. */
-export type Unsubscribe = () => Promise<void>;
-
-export interface PublishOptions {
-  qos?: QoS;
-  retain?: boolean;
-}
-
-export interface MqttStats {
-  /** Messages received from the broker. */
-  received: number;
-  /** Messages the broker took: written for QoS 0, acknowledged for QoS 1 and 2. */
-  published: number;
-  /** Messages that could not be published (QoS 0 while disconnected, stop with acknowledgements pending). */
-  dropped: number;
-  /** Connections established after a loss. */
-  reconnects: number;
-  /** Handler calls that threw or rejected. */
-  handlerErrors: number;
-}
 
 export interface MqttConnectionEvents {
   /** up: connected; degraded: connected, but the broker refused a subscription; down: not connected. */
@@ -107,7 +89,7 @@ const HANDLER_ERROR_REPORT_MS = 10_000;
  * active again. Incoming messages go to handlers through a Map of exact topics and, only when there
  * are any, a list of wildcard filters, without allocating per message.
  */
-export class MqttConnection extends EventEmitter<MqttConnectionEvents> {
+export class MqttConnection extends EventEmitter<MqttConnectionEvents> implements Messaging {
   private readonly options: ResolvedMqttConnectionOptions;
   private readonly logger: Logger;
   private readonly clock: Clock;
@@ -126,7 +108,7 @@ export class MqttConnection extends EventEmitter<MqttConnectionEvents> {
   private wildcardEntries: readonly FilterEntry[] = [];
   /** Filters dropped while disconnected, still in the broker's session until unsubscribed. */
   private readonly unsubscribeOnConnect = new Set<string>();
-  private readonly counters: MqttStats = {
+  private readonly counters: MessagingStats = {
     received: 0,
     published: 0,
     dropped: 0,
@@ -185,7 +167,7 @@ export class MqttConnection extends EventEmitter<MqttConnectionEvents> {
     return this.currentHealth;
   }
 
-  stats(): MqttStats {
+  stats(): MessagingStats {
     return { ...this.counters };
   }
 

@@ -1,6 +1,6 @@
 import { connect, type Socket } from 'node:net';
 import { isDeepStrictEqual } from 'node:util';
-import type { AuditEntry } from '../../controller/api/audit';
+import type { AuditEntry } from '../../controller/audit/entry';
 import { ENDPOINTS } from '../../controller/api/access';
 import {
   IN,

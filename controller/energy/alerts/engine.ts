@@ -1,7 +1,7 @@
 import type { IANAZone } from 'luxon';
 import type { AlertRuleConfig, Config, ZoneConfig } from '../../../config/schema';
 import type { Health } from '../../../drivers/driver';
-import type { Actor } from '../../lighting/runtime/api';
+import { coversAny, type Actor } from '../../scope';
 import type { LightingReported, LuminaireFaultChanged, LuminaireReport } from '../../lighting/runtime/events';
 import { localDateTime, parseClockTime, timeZone } from '../../../core/localTime';
 import { sunAltitude, type GeoPoint } from '../../../core/sun';
@@ -147,7 +147,7 @@ export class AlertEngine {
     for (const tracker of this.trackers.values()) {
       const alert = tracker.alert;
       if (alert?.id !== id) continue;
-      if (!canSee(actor.communes, alert.commune))
+      if (!coversAny(actor.communes, [alert.commune]))
         throw new AlertError('forbidden', `alert '${id}' is in commune '${alert.commune}', outside yours`);
       if (alert.state === 'raised') {
         alert.state = 'acknowledged';
@@ -159,7 +159,7 @@ export class AlertEngine {
     }
     const cleared = this.cleared.find((a) => a.id === id);
     if (cleared) {
-      if (!canSee(actor.communes, cleared.commune))
+      if (!coversAny(actor.communes, [cleared.commune]))
         throw new AlertError('forbidden', `alert '${id}' is in commune '${cleared.commune}', outside yours`);
       throw new AlertError(
         'conflict',
@@ -300,11 +300,6 @@ export class AlertEngine {
     while (drop < this.cleared.length && now - this.cleared[drop].clearedAt! > keepMs) drop++;
     this.cleared.splice(0, drop);
   }
-}
-
-/** Actors with '*' see everything; alerts of no single commune ('*') concern everyone. */
-export function canSee(communes: readonly string[], commune: string): boolean {
-  return commune === '*' || communes.includes('*') || communes.includes(commune);
 }
 
 /** Stable for one occurrence, usable in an MQTT topic level and a URL path segment. */

@@ -1,17 +1,17 @@
 import type { Config } from '../../../config/schema';
 import type { Health } from '../../../drivers/driver';
-import type { MqttConnection } from '../../../drivers/mqtt/connection';
+import type { Messaging } from '../../../drivers/messaging';
 import type { Bus } from '../../bus';
 import type { Clock, Timer } from '../../../core/clock';
 import type { DeviceRegistry } from '../../devices';
 import type { Component } from '../../../core/lifecycle';
 import type { Logger } from '../../../core/logger';
-import type { Actor } from '../../lighting/runtime/api';
+import { coversAny, type Actor } from '../../scope';
 import { AlertError, type AlertService, type AlertView } from '../api';
 import { EventTimeline, eventLine } from '../lines';
 import type { CatalogPoint, PointCatalog } from '../points';
 import type { LineSink } from '../storage';
-import { AlertEngine, canSee, type AlertChange } from './engine';
+import { AlertEngine, type AlertChange } from './engine';
 import { changeMessage } from './messages';
 import { AlertStore } from './store';
 import { WebhookSender, type WebhookPayload, type WebhookStats } from './webhook';
@@ -26,7 +26,7 @@ export interface AlertManagerDeps {
   storageHealth: () => Health;
   sink: LineSink;
   /** Absent: no MQTT output (tests of the engine alone). */
-  mqtt: MqttConnection | undefined;
+  mqtt: Messaging | undefined;
   bus: Bus;
   clock: Clock;
   logger: Logger;
@@ -162,7 +162,7 @@ export class AlertManager implements AlertService {
   list(actor: Actor, options: { includeCleared?: boolean } = {}): AlertView[] {
     return this.engine
       .list(this.deps.clock.now(), options.includeCleared ?? false)
-      .filter((alert) => canSee(actor.communes, alert.commune));
+      .filter((alert) => coversAny(actor.communes, [alert.commune]));
   }
 
   async acknowledge(id: string, actor: Actor): Promise<AlertView> {
@@ -226,7 +226,7 @@ export class AlertManager implements AlertService {
       for (const webhook of this.webhooks) if (webhook.accepts(alert, change)) webhook.enqueue(payload);
     }
     for (const subscriber of this.subscribers) {
-      if (!canSee(subscriber.communes, alert.commune)) continue;
+      if (!coversAny(subscriber.communes, [alert.commune])) continue;
       try {
         subscriber.listener({ ...alert });
       } catch (error) {

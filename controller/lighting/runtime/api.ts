@@ -1,7 +1,7 @@
 import type { CalendarConfig, ProgramConfig } from '../../../config/schema';
-import type { ROLES } from '../../../config/schema/access';
 import type { LuminaireState, SlotName } from '../arbiter';
 import type { TargetSpec } from '../topology';
+import type { Actor } from '../../scope';
 
 /**
  * The lighting service as the HTTP API, the web console and the MQTT bridge see it: emergency
@@ -18,20 +18,6 @@ import type { TargetSpec } from '../topology';
  *   every problem with its path.
  * - Every method may be called once the service has started; before, they throw `unavailable`.
  */
-
-export type Role = (typeof ROLES)[number];
-
-/** Who asks, and through what. */
-export interface Actor {
-  /** Configuration user id (users[].id); over MQTT, the `actor` named in the payload. */
-  user: string;
-  role: Role;
-  /** Commune ids the actor may see and command; '*' (alone or in the list) means all. */
-  communes: readonly string[];
-  via: 'api' | 'mqtt' | 'console' | 'cli';
-  /** Client address (HTTP) or client id / topic (MQTT), for the audit trail. */
-  from: string;
-}
 
 export type LightingErrorCode =
   /** The request is malformed or out of range: `issues` lists every problem (HTTP 400). */

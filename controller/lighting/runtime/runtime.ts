@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { CalendarConfig, Config, ProgramConfig } from '../../../config/schema';
 import type { Driver, Health, Sample } from '../../../drivers/driver';
-import type { MqttConnection } from '../../../drivers/mqtt/connection';
+import type { Messaging } from '../../../drivers/messaging';
 import type { Bus } from '../../bus';
 import type { Clock, Timer } from '../../../core/clock';
 import { excerpt, excerptText } from '../../../core/excerpt';
@@ -23,7 +23,6 @@ import { ZoneSchedule } from '../zoneSchedule';
 import { LightingAccounting } from './accounting';
 import {
   LightingError,
-  type Actor,
   type CalendarEntry,
   type CommandAccepted,
   type CommandProgress,
@@ -46,6 +45,7 @@ import {
   type ZoneDetail,
   type ZoneView,
 } from './api';
+import { coversAny, outsideOf, type Actor } from '../../scope';
 import { buildBindings, type DeviceBinding } from './bindings';
 import { Dispatcher, type DeviceReports, type DispatcherOptions } from './dispatcher';
 import type { LightingCommandEvent } from './events';
@@ -108,9 +108,6 @@ export function coerceLightingRuntimeOptions(
   };
 }
 
-/** The part of MqttConnection the runtime uses. */
-export type LightingMqtt = Pick<MqttConnection, 'subscribe' | 'publish' | 'on' | 'off' | 'baseTopic'>;
-
 export interface LightingRuntimeDeps {
   config: Config;
   /** Absolute; the state file is `<stateDir>/lighting/state.json`. */
@@ -118,7 +115,7 @@ export interface LightingRuntimeDeps {
   logger: Logger;
   clock: Clock;
   bus: Bus;
-  mqtt: LightingMqtt;
+  mqtt: Messaging;
   /** The device registry (drivers appear when their protocol's component starts). */
   devices: { get(deviceId: string): Driver | undefined };
 }
@@ -468,10 +465,10 @@ export class LightingRuntime implements LightingService {
     actor: Actor,
   ): void {
     const id = existing.id;
-    if (!sees(actor, existing.communes) || !sameMembers(existing.communes, communes))
+    if (!coversAny(actor.communes, existing.communes) || !sameMembers(existing.communes, communes))
       throw new LightingError(
         'conflict',
-        sees(actor, existing.communes)
+        coversAny(actor.communes, existing.communes)
           ? `'${id}' is in force in ${existing.communes.map((c) => `'${c}'`).join(', ')}; an id is never reused for other communes — choose another id`
           : `'${id}' is already in use outside your communes — choose another id`,
       );
@@ -497,7 +494,7 @@ export class LightingRuntime implements LightingService {
     this.running(); // unavailable outranks invalid: a stopped service says so first
     const now = this.clock.now();
     return [...this.commandsById.values()]
-      .filter((m) => (slot === undefined || m.slot === slot) && sees(actor, m.communes))
+      .filter((m) => (slot === undefined || m.slot === slot) && coversAny(actor.communes, m.communes))
       .map((m) => recordOf(m, now));
   }
 
@@ -597,7 +594,7 @@ export class LightingRuntime implements LightingService {
     const meta = this.commandsById.get(id);
     if (!meta || meta.slot !== slot) {
       const active = [...this.commandsById.values()].filter(
-        (m) => m.slot === slot && sees(actor, m.communes),
+        (m) => m.slot === slot && coversAny(actor.communes, m.communes),
       );
       throw new LightingError(
         'not-found',
@@ -777,7 +774,7 @@ export class LightingRuntime implements LightingService {
     const t = this.running();
     const out: ZoneView[] = [];
     for (let z = 0; z < t.topology.zones.length; z++) {
-      if (sees(actor, [this.communeOfZone(z)])) out.push(this.zoneView(z));
+      if (coversAny(actor.communes, [this.communeOfZone(z)])) out.push(this.zoneView(z));
     }
     return out;
   }
@@ -1781,8 +1778,7 @@ export class LightingRuntime implements LightingService {
   }
 
   private checkScope(actor: Actor, communes: readonly string[], what: string): void {
-    if (actor.communes.includes('*')) return;
-    const outside = communes.filter((c) => !actor.communes.includes(c));
+    const outside = outsideOf(actor.communes, communes);
     if (outside.length > 0)
       throw new LightingError(
         'forbidden',
@@ -1791,7 +1787,7 @@ export class LightingRuntime implements LightingService {
   }
 
   private checkVisible(actor: Actor, commune: string, what: string): void {
-    if (!sees(actor, [commune]))
+    if (!coversAny(actor.communes, [commune]))
       throw new LightingError(
         'forbidden',
         `${what} is in commune '${commune}', outside ${actor.user}'s communes`,
@@ -1841,10 +1837,6 @@ function recordOf(meta: CommandMeta, now: number): CommandRecord {
 
 function sameMembers(a: readonly string[], b: readonly string[]): boolean {
   return a.length === b.length && a.every((c) => b.includes(c));
-}
-
-function sees(actor: Actor, communes: readonly string[]): boolean {
-  return actor.communes.includes('*') || communes.some((c) => actor.communes.includes(c));
 }
 
 function mqttActor(user: string, topic: string): Actor {

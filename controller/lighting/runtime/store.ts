@@ -3,7 +3,7 @@ import path from 'node:path';
 import type { CalendarConfig, ProgramConfig } from '../../../config/schema';
 import { writeFileAtomically } from '../../../drivers/durableFile';
 import type { TargetSpec } from '../topology';
-import type { Actor } from './api';
+import type { Actor } from '../../scope';
 
 /**
  * What the lighting runtime persists in `<stateDir>/lighting/state.json`: emergency relights and

@@ -18,7 +18,7 @@ import type { LightingErrorCode } from './api';
  * Who may publish requests is the broker's ACL (dispatch accounts only); the `actor` in a request is
  * recorded, not checked against the configuration's users.
  *
- * A request is untrusted input: what is wrong with it is echoed as a short excerpt (controller/excerpt.ts),
+ * A request is untrusted input: what is wrong with it is echoed as a short excerpt (core/excerpt.ts),
  * never whole, and a payload nesting deeper than MAX_REQUEST_DEPTH is refused before anything walks it.
  */
 

@@ -2,7 +2,7 @@ import type { Clock, Timer } from '../../../core/clock';
 import type { Logger } from '../../../core/logger';
 import { PRIORITY, type Arbiter, type SlotName } from '../arbiter';
 import type { LightingTopology } from '../topology';
-import type { LightingMqtt } from './runtime';
+import type { Messaging } from '../../../drivers/messaging';
 import type { LightingTopics, ZoneStatePayload } from './topics';
 
 /**
@@ -25,7 +25,7 @@ export interface ZoneStateDeps {
   topology: LightingTopology;
   arbiter: Arbiter;
   topics: LightingTopics;
-  mqtt: LightingMqtt;
+  mqtt: Messaging;
   clock: Clock;
   logger: Logger;
   /** The emergency relight in force on part of the zone, if any. */

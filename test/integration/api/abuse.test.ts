@@ -1,4 +1,4 @@
-import type { AuditEntry } from '../../../controller/api/audit';
+import type { AuditEntry } from '../../../controller/audit/entry';
 import type { ErrorBody } from '../../../controller/api/errors';
 import { request, startLiveService, tokenFor, type LiveService, type TestUser } from './liveService';
 

@@ -3,7 +3,7 @@ import { createHash } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import type { AuditEntry } from '../../../controller/api/audit';
+import type { AuditEntry } from '../../../controller/audit/entry';
 import { freePort } from '../../helpers/ports';
 import { request, startLiveService, tokenFor, type LiveService } from './liveService';
 

@@ -1,4 +1,4 @@
-import type { AuditEntry } from '../../../controller/api/audit';
+import type { AuditEntry } from '../../../controller/audit/entry';
 import type { AlertView, BuildingView } from '../../../controller/energy/api';
 import type { CalendarEntry, CommandRecord, ZoneView } from '../../../controller/lighting/runtime/api';
 import {

@@ -5,7 +5,7 @@ import { connectAsync, type MqttClient } from 'mqtt';
 import { ManualClock, systemClock } from '../../../core/clock';
 import type { AlertView } from '../../../controller/energy/api';
 import type { Telemetry } from '../../../controller/energy/telemetry';
-import type { Actor } from '../../../controller/lighting/runtime/api';
+import type { Actor } from '../../../controller/scope';
 import type { Logger } from '../../../core/logger';
 import { Service } from '../../../controller/service';
 import { toYaml } from '../../../config/generateDemo';

@@ -1,7 +1,8 @@
 import { readFile, readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { connectAsync } from 'mqtt';
-import { AuditLog, type AuditEntry } from '../../../controller/api/audit';
+import { AuditLog } from '../../../controller/audit/auditLog';
+import type { AuditEntry } from '../../../controller/audit/entry';
 import { systemClock } from '../../../core/clock';
 import { DeviceBook } from '../../../controller/energy/deviceBook';
 import { TelemetryRecorder } from '../../../controller/energy/recorder';

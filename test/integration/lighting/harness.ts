@@ -8,7 +8,7 @@ import { ManualClock, systemClock } from '../../../core/clock';
 import { DeviceRegistry } from '../../../controller/devices';
 import type { Component } from '../../../core/lifecycle';
 import { silentLogger, type Logger } from '../../../core/logger';
-import type { Actor } from '../../../controller/lighting/runtime/api';
+import type { Actor } from '../../../controller/scope';
 import { LightingRuntime, type LightingRuntimeOptions } from '../../../controller/lighting/runtime/runtime';
 import { MqttConnection } from '../../../drivers/mqtt/connection';
 import { Simulation } from '../../../simulators/simulation';

@@ -6,7 +6,7 @@ import path from 'node:path';
 import type Aedes from 'aedes';
 import { createBroker } from 'aedes';
 import { PROJECT_ROOT } from '../../../config/paths';
-import type { SimulationState } from '../../../simulators/simulation';
+import type { SimulationState } from '../../../simulators/control';
 import { control, testTerritory, writeTerritory } from './territory';
 
 /**

@@ -1,7 +1,8 @@
 import ModbusRTU from 'modbus-serial';
 import { ManualClock } from '../../../core/clock';
 import { silentLogger } from '../../../core/logger';
-import { Simulation, type DeviceState, type SimulationState } from '../../../simulators/simulation';
+import type { DeviceState, SimulationState } from '../../../simulators/control';
+import { Simulation } from '../../../simulators/simulation';
 import { decodeRaw } from '../../../simulators/modbus/encoding';
 import type { BuildingSnapshot } from '../../../simulators/buildings';
 import { control, testTerritory, type TestTerritory } from './territory';

@@ -7,13 +7,13 @@ import {
 } from '../../../controller/energy/api';
 import {
   LightingError,
-  type Actor,
   type CommandProgress,
   type CommandRecord,
   type LightingChange,
   type LightingService,
   type ZoneView,
 } from '../../../controller/lighting/runtime/api';
+import type { Actor } from '../../../controller/scope';
 import type { TargetSpec } from '../../../controller/lighting/topology';
 import type { ApiServices } from '../../../controller/api/routes';
 

@@ -1,7 +1,7 @@
 import { readFile, readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { ENDPOINTS } from '../../../controller/api/access';
-import type { AuditEntry } from '../../../controller/api/audit';
+import type { AuditEntry } from '../../../controller/audit/entry';
 import type { ErrorBody } from '../../../controller/api/errors';
 import { bearer, call, startApi, tokenOf, type ApiHarness } from './harness';
 

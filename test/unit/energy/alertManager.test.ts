@@ -8,7 +8,7 @@ import type { AlertView } from '../../../controller/energy/api';
 import { AlertManager } from '../../../controller/energy/alerts/manager';
 import { PointCatalog } from '../../../controller/energy/points';
 import type { LineSink } from '../../../controller/energy/storage';
-import type { Actor } from '../../../controller/lighting/runtime/api';
+import type { Actor } from '../../../controller/scope';
 import { silentLogger } from '../../../core/logger';
 import type { Config } from '../../../config/schema';
 import { MINUTE, energyConfig, feed, paris } from './fixtures';

@@ -4,14 +4,14 @@ import path from 'node:path';
 import { Bus } from '../../../../controller/bus';
 import { ManualClock } from '../../../../core/clock';
 import type { LightingRequestRefused } from '../../../../controller/lighting/runtime/events';
-import { LightingRuntime, type LightingMqtt } from '../../../../controller/lighting/runtime/runtime';
+import { LightingRuntime } from '../../../../controller/lighting/runtime/runtime';
 import {
   MAX_ERROR_CHARS,
   MAX_REQUEST_DEPTH,
   type BridgeCommand,
   type BridgeResponse,
 } from '../../../../controller/lighting/runtime/topics';
-import type { MessageHandler } from '../../../../drivers/mqtt/connection';
+import type { MessageHandler, Messaging } from '../../../../drivers/messaging';
 import { FakeSegmentController, RecordingLogger, territory } from './fakes';
 
 const NIGHT = Date.UTC(2026, 0, 15, 22);
@@ -33,7 +33,7 @@ class FakeBridge {
     },
     on: () => this.mqtt,
     off: () => this.mqtt,
-  } as unknown as LightingMqtt;
+  } as unknown as Messaging;
 
   async request(command: BridgeCommand, payload: string): Promise<void> {
     const topic = `nocturne/bridge/request/${command}`;

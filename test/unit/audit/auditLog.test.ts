@@ -6,12 +6,12 @@ import {
   AuditLog,
   auditLogOptionsFromConfig,
   coerceAuditLogOptions,
-  type AuditEntry,
-} from '../../../controller/api/audit';
+} from '../../../controller/audit/auditLog';
+import type { AuditEntry } from '../../../controller/audit/entry';
 import { Bus } from '../../../controller/bus';
 import { ManualClock } from '../../../core/clock';
 import type { LightingCommandEvent } from '../../../controller/lighting/runtime/events';
-import { RecordingLogger } from './harness';
+import { RecordingLogger } from '../api/harness';
 
 const NIGHT = Date.parse('2025-07-13T23:59:59.000Z');
 

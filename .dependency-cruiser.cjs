@@ -1,0 +1,90 @@
+/* global module */
+/**
+ * Which room may import which: docs/architecture.md. Checked by `npm test` (scripts/test.sh), type-only
+ * imports included, since a type in the wrong room is what makes a circle.
+ */
+
+/** Decision logic: fed values and a clock, returns decisions; tested with a fake clock. */
+const PURE = [
+  '^core/(localTime|sun|excerpt)\\.ts$',
+  '^controller/scope\\.ts$',
+  '^controller/lighting/(arbiter|calendar|energy|holidays|lux|presence|schedule|topology|zoneSchedule)\\.ts$',
+  '^controller/energy/(openingHours|points|counters|api)\\.ts$',
+  '^controller/energy/alerts/(engine|checks|messages|scope)\\.ts$',
+  '^controller/lighting/runtime/events\\.ts$',
+];
+
+/** Drivers' formats: values to bytes or text and back, no I/O; validation and decisions may use them. */
+const DRIVER_FORMATS = [
+  '^drivers/driver\\.ts$',
+  '^drivers/modbus/codec\\.ts$',
+  '^drivers/influx/lineProtocol\\.ts$',
+];
+
+/** What does I/O: node's I/O modules, protocol and storage clients, servers. */
+const IO_PACKAGES =
+  '^(node:)?(fs|fs/promises|net|http|https|dgram|child_process|tls|readline)$|^(mqtt|modbus-serial|node-opcua.*|fastify.*|@fastify/.*|@influxdata/.*|aedes|pino.*)$';
+
+/** @type {import('dependency-cruiser').IConfiguration} */
+module.exports = {
+  forbidden: [
+    {
+      name: 'no-circular',
+      severity: 'error',
+      comment: 'An import circle, even of types only, means a type lives in the wrong room.',
+      from: {},
+      to: { circular: true },
+    },
+    {
+      name: 'core-imports-no-room',
+      severity: 'error',
+      comment:
+        'core/ (clock, logger, time, sun, lifecycle) is what every layer may import: it imports none of them.',
+      from: { path: '^core/' },
+      to: { path: '^(controller|drivers|config|simulators|bench)/' },
+    },
+    {
+      name: 'drivers-import-no-controller',
+      severity: 'error',
+      comment: 'Drivers speak protocols; the controller decides. Shared needs go to core/.',
+      from: { path: '^drivers/' },
+      to: { path: '^(controller|simulators|bench)/' },
+    },
+    {
+      name: 'config-imports-no-io',
+      severity: 'error',
+      comment: 'Validating a configuration uses the pure checks of the domain, never its services.',
+      from: { path: '^config/' },
+      to: { path: '^(controller|drivers|simulators)/', pathNot: [...PURE, ...DRIVER_FORMATS] },
+    },
+    {
+      name: 'pure-decisions-do-no-io',
+      severity: 'error',
+      comment: 'Decision logic imports no transport, driver or I/O module: values in, decisions out.',
+      from: { path: PURE },
+      to: {
+        pathNot: [...PURE, ...DRIVER_FORMATS, '^config/', '^core/clock\\.ts$'],
+        path: '^(controller|drivers|simulators)/',
+      },
+    },
+    {
+      name: 'pure-decisions-use-no-io-package',
+      severity: 'error',
+      from: { path: PURE },
+      to: { dependencyTypes: ['core', 'npm'], path: IO_PACKAGES },
+    },
+    {
+      name: 'controller-names-no-concrete-client',
+      severity: 'error',
+      comment:
+        'The controller reaches brokers through the messaging port (drivers/messaging.ts); only the composition root builds clients.',
+      from: { path: '^controller/', pathNot: '^controller/(service|main|cli|demo)\\.ts$' },
+      to: { path: '^drivers/mqtt/connection\\.ts$' },
+    },
+  ],
+  options: {
+    doNotFollow: { path: 'node_modules' },
+    tsPreCompilationDeps: true,
+    tsConfig: { fileName: 'tsconfig.json' },
+  },
+};

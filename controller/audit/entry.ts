@@ -1,0 +1,47 @@
+import type { Actor, Role } from '../scope';
+
+/** What the audit log records: one entry per command, from HTTP, the console, the CLI or MQTT. */
+export const AUDIT_ACTIONS = [
+  'relight',
+  'clear-relight',
+  'override',
+  'release-override',
+  'put-program',
+  'delete-program',
+  'put-calendar',
+  'delete-calendar',
+  'assign-calendar',
+  'acknowledge-alert',
+] as const;
+export type AuditAction = (typeof AUDIT_ACTIONS)[number];
+
+/** One command, as the audit log keeps it: who, what, when, from where, and its result. */
+export interface AuditEntry {
+  /** Epoch ms. */
+  at: number;
+  /** Configuration user id; over MQTT, the actor the dispatch system named. */
+  actor: string;
+  /** Absent for MQTT requests: the broker's ACL, not a configured user, let them in. */
+  role?: Role;
+  via: Actor['via'];
+  /** Client address (HTTP) or client id / topic (MQTT). */
+  from: string;
+  action: AuditAction;
+  /** What it was about, as an operator reads it: 'zone metz-rue-serpenoise', 'program eco', 'alert 12'. */
+  target: string;
+  /** Communes concerned; '*' for the whole territory; empty when unknown (a refused request). */
+  communes: string[];
+  /** ok: done; refused: not allowed, invalid or in conflict (4xx); failed: the service could not (5xx). */
+  result: 'ok' | 'refused' | 'failed';
+  /** HTTP status; absent for MQTT. */
+  status?: number;
+  /** What was done, or why not. */
+  message: string;
+  /** Id of the command, program, calendar or alert. */
+  id?: string;
+  /**
+   * Only on the entry written when a refusal window closes: how many refusals, held back in that window,
+   * it stands for (see AuditLog).
+   */
+  count?: number;
+}
