@@ -9,8 +9,10 @@ import { Bus } from './bus';
 import type { Clock } from '../core/clock';
 import type { ServiceContext } from './context';
 import { DeviceRegistry } from './devices';
-import type { AlertService, EnergyService, ServiceHealth } from './energy/api';
-import { Telemetry } from './energy/telemetry';
+import type { AlertService, EnergyService } from './energy/api';
+import type { ServiceHealth } from './health/report';
+import { buildTelemetry, type Telemetry } from './energy/telemetry';
+import { ServiceHealthReporter } from './health/serviceHealth';
 import { Lifecycle, type Component } from '../core/lifecycle';
 import type { LightingService } from './lighting/runtime/api';
 import { LightingRuntime } from './lighting/runtime/runtime';
@@ -44,6 +46,8 @@ export class Service {
   readonly alerts: AlertService;
   /** What /health and /metrics report. */
   readonly health: ServiceHealth;
+  /** Building points, their storage in InfluxDB and the alerts on them. */
+  readonly telemetry: Telemetry;
   /** The operators' API and console (controller/api/server.ts); `api.url` once listening. */
   readonly api: ApiServer;
   /** Every command, with who, what, when, from where and its result (controller/api/audit.ts). */
@@ -82,12 +86,21 @@ export class Service {
       }),
     );
     // -- telemetry storage (before the drivers, so nothing they report is lost; stopped after them) --
-    const telemetry = new Telemetry(this.context, {
+    const telemetry = buildTelemetry(this.context, {
       malformedMessages: () => this.lighting.stats().presence.malformed,
     });
+    this.telemetry = telemetry;
     this.energy = telemetry.energy;
     this.alerts = telemetry.alerts;
-    this.health = telemetry;
+    this.health = new ServiceHealthReporter({
+      config,
+      devices,
+      mqtt,
+      storage: telemetry.storage,
+      sampler: telemetry.sampler,
+      alerts: telemetry.alerts,
+      running: () => telemetry.isRunning(),
+    });
     for (const part of telemetry.storageComponents()) this.lifecycle.add(part);
 
     this.lifecycle.add(devices.component('modbus'));

@@ -7,7 +7,8 @@ import { DeviceRegistry } from '../../controller/devices';
 import { DeviceBook, servedCommunes } from '../../controller/energy/deviceBook';
 import { PointCatalog } from '../../controller/energy/points';
 import { Sampler } from '../../controller/energy/sampler';
-import { TelemetryStorage, type LineSink } from '../../controller/energy/storage';
+import { TelemetryStorage } from '../../controller/energy/storage';
+import type { LineSink } from '../../drivers/timeSeries';
 import { createLogger } from '../../core/logger';
 import { loadConfig } from '../../config/load';
 

@@ -1,4 +1,4 @@
-import type { MetricsReport } from '../energy/api';
+import type { MetricsReport } from '../health/report';
 import type { Actor } from '../scope';
 import { HEALTH_VALUE, single, type MetricFamily, type MetricSample } from './metrics';
 import type { ApiServices } from './routes';

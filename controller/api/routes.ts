@@ -1,6 +1,7 @@
 import type { FastifyInstance, FastifyRequest, HTTPMethods } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
-import type { AlertService, EnergyService, HealthReport, MetricsReport } from '../energy/api';
+import type { AlertService, EnergyService } from '../energy/api';
+import type { HealthReport, MetricsReport } from '../health/report';
 import type {
   CommandAccepted,
   CommandProgress,

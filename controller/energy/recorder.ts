@@ -18,7 +18,7 @@ import {
   serviceLine,
   type ServiceFigures,
 } from './lines';
-import type { LineSink } from './storage';
+import type { LineSink } from '../../drivers/timeSeries';
 
 export interface RecorderDeps {
   config: Pick<Config, 'telemetry' | 'devices' | 'service' | 'tariffs' | 'emission_factors' | 'site'>;

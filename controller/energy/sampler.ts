@@ -7,7 +7,7 @@ import type { CounterStep } from './counters';
 import type { DeviceBook } from './deviceBook';
 import { type CatalogPoint, type PointCatalog } from './points';
 import { ThrottledErrors } from './recorder';
-import type { LineSink } from './storage';
+import type { LineSink } from '../../drivers/timeSeries';
 
 export interface SamplerDeps {
   catalog: PointCatalog;

@@ -1,5 +1,6 @@
 import type { InfluxConfig } from '../../config/schema';
 import type { Health } from '../../drivers/driver';
+import type { LineSink } from '../../drivers/timeSeries';
 import { influxWriterOptionsFromConfig } from '../../drivers/influx/options';
 import {
   InfluxWriter,
@@ -14,11 +15,6 @@ import type { Component } from '../../core/lifecycle';
 import type { Logger } from '../../core/logger';
 
 /** Where lines of line protocol go: the spool of the InfluxDB writer, or anything else that takes them. */
-export interface LineSink {
-  /** Resolves once the lines are safe (on disk); rejects when they could not be taken. */
-  write(lines: readonly string[]): Promise<void>;
-}
-
 export interface TelemetryStorageDeps {
   influx: InfluxConfig | undefined;
   stateDir: string;

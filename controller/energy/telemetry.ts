@@ -2,7 +2,6 @@ import type { InfluxWriterOptions } from '../../drivers/influx/writer';
 import type { ServiceContext } from '../context';
 import type { Component } from '../../core/lifecycle';
 import { AlertManager } from './alerts/manager';
-import type { HealthReport, MetricsReport, ServiceHealth } from './api';
 import { DeviceBook, servedCommunes } from './deviceBook';
 import { EnergyView } from './energyView';
 import { PointCatalog } from './points';
@@ -30,9 +29,10 @@ const SPOOL_CLOSE_RESERVE_MS = 2000;
  * 2. `components()`, after the drivers: the alerts (saved alerts restored first), the sampler of the
  *    building points, the service metrics.
  *
- * Exposes the EnergyService and AlertService of controller/energy/api.ts, and /health and /metrics.
+ * Exposes the EnergyService and AlertService of controller/energy/api.ts; /health and /metrics read its
+ * parts through controller/health/serviceHealth.ts.
  */
-export class Telemetry implements ServiceHealth {
+export class Telemetry {
   readonly catalog: PointCatalog;
   readonly book: DeviceBook;
   readonly storage: TelemetryStorage;
@@ -43,86 +43,20 @@ export class Telemetry implements ServiceHealth {
   readonly serviceMetrics: ServiceMetricsWriter;
   private running = false;
 
-  constructor(
-    private readonly context: ServiceContext,
-    options: TelemetryOptions = {},
-  ) {
-    const { config, clock, logger, bus, devices } = context;
-    this.catalog = new PointCatalog(config);
-    this.book = new DeviceBook(config, servedCommunes(config), clock.now());
-    this.storage = new TelemetryStorage({
-      influx: config.influx,
-      stateDir: context.stateDir,
-      configDir: context.configDir,
-      env: context.env,
-      clock,
-      logger: logger.child('telemetry:influx'),
-      bus,
-      stopTimeoutMs: Math.max(500, config.service.shutdown_timeout_s * 1000 - SPOOL_CLOSE_RESERVE_MS),
-      overrides: options.writer,
-    });
-    this.recorder = new TelemetryRecorder({
-      config,
-      devices,
-      book: this.book,
-      sink: this.storage,
-      bus,
-      clock,
-      logger: logger.child('telemetry'),
-    });
-    this.alerts = new AlertManager({
-      config,
-      catalog: this.catalog,
-      deviceCommune: (id) => this.book.devices.get(id)?.commune ?? '*',
-      deviceDownSince: (id) => this.book.downSince(id),
-      devices,
-      storageHealth: () => this.storage.health(),
-      sink: this.storage,
-      mqtt: context.mqtt,
-      bus,
-      clock,
-      logger: logger.child('alerts'),
-      stateDir: context.stateDir,
-      configDir: context.configDir,
-      env: context.env,
-    });
-    this.sampler = new Sampler({
-      catalog: this.catalog,
-      devices,
-      book: this.book,
-      sink: this.storage,
-      bus,
-      clock,
-      logger: logger.child('telemetry:sampler'),
-      maxClockSkewMs: config.telemetry.max_clock_skew_s * 1000,
-      onWatched: (point, now) => this.alerts.observePoint(point, now),
-    });
-    this.energy = new EnergyView(config, this.catalog, this.book, clock);
-    this.serviceMetrics = new ServiceMetricsWriter({
-      instance: config.service.instance,
-      periodMs: config.telemetry.service_period_s * 1000,
-      figures: () => {
-        const influx = this.storage.stats();
-        const sampler = this.sampler.stats();
-        return {
-          spoolBytes: influx?.spooledBytes,
-          spoolPoints: influx?.spooledPoints,
-          written: influx?.written,
-          replayed: influx?.replayed,
-          dropped: influx?.dropped,
-          quarantined: influx?.quarantined,
-          lagMs: influx?.lagMs,
-          mqttReceived: this.context.mqtt.stats().received,
-          mqttMalformed: options.malformedMessages?.(),
-          alertsOpen: this.alerts.openCount(),
-          samples: sampler.samples,
-          badSamples: sampler.badSamples,
-        };
-      },
-      sink: this.storage,
-      clock,
-      logger: logger.child('telemetry'),
-    });
+  constructor(parts: TelemetryParts) {
+    this.catalog = parts.catalog;
+    this.book = parts.book;
+    this.storage = parts.storage;
+    this.recorder = parts.recorder;
+    this.sampler = parts.sampler;
+    this.alerts = parts.alerts;
+    this.energy = parts.energy;
+    this.serviceMetrics = parts.serviceMetrics;
+  }
+
+  /** True from the sampler's start to its stop: /health is 'down' outside. */
+  isRunning(): boolean {
+    return this.running;
   }
 
   /** Before the drivers; stopped after them. */
@@ -149,51 +83,97 @@ export class Telemetry implements ServiceHealth {
       this.serviceMetrics.component(),
     ];
   }
+}
 
-  /**
-   * up: every device, MQTT and InfluxDB up; degraded: any of them not; down: the service is not
-   * running (starting, stopping).
-   */
-  report(): HealthReport {
-    const devices = this.context.config.devices.map((device) => {
-      const entry: HealthReport['devices'][number] = {
-        id: device.id,
-        protocol: device.protocol,
-        health: this.context.devices.get(device.id)?.health() ?? 'down',
+/** The parts of the telemetry and alert subsystem, built from the configuration by buildTelemetry. */
+export interface TelemetryParts {
+  catalog: PointCatalog;
+  book: DeviceBook;
+  storage: TelemetryStorage;
+  recorder: TelemetryRecorder;
+  sampler: Sampler;
+  alerts: AlertManager;
+  energy: EnergyView;
+  serviceMetrics: ServiceMetricsWriter;
+}
+
+/** Called by the composition root (controller/service.ts): every part wired to the ones it reads. */
+export function buildTelemetry(context: ServiceContext, options: TelemetryOptions = {}): Telemetry {
+  const { config, clock, logger, bus, devices } = context;
+  const catalog = new PointCatalog(config);
+  const book = new DeviceBook(config, servedCommunes(config), clock.now());
+  const storage = new TelemetryStorage({
+    influx: config.influx,
+    stateDir: context.stateDir,
+    configDir: context.configDir,
+    env: context.env,
+    clock,
+    logger: logger.child('telemetry:influx'),
+    bus,
+    stopTimeoutMs: Math.max(500, config.service.shutdown_timeout_s * 1000 - SPOOL_CLOSE_RESERVE_MS),
+    overrides: options.writer,
+  });
+  const recorder = new TelemetryRecorder({
+    config,
+    devices,
+    book,
+    sink: storage,
+    bus,
+    clock,
+    logger: logger.child('telemetry'),
+  });
+  const alerts = new AlertManager({
+    config,
+    catalog,
+    deviceCommune: (id) => book.devices.get(id)?.commune ?? '*',
+    deviceDownSince: (id) => book.downSince(id),
+    devices,
+    storageHealth: () => storage.health(),
+    sink: storage,
+    mqtt: context.mqtt,
+    bus,
+    clock,
+    logger: logger.child('alerts'),
+    stateDir: context.stateDir,
+    configDir: context.configDir,
+    env: context.env,
+  });
+  const sampler = new Sampler({
+    catalog,
+    devices,
+    book,
+    sink: storage,
+    bus,
+    clock,
+    logger: logger.child('telemetry:sampler'),
+    maxClockSkewMs: config.telemetry.max_clock_skew_s * 1000,
+    onWatched: (point, now) => alerts.observePoint(point, now),
+  });
+  const energy = new EnergyView(config, catalog, book, clock);
+  const serviceMetrics = new ServiceMetricsWriter({
+    instance: config.service.instance,
+    periodMs: config.telemetry.service_period_s * 1000,
+    figures: () => {
+      const influx = storage.stats();
+      const sampled = sampler.stats();
+      return {
+        spoolBytes: influx?.spooledBytes,
+        spoolPoints: influx?.spooledPoints,
+        written: influx?.written,
+        replayed: influx?.replayed,
+        dropped: influx?.dropped,
+        quarantined: influx?.quarantined,
+        lagMs: influx?.lagMs,
+        mqttReceived: context.mqtt.stats().received,
+        mqttMalformed: options.malformedMessages?.(),
+        alertsOpen: alerts.openCount(),
+        samples: sampled.samples,
+        badSamples: sampled.badSamples,
       };
-      if (device.commune !== undefined) entry.commune = device.commune;
-      return entry;
-    });
-    const mqtt = this.context.mqtt.health();
-    const influx = this.storage.health();
-    const allUp = mqtt === 'up' && influx === 'up' && devices.every((d) => d.health === 'up');
-    return { status: !this.running ? 'down' : allUp ? 'up' : 'degraded', devices, mqtt, influx };
-  }
-
-  metrics(): MetricsReport {
-    const influx = this.storage.stats();
-    const mqtt = this.context.mqtt.stats();
-    return {
-      influx: influx && {
-        health: influx.health,
-        written: influx.written,
-        replayed: influx.replayed,
-        dropped: influx.dropped,
-        quarantined: influx.quarantined,
-        torn: influx.torn,
-        spooledPoints: influx.spooledPoints,
-        spooledBytes: influx.spooledBytes,
-        lagMs: influx.lagMs,
-        consecutiveFailures: influx.consecutiveFailures,
-      },
-      mqtt: { health: this.context.mqtt.health(), ...mqtt },
-      telemetry: this.sampler.stats(),
-      alerts: this.alerts.stats(),
-      devices: this.context.config.devices.map((device) => {
-        const driver = this.context.devices.get(device.id);
-        const stats = driver?.stats() ?? { requests: 0, errors: 0, reconnects: 0 };
-        return { id: device.id, protocol: device.protocol, health: driver?.health() ?? 'down', ...stats };
-      }),
-    };
-  }
+    },
+    sink: storage,
+    clock,
+    logger: logger.child('telemetry'),
+  });
+  return new Telemetry({ catalog, book, storage, recorder, sampler, alerts, energy, serviceMetrics });
 }

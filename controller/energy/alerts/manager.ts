@@ -10,7 +10,7 @@ import { coversAny, type Actor } from '../../scope';
 import { AlertError, type AlertService, type AlertView } from '../api';
 import { EventTimeline, eventLine } from '../lines';
 import type { CatalogPoint, PointCatalog } from '../points';
-import type { LineSink } from '../storage';
+import type { LineSink } from '../../../drivers/timeSeries';
 import { AlertEngine, type AlertChange } from './engine';
 import { changeMessage } from './messages';
 import { AlertStore } from './store';

@@ -10,7 +10,7 @@ import type { AlertView } from '../../../controller/energy/api';
 import { AlertManager } from '../../../controller/energy/alerts/manager';
 import type { WebhookPayload } from '../../../controller/energy/alerts/webhook';
 import { PointCatalog } from '../../../controller/energy/points';
-import type { LineSink } from '../../../controller/energy/storage';
+import type { LineSink } from '../../../drivers/timeSeries';
 import { silentLogger } from '../../../core/logger';
 import { MqttConnection } from '../../../drivers/mqtt/connection';
 import type { Config, ConfigInput } from '../../../config/schema';

@@ -120,7 +120,7 @@ const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout
 async function startService(): Promise<{ service: Service; telemetry: Telemetry }> {
   const service = new Service(config, { logger, clock: systemClock, configFile, env: {} });
   await service.start(new AbortController().signal);
-  return { service, telemetry: service.health as Telemetry };
+  return { service, telemetry: service.telemetry };
 }
 
 async function observe(topic: string): Promise<{ client: MqttClient; alerts: AlertView[] }> {

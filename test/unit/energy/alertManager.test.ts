@@ -7,7 +7,7 @@ import { DeviceRegistry } from '../../../controller/devices';
 import type { AlertView } from '../../../controller/energy/api';
 import { AlertManager } from '../../../controller/energy/alerts/manager';
 import { PointCatalog } from '../../../controller/energy/points';
-import type { LineSink } from '../../../controller/energy/storage';
+import type { LineSink } from '../../../drivers/timeSeries';
 import type { Actor } from '../../../controller/scope';
 import { silentLogger } from '../../../core/logger';
 import type { Config } from '../../../config/schema';

@@ -4,7 +4,7 @@ import { DeviceRegistry } from '../../../controller/devices';
 import { DeviceBook } from '../../../controller/energy/deviceBook';
 import { PointCatalog, type CatalogPoint } from '../../../controller/energy/points';
 import { Sampler } from '../../../controller/energy/sampler';
-import type { LineSink } from '../../../controller/energy/storage';
+import type { LineSink } from '../../../drivers/timeSeries';
 import { silentLogger } from '../../../core/logger';
 import type { Sample } from '../../../drivers/driver';
 import { energyConfig, paris } from './fixtures';

@@ -1,0 +1,78 @@
+import type { Config } from '../../config/schema';
+import type { Health } from '../../drivers/driver';
+import type { InfluxWriterStats } from '../../drivers/influx/writer';
+import type { Messaging } from '../../drivers/messaging';
+import type { DeviceRegistry } from '../devices';
+import type { HealthReport, MetricsReport, ServiceHealth } from './report';
+
+/** Where the figures come from; each subsystem is asked at the moment /health or /metrics is read. */
+export interface HealthSources {
+  config: Config;
+  devices: DeviceRegistry;
+  mqtt: Messaging;
+  /** The InfluxDB writer and its spool. */
+  storage: { health(): Health; stats(): InfluxWriterStats | undefined };
+  /** The building points' sampler. */
+  sampler: { stats(): MetricsReport['telemetry'] };
+  alerts: { stats(): MetricsReport['alerts'] };
+  /** False while the service starts or stops: health is then 'down' whatever the parts say. */
+  running: () => boolean;
+}
+
+/** /health and /metrics: the state of every device, MQTT and InfluxDB, and the counters of each path. */
+export class ServiceHealthReporter implements ServiceHealth {
+  constructor(private readonly sources: HealthSources) {}
+
+  /**
+   * up: every device, MQTT and InfluxDB up; degraded: any of them not; down: the service is not
+   * running (starting, stopping).
+   */
+  report(): HealthReport {
+    const { config, devices, mqtt, storage, running } = this.sources;
+    const deviceHealth = config.devices.map((device) => {
+      const entry: HealthReport['devices'][number] = {
+        id: device.id,
+        protocol: device.protocol,
+        health: devices.get(device.id)?.health() ?? 'down',
+      };
+      if (device.commune !== undefined) entry.commune = device.commune;
+      return entry;
+    });
+    const mqttHealth = mqtt.health();
+    const influx = storage.health();
+    const allUp = mqttHealth === 'up' && influx === 'up' && deviceHealth.every((d) => d.health === 'up');
+    return {
+      status: !running() ? 'down' : allUp ? 'up' : 'degraded',
+      devices: deviceHealth,
+      mqtt: mqttHealth,
+      influx,
+    };
+  }
+
+  metrics(): MetricsReport {
+    const { config, devices, mqtt, storage, sampler, alerts } = this.sources;
+    const influx = storage.stats();
+    return {
+      influx: influx && {
+        health: influx.health,
+        written: influx.written,
+        replayed: influx.replayed,
+        dropped: influx.dropped,
+        quarantined: influx.quarantined,
+        torn: influx.torn,
+        spooledPoints: influx.spooledPoints,
+        spooledBytes: influx.spooledBytes,
+        lagMs: influx.lagMs,
+        consecutiveFailures: influx.consecutiveFailures,
+      },
+      mqtt: { health: mqtt.health(), ...mqtt.stats() },
+      telemetry: sampler.stats(),
+      alerts: alerts.stats(),
+      devices: config.devices.map((device) => {
+        const driver = devices.get(device.id);
+        const stats = driver?.stats() ?? { requests: 0, errors: 0, reconnects: 0 };
+        return { id: device.id, protocol: device.protocol, health: driver?.health() ?? 'down', ...stats };
+      }),
+    };
+  }
+}
