@@ -74,12 +74,16 @@ module.exports = {
       to: { dependencyTypes: ['core', 'npm'], path: IO_PACKAGES },
     },
     {
-      name: 'controller-names-no-concrete-client',
+      name: 'controller-reaches-drivers-through-ports',
       severity: 'error',
       comment:
-        'The controller reaches brokers through the messaging port (drivers/messaging.ts); only the composition root builds clients.',
-      from: { path: '^controller/', pathNot: '^controller/(service|main|cli|demo)\\.ts$' },
-      to: { path: '^drivers/mqtt/connection\\.ts$' },
+        'The controller drives devices through drivers/driver.ts, brokers through drivers/messaging.ts and InfluxDB through drivers/timeSeries.ts; only the composition root, the device registry and the storage adapter name concrete clients.',
+      from: {
+        path: '^controller/',
+        pathNot:
+          '^controller/(service|main|cli|demo|devices)\\.ts$|^controller/energy/(storage|telemetry)\\.ts$|^controller/health/',
+      },
+      to: { path: '^drivers/(modbus|opcua|mqtt|influx)/', pathNot: DRIVER_FORMATS },
     },
   ],
   options: {
