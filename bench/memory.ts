@@ -3,7 +3,7 @@ import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { PROJECT_ROOT } from '../config/paths';
-import { buildTerritory } from '../config/territory';
+import { buildTerritory } from '../config/demoTerritory';
 import { freePorts } from '../test/helpers/ports';
 import { option, round, workspace } from './support/lightingBench';
 

@@ -1,6 +1,6 @@
 import { connectAsync } from 'mqtt';
 import type { ConfigInput } from '../config/schema';
-import { buildTerritory } from '../config/territory';
+import { buildTerritory } from '../config/demoTerritory';
 import { startMosquitto } from '../test/helpers/mosquitto';
 import { freePorts } from '../test/helpers/ports';
 import {

@@ -1,5 +1,5 @@
 import { performance } from 'node:perf_hooks';
-import { buildTerritory } from '../config/territory';
+import { buildTerritory } from '../config/demoTerritory';
 import { freePorts } from '../test/helpers/ports';
 import {
   BENCH_ACTOR,

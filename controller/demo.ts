@@ -5,7 +5,7 @@ import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
 import { loadConfig } from '../config/load';
 import { DEMO_CONFIG, PROJECT_ROOT } from '../config/paths';
-import { DEMO_USERS } from '../config/territory';
+import { DEMO_USERS } from '../config/demoTerritory';
 import { runService } from './main';
 
 const SIMULATORS_ENTRY = path.join(PROJECT_ROOT, 'dist', 'simulators', 'main.js');

@@ -9,7 +9,7 @@ import { runInNewContext } from 'node:vm';
 import { toYaml } from '../../config/generateDemo';
 import { parseConfig } from '../../config/load';
 import type { Config } from '../../config/schema';
-import { sha256Hex } from '../../config/territory';
+import { sha256Hex } from '../../config/demoTerritory';
 import { systemClock } from '../../core/clock';
 import { createLogger, type LogLevel } from '../../core/logger';
 import { Service } from '../../controller/service';

@@ -4,7 +4,7 @@ import { formatCivilDate } from '../../core/localTime';
 import { levelForClass } from '../../controller/lighting/presence';
 import { ZoneSchedule } from '../../controller/lighting/zoneSchedule';
 import { ConfigSchema, type Config, type ZoneConfig } from '../../config/schema';
-import { buildTerritory } from '../../config/territory';
+import { buildTerritory } from '../../config/demoTerritory';
 import {
   formatFields,
   pointLine,

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { toYaml } from '../../../config/generateDemo';
 import { parseConfig } from '../../../config/load';
 import type { Config, ConfigInput } from '../../../config/schema';
-import { buildTerritory, sha256Hex } from '../../../config/territory';
+import { buildTerritory, sha256Hex } from '../../../config/demoTerritory';
 import { systemClock } from '../../../core/clock';
 import { silentLogger } from '../../../core/logger';
 import { Service } from '../../../controller/service';

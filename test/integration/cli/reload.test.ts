@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { toYaml } from '../../../config/generateDemo';
 import { PROJECT_ROOT } from '../../../config/paths';
-import { buildTerritory, sha256Hex } from '../../../config/territory';
+import { buildTerritory, sha256Hex } from '../../../config/demoTerritory';
 import { freePorts } from '../../helpers/ports';
 
 /**

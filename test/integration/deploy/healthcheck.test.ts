@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { connectAsync, type MqttClient } from 'mqtt';
 import { toYaml } from '../../../config/generateDemo';
-import { buildTerritory } from '../../../config/territory';
+import { buildTerritory } from '../../../config/demoTerritory';
 import { startMosquitto, type Mosquitto } from '../../helpers/mosquitto';
 
 // The nocturne container's health check (deploy/nocturne/healthcheck.js, run from dist/ as in the image)

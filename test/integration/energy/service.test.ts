@@ -11,7 +11,7 @@ import { Service } from '../../../controller/service';
 import { toYaml } from '../../../config/generateDemo';
 import { parseConfig } from '../../../config/load';
 import type { Config, ConfigInput } from '../../../config/schema';
-import { buildTerritory } from '../../../config/territory';
+import { buildTerritory } from '../../../config/demoTerritory';
 import { Simulation } from '../../../simulators/simulation';
 import { startInflux, type InfluxHarness } from '../../helpers/influxd';
 import { startMosquitto, type Mosquitto } from '../../helpers/mosquitto';

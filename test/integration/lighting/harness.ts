@@ -2,7 +2,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { ConfigSchema, type Config, type ConfigInput } from '../../../config/schema';
-import { buildTerritory } from '../../../config/territory';
+import { buildTerritory } from '../../../config/demoTerritory';
 import { Bus } from '../../../controller/bus';
 import { ManualClock, systemClock } from '../../../core/clock';
 import { DeviceRegistry } from '../../../controller/devices';

@@ -8,7 +8,7 @@ import { SegmentFarm, preciseNow, type WriteRecord } from '../../../bench/suppor
 import { toYaml } from '../../../config/generateDemo';
 import { parseConfig } from '../../../config/load';
 import { PROJECT_ROOT } from '../../../config/paths';
-import { buildTerritory } from '../../../config/territory';
+import { buildTerritory } from '../../../config/demoTerritory';
 import { startMosquitto, type Mosquitto } from '../../helpers/mosquitto';
 import { freePorts } from '../../helpers/ports';
 import { eventually } from './harness';

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { toYaml } from '../../../config/generateDemo';
 import { parseConfig } from '../../../config/load';
 import type { Config } from '../../../config/schema';
-import { buildTerritory, type TerritoryOptions } from '../../../config/territory';
+import { buildTerritory, type TerritoryOptions } from '../../../config/demoTerritory';
 import { freePorts } from '../../helpers/ports';
 
 export interface TestTerritory {

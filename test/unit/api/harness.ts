@@ -1,7 +1,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { sha256Hex } from '../../../config/territory';
+import { sha256Hex } from '../../../config/demoTerritory';
 import { AuditLog } from '../../../controller/audit/auditLog';
 import type { ApiOptions } from '../../../controller/api/options';
 import { ApiServer } from '../../../controller/api/server';

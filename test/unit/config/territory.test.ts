@@ -1,6 +1,6 @@
 import { toYaml } from '../../../config/generateDemo';
 import { parseConfig } from '../../../config/load';
-import { buildTerritory, type TerritoryOptions } from '../../../config/territory';
+import { buildTerritory, type TerritoryOptions } from '../../../config/demoTerritory';
 
 /** Tests and benchmarks build territories of every shape from the demo's generator: each must validate. */
 describe('generated territories', () => {

@@ -1,7 +1,7 @@
 import { toYaml } from '../../../config/generateDemo';
 import { ConfigError } from '../../../config/issues';
 import { parseConfig } from '../../../config/load';
-import { buildTerritory } from '../../../config/territory';
+import { buildTerritory } from '../../../config/demoTerritory';
 import type { ConfigInput } from '../../../config/schema';
 
 /** A small territory with the demo's rules, then a change to its alerts section. */

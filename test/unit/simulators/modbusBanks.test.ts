@@ -1,7 +1,7 @@
 import { ManualClock } from '../../../core/clock';
 import { RegisterMap } from '../../../config/schema/devices';
 import { Building } from '../../../config/schema/energy';
-import { REGISTER_MAP_V1 } from '../../../config/territory';
+import { REGISTER_MAP_V1 } from '../../../config/demoTerritory';
 import { BuildingModel } from '../../../simulators/buildings';
 import { decodeRaw, encodeRaw, type RegisterFormat } from '../../../simulators/modbus/encoding';
 import { FieldBank, UnitRouter } from '../../../simulators/modbus/fieldBank';

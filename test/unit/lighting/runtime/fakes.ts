@@ -1,5 +1,5 @@
 import { ConfigSchema, type Config, type ConfigInput } from '../../../../config/schema';
-import { buildTerritory, REGISTER_MAP_V1 } from '../../../../config/territory';
+import { buildTerritory, REGISTER_MAP_V1 } from '../../../../config/demoTerritory';
 import type { Logger } from '../../../../core/logger';
 import type {
   ModbusAddress,
