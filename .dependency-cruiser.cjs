@@ -9,8 +9,8 @@ const PURE = [
   '^core/(localTime|sun|excerpt)\\.ts$',
   '^controller/scope\\.ts$',
   '^controller/lighting/(arbiter|calendar|energy|holidays|lux|presence|schedule|topology|zoneSchedule)\\.ts$',
-  '^controller/energy/(openingHours|points|counters|api)\\.ts$',
-  '^controller/energy/alerts/(engine|checks|messages|scope)\\.ts$',
+  '^controller/telemetry/(openingHours|points|counters|services)\\.ts$',
+  '^controller/telemetry/alerts/(engine|checks|messages|scope)\\.ts$',
   '^controller/lighting/runtime/events\\.ts$',
 ];
 
@@ -81,7 +81,7 @@ module.exports = {
       from: {
         path: '^controller/',
         pathNot:
-          '^controller/(service|main|cli|demo|devices)\\.ts$|^controller/energy/(storage|telemetry)\\.ts$|^controller/health/',
+          '^controller/(service|main|cli|demo|devices)\\.ts$|^controller/telemetry/(storage|subsystem)\\.ts$|^controller/health/',
       },
       to: { path: '^drivers/(modbus|opcua|mqtt|influx)/', pathNot: DRIVER_FORMATS },
     },

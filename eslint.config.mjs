@@ -9,7 +9,7 @@ export default tseslint.config(
       'coverage/**',
       'var/**',
       'bin/**',
-      'controller/api/console/**',
+      'controller/http/console/**',
       'test-artifacts/**',
     ],
   },

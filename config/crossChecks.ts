@@ -1,5 +1,5 @@
 import { distance } from 'fastest-levenshtein';
-import { checkAlerts } from '../controller/energy/alerts/checks';
+import { checkAlerts } from '../controller/telemetry/alerts/checks';
 import { checkProgram } from '../controller/lighting/schedule';
 import type { ConfigPath } from './issues';
 import { CHANNEL_BLOCKS, SINGLE_REGISTERS, channelAddress, registerCount } from './registers';

@@ -14,12 +14,12 @@ export interface EventMap {
   luminaireFaultChanged: import('./lighting/runtime/events').LuminaireFaultChanged;
   lightingDispatchFailed: import('./lighting/runtime/events').LightingDispatchFailed;
   lightingRequestRefused: import('./lighting/runtime/events').LightingRequestRefused;
-  // telemetry and alerts: controller/energy/events.ts
-  telemetryHealthChanged: import('./energy/events').TelemetryHealthChanged;
-  telemetryDropped: import('./energy/events').TelemetryDropped;
-  telemetryQuarantined: import('./energy/events').TelemetryQuarantined;
-  alertChanged: import('./energy/events').AlertChanged;
-  // audit log: controller/api/audit.ts
+  // telemetry and alerts: controller/telemetry/events.ts
+  telemetryHealthChanged: import('./telemetry/events').TelemetryHealthChanged;
+  telemetryDropped: import('./telemetry/events').TelemetryDropped;
+  telemetryQuarantined: import('./telemetry/events').TelemetryQuarantined;
+  alertChanged: import('./telemetry/events').AlertChanged;
+  // audit log: controller/http/audit.ts
   auditRecorded: import('./audit/entry').AuditEntry;
 }
 

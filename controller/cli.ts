@@ -4,8 +4,8 @@ import { CONFIG_DOC_FILE, SCHEMA_FILE, configDocText, schemaText } from '../conf
 import { ConfigError, formatIssue } from '../config/issues';
 import { loadConfig } from '../config/load';
 import { DEMO_CONFIG } from '../config/paths';
-import { CLIENT_USAGE, runClientCommand } from './api/client';
-import { newToken } from './api/auth';
+import { CLIENT_USAGE, runClientCommand } from './http/client';
+import { newToken } from './http/auth';
 import { runDemo } from './demo';
 import { runService } from './main';
 import { summarize } from './summary';

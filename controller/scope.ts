@@ -3,7 +3,7 @@ import type { ROLES } from '../config/schema/access';
 /**
  * Who asks, and which communes they may see and command: the one place where commune scope is
  * decided, for the API, the lighting runtime, alerts and building telemetry alike. What a role may
- * do is the API's table (controller/api/access.ts); what lies within reach is decided here.
+ * do is the API's table (controller/http/access.ts); what lies within reach is decided here.
  */
 
 export type Role = (typeof ROLES)[number];

@@ -4,17 +4,18 @@ import type { Config } from '../config/schema';
 import { EmbeddedBroker } from '../drivers/mqtt/embeddedBroker';
 import { MqttConnection } from '../drivers/mqtt/connection';
 import { AuditLog, auditLogOptionsFromConfig } from './audit/auditLog';
-import { ApiServer } from './api/server';
+import { ApiServer } from './http/server';
 import { Bus } from './bus';
 import type { Clock } from '../core/clock';
 import type { ServiceContext } from './context';
 import { DeviceRegistry } from './devices';
-import type { AlertService, EnergyService } from './energy/api';
+import type { AlertService, EnergyService } from './telemetry/services';
 import type { ServiceHealth } from './health/report';
-import { buildTelemetry, type Telemetry } from './energy/telemetry';
+import { buildTelemetry, type Telemetry } from './telemetry/subsystem';
 import { ServiceHealthReporter } from './health/serviceHealth';
 import { Lifecycle, type Component } from '../core/lifecycle';
-import type { LightingService } from './lighting/runtime/api';
+import type { LightingService } from './lighting/runtime/lightingService';
+import { LightingMqttBridge } from './lighting/runtime/mqttBridge';
 import { LightingRuntime } from './lighting/runtime/runtime';
 import type { Logger } from '../core/logger';
 
@@ -39,18 +40,18 @@ export interface ServiceDeps {
  */
 export class Service {
   readonly context: ServiceContext;
-  /** Emergency relights, overrides, live state, programs: controller/lighting/runtime/api.ts. */
+  /** Emergency relights, overrides, live state, programs: controller/lighting/runtime/lightingService.ts. */
   readonly lighting: LightingService;
-  /** Buildings and their latest values, and alerts: controller/energy/api.ts. */
+  /** Buildings and their latest values, and alerts: controller/telemetry/services.ts. */
   readonly energy: EnergyService;
   readonly alerts: AlertService;
   /** What /health and /metrics report. */
   readonly health: ServiceHealth;
   /** Building points, their storage in InfluxDB and the alerts on them. */
   readonly telemetry: Telemetry;
-  /** The operators' API and console (controller/api/server.ts); `api.url` once listening. */
+  /** The operators' API and console (controller/http/server.ts); `api.url` once listening. */
   readonly api: ApiServer;
-  /** Every command, with who, what, when, from where and its result (controller/api/audit.ts). */
+  /** Every command, with who, what, when, from where and its result (controller/http/audit.ts). */
   readonly audit: AuditLog;
   private readonly lifecycle: Lifecycle;
 
@@ -117,6 +118,9 @@ export class Service {
     });
     this.lighting = lighting;
     this.lifecycle.add(lighting.component());
+    this.lifecycle.add(
+      new LightingMqttBridge({ lighting, mqtt, bus, clock, logger: logger.child('lighting') }).component(),
+    );
 
     if (config.mqtt.url === undefined) {
       const broker = new EmbeddedBroker({

@@ -1,6 +1,6 @@
 /**
  * The time-series port: where the controller hands its points, as lines of InfluxDB line protocol
- * (drivers/influx/lineProtocol.ts escapes them; controller/energy/points.ts prepares each point's
+ * (drivers/influx/lineProtocol.ts escapes them; controller/telemetry/points.ts prepares each point's
  * prefix once, so a sample becomes a line by concatenation on the hot path). TelemetryStorage
  * implements it with the spool and the InfluxDB writer (drivers/influx/).
  */

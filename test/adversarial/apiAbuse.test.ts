@@ -1,7 +1,7 @@
 import { connect, type Socket } from 'node:net';
 import { isDeepStrictEqual } from 'node:util';
 import type { AuditEntry } from '../../controller/audit/entry';
-import { ENDPOINTS } from '../../controller/api/access';
+import { ENDPOINTS } from '../../controller/http/access';
 import {
   IN,
   KIB,

@@ -9,7 +9,7 @@ import { nightEnergy } from '../energy';
 import { addDays, formatCivilDate, timeZone, type CivilDate } from '../../../core/localTime';
 import { planNight } from '../schedule';
 import type { GeoPoint } from '../../../core/sun';
-import type { CostFigures, ProgramPreview, YearCost } from './api';
+import type { CostFigures, ProgramPreview, YearCost } from './lightingService';
 
 /**
  * Previews for the console: what a program does in a zone on one night, and what it costs over a year

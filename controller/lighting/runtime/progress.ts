@@ -1,6 +1,6 @@
 import type { Clock, Timer } from '../../../core/clock';
 import type { LightingTopology, Target } from '../topology';
-import type { CommandFailure, CommandProgress } from './api';
+import type { CommandFailure, CommandProgress } from './lightingService';
 
 /**
  * Confirmation of emergency relights and overrides by the devices: per command, which of its

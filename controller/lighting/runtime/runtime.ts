@@ -1,14 +1,11 @@
-import { randomUUID } from 'node:crypto';
 import type { CalendarConfig, Config, ProgramConfig } from '../../../config/schema';
 import type { Driver, Health, Sample } from '../../../drivers/driver';
 import type { Messaging } from '../../../drivers/messaging';
 import type { Bus } from '../../bus';
 import type { Clock, Timer } from '../../../core/clock';
-import { excerpt, excerptText } from '../../../core/excerpt';
 import type { Component } from '../../../core/lifecycle';
 import type { Logger } from '../../../core/logger';
-import { ThrottledLog } from '../../../core/throttledLog';
-import { Arbiter, PRIORITY, type SlotName } from '../arbiter';
+import { Arbiter, PRIORITY } from '../arbiter';
 import {
   epochDay,
   fromEpochDay,
@@ -30,7 +27,6 @@ import {
   type LightingChange,
   type LightingService,
   type LightingStats,
-  type LuminaireLevel,
   type LuminaireView,
   type OverrideRequest,
   type PreviewRequest,
@@ -44,27 +40,38 @@ import {
   type YearCostRequest,
   type ZoneDetail,
   type ZoneView,
-} from './api';
+} from './lightingService';
 import { coversAny, outsideOf, type Actor } from '../../scope';
 import { buildBindings, type DeviceBinding } from './bindings';
+import { ChangeFeed } from './changeFeed';
+import type { LightingParts } from './parts';
+import { communeOfZone, luminaireView, zoneContext, zoneView } from './views';
+import {
+  byId,
+  checkExpiry,
+  checkId,
+  checkLevel,
+  checkReason,
+  formatIssues,
+  invalid,
+  show,
+} from './requestChecks';
+import {
+  arbiterCommand,
+  commandInForce,
+  commandRecord,
+  countOf,
+  describeSpec,
+  persistedCommand,
+  type CommandInForce,
+} from './commandRecords';
 import { Dispatcher, type DeviceReports, type DispatcherOptions } from './dispatcher';
 import type { LightingCommandEvent } from './events';
 import { compileClassPath, MalformedLog, readDetection } from './presenceInput';
-import { previewNight, yearCost, type ZoneContext } from './preview';
+import { previewNight, yearCost } from './preview';
 import { CommandTracker, ProgressBoard } from './progress';
 import { LightingStore, STATE_VERSION, type PersistedCommand, type PersistedState } from './store';
-import {
-  lightingTopics,
-  MAX_ERROR_CHARS,
-  parseClearRelightRequest,
-  parseRelightRequest,
-  readTarget,
-  transactionOf,
-  type BridgeCommand,
-  type BridgeRefusal,
-  type BridgeResponse,
-  type LightingTopics,
-} from './topics';
+import { lightingTopics, readTarget, type LightingTopics } from './topics';
 import { validateCalendar, validateProgram } from './validation';
 import { ZoneStatePublisher } from './zoneState';
 
@@ -120,44 +127,6 @@ export interface LightingRuntimeDeps {
   devices: { get(deviceId: string): Driver | undefined };
 }
 
-/** A command as the runtime holds it: the record without its derived `pending`, with the target resolved. */
-interface CommandMeta extends Omit<CommandRecord, 'target' | 'pending'> {
-  target: Target;
-  spec: TargetSpec;
-}
-
-interface Subscriber {
-  all: boolean;
-  communes: ReadonlySet<string>;
-  listener: (change: LightingChange) => void;
-}
-
-interface SensorInput {
-  group: PresenceGroup;
-  path: readonly string[];
-  sensor: string;
-  zone: string;
-  commune: string;
-  levels: Readonly<Record<string, number>>;
-}
-
-interface Territory {
-  topology: LightingTopology;
-  arbiter: Arbiter;
-  dispatcher: Dispatcher;
-  board: ProgressBoard;
-  accounting: LightingAccounting;
-  bindings: DeviceBinding[];
-  schedules: (ZoneSchedule | undefined)[];
-  zoneTimers: (Timer | undefined)[];
-  /** Calendar id per zone (configuration, or changed at runtime). */
-  zoneCalendars: string[];
-  groups: PresenceGroup[];
-  sensorsByTopic: Map<string, SensorInput>;
-  luxZones: Map<string, number[]>;
-}
-
-const ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$/;
 const MAX_TIMER_MS = 2_147_000_000;
 const HOUR_MS = 3_600_000;
 
@@ -170,32 +139,28 @@ export class LightingRuntime implements LightingService {
   private readonly options: ResolvedLightingRuntimeOptions;
   private readonly logger: Logger;
   private readonly clock: Clock;
-  private territory?: Territory;
+  private parts?: LightingParts;
   /** Per zone, the night its baseline last advanced in (see darkHours). */
   private readonly darkNights: (
     { schedule: ZoneSchedule; start: number; end: number; dusk: number; dawn: number } | undefined
   )[] = [];
   private store?: LightingStore;
-  private readonly commandsById = new Map<string, CommandMeta>();
+  private readonly commandsById = new Map<string, CommandInForce>();
   private readonly programsById = new Map<string, { program: ProgramConfig; origin: 'config' | 'runtime' }>();
   private readonly calendarsById = new Map<
     string,
     { calendar: CalendarConfig; origin: 'config' | 'runtime' }
   >();
-  private readonly subscribers = new Set<Subscriber>();
   private readonly unsubscribers: (() => Promise<void>)[] = [];
   private readonly deviceHealth = new Map<string, Health>();
   private readonly malformed: MalformedLog;
+  private readonly feed: ChangeFeed;
   private readonly presenceCounts = { received: 0, accepted: 0, debounced: 0 };
   private topics?: LightingTopics;
   private state: 'new' | 'starting' | 'running' | 'stopped' = 'new';
   private stopping?: Promise<void>;
   private arbiterTimer?: Timer;
   private saveRetryTimer?: Timer;
-  // Changes batched for the console, telemetry and the zone state topics.
-  private pending?: Uint8Array;
-  private pendingList: number[] = [];
-  private batchTimer?: Timer;
   private zoneStates?: ZoneStatePublisher;
 
   constructor(
@@ -206,6 +171,12 @@ export class LightingRuntime implements LightingService {
     this.logger = deps.logger;
     this.clock = deps.clock;
     this.malformed = new MalformedLog(deps.clock, deps.logger, this.options.malformedLogMs);
+    this.feed = new ChangeFeed({
+      bus: deps.bus,
+      clock: deps.clock,
+      logger: deps.logger,
+      batchMs: this.options.batchMs,
+    });
   }
 
   /** The runtime as a lifecycle component: started after the Modbus drivers, before MQTT and OPC UA. */
@@ -240,34 +211,14 @@ export class LightingRuntime implements LightingService {
     this.applyPersistedDefinitions(loaded.state, topology, zoneCalendars);
 
     const arbiter = new Arbiter(topology);
-    const territory: Territory = {
-      topology,
-      arbiter,
-      bindings,
-      schedules: [],
-      zoneTimers: topology.zones.map(() => undefined),
-      zoneCalendars,
-      groups: [],
-      sensorsByTopic: new Map(),
-      luxZones: new Map(),
-      dispatcher: undefined as unknown as Dispatcher,
-      board: undefined as unknown as ProgressBoard,
-      accounting: undefined as unknown as LightingAccounting,
-    };
-    territory.board = new ProgressBoard(
+    // Built in the order they read each other; their callbacks reach the runtime only once it runs.
+    const board = new ProgressBoard(
       topology,
       clock,
       { keep: this.options.keepProgress, reportEveryMs: this.options.progressEveryMs },
       (tracker, progress) => this.progressed(tracker, progress),
     );
-    territory.accounting = new LightingAccounting({
-      topology,
-      arbiter,
-      darkHours: (zone, from, to) => this.darkHours(zone, from, to),
-      tolerance: (i) => territory.dispatcher.toleranceOf(i),
-      commanded: (i) => territory.dispatcher.sentLevelOf(i),
-    });
-    territory.dispatcher = new Dispatcher(
+    const dispatcher = new Dispatcher(
       {
         arbiter,
         topology,
@@ -283,8 +234,28 @@ export class LightingRuntime implements LightingService {
       },
       this.options.dispatch,
     );
-    this.territory = territory;
-    this.pending = new Uint8Array(topology.count);
+    const accounting = new LightingAccounting({
+      topology,
+      arbiter,
+      darkHours: (zone, from, to) => this.darkHours(zone, from, to),
+      tolerance: (i) => dispatcher.toleranceOf(i),
+      commanded: (i) => dispatcher.sentLevelOf(i),
+    });
+    const parts: LightingParts = {
+      topology,
+      arbiter,
+      bindings,
+      schedules: [],
+      zoneTimers: topology.zones.map(() => undefined),
+      zoneCalendars,
+      groups: [],
+      sensorsByTopic: new Map(),
+      luxZones: new Map(),
+      dispatcher,
+      board,
+      accounting,
+    };
+    this.parts = parts;
     this.topics = lightingTopics(this.deps.mqtt.baseTopic);
     this.zoneStates = new ZoneStatePublisher(
       {
@@ -298,6 +269,7 @@ export class LightingRuntime implements LightingService {
       },
       this.options.zoneStateMs,
     );
+    this.feed.start(parts, this.zoneStates);
 
     const now = clock.now();
     this.restoreCommands(loaded.state.commands, now);
@@ -305,19 +277,19 @@ export class LightingRuntime implements LightingService {
     for (let z = 0; z < topology.zones.length; z++) this.applySchedule(z, now);
     // Restored commands are followed like new ones, so their progress answers as soon as the first writes go out.
     for (const meta of this.commandsById.values()) this.trackCommand(meta, now);
-    territory.accounting.start(now);
+    accounting.start(now);
     for (const binding of bindings)
       this.deviceHealth.set(binding.deviceId, this.deps.devices.get(binding.deviceId)?.health() ?? 'down');
     // The first dispatch: every decided level, relights first in the sense that nothing else went out before.
     arbiter.takeChanges();
-    territory.dispatcher.start();
-    this.markAll();
+    dispatcher.start();
+    this.feed.allLevelsChanged();
     this.armArbiterTimer();
     this.state = 'running';
 
     this.listenToBus();
-    this.startPresence(config, territory);
-    await this.listenToMqtt(territory);
+    this.startPresence(config, parts);
+    await this.listenToMqtt(parts);
     logger.info(
       `lighting: ${topology.count} luminaires in ${topology.zones.length} zones on ${bindings.length} segment controllers; ${this.commandsById.size} emergency relight(s)/override(s) restored`,
     );
@@ -345,12 +317,12 @@ export class LightingRuntime implements LightingService {
       await Promise.all(this.unsubscribers.splice(0).map((u) => u()));
     });
     await step('bus', () => this.deps.bus.removeListeners(this));
-    const t = this.territory;
+    const t = this.parts;
     await step('presence', () => t?.groups.forEach((g) => g.stop()));
     await step('timers', () => {
-      for (const timer of [this.arbiterTimer, this.batchTimer, this.saveRetryTimer])
-        if (timer) this.clock.clearTimeout(timer);
-      this.arbiterTimer = this.batchTimer = this.saveRetryTimer = undefined;
+      for (const timer of [this.arbiterTimer, this.saveRetryTimer]) if (timer) this.clock.clearTimeout(timer);
+      this.arbiterTimer = this.saveRetryTimer = undefined;
+      this.feed.stop();
       this.zoneStates?.stop();
       t?.zoneTimers.forEach((timer, z) => {
         if (timer) this.clock.clearTimeout(timer);
@@ -433,11 +405,11 @@ export class LightingRuntime implements LightingService {
     this.checkScope(actor, communes, slot === 'emergency' ? 'relight' : 'override');
     const existing = this.commandsById.get(id);
     if (existing) this.checkReplaceable(existing, slot, communes, actor);
-    const meta: CommandMeta = {
+    const meta: CommandInForce = {
       id,
       slot,
-      target: target.value,
-      spec: target.spec,
+      target: target.spec,
+      resolved: target.value,
       communes,
       luminaires: countOf(t.topology, target.value),
       level: fields.level,
@@ -459,7 +431,7 @@ export class LightingRuntime implements LightingService {
    * reusing its id.
    */
   private checkReplaceable(
-    existing: CommandMeta,
+    existing: CommandInForce,
     slot: 'emergency' | 'override',
     communes: readonly string[],
     actor: Actor,
@@ -495,7 +467,7 @@ export class LightingRuntime implements LightingService {
     const now = this.clock.now();
     return [...this.commandsById.values()]
       .filter((m) => (slot === undefined || m.slot === slot) && coversAny(actor.communes, m.communes))
-      .map((m) => recordOf(m, now));
+      .map((m) => commandRecord(m, now));
   }
 
   progress(id: string): CommandProgress | undefined {
@@ -525,20 +497,11 @@ export class LightingRuntime implements LightingService {
   }
 
   /** Registers the command in the arbiter, starts dispatch and tracking, then persists (the acknowledgement). */
-  private async give(meta: CommandMeta, replacing: boolean): Promise<CommandAccepted> {
+  private async give(meta: CommandInForce, replacing: boolean): Promise<CommandAccepted> {
     const t = this.running();
     const { arbiter, topology, dispatcher } = t;
     const now = meta.acceptedAt;
-    const command = {
-      id: meta.id,
-      target: meta.spec,
-      level: meta.level,
-      source: meta.via,
-      actor: meta.actor,
-      reason: meta.reason,
-      start: meta.start,
-      ...(meta.expiresAt !== undefined ? { expiresAt: meta.expiresAt } : {}),
-    };
+    const command = arbiterCommand(meta, meta.via, meta.start);
     const result = meta.slot === 'emergency' ? arbiter.relight(command, now) : arbiter.override(command, now);
     if (!result.ok) throw new LightingError('invalid', result.error, [{ path: [], message: result.error }]);
     this.commandsById.set(meta.id, meta);
@@ -550,33 +513,33 @@ export class LightingRuntime implements LightingService {
     // so that the progress reflects a fresh read-back.
     if (changes.length < tracker.total) {
       const again: number[] = [];
-      topology.forEachIn(meta.target, (i) => {
+      topology.forEachIn(meta.resolved, (i) => {
         if (tracker.isPending(i)) again.push(i);
       });
       dispatcher.resend(again);
     }
-    this.markChanges(changes);
+    this.feed.levelsChanged(changes);
     this.armArbiterTimer();
-    const record = recordOf(meta, now);
+    const record = commandRecord(meta, now);
     this.commandChanged(meta, replacing ? 'replaced' : 'created', meta.actor, meta.via, meta.from, now);
     await this.persist(`${meta.slot === 'emergency' ? 'emergency relight' : 'override'} '${meta.id}'`);
     return { record, progress: tracker.progress(topology) };
   }
 
   /** Follows the luminaires where the command decides the level, until the devices confirm them. */
-  private trackCommand(meta: CommandMeta, now: number): CommandTracker {
-    const { arbiter, topology, board } = this.territory!;
+  private trackCommand(meta: CommandInForce, now: number): CommandTracker {
+    const { arbiter, topology, board } = this.parts!;
     const priority = PRIORITY[meta.slot];
     const tracker = new CommandTracker(
       meta.id,
       meta.slot,
       meta.level,
       priority,
-      meta.target,
+      meta.resolved,
       now,
       topology.count,
     );
-    topology.forEachIn(meta.target, (i) => {
+    topology.forEachIn(meta.resolved, (i) => {
       if (arbiter.priorityOf(i) === priority && arbiter.levelOf(i) === meta.level) tracker.track(i);
     });
     board.begin(tracker);
@@ -610,7 +573,7 @@ export class LightingRuntime implements LightingService {
     t.board.end(id);
     this.dispatchChanges();
     this.armArbiterTimer();
-    const record = recordOf(meta, now);
+    const record = commandRecord(meta, now);
     this.commandChanged(meta, change, actor.user, actor.via, actor.from, now);
     await this.persist(`${what} '${id}' ${change}`);
     return record;
@@ -645,7 +608,7 @@ export class LightingRuntime implements LightingService {
   }
 
   private restoreCommands(commands: PersistedCommand[], now: number): void {
-    const t = this.territory!;
+    const t = this.parts!;
     for (const c of commands) {
       const what = `${c.slot === 'emergency' ? 'emergency relight' : 'override'} '${c.id}'`;
       if (c.expiresAt !== undefined && c.expiresAt <= now) {
@@ -654,44 +617,19 @@ export class LightingRuntime implements LightingService {
         );
         continue;
       }
-      const target = t.topology.resolveTarget(c.target);
-      if (!target.ok) {
-        this.logger.error(`lighting: ${what} not restored: ${target.error} (the configuration changed?)`);
+      const restored = commandInForce(c, t.topology);
+      if (!restored.ok) {
+        this.logger.error(`lighting: ${what} not restored: ${restored.error} (the configuration changed?)`);
         continue;
       }
-      const command = {
-        id: c.id,
-        target: c.target,
-        level: c.level,
-        source: 'restore',
-        actor: c.actor,
-        reason: c.reason,
-        start: Math.min(c.start, now),
-        ...(c.expiresAt !== undefined ? { expiresAt: c.expiresAt } : {}),
-      };
+      const command = arbiterCommand(c, 'restore', Math.min(c.start, now));
       const result =
         c.slot === 'emergency' ? t.arbiter.relight(command, now) : t.arbiter.override(command, now);
       if (!result.ok) {
         this.logger.error(`lighting: ${what} not restored: ${result.error}`);
         continue;
       }
-      this.commandsById.set(c.id, {
-        id: c.id,
-        slot: c.slot,
-        target: target.value,
-        spec: c.target,
-        communes: t.topology.communesOf(target.value),
-        luminaires: countOf(t.topology, target.value),
-        level: c.level,
-        reason: c.reason,
-        actor: c.actor,
-        via: c.via,
-        from: c.from,
-        acceptedAt: c.acceptedAt,
-        start: c.start,
-        ...(c.expiresAt !== undefined ? { expiresAt: c.expiresAt } : {}),
-        untilReleased: c.untilReleased,
-      });
+      this.commandsById.set(c.id, restored.value);
       this.logger.warn(
         `lighting: ${what} restored (${c.level} %, ${describeSpec(c.target)}, by ${c.actor}: ${c.reason})`,
       );
@@ -699,23 +637,10 @@ export class LightingRuntime implements LightingService {
   }
 
   private snapshot(): PersistedState {
-    const commands: PersistedCommand[] = [...this.commandsById.values()].map((m) => ({
-      id: m.id,
-      slot: m.slot,
-      target: m.spec,
-      level: m.level,
-      reason: m.reason,
-      actor: m.actor,
-      via: m.via,
-      from: m.from,
-      acceptedAt: m.acceptedAt,
-      start: m.start,
-      ...(m.expiresAt !== undefined ? { expiresAt: m.expiresAt } : {}),
-      untilReleased: m.untilReleased,
-    }));
+    const commands = [...this.commandsById.values()].map(persistedCommand);
     const config = this.deps.config;
     const zoneCalendars: Record<string, string> = {};
-    const t = this.territory;
+    const t = this.parts;
     if (t) {
       t.topology.zones.forEach((zone, z) => {
         if (t.zoneCalendars[z] !== zone.calendar) zoneCalendars[zone.id] = t.zoneCalendars[z];
@@ -774,7 +699,8 @@ export class LightingRuntime implements LightingService {
     const t = this.running();
     const out: ZoneView[] = [];
     for (let z = 0; z < t.topology.zones.length; z++) {
-      if (coversAny(actor.communes, [this.communeOfZone(z)])) out.push(this.zoneView(z));
+      if (coversAny(actor.communes, [communeOfZone(t, z)]))
+        out.push(zoneView(t, this.deps.config, this.clock.now(), z));
     }
     return out;
   }
@@ -783,11 +709,11 @@ export class LightingRuntime implements LightingService {
     const t = this.running();
     const z = t.topology.zoneIndex(id);
     if (z === undefined) throw new LightingError('not-found', `unknown zone '${id}'`);
-    this.checkVisible(actor, this.communeOfZone(z), `zone '${id}'`);
+    this.checkVisible(actor, communeOfZone(t, z), `zone '${id}'`);
     const zone = t.topology.zones[z];
     const luminaireStates: LuminaireView[] = [];
-    for (let i = zone.start; i < zone.end; i++) luminaireStates.push(this.luminaireView(i));
-    return { ...this.zoneView(z), luminaireStates };
+    for (let i = zone.start; i < zone.end; i++) luminaireStates.push(luminaireView(t, i));
+    return { ...zoneView(t, this.deps.config, this.clock.now(), z), luminaireStates };
   }
 
   luminaire(id: string, actor: Actor): LuminaireView {
@@ -795,82 +721,7 @@ export class LightingRuntime implements LightingService {
     const i = t.topology.indexOf(id);
     if (i === undefined) throw new LightingError('not-found', `unknown luminaire '${id}'`);
     this.checkVisible(actor, t.topology.communes[t.topology.communeOf[i]], `luminaire '${id}'`);
-    return this.luminaireView(i);
-  }
-
-  private zoneView(z: number): ZoneView {
-    const t = this.territory!;
-    const zone = t.topology.zones[z];
-    const name = this.deps.config.zones[z]?.name;
-    const slots: ZoneView['slots'] = { emergency: 0, override: 0, presence: 0, schedule: 0, undecided: 0 };
-    let min = Number.POSITIVE_INFINITY;
-    let max = Number.NEGATIVE_INFINITY;
-    let confirmed = 0;
-    let powerW = 0;
-    for (let i = zone.start; i < zone.end; i++) {
-      const level = t.arbiter.levelOf(i);
-      const priority = t.arbiter.priorityOf(i);
-      slots[priority === undefined ? 'undecided' : SLOT_OF[priority]]++;
-      if (!Number.isNaN(level)) {
-        min = Math.min(min, level);
-        max = Math.max(max, level);
-        const inEffect = t.arbiter.inEffectOf(i);
-        if (Number.isFinite(inEffect) && Math.abs(inEffect - level) <= t.dispatcher.toleranceOf(i))
-          confirmed++;
-      }
-      powerW += this.powerOf(i)?.watts ?? 0;
-    }
-    let schedule: ZoneView['schedule'];
-    const zoneSchedule = t.schedules[z];
-    if (zoneSchedule) {
-      try {
-        const s = zoneSchedule.at(this.clock.now());
-        schedule = { night: s.night, program: s.program, level: s.level, allowPresence: s.allowPresence };
-        if (s.ruleName !== undefined) schedule.rule = s.ruleName;
-      } catch {
-        schedule = undefined;
-      }
-    }
-    const view: ZoneView = {
-      id: zone.id,
-      commune: t.topology.communes[zone.commune],
-      calendar: t.zoneCalendars[z],
-      luminaires: zone.end - zone.start,
-      schedule,
-      level: max >= min ? { min, max } : undefined,
-      slots,
-      confirmed,
-      powerW,
-    };
-    if (name !== undefined) view.name = name;
-    return view;
-  }
-
-  private luminaireView(i: number): LuminaireView {
-    const t = this.territory!;
-    const state = t.arbiter.state(i)!;
-    const power = this.powerOf(i);
-    return {
-      ...state,
-      device: t.topology.devices[t.topology.deviceOf[i]],
-      channel: t.topology.channelOf[i],
-      ratedW: t.topology.ratedW[i],
-      powerW: power?.watts,
-      estimated: power?.estimated ?? true,
-      output: t.accounting.outputOf(i),
-      lampStatus: t.accounting.lampStatusOf(i),
-      energyWh: t.accounting.energyWh(i),
-      burnHours: t.accounting.burnHours(i),
-    };
-  }
-
-  private powerOf(i: number): { watts: number; estimated: boolean } | undefined {
-    const t = this.territory!;
-    const measured = t.arbiter.measuredPowerOf(i);
-    if (Number.isFinite(measured)) return { watts: measured, estimated: false };
-    const level = t.arbiter.inEffectOf(i);
-    if (!Number.isFinite(level)) return undefined;
-    return { watts: (t.topology.ratedW[i] * level) / 100, estimated: true };
+    return luminaireView(t, i);
   }
 
   // ======== programs and calendars ========
@@ -896,7 +747,7 @@ export class LightingRuntime implements LightingService {
     const zones = this.zonesUsingProgram(program.id);
     this.checkScope(
       actor,
-      zones.map((z) => this.communeOfZone(z)),
+      zones.map((z) => communeOfZone(t, z)),
       `change program '${program.id}' (used by zones ${describeZones(t, zones)})`,
     );
     const before = this.programsById.get(program.id);
@@ -956,7 +807,7 @@ export class LightingRuntime implements LightingService {
     const zones = this.zonesFollowing(calendar.id);
     this.checkScope(
       actor,
-      zones.map((z) => this.communeOfZone(z)),
+      zones.map((z) => communeOfZone(t, z)),
       `change calendar '${calendar.id}' (followed by zones ${describeZones(t, zones)})`,
     );
     const before = this.calendarsById.get(calendar.id);
@@ -997,7 +848,7 @@ export class LightingRuntime implements LightingService {
         'not-found',
         `unknown calendar '${calendarId}' (known: ${[...this.calendarsById.keys()].join(', ')})`,
       );
-    this.checkScope(actor, [this.communeOfZone(z)], `give zone '${zoneId}' another calendar`);
+    this.checkScope(actor, [communeOfZone(t, z)], `give zone '${zoneId}' another calendar`);
     t.zoneCalendars[z] = calendarId;
     this.rescheduleZones([z]);
     this.definitionChanged(
@@ -1009,7 +860,7 @@ export class LightingRuntime implements LightingService {
       [z],
     );
     await this.persist(`calendar of zone '${zoneId}'`);
-    return this.zoneView(z);
+    return zoneView(t, this.deps.config, this.clock.now(), z);
   }
 
   private programEntry(id: string): ProgramEntry {
@@ -1019,7 +870,7 @@ export class LightingRuntime implements LightingService {
 
   private calendarEntry(id: string): CalendarEntry {
     const { calendar, origin } = this.calendarsById.get(id)!;
-    const t = this.territory!;
+    const t = this.parts!;
     return { calendar, origin, zones: this.zonesFollowing(id).map((z) => t.topology.zones[z].id) };
   }
 
@@ -1033,7 +884,7 @@ export class LightingRuntime implements LightingService {
   }
 
   private zonesFollowing(calendarId: string): number[] {
-    const t = this.territory!;
+    const t = this.parts!;
     const out: number[] = [];
     t.zoneCalendars.forEach((c, z) => {
       if (c === calendarId) out.push(z);
@@ -1043,7 +894,7 @@ export class LightingRuntime implements LightingService {
 
   private zonesUsingProgram(programId: string): number[] {
     const calendars = new Set(this.calendarsUsing(programId));
-    const t = this.territory!;
+    const t = this.parts!;
     const out: number[] = [];
     t.zoneCalendars.forEach((c, z) => {
       if (calendars.has(c)) out.push(z);
@@ -1062,7 +913,7 @@ export class LightingRuntime implements LightingService {
   }
 
   private rebuildSchedule(z: number): void {
-    const t = this.territory!;
+    const t = this.parts!;
     const zone = t.topology.zones[z];
     const calendar = this.calendarsById.get(t.zoneCalendars[z])?.calendar;
     if (!calendar) {
@@ -1086,7 +937,7 @@ export class LightingRuntime implements LightingService {
   }
 
   private applySchedule(z: number, now: number): void {
-    const t = this.territory!;
+    const t = this.parts!;
     const schedule = t.schedules[z];
     if (t.zoneTimers[z]) this.clock.clearTimeout(t.zoneTimers[z]);
     t.zoneTimers[z] = undefined;
@@ -1120,7 +971,7 @@ export class LightingRuntime implements LightingService {
   // ======== previews ========
 
   previewProgram(request: PreviewRequest, actor: Actor): ProgramPreview {
-    this.running(); // unavailable outranks invalid: a stopped service says so first
+    const t = this.running(); // unavailable outranks invalid: a stopped service says so first
     const issues: ValidationIssue[] = [];
     const z = this.zoneOf(request?.zone, actor, issues);
     const night = typeof request?.night === 'string' ? parseCivilDate(request.night) : undefined;
@@ -1128,7 +979,7 @@ export class LightingRuntime implements LightingService {
       issues.push({ path: ['night'], message: `must be a date 'YYYY-MM-DD' (is ${show(request?.night)})` });
     const program = this.programOf(request?.program, issues);
     if (issues.length > 0 || z === undefined || !night || !program) throw invalid('preview', issues);
-    return previewNight(this.zoneContext(z), program, night);
+    return previewNight(zoneContext(t, this.deps.config, z), program, night);
   }
 
   yearCost(request: YearCostRequest, actor: Actor): YearCost {
@@ -1146,8 +997,8 @@ export class LightingRuntime implements LightingService {
     if (!Number.isInteger(nights) || nights < 1 || nights > 731)
       issues.push({ path: ['nights'], message: `must be a whole number from 1 to 731 (is ${show(nights)})` });
     if (issues.length > 0 || z === undefined || !program) throw invalid('year cost', issues);
-    const t = this.territory!;
-    const context = this.zoneContext(z);
+    const t = this.parts!;
+    const context = zoneContext(t, this.deps.config, z);
     const calendar = this.calendarsById.get(t.zoneCalendars[z])!.calendar;
     return yearCost({
       zone: context,
@@ -1162,13 +1013,13 @@ export class LightingRuntime implements LightingService {
   }
 
   private zoneOf(id: unknown, actor: Actor, issues: ValidationIssue[]): number | undefined {
-    const t = this.territory!;
+    const t = this.parts!;
     const z = typeof id === 'string' ? t.topology.zoneIndex(id) : undefined;
     if (z === undefined) {
       issues.push({ path: ['zone'], message: `unknown zone ${show(id)}` });
       return undefined;
     }
-    this.checkVisible(actor, this.communeOfZone(z), `zone '${String(id)}'`);
+    this.checkVisible(actor, communeOfZone(t, z), `zone '${String(id)}'`);
     return z;
   }
 
@@ -1193,37 +1044,14 @@ export class LightingRuntime implements LightingService {
     return undefined;
   }
 
-  private zoneContext(z: number): ZoneContext {
-    const t = this.territory!;
-    const zone = t.topology.zones[z];
-    let ratedW = 0;
-    for (let i = zone.start; i < zone.end; i++) ratedW += t.topology.ratedW[i];
-    return {
-      zone: zone.id,
-      commune: t.topology.communes[zone.commune],
-      location: zone.location ?? this.deps.config.site.location,
-      timeZone: zone.timeZone ?? this.deps.config.site.timezone,
-      luminaires: zone.end - zone.start,
-      ratedW,
-    };
-  }
-
   // ======== events ========
 
   subscribe(actor: Actor, listener: (change: LightingChange) => void): () => void {
-    const subscriber: Subscriber = {
-      all: actor.communes.includes('*'),
-      communes: new Set(actor.communes),
-      listener,
-    };
-    this.subscribers.add(subscriber);
-    return () => {
-      this.subscribers.delete(subscriber);
-    };
+    return this.feed.subscribe(actor, listener);
   }
 
   stats(): LightingStats {
-    const t = this.territory;
+    const t = this.parts;
     const dispatch = t?.dispatcher.stats() ?? {
       cycles: 0,
       confirmed: 0,
@@ -1239,26 +1067,15 @@ export class LightingRuntime implements LightingService {
     };
   }
 
-  private tell(change: LightingChange, communes: readonly string[]): void {
-    for (const subscriber of this.subscribers) {
-      if (!subscriber.all && !communes.some((c) => subscriber.communes.has(c))) continue;
-      try {
-        subscriber.listener(change);
-      } catch (error) {
-        this.logger.error(`lighting: change listener failed: ${(error as Error).message}`);
-      }
-    }
-  }
-
   private commandChanged(
-    meta: CommandMeta,
+    meta: CommandInForce,
     change: 'created' | 'replaced' | 'cleared' | 'released' | 'expired',
     actor: string,
     via: string,
     from: string,
     at: number,
   ): void {
-    this.tell({ type: 'command', at, change, record: recordOf(meta, at), actor }, meta.communes);
+    this.feed.publish({ type: 'command', at, change, record: commandRecord(meta, at), actor }, meta.communes);
     const kind = meta.slot === 'emergency' ? 'relight' : 'override';
     const state: LightingCommandEvent['state'] =
       change === 'created' || change === 'replaced' ? 'accepted' : change;
@@ -1268,7 +1085,7 @@ export class LightingRuntime implements LightingService {
       id: meta.id,
       state,
       communes:
-        this.territory!.topology.communes.length === meta.communes.length && meta.communes.length > 1
+        this.parts!.topology.communes.length === meta.communes.length && meta.communes.length > 1
           ? ['*']
           : meta.communes,
       severity:
@@ -1277,8 +1094,8 @@ export class LightingRuntime implements LightingService {
           : meta.slot === 'emergency'
             ? 'warning'
             : 'info',
-      message: `${kind === 'relight' ? 'Emergency relight' : 'Override'} '${meta.id}' ${state}: ${meta.level} % on ${describeSpec(meta.spec)} (${meta.luminaires} luminaires) — ${meta.reason}`,
-      source: describeSpec(meta.spec),
+      message: `${kind === 'relight' ? 'Emergency relight' : 'Override'} '${meta.id}' ${state}: ${meta.level} % on ${describeSpec(meta.target)} (${meta.luminaires} luminaires) — ${meta.reason}`,
+      source: describeSpec(meta.target),
       actor,
       via,
       from,
@@ -1287,9 +1104,9 @@ export class LightingRuntime implements LightingService {
 
   private progressed(tracker: CommandTracker, progress: CommandProgress): void {
     const meta = this.commandsById.get(tracker.id);
-    const communes = meta?.communes ?? this.territory!.topology.communesOf(tracker.target);
+    const communes = meta?.communes ?? this.parts!.topology.communesOf(tracker.target);
     const at = this.clock.now();
-    this.tell({ type: 'progress', at, progress }, communes);
+    this.feed.publish({ type: 'progress', at, progress }, communes);
     if (!progress.done || !meta || tracker.reported) return;
     tracker.reported = true;
     const kind = meta.slot === 'emergency' ? 'relight' : 'override';
@@ -1304,7 +1121,7 @@ export class LightingRuntime implements LightingService {
       message: failed
         ? `${kind === 'relight' ? 'Emergency relight' : 'Override'} '${meta.id}': ${progress.confirmed} of ${progress.total} luminaires confirmed, ${progress.failed} failed (${progress.failures.map((f) => `${f.device}: ${f.error}`).join('; ')})`
         : `${kind === 'relight' ? 'Emergency relight' : 'Override'} '${meta.id}' confirmed by the devices: ${progress.confirmed} luminaires in ${at - progress.acceptedAt} ms`,
-      source: describeSpec(meta.spec),
+      source: describeSpec(meta.target),
       actor: meta.actor,
       via: meta.via,
       from: meta.from,
@@ -1320,10 +1137,11 @@ export class LightingRuntime implements LightingService {
     zones: readonly number[],
   ): void {
     const at = this.clock.now();
-    const communes = zones.length > 0 ? [...new Set(zones.map((z) => this.communeOfZone(z)))] : ['*'];
-    this.tell(
+    const t = this.parts!;
+    const communes = zones.length > 0 ? [...new Set(zones.map((z) => communeOfZone(t, z)))] : ['*'];
+    this.feed.publish(
       { type, at, change, id, actor: actor.user },
-      communes.includes('*') ? this.territory!.topology.communes : communes,
+      communes.includes('*') ? t.topology.communes : communes,
     );
     this.deps.bus.emit('lightingCommandChanged', {
       at,
@@ -1343,16 +1161,16 @@ export class LightingRuntime implements LightingService {
   // ======== decisions → dispatch ========
 
   private dispatchChanges(): void {
-    const t = this.territory;
+    const t = this.parts;
     if (!t || this.state !== 'running') return;
     const changes = t.arbiter.takeChanges();
     if (changes.length === 0) return;
     t.dispatcher.dispatch(changes);
-    this.markChanges(changes);
+    this.feed.levelsChanged(changes);
   }
 
   private armArbiterTimer(): void {
-    const t = this.territory!;
+    const t = this.parts!;
     if (this.arbiterTimer) this.clock.clearTimeout(this.arbiterTimer);
     this.arbiterTimer = undefined;
     const next = t.arbiter.nextExpiry();
@@ -1366,7 +1184,7 @@ export class LightingRuntime implements LightingService {
 
   private readonly onArbiterTimer = (): void => {
     this.arbiterTimer = undefined;
-    const t = this.territory;
+    const t = this.parts;
     if (!t || this.state !== 'running') return;
     const now = this.clock.now();
     t.arbiter.decide(now);
@@ -1394,7 +1212,7 @@ export class LightingRuntime implements LightingService {
   };
 
   private readBack(i: number, level: number, at: number): void {
-    const t = this.territory!;
+    const t = this.parts!;
     t.accounting.levelInEffect(i, level, at);
     if (t.board.hasActive)
       t.board.confirm(
@@ -1404,11 +1222,11 @@ export class LightingRuntime implements LightingService {
         t.arbiter.priorityOf(i) ?? 0,
         t.arbiter.levelOf(i),
       );
-    this.mark(i);
+    this.feed.levelChanged(i);
   }
 
   private dispatchFailed(binding: DeviceBinding, luminaires: number[], error: string, at: number): void {
-    const t = this.territory!;
+    const t = this.parts!;
     if (t.board.hasActive) for (const i of luminaires) t.board.fail(i, binding.deviceId, error);
     this.deps.bus.emit('lightingDispatchFailed', {
       at,
@@ -1420,7 +1238,7 @@ export class LightingRuntime implements LightingService {
   }
 
   private reported(binding: DeviceBinding, reports: DeviceReports, at: number): void {
-    const t = this.territory!;
+    const t = this.parts!;
     t.accounting.advance(at);
     for (const change of t.accounting.reported(binding, reports, at))
       this.deps.bus.emit('luminaireFaultChanged', change);
@@ -1430,7 +1248,7 @@ export class LightingRuntime implements LightingService {
   }
 
   private darkHours(z: number, from: number, to: number): number {
-    const schedule = this.territory!.schedules[z];
+    const schedule = this.parts!.schedules[z];
     if (!schedule || !(to > from)) return 0;
     // Called for every zone at every device report: within one night it is arithmetic on the night's
     // bounds, kept per zone; only crossing into another night looks the plans up (a time zone lookup).
@@ -1459,90 +1277,9 @@ export class LightingRuntime implements LightingService {
     return hours;
   }
 
-  // ======== batched change feed: console, telemetry, zone state topics ========
-
-  private markChanges(changes: Int32Array): void {
-    for (let j = 0; j < changes.length; j++) this.mark(changes[j]);
-  }
-
-  private markAll(): void {
-    const t = this.territory!;
-    for (let i = 0; i < t.topology.count; i++) this.mark(i);
-  }
-
-  private mark(i: number): void {
-    const pending = this.pending!;
-    if (pending[i] === 1) return;
-    pending[i] = 1;
-    this.pendingList.push(i);
-    if (!this.batchTimer && this.state !== 'stopped')
-      this.batchTimer = this.clock.setTimeout(this.flushBatch, this.options.batchMs);
-  }
-
-  private readonly flushBatch = (): void => {
-    this.batchTimer = undefined;
-    const t = this.territory;
-    if (!t) return;
-    const list = this.pendingList;
-    this.pendingList = [];
-    const pending = this.pending!;
-    for (let k = 0; k < list.length; k++) pending[list[k]] = 0;
-    const now = this.clock.now();
-    if (this.deps.bus.listenerCount('lightingReported') > 0) {
-      t.accounting.advance(now);
-      this.deps.bus.emit('lightingReported', {
-        at: now,
-        kind: 'change',
-        luminaires: list.map((i) => t.accounting.report(i, now)),
-      });
-    }
-    if (this.subscribers.size > 0) {
-      const byCommune = new Map<string, LuminaireLevel[]>();
-      for (const i of list) {
-        const level = this.levelOf(i);
-        let group = byCommune.get(level.commune);
-        if (!group) byCommune.set(level.commune, (group = []));
-        group.push(level);
-      }
-      for (const subscriber of this.subscribers) {
-        const luminaires: LuminaireLevel[] = [];
-        for (const [commune, levels] of byCommune)
-          if (subscriber.all || subscriber.communes.has(commune)) luminaires.push(...levels);
-        if (luminaires.length === 0) continue;
-        try {
-          subscriber.listener({ type: 'levels', at: now, luminaires });
-        } catch (error) {
-          this.logger.error(`lighting: change listener failed: ${(error as Error).message}`);
-        }
-      }
-    }
-    const zoneStates = this.zoneStates!;
-    for (let k = 0; k < list.length; k++) zoneStates.changed(list[k]);
-  };
-
-  private levelOf(i: number): LuminaireLevel {
-    const t = this.territory!;
-    const zone = t.topology.zones[t.topology.zoneOf[i]];
-    const level = t.arbiter.levelOf(i);
-    const priority = t.arbiter.priorityOf(i);
-    const commanded = t.dispatcher.sentLevelOf(i);
-    const inEffect = t.arbiter.inEffectOf(i);
-    const power = this.powerOf(i);
-    return {
-      id: t.topology.ids[i],
-      zone: zone.id,
-      commune: t.topology.communes[zone.commune],
-      level: Number.isNaN(level) ? null : level,
-      slot: priority === undefined ? null : SLOT_OF[priority],
-      commanded: Number.isNaN(commanded) ? null : commanded,
-      inEffect: Number.isFinite(inEffect) ? inEffect : null,
-      powerW: power ? power.watts : null,
-    };
-  }
-
   // ======== MQTT: presence, relight requests, zone state ========
 
-  private startPresence(config: Config, t: Territory): void {
+  private startPresence(config: Config, t: LightingParts): void {
     const sensors = new Map(config.presence_sensors.map((s) => [s.id, s]));
     t.groups = t.topology.groups.map((g, k) => {
       const sensor = sensors.get(g.sensor)!;
@@ -1571,19 +1308,12 @@ export class LightingRuntime implements LightingService {
     for (const group of t.groups) group.start();
   }
 
-  private async listenToMqtt(t: Territory): Promise<void> {
+  private async listenToMqtt(t: LightingParts): Promise<void> {
     const { mqtt } = this.deps;
-    const topics = this.topics!;
     mqtt.on('connected', this.onMqttConnected);
     const subscriptions: Promise<() => Promise<void>>[] = [];
     for (const topic of t.sensorsByTopic.keys())
       subscriptions.push(mqtt.subscribe(topic, 0, this.onPresence));
-    for (const command of ['relight', 'clear-relight'] as const)
-      subscriptions.push(
-        mqtt.subscribe(topics.request(command), 1, (topic, payload) =>
-          this.onBridgeRequest(command, topic, payload),
-        ),
-      );
     const settled = await Promise.allSettled(subscriptions);
     for (const result of settled) {
       if (result.status === 'fulfilled') this.unsubscribers.push(result.value);
@@ -1592,7 +1322,7 @@ export class LightingRuntime implements LightingService {
   }
 
   private readonly onPresence = (topic: string, payload: Buffer): void => {
-    const t = this.territory;
+    const t = this.parts;
     if (!t || this.state !== 'running') return;
     this.presenceCounts.received++;
     const input = t.sensorsByTopic.get(topic);
@@ -1621,101 +1351,17 @@ export class LightingRuntime implements LightingService {
     });
   };
 
-  /** One warn line per command and kind of refusal every 10 s, with the count held back. */
-  private readonly refusalLog = new ThrottledLog<`${BridgeCommand}:${BridgeRefusal}`>(10_000);
-
-  private async onBridgeRequest(command: BridgeCommand, topic: string, payload: Buffer): Promise<void> {
-    let body: unknown;
-    try {
-      body = JSON.parse(payload.toString('utf8'));
-    } catch (error) {
-      const message = `the payload is not JSON: ${(error as Error).message}`;
-      await this.refused(command, topic, undefined, 'not-json', message);
-      return;
-    }
-    const transaction = transactionOf(body);
-    const base: BridgeResponse = transaction === undefined ? { status: 'ok' } : { transaction, status: 'ok' };
-    try {
-      if (command === 'relight') {
-        const parsed = parseRelightRequest(body);
-        if (!parsed.ok) throw new LightingError('invalid', parsed.error);
-        const { actor, ...request } = parsed.value;
-        const accepted = await this.relight(request, mqttActor(actor, topic));
-        await this.respond(command, {
-          ...base,
-          id: accepted.record.id,
-          luminaires: accepted.record.luminaires,
-        });
-      } else {
-        const parsed = parseClearRelightRequest(body);
-        if (!parsed.ok) throw new LightingError('invalid', parsed.error);
-        const cleared = await this.clearRelight(parsed.value.id, mqttActor(parsed.value.actor, topic));
-        await this.respond(command, { ...base, id: cleared.id });
-      }
-    } catch (error) {
-      const kind = error instanceof LightingError ? error.code : 'error';
-      const message =
-        error instanceof LightingError && error.issues.length > 0
-          ? `${error.message}: ${formatIssues(error.issues)}`
-          : (error as Error).message;
-      await this.refused(command, topic, body, kind, message, base);
-    }
-  }
-
-  /**
-   * Answers a refused request and reports it: a bus event for each (the audit log collapses repeats), a warn
-   * line at most once per command, kind and 10 s. Whatever the request held, only short excerpts of it are
-   * echoed, so a flood of huge or deep requests costs little more than the count.
-   */
-  private async refused(
-    command: BridgeCommand,
-    topic: string,
-    body: unknown,
-    kind: BridgeRefusal,
-    error: string,
-    base: BridgeResponse = { status: 'ok' },
-  ): Promise<void> {
-    const message = excerptText(error, MAX_ERROR_CHARS);
-    this.refusalLog.report(`${command}:${kind}`, this.clock.now(), (heldBack) =>
-      this.logger.warn(
-        `lighting: MQTT ${command} request refused: ${message}${heldBack > 0 ? ` (${heldBack} more ${kind} refusal(s) since the last report)` : ''}`,
-        { topic },
-      ),
-    );
-    const fields = typeof body === 'object' && body !== null ? (body as Record<string, unknown>) : {};
-    const text = (value: unknown): string | undefined =>
-      typeof value === 'string' ? excerptText(value, 64) : undefined;
-    this.deps.bus.emit('lightingRequestRefused', {
-      at: this.clock.now(),
-      command,
-      actor: text(fields.actor) ?? 'unknown',
-      via: 'mqtt',
-      from: topic,
-      target: text(fields.id) ?? (fields.target === undefined ? 'unknown' : excerpt(fields.target)),
-      message,
-    });
-    await this.respond(command, { ...base, status: 'error', error: message });
-  }
-
-  private async respond(command: BridgeCommand, response: BridgeResponse): Promise<void> {
-    try {
-      await this.deps.mqtt.publish(this.topics!.response(command), JSON.stringify(response), { qos: 1 });
-    } catch (error) {
-      this.logger.warn(`lighting: MQTT ${command} response not published: ${(error as Error).message}`);
-    }
-  }
-
   private readonly onMqttConnected = (): void => {
     if (this.state === 'running') this.zoneStates?.connectedToBroker();
   };
 
   /** The emergency relight in force on part of zone z, if any. */
   private emergencyIn(z: number): string | undefined {
-    const t = this.territory!;
+    const t = this.parts!;
     const zone = t.topology.zones[z];
     for (const meta of this.commandsById.values()) {
       if (meta.slot !== 'emergency') continue;
-      for (let i = zone.start; i < zone.end; i++) if (t.topology.covers(meta.target, i)) return meta.id;
+      for (let i = zone.start; i < zone.end; i++) if (t.topology.covers(meta.resolved, i)) return meta.id;
     }
     return undefined;
   }
@@ -1728,17 +1374,17 @@ export class LightingRuntime implements LightingService {
       const before = this.deviceHealth.get(deviceId);
       if (before === undefined) return;
       this.deviceHealth.set(deviceId, health);
-      if (health === 'up' && before !== 'up') this.territory?.dispatcher.resyncDevice(deviceId);
+      if (health === 'up' && before !== 'up') this.parts?.dispatcher.resyncDevice(deviceId);
     });
     bus.on('deviceReconnected', this, ({ deviceId }) => {
-      if (this.deviceHealth.has(deviceId)) this.territory?.dispatcher.resyncDevice(deviceId);
+      if (this.deviceHealth.has(deviceId)) this.parts?.dispatcher.resyncDevice(deviceId);
     });
     bus.on('samplesReceived', this, ({ samples }) => this.observeLux(samples));
   }
 
   /** Light-sensor readings (sample key 'building/point') for the zones whose programs follow them. */
   private observeLux(samples: readonly Sample[]): void {
-    const t = this.territory;
+    const t = this.parts;
     if (!t || t.luxZones.size === 0) return;
     let touched = false;
     for (const sample of samples) {
@@ -1755,13 +1401,13 @@ export class LightingRuntime implements LightingService {
 
   // ======== helpers ========
 
-  private running(): Territory {
-    if (this.state !== 'running' || !this.territory)
+  private running(): LightingParts {
+    if (this.state !== 'running' || !this.parts)
       throw new LightingError(
         'unavailable',
         `the lighting service is ${this.state === 'stopped' ? 'stopped' : 'not started yet'}`,
       );
-    return this.territory;
+    return this.parts;
   }
 
   private resolve(raw: unknown, issues: ValidationIssue[]): { value: Target; spec: TargetSpec } | undefined {
@@ -1794,11 +1440,6 @@ export class LightingRuntime implements LightingService {
       );
   }
 
-  private communeOfZone(z: number): string {
-    const t = this.territory!;
-    return t.topology.communes[t.topology.zones[z].commune];
-  }
-
   private luxPoints(): Set<string> {
     const points = new Set<string>();
     for (const building of this.deps.config.buildings)
@@ -1807,131 +1448,14 @@ export class LightingRuntime implements LightingService {
   }
 }
 
-const SLOT_OF: Record<number, SlotName> = {
-  [PRIORITY.emergency]: 'emergency',
-  [PRIORITY.override]: 'override',
-  [PRIORITY.presence]: 'presence',
-  [PRIORITY.schedule]: 'schedule',
-};
-
-function recordOf(meta: CommandMeta, now: number): CommandRecord {
-  const record: CommandRecord = {
-    id: meta.id,
-    slot: meta.slot,
-    target: meta.spec,
-    communes: meta.communes,
-    luminaires: meta.luminaires,
-    level: meta.level,
-    reason: meta.reason,
-    actor: meta.actor,
-    via: meta.via,
-    from: meta.from,
-    acceptedAt: meta.acceptedAt,
-    start: meta.start,
-    untilReleased: meta.untilReleased,
-    pending: meta.start > now,
-  };
-  if (meta.expiresAt !== undefined) record.expiresAt = meta.expiresAt;
-  return record;
-}
-
 function sameMembers(a: readonly string[], b: readonly string[]): boolean {
   return a.length === b.length && a.every((c) => b.includes(c));
 }
 
-function mqttActor(user: string, topic: string): Actor {
-  // Over MQTT, the broker's ACL decides who may publish a request: the dispatch accounts it lets through act territory-wide.
-  return { user, role: 'emergency', communes: ['*'], via: 'mqtt', from: topic };
-}
-
-function countOf(topology: LightingTopology, target: Target): number {
-  switch (target.kind) {
-    case 'all':
-      return topology.count;
-    case 'zone': {
-      const zone = topology.zones[target.zone];
-      return zone.end - zone.start;
-    }
-    case 'commune':
-      return topology.zones
-        .filter((z) => z.commune === target.commune)
-        .reduce((n, z) => n + z.end - z.start, 0);
-    case 'luminaires':
-      return target.indices.length;
-  }
-}
-
-export function describeSpec(spec: TargetSpec): string {
-  if ('all' in spec) return 'all luminaires';
-  if ('commune' in spec) return `commune ${spec.commune}`;
-  if ('zone' in spec) return `zone ${spec.zone}`;
-  return spec.luminaires.length <= 3
-    ? `luminaire(s) ${spec.luminaires.join(', ')}`
-    : `${spec.luminaires.length} luminaires`;
-}
-
-function describeZones(t: Territory, zones: readonly number[]): string {
+function describeZones(t: LightingParts, zones: readonly number[]): string {
   if (zones.length === 0) return 'none';
   const names = zones.slice(0, 5).map((z) => `'${t.topology.zones[z].id}'`);
   return `${names.join(', ')}${zones.length > 5 ? ` and ${zones.length - 5} more` : ''}`;
-}
-
-function checkLevel(raw: unknown, issues: ValidationIssue[]): number | undefined {
-  if (typeof raw === 'number' && raw >= 0 && raw <= 100) return raw;
-  issues.push({ path: ['level'], message: `must be a number from 0 to 100 % (is ${show(raw)})` });
-  return undefined;
-}
-
-function checkReason(raw: unknown, issues: ValidationIssue[]): string | undefined {
-  if (typeof raw === 'string' && raw.trim().length > 0 && raw.length <= 500) return raw.trim();
-  issues.push({ path: ['reason'], message: `required: why, in 1-500 characters (is ${show(raw)})` });
-  return undefined;
-}
-
-function checkExpiry(raw: unknown, now: number, issues: ValidationIssue[], name: string): number | undefined {
-  if (raw === undefined) return undefined;
-  if (typeof raw !== 'number' || !Number.isFinite(raw)) {
-    issues.push({ path: [name], message: `must be a time in epoch milliseconds (is ${show(raw)})` });
-    return undefined;
-  }
-  if (raw <= now) {
-    issues.push({
-      path: [name],
-      message: `must be in the future (is ${new Date(raw).toISOString()}, now ${new Date(now).toISOString()})`,
-    });
-    return undefined;
-  }
-  return raw;
-}
-
-function checkId(raw: unknown, prefix: string, issues: ValidationIssue[]): string {
-  if (raw === undefined) return `${prefix}-${randomUUID().slice(0, 8)}`;
-  if (typeof raw === 'string' && ID_PATTERN.test(raw)) return raw;
-  issues.push({
-    path: ['id'],
-    message: `must be 1-64 letters, digits, '_', '.', ':' or '-' (is ${show(raw)})`,
-  });
-  return '';
-}
-
-function invalid(what: string, issues: ValidationIssue[]): LightingError {
-  return new LightingError(
-    'invalid',
-    `${what}: ${issues.length} problem(s): ${formatIssues(issues)}`,
-    issues,
-  );
-}
-
-function formatIssues(issues: readonly ValidationIssue[]): string {
-  return issues.map((i) => `${i.path.length > 0 ? `${i.path.join('.')}: ` : ''}${i.message}`).join('; ');
-}
-
-function show(value: unknown): string {
-  return value === undefined ? 'missing' : excerpt(value, 60);
-}
-
-function byId<T>(key: (entry: T) => string): (a: T, b: T) => number {
-  return (a, b) => (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0);
 }
 
 /** Hours of darkness (dusk to dawn) of one night between two instants. */

@@ -1,7 +1,8 @@
 import { excerpt } from '../../../core/excerpt';
 import type { SlotName } from '../arbiter';
 import type { TargetSpec } from '../topology';
-import type { LightingErrorCode } from './api';
+import type { LightingErrorCode } from './lightingService';
+import { COMMAND_ID_PATTERN } from './requestChecks';
 
 /**
  * The lighting MQTT topics and their payloads, in one place (STYLE 16). Keys are snake_case.
@@ -137,7 +138,7 @@ export function parseRelightRequest(payload: unknown): ParsedRequest<{
     problems.push('reason is required (a non-empty string)');
   const actor = parseActor(body.actor, problems);
   const id = body.id;
-  if (id !== undefined && (typeof id !== 'string' || !/^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$/.test(id)))
+  if (id !== undefined && (typeof id !== 'string' || !COMMAND_ID_PATTERN.test(id)))
     problems.push(`id must be 1-64 letters, digits, '_', '.', ':' or '-' (is ${excerpt(id)})`);
   const expiresAt = parseTime(body.expires_at, 'expires_at', problems);
   if (problems.length > 0 || !target) return { ok: false, error: problems.join('; ') };

@@ -2,7 +2,7 @@ import { describeIssue } from '../../../config/describeIssue';
 import type { CalendarConfig, ProgramConfig } from '../../../config/schema';
 import { Calendar, Program } from '../../../config/schema/lighting';
 import { checkProgram } from '../schedule';
-import type { ValidationIssue } from './api';
+import type { ValidationIssue } from './lightingService';
 
 /**
  * Programs and calendars changed while running go through the same checks as the configuration file:

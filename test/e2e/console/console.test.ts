@@ -2,7 +2,7 @@ import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
-import type { CommandRecord } from '../../../controller/lighting/runtime/api';
+import type { CommandRecord } from '../../../controller/lighting/runtime/lightingService';
 import {
   request,
   startLiveService,

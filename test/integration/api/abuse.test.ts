@@ -1,5 +1,5 @@
 import type { AuditEntry } from '../../../controller/audit/entry';
-import type { ErrorBody } from '../../../controller/api/errors';
+import type { ErrorBody } from '../../../controller/http/errors';
 import { request, startLiveService, tokenFor, type LiveService, type TestUser } from './liveService';
 
 // What security issue #11 found, against the real service with its default settings: wrong tokens

@@ -1,6 +1,10 @@
 import type { AuditEntry } from '../../../controller/audit/entry';
-import type { AlertView, BuildingView } from '../../../controller/energy/api';
-import type { CalendarEntry, CommandRecord, ZoneView } from '../../../controller/lighting/runtime/api';
+import type { AlertView, BuildingView } from '../../../controller/telemetry/services';
+import type {
+  CalendarEntry,
+  CommandRecord,
+  ZoneView,
+} from '../../../controller/lighting/runtime/lightingService';
 import {
   IN,
   OUT,

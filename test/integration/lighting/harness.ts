@@ -10,6 +10,7 @@ import type { Component } from '../../../core/lifecycle';
 import { silentLogger, type Logger } from '../../../core/logger';
 import type { Actor } from '../../../controller/scope';
 import { LightingRuntime, type LightingRuntimeOptions } from '../../../controller/lighting/runtime/runtime';
+import { LightingMqttBridge } from '../../../controller/lighting/runtime/mqttBridge';
 import { MqttConnection } from '../../../drivers/mqtt/connection';
 import { Simulation } from '../../../simulators/simulation';
 import { freePorts } from '../../helpers/ports';
@@ -115,6 +116,13 @@ export class LightingHarness {
     const components: Component[] = [
       devices.component('modbus'),
       runtime.component(),
+      new LightingMqttBridge({
+        lighting: runtime,
+        mqtt,
+        bus,
+        clock,
+        logger: options.logger ?? silentLogger,
+      }).component(),
       { name: 'mqtt', start: (signal) => mqtt.start(signal), stop: () => mqtt.stop() },
     ];
     const signal = new AbortController().signal;

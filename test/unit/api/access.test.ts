@@ -5,7 +5,7 @@ import {
   endpointsTableMarkdown,
   permissionsOf,
   rolesTableMarkdown,
-} from '../../../controller/api/access';
+} from '../../../controller/http/access';
 
 describe('access', () => {
   it('refuses a permission outside the role, naming the roles that have it', () => {

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
-import { TokenAuthenticator, newToken, tokenSha256 } from '../../../controller/api/auth';
-import { FailedAuthLimiter, addressKey } from '../../../controller/api/failedAuth';
-import { EventTickets } from '../../../controller/api/tickets';
+import { TokenAuthenticator, newToken, tokenSha256 } from '../../../controller/http/auth';
+import { FailedAuthLimiter, addressKey } from '../../../controller/http/failedAuth';
+import { EventTickets } from '../../../controller/http/tickets';
 import { ManualClock } from '../../../core/clock';
 
 const sha = (text: string): string => createHash('sha256').update(text).digest('hex');

@@ -4,7 +4,7 @@ import {
   durationMinutes,
   parseExpiry,
   parseTarget,
-} from '../../../controller/api/client';
+} from '../../../controller/http/client';
 
 describe('command-line arguments', () => {
   it('reads durations in minutes, rounded up', () => {

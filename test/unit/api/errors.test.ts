@@ -1,8 +1,8 @@
 import { z } from 'zod';
-import { ApiError, toApiError, validationError } from '../../../controller/api/errors';
-import { RelightBody } from '../../../controller/api/schemas';
-import { AlertError } from '../../../controller/energy/api';
-import { LightingError } from '../../../controller/lighting/runtime/api';
+import { ApiError, toApiError, validationError } from '../../../controller/http/errors';
+import { RelightBody } from '../../../controller/http/schemas';
+import { AlertError } from '../../../controller/telemetry/services';
+import { LightingError } from '../../../controller/lighting/runtime/lightingService';
 
 describe('validationError', () => {
   it('names each field with its path in the request and what it allows', () => {

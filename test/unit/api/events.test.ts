@@ -1,8 +1,8 @@
 import { createServer, type Server, type ServerResponse } from 'node:http';
 import { connect, type AddressInfo, type Socket } from 'node:net';
-import { EventStreams } from '../../../controller/api/events';
+import { EventStreams } from '../../../controller/http/events';
 import { ManualClock } from '../../../core/clock';
-import type { LightingChange } from '../../../controller/lighting/runtime/api';
+import type { LightingChange } from '../../../controller/lighting/runtime/lightingService';
 import type { Actor } from '../../../controller/scope';
 import { RecordingLogger } from './harness';
 import { InTestServices } from './inTestServices';

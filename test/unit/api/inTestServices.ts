@@ -4,7 +4,7 @@ import {
   type AlertView,
   type BuildingView,
   type EnergyService,
-} from '../../../controller/energy/api';
+} from '../../../controller/telemetry/services';
 import {
   LightingError,
   type CommandProgress,
@@ -12,10 +12,10 @@ import {
   type LightingChange,
   type LightingService,
   type ZoneView,
-} from '../../../controller/lighting/runtime/api';
+} from '../../../controller/lighting/runtime/lightingService';
 import type { Actor } from '../../../controller/scope';
 import type { TargetSpec } from '../../../controller/lighting/topology';
-import type { ApiServices } from '../../../controller/api/routes';
+import type { ApiServices } from '../../../controller/http/routes';
 
 /**
  * Small in-test services for the HTTP layer's unit tests only (authentication, validation, error

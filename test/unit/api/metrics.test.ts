@@ -1,4 +1,4 @@
-import { renderMetrics } from '../../../controller/api/metrics';
+import { renderMetrics } from '../../../controller/http/metrics';
 
 describe('renderMetrics', () => {
   it('writes the text exposition format with escaped labels and help', () => {

@@ -1,8 +1,8 @@
 import { readFile, readdir } from 'node:fs/promises';
 import path from 'node:path';
-import { ENDPOINTS } from '../../../controller/api/access';
+import { ENDPOINTS } from '../../../controller/http/access';
 import type { AuditEntry } from '../../../controller/audit/entry';
-import type { ErrorBody } from '../../../controller/api/errors';
+import type { ErrorBody } from '../../../controller/http/errors';
 import { bearer, call, startApi, tokenOf, type ApiHarness } from './harness';
 
 // The HTTP layer over small in-test services: authentication, validation, error mapping, audit,

@@ -1,7 +1,7 @@
 import { ManualClock } from '../../../core/clock';
-import { AlertError, type AlertView } from '../../../controller/energy/api';
-import { AlertEngine, alertId, type AlertChange } from '../../../controller/energy/alerts/engine';
-import { PointCatalog, type CatalogPoint } from '../../../controller/energy/points';
+import { AlertError, type AlertView } from '../../../controller/telemetry/services';
+import { AlertEngine, alertId, type AlertChange } from '../../../controller/telemetry/alerts/engine';
+import { PointCatalog, type CatalogPoint } from '../../../controller/telemetry/points';
 import type { LuminaireFaultChanged } from '../../../controller/lighting/runtime/events';
 import type { Config } from '../../../config/schema';
 import { HOUR, MINUTE, energyConfig, feed, luminaire, paris, report } from './fixtures';

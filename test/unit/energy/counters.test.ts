@@ -4,7 +4,7 @@ import {
   type CounterSpec,
   type CounterState,
   type CounterStep,
-} from '../../../controller/energy/counters';
+} from '../../../controller/telemetry/counters';
 
 const T0 = Date.UTC(2026, 0, 12, 8, 0, 0);
 

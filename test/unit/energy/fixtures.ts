@@ -1,5 +1,5 @@
-import type { CounterStep } from '../../../controller/energy/counters';
-import type { CatalogPoint } from '../../../controller/energy/points';
+import type { CounterStep } from '../../../controller/telemetry/counters';
+import type { CatalogPoint } from '../../../controller/telemetry/points';
 import type { LightingReported, LuminaireReport } from '../../../controller/lighting/runtime/events';
 import { ConfigSchema, type Config, type ConfigInput } from '../../../config/schema';
 

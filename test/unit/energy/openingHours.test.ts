@@ -1,5 +1,5 @@
 import { timeZone } from '../../../core/localTime';
-import { OpeningHours } from '../../../controller/energy/openingHours';
+import { OpeningHours } from '../../../controller/telemetry/openingHours';
 
 const PARIS = timeZone('Europe/Paris');
 /** Local Paris wall time in January (UTC+1). */

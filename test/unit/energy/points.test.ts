@@ -1,4 +1,4 @@
-import { PointCatalog, rolloverOfBinding } from '../../../controller/energy/points';
+import { PointCatalog, rolloverOfBinding } from '../../../controller/telemetry/points';
 import {
   EventTimeline,
   LightingLines,
@@ -7,7 +7,7 @@ import {
   eventLine,
   presenceLine,
   serviceLine,
-} from '../../../controller/energy/lines';
+} from '../../../controller/telemetry/lines';
 import { HOUR, MINUTE, energyConfig, feed, luminaire, paris } from './fixtures';
 
 const T = paris('2026-01-12', '10:00');

@@ -1,9 +1,9 @@
 import { Bus } from '../../../controller/bus';
 import { ManualClock } from '../../../core/clock';
 import { DeviceRegistry } from '../../../controller/devices';
-import { DeviceBook } from '../../../controller/energy/deviceBook';
-import { PointCatalog, type CatalogPoint } from '../../../controller/energy/points';
-import { Sampler } from '../../../controller/energy/sampler';
+import { DeviceBook } from '../../../controller/telemetry/deviceBook';
+import { PointCatalog, type CatalogPoint } from '../../../controller/telemetry/points';
+import { Sampler } from '../../../controller/telemetry/sampler';
 import type { LineSink } from '../../../drivers/timeSeries';
 import { silentLogger } from '../../../core/logger';
 import type { Sample } from '../../../drivers/driver';

@@ -4,6 +4,7 @@ import path from 'node:path';
 import { Bus } from '../../../../controller/bus';
 import { ManualClock } from '../../../../core/clock';
 import type { LightingRequestRefused } from '../../../../controller/lighting/runtime/events';
+import { LightingMqttBridge } from '../../../../controller/lighting/runtime/mqttBridge';
 import { LightingRuntime } from '../../../../controller/lighting/runtime/runtime';
 import {
   MAX_ERROR_CHARS,
@@ -49,6 +50,7 @@ describe('LightingRuntime MQTT bridge', () => {
   let bus: Bus;
   let bridge: FakeBridge;
   let runtime: LightingRuntime;
+  let mqttBridge: LightingMqttBridge;
   const refused: LightingRequestRefused[] = [];
 
   beforeEach(async () => {
@@ -76,9 +78,12 @@ describe('LightingRuntime MQTT bridge', () => {
       { dispatch: { tickMs: 60_000 } },
     );
     await runtime.start();
+    mqttBridge = new LightingMqttBridge({ lighting: runtime, mqtt: bridge.mqtt, bus, clock, logger });
+    await mqttBridge.start();
   });
 
   afterEach(async () => {
+    await mqttBridge.stop();
     await runtime.stop();
     await rm(dir, { recursive: true, force: true });
   });

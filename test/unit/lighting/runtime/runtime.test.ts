@@ -4,7 +4,7 @@ import path from 'node:path';
 import type { Config } from '../../../../config/schema';
 import { Bus } from '../../../../controller/bus';
 import { ManualClock } from '../../../../core/clock';
-import { LightingError, type LightingChange } from '../../../../controller/lighting/runtime/api';
+import { LightingError, type LightingChange } from '../../../../controller/lighting/runtime/lightingService';
 import type { Actor } from '../../../../controller/scope';
 import { LightingRuntime } from '../../../../controller/lighting/runtime/runtime';
 import { parseCivilDate } from '../../../../core/localTime';
@@ -122,8 +122,7 @@ describe('LightingRuntime', () => {
     bus.removeListeners(owner);
     const times = [...baseline.keys()].sort((a, b) => a - b);
     const [from, to] = [times[0], times[times.length - 1]];
-    const schedule = (runtime as unknown as { territory: { schedules: ZoneSchedule[] } }).territory
-      .schedules[0];
+    const schedule = (runtime as unknown as { parts: { schedules: ZoneSchedule[] } }).parts.schedules[0];
     let darkHours = 0;
     for (const night of ['2026-01-15', '2026-01-16', '2026-01-17']) {
       const plan = schedule.planFor(parseCivilDate(night)!);

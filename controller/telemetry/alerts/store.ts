@@ -2,7 +2,7 @@ import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { writeFileAtomically } from '../../../drivers/durableFile';
 import type { Logger } from '../../../core/logger';
-import type { AlertView } from '../api';
+import type { AlertView } from '../services';
 
 const FILE_VERSION = 1;
 const STATES = new Set(['raised', 'acknowledged', 'cleared']);

@@ -1,8 +1,8 @@
 import type { z } from 'zod';
 import { describeIssue } from '../../config/describeIssue';
 import { formatPath } from '../../config/issues';
-import { AlertError } from '../energy/api';
-import { LightingError } from '../lighting/runtime/api';
+import { AlertError } from '../telemetry/services';
+import { LightingError } from '../lighting/runtime/lightingService';
 
 export type ErrorCode =
   | 'invalid'

@@ -25,7 +25,7 @@ import { collectMetrics, type HttpCounters } from './collect';
 import { coerceApiOptions, type ApiOptions, type ResolvedApiOptions } from './options';
 import { fallbackNote, registerRoutes, type ApiServices } from './routes';
 import { registerStaticFiles } from './staticFiles';
-import { TerritoryIndex } from './territory';
+import { CommuneIndex } from './communeIndex';
 import { ThrottledLog } from '../../core/throttledLog';
 import { EventTickets } from './tickets';
 
@@ -69,7 +69,7 @@ export class ApiServer implements Component {
   private readonly authenticator: TokenAuthenticator;
   private readonly failedAuth: FailedAuthLimiter;
   private readonly tickets: EventTickets;
-  private readonly territory: TerritoryIndex;
+  private readonly territory: CommuneIndex;
   private readonly streams: EventStreams;
   private readonly authLog = new ThrottledLog<AuthRefusal>(AUTH_LOG_INTERVAL_MS);
   private readonly commands = new Map<string, readonly string[]>();
@@ -86,7 +86,7 @@ export class ApiServer implements Component {
       this.options.failedAuthWindowMs,
     );
     this.tickets = new EventTickets(deps.clock, this.options.ticketTtlMs);
-    this.territory = new TerritoryIndex(deps.config);
+    this.territory = new CommuneIndex(deps.config);
     this.streams = new EventStreams({
       clock: deps.clock,
       logger: deps.logger.child('events'),

@@ -1,5 +1,5 @@
 import type { Health } from '../../drivers/driver';
-import type { AlertView } from './api';
+import type { AlertView } from './services';
 
 /**
  * What telemetry storage and the alert engine tell the rest of the service through the bus

@@ -28,7 +28,7 @@ export interface ApiOptions {
   bodyLimitBytes?: number;
   /** Longest wait for a command's confirmation that a client may ask for. Default 60 s. */
   maxWaitMs?: number;
-  /** The web console's static files. Default: controller/api/console in the package. */
+  /** The web console's static files. Default: controller/http/console in the package. */
   consoleDir?: string;
 }
 
@@ -47,6 +47,6 @@ export function coerceApiOptions(options: ApiOptions = {}): ResolvedApiOptions {
     maxStreamBacklogBytes: options.maxStreamBacklogBytes ?? 256 * 1024,
     bodyLimitBytes: options.bodyLimitBytes ?? 256 * 1024,
     maxWaitMs: options.maxWaitMs ?? 60_000,
-    consoleDir: options.consoleDir ?? path.join(PROJECT_ROOT, 'controller', 'api', 'console'),
+    consoleDir: options.consoleDir ?? path.join(PROJECT_ROOT, 'controller', 'http', 'console'),
   };
 }

@@ -1,6 +1,6 @@
 import type { FastifyInstance, FastifyRequest, HTTPMethods } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
-import type { AlertService, EnergyService } from '../energy/api';
+import type { AlertService, EnergyService } from '../telemetry/services';
 import type { HealthReport, MetricsReport } from '../health/report';
 import type {
   CommandAccepted,
@@ -10,7 +10,7 @@ import type {
   OverrideRequest,
   ProgramSource,
   RelightRequest,
-} from '../lighting/runtime/api';
+} from '../lighting/runtime/lightingService';
 import { coversAny, type Actor } from '../scope';
 import type { AuditLog } from '../audit/auditLog';
 import type { AuditAction } from '../audit/entry';
@@ -40,7 +40,7 @@ import {
   toTargetSpec,
 } from './schemas';
 import type { EventTickets } from './tickets';
-import { describeTarget, type TerritoryIndex } from './territory';
+import { describeTarget, type CommuneIndex } from './communeIndex';
 
 /** What the API reads and commands, as the composition root wires it. */
 export interface ApiServices {
@@ -63,7 +63,7 @@ export interface AuditNote {
 export interface RouteContext {
   services: ApiServices;
   audit: AuditLog;
-  territory: TerritoryIndex;
+  territory: CommuneIndex;
   tickets: EventTickets;
   streams: EventStreams;
   options: ResolvedApiOptions;
@@ -637,7 +637,7 @@ export function registerRoutes(fastify: FastifyInstance, ctx: RouteContext): voi
 export function fallbackNote(
   action: AuditAction,
   request: FastifyRequest,
-  territory: TerritoryIndex,
+  territory: CommuneIndex,
   commandCommunes: (id: string) => string[] | undefined,
 ): Omit<AuditNote, 'message'> {
   const params = (request.params ?? {}) as { id?: unknown };
@@ -752,7 +752,7 @@ function programCommunes(lighting: LightingService, actor: Actor, id: string): s
   return [...communes].sort();
 }
 
-function zoneCommunes(territory: TerritoryIndex, zones: readonly string[]): string[] {
+function zoneCommunes(territory: CommuneIndex, zones: readonly string[]): string[] {
   return [
     ...new Set(zones.map((z) => territory.communeOfZone(z)).filter((c): c is string => c !== undefined)),
   ].sort();

@@ -29,7 +29,7 @@ const SPOOL_CLOSE_RESERVE_MS = 2000;
  * 2. `components()`, after the drivers: the alerts (saved alerts restored first), the sampler of the
  *    building points, the service metrics.
  *
- * Exposes the EnergyService and AlertService of controller/energy/api.ts; /health and /metrics read its
+ * Exposes the EnergyService and AlertService of controller/telemetry/services.ts; /health and /metrics read its
  * parts through controller/health/serviceHealth.ts.
  */
 export class Telemetry {

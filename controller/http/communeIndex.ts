@@ -6,7 +6,7 @@ import type { TargetSpec } from '../lighting/topology';
  * change while running). The audit log uses it to file a refused command under its communes, and the
  * progress endpoint to scope commands the API has not seen itself.
  */
-export class TerritoryIndex {
+export class CommuneIndex {
   private readonly zoneCommune = new Map<string, string>();
   private readonly luminaireCommune = new Map<string, string>();
   readonly communes: readonly { id: string; name: string }[];

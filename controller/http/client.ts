@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import type { CommandProgress, CommandRecord } from '../lighting/runtime/api';
+import type { CommandProgress, CommandRecord } from '../lighting/runtime/lightingService';
 import type { TargetSpec } from '../lighting/topology';
 import type { ErrorBody } from './errors';
 

@@ -5,7 +5,7 @@ import { coversAny, type Actor } from '../../scope';
 import type { LightingReported, LuminaireFaultChanged, LuminaireReport } from '../../lighting/runtime/events';
 import { localDateTime, parseClockTime, timeZone } from '../../../core/localTime';
 import { sunAltitude, type GeoPoint } from '../../../core/sun';
-import { AlertError, type AlertState, type AlertView } from '../api';
+import { AlertError, type AlertState, type AlertView } from '../services';
 import { OpeningHours } from '../openingHours';
 import type { CatalogPoint, PointCatalog } from '../points';
 import { fillTemplate, formatDuration, formatNumber, withUnit, type MessageFields } from './messages';

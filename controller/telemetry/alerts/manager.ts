@@ -7,7 +7,7 @@ import type { DeviceRegistry } from '../../devices';
 import type { Component } from '../../../core/lifecycle';
 import type { Logger } from '../../../core/logger';
 import { coversAny, type Actor } from '../../scope';
-import { AlertError, type AlertService, type AlertView } from '../api';
+import { AlertError, type AlertService, type AlertView } from '../services';
 import { EventTimeline, eventLine } from '../lines';
 import type { CatalogPoint, PointCatalog } from '../points';
 import type { LineSink } from '../../../drivers/timeSeries';

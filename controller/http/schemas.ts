@@ -3,6 +3,7 @@ import { Id, Level } from '../../config/schema/common';
 import { Calendar, Program } from '../../config/schema/lighting';
 import type { TargetSpec } from '../lighting/topology';
 import { AUDIT_ACTIONS } from '../audit/entry';
+import { COMMAND_ID_PATTERN } from '../lighting/runtime/requestChecks';
 
 /**
  * Request schemas of the HTTP API. Field names are camelCase, like the service's answers. Each field
@@ -12,7 +13,7 @@ import { AUDIT_ACTIONS } from '../audit/entry';
 /** Command ids: as the MQTT bridge accepts them, so one id can be cleared from either side. */
 export const CommandId = z
   .string()
-  .regex(/^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$/, {
+  .regex(COMMAND_ID_PATTERN, {
     message: "must be 1-64 letters, digits, '_', '.', ':' or '-', starting with a letter or digit",
   })
   .describe('Command id: the same id again replaces that command.');

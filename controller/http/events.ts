@@ -1,7 +1,7 @@
 import type { ServerResponse } from 'node:http';
 import type { Clock, Timer } from '../../core/clock';
-import type { AlertService } from '../energy/api';
-import type { LightingChange, LightingService } from '../lighting/runtime/api';
+import type { AlertService } from '../telemetry/services';
+import type { LightingChange, LightingService } from '../lighting/runtime/lightingService';
 import type { Actor } from '../scope';
 import type { Logger } from '../../core/logger';
 import type { Permission } from './access';

@@ -5,7 +5,7 @@ import { readSecret } from '../../../config/secrets';
 import { backoffDelay, coerceBackoff, type ResolvedBackoff } from '../../../drivers/backoff';
 import type { Clock, Timer } from '../../../core/clock';
 import type { Logger } from '../../../core/logger';
-import type { AlertView, Severity } from '../api';
+import type { AlertView, Severity } from '../services';
 
 /** What a webhook receives: one alert change. */
 export interface WebhookPayload {

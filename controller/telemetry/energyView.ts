@@ -2,7 +2,7 @@ import type { BuildingConfig, Config } from '../../config/schema';
 import type { Clock } from '../../core/clock';
 import { timeZone } from '../../core/localTime';
 import { coversAny, type Actor } from '../scope';
-import { AlertError, type BuildingView, type EnergyService, type PointView } from './api';
+import { AlertError, type BuildingView, type EnergyService, type PointView } from './services';
 
 import type { DeviceBook } from './deviceBook';
 import { OpeningHours } from './openingHours';

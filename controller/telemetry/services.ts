@@ -2,7 +2,7 @@ import type { Actor } from '../scope';
 
 /**
  * The energy side as the HTTP API and the web console see it: buildings with their latest values,
- * and alerts. Implemented by the telemetry and alert subsystems (controller/energy/); reached as
+ * and alerts. Implemented by the telemetry and alert subsystems (controller/telemetry/); reached as
  * `service.energy` and `service.alerts`. Reads only show what lies in the actor's communes.
  */
 

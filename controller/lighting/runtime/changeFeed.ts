@@ -1,0 +1,130 @@
+import type { Bus } from '../../bus';
+import type { Clock, Timer } from '../../../core/clock';
+import type { Logger } from '../../../core/logger';
+import type { Actor } from '../../scope';
+import type { LightingChange, LuminaireLevel } from './lightingService';
+import type { LightingParts } from './parts';
+import { levelOf } from './views';
+import type { ZoneStatePublisher } from './zoneState';
+
+export interface ChangeFeedDeps {
+  bus: Bus;
+  clock: Clock;
+  logger: Logger;
+  /** Level changes are batched over this interval. */
+  batchMs: number;
+}
+
+interface Subscriber {
+  all: boolean;
+  communes: ReadonlySet<string>;
+  listener: (change: LightingChange) => void;
+}
+
+/**
+ * What changes, told to whoever follows it: commands, progress and definitions at once to the
+ * subscribers of their communes; luminaire levels batched (one event per batch, not per luminaire) to the
+ * subscribers (console), the telemetry recorder (bus) and the zone state topics.
+ */
+export class ChangeFeed {
+  private readonly subscribers = new Set<Subscriber>();
+  private running?: { parts: LightingParts; zoneStates: ZoneStatePublisher; pending: Uint8Array };
+  private pendingList: number[] = [];
+  private batchTimer?: Timer;
+  private stopped = false;
+
+  constructor(private readonly deps: ChangeFeedDeps) {}
+
+  /** Levels are followed from the start of the runtime; subscribers may come before. */
+  start(parts: LightingParts, zoneStates: ZoneStatePublisher): void {
+    this.running = { parts, zoneStates, pending: new Uint8Array(parts.topology.count) };
+  }
+
+  stop(): void {
+    this.stopped = true;
+    if (this.batchTimer) this.deps.clock.clearTimeout(this.batchTimer);
+    this.batchTimer = undefined;
+  }
+
+  subscribe(actor: Actor, listener: (change: LightingChange) => void): () => void {
+    const subscriber: Subscriber = {
+      all: actor.communes.includes('*'),
+      communes: new Set(actor.communes),
+      listener,
+    };
+    this.subscribers.add(subscriber);
+    return () => {
+      this.subscribers.delete(subscriber);
+    };
+  }
+
+  /** A command, its progress or a definition changed: told now to the subscribers of these communes. */
+  publish(change: LightingChange, communes: readonly string[]): void {
+    for (const subscriber of this.subscribers) {
+      if (!subscriber.all && !communes.some((c) => subscriber.communes.has(c))) continue;
+      try {
+        subscriber.listener(change);
+      } catch (error) {
+        this.deps.logger.error(`lighting: change listener failed: ${(error as Error).message}`);
+      }
+    }
+  }
+
+  levelsChanged(luminaires: Int32Array): void {
+    for (let j = 0; j < luminaires.length; j++) this.levelChanged(luminaires[j]);
+  }
+
+  allLevelsChanged(): void {
+    const count = this.running?.parts.topology.count ?? 0;
+    for (let i = 0; i < count; i++) this.levelChanged(i);
+  }
+
+  levelChanged(i: number): void {
+    const pending = this.running!.pending;
+    if (pending[i] === 1) return;
+    pending[i] = 1;
+    this.pendingList.push(i);
+    if (!this.batchTimer && !this.stopped)
+      this.batchTimer = this.deps.clock.setTimeout(this.flush, this.deps.batchMs);
+  }
+
+  private readonly flush = (): void => {
+    this.batchTimer = undefined;
+    if (!this.running) return;
+    const { parts: t, zoneStates, pending } = this.running;
+    const { bus, clock, logger } = this.deps;
+    const list = this.pendingList;
+    this.pendingList = [];
+    for (let k = 0; k < list.length; k++) pending[list[k]] = 0;
+    const now = clock.now();
+    if (bus.listenerCount('lightingReported') > 0) {
+      t.accounting.advance(now);
+      bus.emit('lightingReported', {
+        at: now,
+        kind: 'change',
+        luminaires: list.map((i) => t.accounting.report(i, now)),
+      });
+    }
+    if (this.subscribers.size > 0) {
+      const byCommune = new Map<string, LuminaireLevel[]>();
+      for (const i of list) {
+        const level = levelOf(t, i);
+        let group = byCommune.get(level.commune);
+        if (!group) byCommune.set(level.commune, (group = []));
+        group.push(level);
+      }
+      for (const subscriber of this.subscribers) {
+        const luminaires: LuminaireLevel[] = [];
+        for (const [commune, levels] of byCommune)
+          if (subscriber.all || subscriber.communes.has(commune)) luminaires.push(...levels);
+        if (luminaires.length === 0) continue;
+        try {
+          subscriber.listener({ type: 'levels', at: now, luminaires });
+        } catch (error) {
+          logger.error(`lighting: change listener failed: ${(error as Error).message}`);
+        }
+      }
+    }
+    for (let k = 0; k < list.length; k++) zoneStates.changed(list[k]);
+  };
+}

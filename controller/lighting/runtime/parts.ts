@@ -1,0 +1,39 @@
+import type { Timer } from '../../../core/clock';
+import type { Arbiter } from '../arbiter';
+import type { PresenceGroup } from '../presence';
+import type { LightingTopology } from '../topology';
+import type { ZoneSchedule } from '../zoneSchedule';
+import type { LightingAccounting } from './accounting';
+import type { DeviceBinding } from './bindings';
+import type { Dispatcher } from './dispatcher';
+import type { ProgressBoard } from './progress';
+
+/** A presence sensor's topic, how to read its payload, and the group it feeds. */
+export interface SensorInput {
+  group: PresenceGroup;
+  path: readonly string[];
+  sensor: string;
+  zone: string;
+  commune: string;
+  levels: Readonly<Record<string, number>>;
+}
+
+/**
+ * What the lighting runtime is made of once its configuration is read: the decisions (topology, arbiter,
+ * schedules, presence groups), dispatch to the devices and what follows from it (progress, accounting).
+ */
+export interface LightingParts {
+  topology: LightingTopology;
+  arbiter: Arbiter;
+  dispatcher: Dispatcher;
+  board: ProgressBoard;
+  accounting: LightingAccounting;
+  bindings: DeviceBinding[];
+  schedules: (ZoneSchedule | undefined)[];
+  zoneTimers: (Timer | undefined)[];
+  /** Calendar id per zone (configuration, or changed at runtime). */
+  zoneCalendars: string[];
+  groups: PresenceGroup[];
+  sensorsByTopic: Map<string, SensorInput>;
+  luxZones: Map<string, number[]>;
+}

@@ -1,0 +1,120 @@
+import type { Config } from '../../../config/schema';
+import { PRIORITY, type SlotName } from '../arbiter';
+import type { LuminaireLevel, LuminaireView, ZoneView } from './lightingService';
+import type { LightingParts } from './parts';
+import type { ZoneContext } from './preview';
+
+/** What zones and luminaires look like from outside: read from the parts, computed on demand. */
+
+export const SLOT_OF: Record<number, SlotName> = {
+  [PRIORITY.emergency]: 'emergency',
+  [PRIORITY.override]: 'override',
+  [PRIORITY.presence]: 'presence',
+  [PRIORITY.schedule]: 'schedule',
+};
+
+export function zoneView(t: LightingParts, config: Config, now: number, z: number): ZoneView {
+  const zone = t.topology.zones[z];
+  const name = config.zones[z]?.name;
+  const slots: ZoneView['slots'] = { emergency: 0, override: 0, presence: 0, schedule: 0, undecided: 0 };
+  let min = Number.POSITIVE_INFINITY;
+  let max = Number.NEGATIVE_INFINITY;
+  let confirmed = 0;
+  let powerW = 0;
+  for (let i = zone.start; i < zone.end; i++) {
+    const level = t.arbiter.levelOf(i);
+    const priority = t.arbiter.priorityOf(i);
+    slots[priority === undefined ? 'undecided' : SLOT_OF[priority]]++;
+    if (!Number.isNaN(level)) {
+      min = Math.min(min, level);
+      max = Math.max(max, level);
+      const inEffect = t.arbiter.inEffectOf(i);
+      if (Number.isFinite(inEffect) && Math.abs(inEffect - level) <= t.dispatcher.toleranceOf(i)) confirmed++;
+    }
+    powerW += powerOf(t, i)?.watts ?? 0;
+  }
+  let schedule: ZoneView['schedule'];
+  const zoneSchedule = t.schedules[z];
+  if (zoneSchedule) {
+    try {
+      const s = zoneSchedule.at(now);
+      schedule = { night: s.night, program: s.program, level: s.level, allowPresence: s.allowPresence };
+      if (s.ruleName !== undefined) schedule.rule = s.ruleName;
+    } catch {
+      schedule = undefined;
+    }
+  }
+  const view: ZoneView = {
+    id: zone.id,
+    commune: t.topology.communes[zone.commune],
+    calendar: t.zoneCalendars[z],
+    luminaires: zone.end - zone.start,
+    schedule,
+    level: max >= min ? { min, max } : undefined,
+    slots,
+    confirmed,
+    powerW,
+  };
+  if (name !== undefined) view.name = name;
+  return view;
+}
+export function luminaireView(t: LightingParts, i: number): LuminaireView {
+  const state = t.arbiter.state(i)!;
+  const power = powerOf(t, i);
+  return {
+    ...state,
+    device: t.topology.devices[t.topology.deviceOf[i]],
+    channel: t.topology.channelOf[i],
+    ratedW: t.topology.ratedW[i],
+    powerW: power?.watts,
+    estimated: power?.estimated ?? true,
+    output: t.accounting.outputOf(i),
+    lampStatus: t.accounting.lampStatusOf(i),
+    energyWh: t.accounting.energyWh(i),
+    burnHours: t.accounting.burnHours(i),
+  };
+}
+/** Measured power where the device reports it, else rated power × the level in effect. */
+export function powerOf(t: LightingParts, i: number): { watts: number; estimated: boolean } | undefined {
+  const measured = t.arbiter.measuredPowerOf(i);
+  if (Number.isFinite(measured)) return { watts: measured, estimated: false };
+  const level = t.arbiter.inEffectOf(i);
+  if (!Number.isFinite(level)) return undefined;
+  return { watts: (t.topology.ratedW[i] * level) / 100, estimated: true };
+}
+/** A luminaire's line in the change feed. */
+export function levelOf(t: LightingParts, i: number): LuminaireLevel {
+  const zone = t.topology.zones[t.topology.zoneOf[i]];
+  const level = t.arbiter.levelOf(i);
+  const priority = t.arbiter.priorityOf(i);
+  const commanded = t.dispatcher.sentLevelOf(i);
+  const inEffect = t.arbiter.inEffectOf(i);
+  const power = powerOf(t, i);
+  return {
+    id: t.topology.ids[i],
+    zone: zone.id,
+    commune: t.topology.communes[zone.commune],
+    level: Number.isNaN(level) ? null : level,
+    slot: priority === undefined ? null : SLOT_OF[priority],
+    commanded: Number.isNaN(commanded) ? null : commanded,
+    inEffect: Number.isFinite(inEffect) ? inEffect : null,
+    powerW: power ? power.watts : null,
+  };
+}
+/** What previews and the year's cost need of a zone. */
+export function zoneContext(t: LightingParts, config: Config, z: number): ZoneContext {
+  const zone = t.topology.zones[z];
+  let ratedW = 0;
+  for (let i = zone.start; i < zone.end; i++) ratedW += t.topology.ratedW[i];
+  return {
+    zone: zone.id,
+    commune: t.topology.communes[zone.commune],
+    location: zone.location ?? config.site.location,
+    timeZone: zone.timeZone ?? config.site.timezone,
+    luminaires: zone.end - zone.start,
+    ratedW,
+  };
+}
+export function communeOfZone(t: LightingParts, z: number): string {
+  return t.topology.communes[t.topology.zones[z].commune];
+}
