@@ -1,0 +1,85 @@
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { ZodTypeProvider } from 'fastify-type-provider-zod';
+import type { AuditAction } from '../../audit/entry';
+import { ApiError } from '../errors';
+import { AuditQueryString, queryInstantMs } from '../schemas';
+import { describeTarget, type CommuneIndex } from '../communeIndex';
+import { BEARER, actorOf, at, type AuditNote, type RouteContext } from './shared';
+
+/** The audit log, and what an audited request is about when its handler did not say. */
+export function registerAuditRoutes(fastify: FastifyInstance, ctx: RouteContext): void {
+  const app = fastify.withTypeProvider<ZodTypeProvider>();
+
+  app.route({
+    ...at('GET /api/audit'),
+    schema: {
+      tags: ['audit'],
+      summary:
+        'Commands recorded in the audit log, newest first, within the token’s communes (AuditEntry[]).',
+      querystring: AuditQueryString,
+      security: BEARER,
+    },
+    handler: async (request) => {
+      const actor = actorOf(request);
+      const q = request.query;
+      const from = q.from !== undefined ? queryInstantMs(q.from) : undefined;
+      const to = q.to !== undefined ? queryInstantMs(q.to) : undefined;
+      if (from !== undefined && to !== undefined && from > to)
+        throw new ApiError(400, 'invalid', "query.from: must not be after 'to'", [
+          { path: 'query.from', message: "must not be after 'to'" },
+        ]);
+      return ctx.audit.query(
+        {
+          ...(from !== undefined ? { from } : {}),
+          ...(to !== undefined ? { to } : {}),
+          ...(q.actor !== undefined ? { actor: q.actor } : {}),
+          ...(q.commune !== undefined ? { commune: q.commune } : {}),
+          ...(q.action !== undefined ? { action: q.action } : {}),
+          limit: q.limit,
+        },
+        actor.communes,
+        actor.user,
+      );
+    },
+  });
+}
+
+/** What each audited endpoint is about, when its handler did not get as far as saying it. */
+export function fallbackNote(
+  action: AuditAction,
+  request: FastifyRequest,
+  territory: CommuneIndex,
+  commandCommunes: (id: string) => string[] | undefined,
+): Omit<AuditNote, 'message'> {
+  const params = (request.params ?? {}) as { id?: unknown };
+  const body = (request.body ?? {}) as { target?: unknown; id?: unknown };
+  const id = typeof params.id === 'string' ? params.id : typeof body.id === 'string' ? body.id : undefined;
+  switch (action) {
+    case 'relight':
+    case 'override':
+      return {
+        target: describeTarget(body.target),
+        communes: territory.communesOf(body.target as never),
+        ...(id ? { id } : {}),
+      };
+    case 'clear-relight':
+    case 'release-override':
+      return {
+        target: `${action === 'clear-relight' ? 'relight' : 'override'} ${id ?? '?'}`,
+        communes: (id && commandCommunes(id)) || [],
+        ...(id ? { id } : {}),
+      };
+    case 'put-program':
+    case 'delete-program':
+      return { target: `program ${id ?? '?'}`, communes: [], ...(id ? { id } : {}) };
+    case 'put-calendar':
+    case 'delete-calendar':
+      return { target: `calendar ${id ?? '?'}`, communes: [], ...(id ? { id } : {}) };
+    case 'assign-calendar': {
+      const commune = id ? territory.communeOfZone(id) : undefined;
+      return { target: `zone ${id ?? '?'}`, communes: commune ? [commune] : [], ...(id ? { id } : {}) };
+    }
+    case 'acknowledge-alert':
+      return { target: `alert ${id ?? '?'}`, communes: [], ...(id ? { id } : {}) };
+  }
+}

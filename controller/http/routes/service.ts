@@ -1,0 +1,77 @@
+import type { FastifyInstance } from 'fastify';
+import type { ZodTypeProvider } from 'fastify-type-provider-zod';
+import { permissionsOf } from '../access';
+import { ApiError } from '../errors';
+import { METRICS_CONTENT_TYPE, renderMetrics } from '../metrics';
+import { EventsQuery } from '../schemas';
+import { BEARER, actorOf, at, type RouteContext } from './shared';
+
+/** Service routes: health, the token's identity, event streams, metrics. */
+export function registerServiceRoutes(fastify: FastifyInstance, ctx: RouteContext): void {
+  const app = fastify.withTypeProvider<ZodTypeProvider>();
+
+  app.route({
+    ...at('GET /api/health'),
+    schema: { tags: ['service'], summary: 'Up, degraded or down; no token needed, no detail given.' },
+    handler: (_request, reply) => {
+      const { status } = ctx.services.health();
+      return reply.status(status === 'down' ? 503 : 200).send({ status });
+    },
+  });
+
+  app.route({
+    ...at('GET /api/me'),
+    schema: {
+      tags: ['service'],
+      summary: 'The token’s user, role, communes and permissions.',
+      security: BEARER,
+    },
+    handler: (request) => {
+      const actor = actorOf(request);
+      return {
+        user: actor.user,
+        ...(request.authenticatedUser?.name !== undefined ? { name: request.authenticatedUser.name } : {}),
+        role: actor.role,
+        communes: actor.communes,
+        permissions: permissionsOf(actor),
+      };
+    },
+  });
+
+  app.route({
+    ...at('POST /api/events/ticket'),
+    schema: {
+      tags: ['service'],
+      summary:
+        'A one-use ticket (valid a few seconds) to open the event stream from a browser’s EventSource.',
+      security: BEARER,
+    },
+    handler: (request) => {
+      if (!request.authenticatedUser)
+        throw new ApiError(500, 'internal', 'no user on an authenticated route');
+      return ctx.tickets.issue(request.authenticatedUser);
+    },
+  });
+
+  app.route({
+    ...at('GET /api/events'),
+    schema: {
+      tags: ['service'],
+      summary:
+        'Server-sent events: levels, progress, command, program, calendar, zone-calendar, alert. Authorization header, or ?ticket= from POST /api/events/ticket.',
+      querystring: EventsQuery,
+      security: BEARER,
+    },
+    handler: (request, reply) => {
+      const actor = actorOf(request);
+      reply.hijack();
+      ctx.streams.attach(reply.raw, actor, permissionsOf(actor));
+    },
+  });
+
+  app.route({
+    ...at('GET /metrics'),
+    schema: { tags: ['service'], summary: 'Prometheus metrics (text exposition format).', security: BEARER },
+    handler: (_request, reply) => reply.type(METRICS_CONTENT_TYPE).send(renderMetrics(ctx.metrics())),
+  });
+}

@@ -1,0 +1,87 @@
+import type { FastifyRequest, HTTPMethods } from 'fastify';
+import type { AlertService, EnergyService } from '../../telemetry/services';
+import type { HealthReport, MetricsReport } from '../../health/report';
+import type { CommandRecord, LightingService } from '../../lighting/runtime/lightingService';
+import type { Actor } from '../../scope';
+import type { AuditLog } from '../../audit/auditLog';
+import type { AuthenticatedUser } from '../auth';
+import type { Endpoint } from '../access';
+import { ApiError } from '../errors';
+import type { EventStreams } from '../events';
+import type { MetricFamily } from '../metrics';
+import type { ResolvedApiOptions } from '../options';
+import type { EventTickets } from '../tickets';
+import { describeTarget, type CommuneIndex } from '../communeIndex';
+
+/** What the API reads and commands, as the composition root wires it. */
+export interface ApiServices {
+  lighting: LightingService;
+  energy: EnergyService;
+  alerts: AlertService;
+  health(): HealthReport;
+  /** The telemetry side's counters for /metrics, where there is a telemetry side. */
+  metrics?(): MetricsReport;
+}
+
+/** What a command handler tells the audit log about what it did. */
+export interface AuditNote {
+  target: string;
+  communes: string[];
+  id?: string;
+  message: string;
+}
+
+export interface RouteContext {
+  services: ApiServices;
+  audit: AuditLog;
+  territory: CommuneIndex;
+  tickets: EventTickets;
+  streams: EventStreams;
+  options: ResolvedApiOptions;
+  /** Communes of commands seen recently (from the bus and from this API), for the progress scope. */
+  commandCommunes: (id: string) => string[] | undefined;
+  rememberCommand: (id: string, communes: readonly string[]) => void;
+  now: () => number;
+  metrics: () => MetricFamily[];
+}
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** Set by the authentication hook on every route that is not public. */
+    authenticatedUser?: AuthenticatedUser;
+    actor?: Actor;
+    /** Set by a command's handler once it succeeded. */
+    auditNote?: AuditNote;
+  }
+  interface FastifyContextConfig {
+    endpoint?: Endpoint;
+  }
+}
+
+/** Method, path and the endpoint key, from the one table of access.ts. */
+export function at(endpoint: Endpoint): { method: HTTPMethods; url: string; config: { endpoint: Endpoint } } {
+  const [method, url] = endpoint.split(' ') as [HTTPMethods, string];
+  return { method, url, config: { endpoint } };
+}
+
+export function actorOf(request: FastifyRequest): Actor {
+  if (!request.actor) throw new ApiError(500, 'internal', 'no actor on an authenticated route');
+  return request.actor;
+}
+
+export const BEARER = [{ bearer: [] }];
+
+export function note(
+  request: FastifyRequest,
+  id: string,
+  communes: readonly string[],
+  target: string,
+  message: string,
+): void {
+  request.auditNote = { target, communes: [...communes], id, message };
+}
+
+export function noteEnded(request: FastifyRequest, record: CommandRecord, message: string): CommandRecord {
+  note(request, record.id, record.communes, describeTarget(record.target), message);
+  return record;
+}
