@@ -1,0 +1,97 @@
+import type { IANAZone } from 'luxon';
+import type { AlertRuleConfig, Config } from '../../../config/schema';
+import type { Health } from '../../../drivers/driver';
+import type { LightingReported, LuminaireFaultChanged } from '../../lighting/runtime/events';
+import type { AlertState, AlertView } from '../services';
+import type { CatalogPoint, PointCatalog } from '../points';
+import { type MessageFields } from './messages';
+
+/** A rule's runner and what it shares with the engine: one runner per configured rule, the kind's logic. */
+
+export interface AlertEngineDeps {
+  config: Pick<Config, 'alerts' | 'buildings' | 'zones' | 'devices' | 'site'>;
+  catalog: PointCatalog;
+  /** Commune each device serves ('*' when several or none). */
+  deviceCommune: (deviceId: string) => string;
+  /** When the device went down; undefined while it answers. For staleness of OPC UA points. */
+  deviceDownSince: (deviceId: string) => number | undefined;
+  /** No InfluxDB configured: its absence is a choice, not an alert. */
+  influxConfigured: boolean;
+  onChange: (alert: AlertView, change: AlertState) => void;
+}
+
+export type TelemetrySignal =
+  { type: 'health'; health: Health } | { type: 'dropped' | 'quarantined'; points: number };
+
+export type RuleOf<K extends AlertRuleConfig['kind']> = Extract<AlertRuleConfig, { kind: K }>;
+
+/** One (rule, source): its condition, its timers and its open alert. */
+export interface Tracker {
+  readonly runner: Runner;
+  readonly source: string;
+  readonly key: string;
+  commune: string;
+  forMs: number;
+  clearForMs: number;
+  raise: boolean;
+  clear: boolean;
+  pendingSince: number | undefined;
+  clearingSince: number | undefined;
+  value: number | undefined;
+  alert: AlertView | undefined;
+}
+
+/** What a rule's runner asks of the engine: its trackers and the evaluation of a condition. */
+export interface RuleHost {
+  readonly deps: AlertEngineDeps;
+  readonly zone: IANAZone;
+  tracker(runner: Runner, source: string, commune: string, forMs?: number): Tracker;
+  existing(runner: Runner, source: string): Tracker | undefined;
+  trackersOf(runner: Runner): Tracker[];
+  evaluate(tracker: Tracker, raise: boolean, clear: boolean, value: number | undefined, now: number): void;
+}
+
+export abstract class Runner {
+  readonly forMs: number;
+  readonly clearForMs: number;
+
+  constructor(
+    readonly rule: AlertRuleConfig,
+    protected readonly engine: RuleHost,
+  ) {
+    this.forMs = 'for_s' in rule ? rule.for_s * 1000 : 0;
+    this.clearForMs = 'clear_for_s' in rule ? rule.clear_for_s * 1000 : 0;
+  }
+
+  /**
+   * The condition of one source: a tracker is made only when the condition holds (or an alert is
+   * open), so that thousands of quiet sources cost nothing.
+   */
+  protected report(
+    source: string,
+    commune: string,
+    raise: boolean,
+    clear: boolean,
+    value: number | undefined,
+    now: number,
+    forMs?: number,
+  ): void {
+    let tracker = this.engine.existing(this, source);
+    if (!tracker) {
+      if (!raise) return;
+      tracker = this.engine.tracker(this, source, commune, forMs);
+    }
+    this.engine.evaluate(tracker, raise, clear, value, now);
+  }
+
+  onPoint(_point: CatalogPoint, _now: number): void {}
+  onLighting(_report: LightingReported): void {}
+  onFault(_event: LuminaireFaultChanged): void {}
+  onDevice(_deviceId: string, _health: Health, _at: number): void {}
+  onTelemetry(_signal: TelemetrySignal, _at: number): void {}
+  tick(_now: number): void {}
+
+  /** What the template placeholders and the default message say about a source. */
+  abstract fields(tracker: Tracker): MessageFields;
+  abstract message(tracker: Tracker, fields: MessageFields, now: number): string;
+}

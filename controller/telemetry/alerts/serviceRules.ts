@@ -1,0 +1,94 @@
+import type { Health } from '../../../drivers/driver';
+import { formatDuration, formatNumber, type MessageFields } from './messages';
+import { devicesInScope } from './scope';
+import { Runner, type RuleHost, type RuleOf, type TelemetrySignal, type Tracker } from './rule';
+
+/** Rules on the service's own path: a device unreachable, InfluxDB not taking telemetry. */
+
+export class DeviceUnreachableRunner extends Runner {
+  declare readonly rule: RuleOf<'device-unreachable'>;
+  private readonly devices: Set<string>;
+
+  constructor(rule: RuleOf<'device-unreachable'>, engine: RuleHost) {
+    super(rule, engine);
+    this.devices = devicesInScope(rule.scope, engine.deps.config, engine.deps.deviceCommune);
+  }
+
+  override onDevice(deviceId: string, health: Health, at: number): void {
+    if (!this.devices.has(deviceId)) return;
+    this.report(
+      deviceId,
+      this.engine.deps.deviceCommune(deviceId),
+      health === 'down',
+      health !== 'down',
+      undefined,
+      at,
+    );
+  }
+
+  fields(tracker: Tracker): MessageFields {
+    const device = this.engine.deps.config.devices.find((d) => d.id === tracker.source);
+    return {
+      source: tracker.source,
+      name: device?.name ?? tracker.source,
+      rule: this.rule.name ?? this.rule.id,
+      commune: tracker.commune,
+    };
+  }
+
+  message(_tracker: Tracker, fields: MessageFields): string {
+    return `Équipement injoignable depuis ${formatDuration(this.forMs)} : ${fields.name} (${fields.source})`;
+  }
+}
+
+export class TelemetryStorageRunner extends Runner {
+  declare readonly rule: RuleOf<'telemetry-storage'>;
+  private readonly lastAt = new Map<string, number>();
+  private watchingSince: number | undefined;
+
+  override onTelemetry(signal: TelemetrySignal, at: number): void {
+    if (signal.type === 'health') {
+      if (!this.engine.deps.influxConfigured) return;
+      this.report('influx', '*', signal.health === 'down', signal.health !== 'down', undefined, at);
+      return;
+    }
+    const source = signal.type === 'dropped' ? 'spool' : 'quarantine';
+    const tracker = this.engine.tracker(this, source, '*', 0);
+    this.lastAt.set(source, at);
+    // An open alert counts every point lost since it was raised.
+    const total = (tracker.alert ? (tracker.value ?? 0) : 0) + signal.points;
+    if (tracker.alert) tracker.alert.value = total;
+    this.engine.evaluate(tracker, true, false, total, at);
+  }
+
+  override tick(now: number): void {
+    const quietMs = this.rule.quiet_s * 1000;
+    this.watchingSince ??= now;
+    for (const tracker of this.engine.trackersOf(this)) {
+      if (tracker.source === 'influx') continue;
+      const last = this.lastAt.get(tracker.source) ?? this.watchingSince;
+      if (now - last >= quietMs) this.engine.evaluate(tracker, false, true, undefined, now);
+    }
+  }
+
+  fields(tracker: Tracker): MessageFields {
+    return {
+      source: tracker.source,
+      name: tracker.source,
+      value: tracker.value,
+      rule: this.rule.name ?? this.rule.id,
+      commune: tracker.commune,
+    };
+  }
+
+  message(tracker: Tracker): string {
+    switch (tracker.source) {
+      case 'influx':
+        return `InfluxDB injoignable depuis ${formatDuration(this.forMs)} : les mesures attendent dans le spool`;
+      case 'spool':
+        return `${formatNumber(tracker.value)} mesures perdues : spool plein (augmenter influx.spool_max_mb ou rétablir InfluxDB)`;
+      default:
+        return `${formatNumber(tracker.value)} mesures refusées par InfluxDB, gardées dans quarantine.lp`;
+    }
+  }
+}
