@@ -8,9 +8,9 @@
 const PURE = [
   '^core/(localTime|sun|excerpt)\\.ts$',
   '^controller/scope\\.ts$',
-  '^controller/lighting/(arbiter|calendar|energy|holidays|lux|presence|schedule|topology|zoneSchedule)\\.ts$',
+  '^controller/lighting/(arbiter|slots|minHeap|calendar|energy|holidays|lux|presence|schedule|topology|zoneSchedule)\\.ts$',
   '^controller/telemetry/(openingHours|points|counters|services)\\.ts$',
-  '^controller/telemetry/alerts/(engine|checks|messages|scope)\\.ts$',
+  '^controller/telemetry/alerts/(engine|rule|rules|pointRules|lightingRules|serviceRules|checks|messages|scope)\\.ts$',
   '^controller/lighting/runtime/events\\.ts$',
 ];
 

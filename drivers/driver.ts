@@ -129,3 +129,9 @@ export interface Driver extends Pick<EventEmitter<DriverEvents>, 'on' | 'off' | 
   subscribe(points: readonly PointRef[]): Subscription;
   stats(): DriverStats;
 }
+
+/** What a driver's failure says, in one line; `undefined` is a request that got no answer. */
+export function describeDriverError(error: unknown): string {
+  if (error instanceof Error) return error.message;
+  return error === undefined ? 'no answer' : JSON.stringify(error);
+}

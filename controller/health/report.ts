@@ -1,3 +1,8 @@
+import type { Health } from '../../drivers/driver';
+import type { InfluxWriterStats } from '../../drivers/influx/writer';
+import type { MessagingStats } from '../../drivers/messaging';
+import type { SamplerStats } from '../telemetry/sampler';
+
 /** What /health and /metrics serve: controller/health/serviceHealth.ts gathers it from every subsystem. */
 
 /** What /health reports. */
@@ -13,38 +18,23 @@ export interface HealthReport {
 export interface MetricsReport {
   /** The InfluxDB writer and its spool; undefined before it started. */
   influx:
-    | {
-        health: 'up' | 'degraded' | 'down';
-        written: number;
-        replayed: number;
-        dropped: number;
-        quarantined: number;
-        torn: number;
-        spooledPoints: number;
-        spooledBytes: number;
-        lagMs: number;
-        consecutiveFailures: number;
-      }
+    | Pick<
+        InfluxWriterStats,
+        | 'health'
+        | 'written'
+        | 'replayed'
+        | 'dropped'
+        | 'quarantined'
+        | 'torn'
+        | 'spooledPoints'
+        | 'spooledBytes'
+        | 'lagMs'
+        | 'consecutiveFailures'
+      >
     | undefined;
-  mqtt: {
-    health: 'up' | 'degraded' | 'down';
-    received: number;
-    published: number;
-    dropped: number;
-    reconnects: number;
-    handlerErrors: number;
-  };
+  mqtt: { health: Health } & MessagingStats;
   /** Building points: configured, subscribed, refused at the start check; samples and lines since start. */
-  telemetry: {
-    points: number;
-    subscribed: number;
-    refused: number;
-    samples: number;
-    badSamples: number;
-    skewedTimestamps: number;
-    lines: number;
-    lostLines: number;
-  };
+  telemetry: SamplerStats;
   alerts: {
     open: number;
     raised: number;

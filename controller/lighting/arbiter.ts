@@ -1,6 +1,17 @@
 import type { PresenceOutput } from './presence';
 import type { ScheduleState } from './zoneSchedule';
-import type { LightingTopology, Target, TargetSpec } from './topology';
+import type { LightingTopology, Target } from './topology';
+import { MinHeap } from './minHeap';
+import {
+  PRIORITY,
+  type SlotName,
+  type Priority,
+  type SlotRecord,
+  type TargetedCommand,
+  type TargetedRecord,
+  type CommandResult,
+  type LuminaireState,
+} from './slots';
 
 /**
  * Who decides a luminaire's level: a priority array per luminaire, after BACnet's (DESIGN.md).
@@ -23,65 +34,6 @@ import type { LightingTopology, Target, TargetSpec } from './topology';
  * they collect in a change list the dispatcher drains with takeChanges(). Time comes in as `now`:
  * decide(now) applies due starts and expiries, nextExpiry() tells when to call it next.
  */
-
-export const PRIORITY = { emergency: 1, override: 8, presence: 12, schedule: 16 } as const;
-export type SlotName = keyof typeof PRIORITY;
-export type Priority = (typeof PRIORITY)[SlotName];
-
-/** What every slot records about the command in force. */
-export interface SlotRecord {
-  level: number;
-  /** Channel the command came through: 'api', 'mqtt', 'restore', 'presence', 'schedule'... */
-  source: string;
-  /** Who: a user id, a sensor id, 'calendar:<id>'. */
-  actor: string;
-  reason: string;
-  start: number;
-  expiresAt?: number;
-}
-
-/** An emergency relight or a manual override. */
-export interface TargetedCommand {
-  /** Chosen by the caller (persistence, audit log); a new command with the same id replaces the old. */
-  id: string;
-  target: TargetSpec;
-  /** Percent; an emergency relight defaults to 100. */
-  level?: number;
-  source: string;
-  actor: string;
-  reason: string;
-  /** When it takes effect; later than now makes it pending until then. */
-  start: number;
-  expiresAt?: number;
-}
-
-export interface TargetedRecord extends SlotRecord {
-  id: string;
-  slot: 'emergency' | 'override';
-  target: TargetSpec;
-  /** Not yet started. */
-  pending: boolean;
-}
-
-export type CommandResult = { ok: true; changed: number } | { ok: false; error: string };
-
-/** A luminaire's decision and its three TALQ values: commanded, in effect on the device, measured. */
-export interface LuminaireState {
-  id: string;
-  zone: string;
-  commune: string;
-  /** Decided level; undefined when no slot has a record (the device's fail-safe applies). */
-  level: number | undefined;
-  priority: Priority | undefined;
-  slot: SlotName | undefined;
-  /** The record that decided, with its target id for emergency/override. */
-  decidedBy: (SlotRecord & { id?: string }) | undefined;
-  /** Ramp time the dispatcher should use for the last change, seconds. */
-  transitionS: number;
-  commanded: { level: number; at: number } | undefined;
-  inEffect: { level: number; at: number } | undefined;
-  measured: { powerW: number; at: number } | undefined;
-}
 
 interface Targeted extends SlotRecord {
   id: string;
@@ -674,46 +626,4 @@ function completeRecord(
 
 function reading<T>(value: number, at: number, make: (value: number, at: number) => T): T | undefined {
   return Number.isNaN(value) ? undefined : make(value, at);
-}
-
-/** A binary min-heap on `at`; stale entries are skipped by the reader rather than removed. */
-class MinHeap<T extends { at: number }> {
-  private readonly items: T[] = [];
-
-  push(item: T): void {
-    const items = this.items;
-    items.push(item);
-    let i = items.length - 1;
-    while (i > 0) {
-      const parent = (i - 1) >> 1;
-      if (items[parent].at <= items[i].at) break;
-      [items[parent], items[i]] = [items[i], items[parent]];
-      i = parent;
-    }
-  }
-
-  peek(): T | undefined {
-    return this.items[0];
-  }
-
-  pop(): T | undefined {
-    const items = this.items;
-    const top = items[0];
-    const last = items.pop();
-    if (items.length > 0 && last !== undefined) {
-      items[0] = last;
-      let i = 0;
-      for (;;) {
-        const l = 2 * i + 1;
-        const r = l + 1;
-        let m = i;
-        if (l < items.length && items[l].at < items[m].at) m = l;
-        if (r < items.length && items[r].at < items[m].at) m = r;
-        if (m === i) break;
-        [items[m], items[i]] = [items[i], items[m]];
-        i = m;
-      }
-    }
-    return top;
-  }
 }

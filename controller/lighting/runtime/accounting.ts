@@ -1,8 +1,9 @@
-import { PRIORITY, type Arbiter, type SlotName } from '../arbiter';
+import { type Arbiter } from '../arbiter';
+import { PRIORITY, type SlotName } from '../slots';
 import { EnergyLedger, estimatePowerW, powerOf } from '../energy';
 import type { LightingTopology } from '../topology';
 import type { DeviceBinding } from './bindings';
-import type { DeviceReports } from './dispatcher';
+import type { DeviceReports } from './deviceReports';
 import type { LuminaireFaultChanged, LuminaireFaultKind, LuminaireReport } from './events';
 
 /**

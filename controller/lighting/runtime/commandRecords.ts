@@ -1,4 +1,4 @@
-import type { TargetedCommand } from '../arbiter';
+import type { TargetedCommand } from '../slots';
 import type { LightingTopology, Target, TargetSpec } from '../topology';
 import type { CommandRecord } from './lightingService';
 import type { PersistedCommand } from './store';
@@ -69,24 +69,12 @@ export function arbiterCommand(command: PersistedCommand, source: string, start:
 
 /** The record the API, the change feed and the audit see. */
 export function commandRecord(command: CommandInForce, now: number): CommandRecord {
-  const record: CommandRecord = {
-    id: command.id,
-    slot: command.slot,
-    target: command.target,
+  return {
+    ...persistedCommand(command),
     communes: command.communes,
     luminaires: command.luminaires,
-    level: command.level,
-    reason: command.reason,
-    actor: command.actor,
-    via: command.via,
-    from: command.from,
-    acceptedAt: command.acceptedAt,
-    start: command.start,
-    untilReleased: command.untilReleased,
     pending: command.start > now,
   };
-  if (command.expiresAt !== undefined) record.expiresAt = command.expiresAt;
-  return record;
 }
 
 export function countOf(topology: LightingTopology, target: Target): number {

@@ -6,10 +6,18 @@ import {
   type BackoffOptions,
   type ResolvedBackoff,
 } from '../../../drivers/backoff';
-import type { Driver, PointRef, PointWrite, Sample, WriteResult } from '../../../drivers/driver';
+import {
+  describeDriverError,
+  type Driver,
+  type PointWrite,
+  type Sample,
+  type WriteResult,
+} from '../../../drivers/driver';
 import type { Arbiter } from '../arbiter';
 import type { LightingTopology } from '../topology';
-import { channelKey, type DeviceBinding, type PerChannelValue } from './bindings';
+import type { DeviceBinding } from './bindings';
+import { DeviceState, READ_ALIGN, type Cycle } from './deviceState';
+import { readReports, type DeviceReports } from './deviceReports';
 
 /**
  * From decisions to light: the arbiter's changes grouped per device, one write for all changed
@@ -56,14 +64,6 @@ export function coerceDispatcherOptions(options: DispatcherOptions = {}): Resolv
   };
 }
 
-/** What the device reported in a poll, per slot (NaN where it did not say). */
-export interface DeviceReports {
-  output: Float64Array;
-  power: Float64Array;
-  energy: Float64Array;
-  lampStatus: Float64Array;
-}
-
 export interface DispatcherHooks {
   /** A read-back of luminaire i: `level` in effect, and whether it confirms the level last sent. */
   readBack(i: number, level: number, confirmed: boolean, at: number): void;
@@ -93,97 +93,6 @@ export interface DispatcherStats {
   retries: number;
   failed: number;
   reconciled: number;
-}
-
-interface Cycle {
-  /** Slots sent, and the level sent to each. */
-  slots: Int32Array;
-  levels: Float64Array;
-  lo: number;
-  hi: number;
-  /** Set by the write's answer (which comes before the read-back's): 1 where the write failed. */
-  failed?: Uint8Array;
-}
-
-const RANGE_CACHE_LIMIT = 32;
-/** Read-backs cover whole groups of this many channels. */
-const READ_ALIGN = 8;
-
-class DeviceState {
-  readonly dirty: Uint8Array;
-  readonly dirtyList: Int32Array;
-  dirtyCount = 0;
-  readonly retry: Uint8Array;
-  retryList: number[] = [];
-  retryTimer: Timer | undefined;
-  retryAttempt = 0;
-  writing = false;
-  /** Increments with every levels write, so a poll issued before one knows it is stale. */
-  sendSeq = 0;
-  lastWriteAt = Number.NEGATIVE_INFINITY;
-  /** Watchdog and fail-safe to be written after the next levels. */
-  needsSetup = true;
-  bootCount = Number.NaN;
-  polling = false;
-  reporting = false;
-  nextReconcileAt = 0;
-  nextReportAt = 0;
-  readonly ranges = new Map<number, PointRef[]>();
-  readonly pollRefs: PointRef[];
-  /**
-   * Level writes, one reused object per slot (made on first use): at most one levels write of the
-   * device is in flight, and its values are set only when the next one starts. Saves the garbage
-   * collector 10,000 objects per relight of 10,000 luminaires.
-   */
-  private levelWrites?: PointWrite[];
-  /** Fade writes, one per slot, reused like the level writes. */
-  private fadeWrites?: PointWrite[];
-
-  constructor(readonly binding: DeviceBinding) {
-    const n = binding.luminaires.length;
-    this.dirty = new Uint8Array(n);
-    this.dirtyList = new Int32Array(n);
-    this.retry = new Uint8Array(n);
-    this.pollRefs = binding.bootCount ? [...binding.inEffect, binding.bootCount] : binding.inEffect;
-  }
-
-  levelWrite(k: number, value: number): PointWrite {
-    const b = this.binding;
-    this.levelWrites ??= Array.from(b.commanded, (address, slot) => ({
-      key: channelKey('level', b.channels[slot]),
-      address,
-      value: 0,
-    }));
-    const write = this.levelWrites[k];
-    write.value = value;
-    return write;
-  }
-
-  fadeWrite(k: number, value: number): PointWrite {
-    const b = this.binding;
-    this.fadeWrites ??= Array.from(b.fade!, (address, slot) => ({
-      key: channelKey('fade', b.channels[slot]),
-      address,
-      value: 0,
-    }));
-    const write = this.fadeWrites[k];
-    write.value = value;
-    return write;
-  }
-
-  /** Read-back refs for slots lo..hi, reused so the driver's read plan is reused too. */
-  range(lo: number, hi: number): PointRef[] {
-    const all = this.binding.inEffect;
-    if (lo === 0 && hi === all.length - 1) return all;
-    const key = lo * 65536 + hi;
-    let refs = this.ranges.get(key);
-    if (!refs) {
-      if (this.ranges.size >= RANGE_CACHE_LIMIT) this.ranges.clear();
-      refs = all.slice(lo, hi + 1);
-      this.ranges.set(key, refs);
-    }
-    return refs;
-  }
 }
 
 export class Dispatcher {
@@ -430,7 +339,7 @@ export class Dispatcher {
     if (!results || results.some((r) => !r.ok))
       this.deps.logger.debug(
         () =>
-          `device '${b.deviceId}': fade write failed: ${describeError(error ?? results?.find((r) => !r.ok)?.error)}`,
+          `device '${b.deviceId}': fade write failed: ${describeDriverError(error ?? results?.find((r) => !r.ok)?.error)}`,
       );
   }
 
@@ -454,7 +363,7 @@ export class Dispatcher {
         const i = b.luminaires[cycle.slots[j]];
         if (!Number.isNaN(this.pendingFade[i])) this.pendingFade[i] = 0;
       } else {
-        failure ??= describeError(result?.error ?? error);
+        failure ??= describeDriverError(result?.error ?? error);
         (cycle.failed ??= new Uint8Array(cycle.slots.length))[j] = 1;
         this.unconfirmed(device, cycle.slots[j], cycle.levels[j], failure);
       }
@@ -488,7 +397,7 @@ export class Dispatcher {
       const level = cycle.levels[j];
       const sample = samples?.[k - cycle.lo];
       if (!sample || sample.quality !== 'good' || typeof sample.value !== 'number') {
-        this.unconfirmed(device, k, level, describeError(sample?.error ?? error));
+        this.unconfirmed(device, k, level, describeDriverError(sample?.error ?? error));
         continue;
       }
       const inEffect = b.toLevel(sample.value);
@@ -581,13 +490,13 @@ export class Dispatcher {
         }
         device.needsSetup = true;
         this.deps.logger.warn(
-          `device '${b.deviceId}': watchdog/fail-safe not programmed: ${describeError(bad.error)}; retried with the next levels`,
+          `device '${b.deviceId}': watchdog/fail-safe not programmed: ${describeDriverError(bad.error)}; retried with the next levels`,
         );
       },
       (error: unknown) => {
         device.needsSetup = true;
         this.deps.logger.warn(
-          `device '${b.deviceId}': watchdog/fail-safe not programmed: ${describeError(error)}`,
+          `device '${b.deviceId}': watchdog/fail-safe not programmed: ${describeDriverError(error)}`,
         );
       },
     );
@@ -637,11 +546,13 @@ export class Dispatcher {
       (results) => {
         if (!results[0]?.ok)
           this.deps.logger.debug(
-            () => `device '${b.deviceId}': watchdog feed failed: ${describeError(results[0]?.error)}`,
+            () => `device '${b.deviceId}': watchdog feed failed: ${describeDriverError(results[0]?.error)}`,
           );
       },
       (error: unknown) =>
-        this.deps.logger.debug(() => `device '${b.deviceId}': watchdog feed failed: ${describeError(error)}`),
+        this.deps.logger.debug(
+          () => `device '${b.deviceId}': watchdog feed failed: ${describeDriverError(error)}`,
+        ),
     );
   }
 
@@ -655,7 +566,9 @@ export class Dispatcher {
     try {
       samples = await driver.read(device.pollRefs);
     } catch (error) {
-      this.deps.logger.debug(() => `device '${b.deviceId}': reconcile read failed: ${describeError(error)}`);
+      this.deps.logger.debug(
+        () => `device '${b.deviceId}': reconcile read failed: ${describeDriverError(error)}`,
+      );
       return;
     } finally {
       device.polling = false;
@@ -712,47 +625,16 @@ export class Dispatcher {
   private async report(device: DeviceState): Promise<void> {
     const b = device.binding;
     const driver = this.deps.driver(b.deviceId);
-    const kinds = Object.keys(b.reports) as PerChannelValue[];
-    if (!driver || device.reporting || kinds.length === 0) return;
+    if (!driver || device.reporting) return;
     device.reporting = true;
-    const n = b.channels.length;
-    const refs: PointRef[] = [];
-    for (const kind of kinds) {
-      const at = b.reports[kind]!;
-      for (let k = 0; k < n; k++)
-        refs.push({ key: channelKey(kind, b.channels[k]), address: at(b.channels[k]) });
-    }
-    let samples: Sample[];
+    let reports: DeviceReports | undefined;
     try {
-      samples = await driver.read(refs);
-    } catch (error) {
-      this.deps.logger.debug(() => `device '${b.deviceId}': report read failed: ${describeError(error)}`);
-      return;
+      reports = await readReports(driver, b, this.deps.logger);
     } finally {
       device.reporting = false;
     }
-    if (!this.running) return;
-    const reports: DeviceReports = {
-      output: new Float64Array(n).fill(Number.NaN),
-      power: new Float64Array(n).fill(Number.NaN),
-      energy: new Float64Array(n).fill(Number.NaN),
-      lampStatus: new Float64Array(n).fill(Number.NaN),
-    };
-    kinds.forEach((kind, block) => {
-      const into = reports[kind];
-      for (let k = 0; k < n; k++) {
-        const sample = samples[block * n + k];
-        if (sample?.quality === 'good' && typeof sample.value === 'number')
-          into[k] = kind === 'output' ? b.toOutput(sample.value) : sample.value;
-      }
-    });
-    this.deps.hooks.reported(b, reports, this.deps.clock.now());
+    if (reports && this.running) this.deps.hooks.reported(b, reports, this.deps.clock.now());
   }
-}
-
-function describeError(error: unknown): string {
-  if (error instanceof Error) return error.message;
-  return error === undefined ? 'no answer' : JSON.stringify(error);
 }
 
 function round(value: number): number {

@@ -1,4 +1,4 @@
-import type { SlotName } from '../arbiter';
+import type { SlotName } from '../slots';
 
 /**
  * What the lighting runtime tells the rest of the service through the bus (controller/bus.ts):

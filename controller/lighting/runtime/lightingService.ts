@@ -1,5 +1,5 @@
 import type { CalendarConfig, ProgramConfig } from '../../../config/schema';
-import type { LuminaireState, SlotName } from '../arbiter';
+import type { LuminaireState, SlotName } from '../slots';
 import type { TargetSpec } from '../topology';
 import type { Actor } from '../../scope';
 

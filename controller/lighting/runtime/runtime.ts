@@ -5,7 +5,8 @@ import type { Bus } from '../../bus';
 import type { Clock, Timer } from '../../../core/clock';
 import type { Component } from '../../../core/lifecycle';
 import type { Logger } from '../../../core/logger';
-import { Arbiter, PRIORITY } from '../arbiter';
+import { Arbiter } from '../arbiter';
+import { PRIORITY } from '../slots';
 import {
   epochDay,
   fromEpochDay,
@@ -65,7 +66,8 @@ import {
   persistedCommand,
   type CommandInForce,
 } from './commandRecords';
-import { Dispatcher, type DeviceReports, type DispatcherOptions } from './dispatcher';
+import type { DeviceReports } from './deviceReports';
+import { Dispatcher, type DispatcherOptions } from './dispatcher';
 import type { LightingCommandEvent } from './events';
 import { compileClassPath, MalformedLog, readDetection } from './presenceInput';
 import { previewNight, yearCost } from './preview';

@@ -2,8 +2,7 @@ import { readFile, rename } from 'node:fs/promises';
 import path from 'node:path';
 import type { CalendarConfig, ProgramConfig } from '../../../config/schema';
 import { writeFileAtomically } from '../../../drivers/durableFile';
-import type { TargetSpec } from '../topology';
-import type { Actor } from '../../scope';
+import type { CommandRecord } from './lightingService';
 
 /**
  * What the lighting runtime persists in `<stateDir>/lighting/state.json`: emergency relights and
@@ -14,20 +13,8 @@ import type { Actor } from '../../scope';
 
 export const STATE_VERSION = 1;
 
-export interface PersistedCommand {
-  id: string;
-  slot: 'emergency' | 'override';
-  target: TargetSpec;
-  level: number;
-  reason: string;
-  actor: string;
-  via: Actor['via'];
-  from: string;
-  acceptedAt: number;
-  start: number;
-  expiresAt?: number;
-  untilReleased: boolean;
-}
+/** A command as the state file keeps it: its record without what the topology derives, or the clock. */
+export type PersistedCommand = Omit<CommandRecord, 'communes' | 'luminaires' | 'pending'>;
 
 export interface PersistedState {
   version: typeof STATE_VERSION;

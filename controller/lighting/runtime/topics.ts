@@ -1,5 +1,5 @@
 import { excerpt } from '../../../core/excerpt';
-import type { SlotName } from '../arbiter';
+import type { SlotName } from '../slots';
 import type { TargetSpec } from '../topology';
 import type { LightingErrorCode } from './lightingService';
 import { COMMAND_ID_PATTERN } from './requestChecks';

@@ -1,5 +1,5 @@
 import type { Config } from '../../../config/schema';
-import { PRIORITY, type SlotName } from '../arbiter';
+import { PRIORITY, type SlotName } from '../slots';
 import type { LuminaireLevel, LuminaireView, ZoneView } from './lightingService';
 import type { LightingParts } from './parts';
 import type { ZoneContext } from './preview';

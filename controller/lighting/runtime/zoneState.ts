@@ -1,6 +1,7 @@
 import type { Clock, Timer } from '../../../core/clock';
 import type { Logger } from '../../../core/logger';
-import { PRIORITY, type Arbiter, type SlotName } from '../arbiter';
+import { type Arbiter } from '../arbiter';
+import { PRIORITY, type SlotName } from '../slots';
 import type { LightingTopology } from '../topology';
 import type { Messaging } from '../../../drivers/messaging';
 import type { LightingTopics, ZoneStatePayload } from './topics';

@@ -1,6 +1,7 @@
 import { ManualClock } from '../../../core/clock';
 import { silentLogger } from '../../../core/logger';
-import { Arbiter, type TargetedCommand } from '../../../controller/lighting/arbiter';
+import { Arbiter } from '../../../controller/lighting/arbiter';
+import type { TargetedCommand } from '../../../controller/lighting/slots';
 import { PresenceGroup, presenceOptions } from '../../../controller/lighting/presence';
 import { LightingTopology } from '../../../controller/lighting/topology';
 import { ZoneSchedule } from '../../../controller/lighting/zoneSchedule';

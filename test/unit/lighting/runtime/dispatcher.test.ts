@@ -3,11 +3,8 @@ import { DriverError } from '../../../../drivers/driver';
 import { silentLogger } from '../../../../core/logger';
 import { Arbiter } from '../../../../controller/lighting/arbiter';
 import { buildBindings } from '../../../../controller/lighting/runtime/bindings';
-import {
-  Dispatcher,
-  type DeviceReports,
-  type DispatcherOptions,
-} from '../../../../controller/lighting/runtime/dispatcher';
+import type { DeviceReports } from '../../../../controller/lighting/runtime/deviceReports';
+import { Dispatcher, type DispatcherOptions } from '../../../../controller/lighting/runtime/dispatcher';
 import { LightingTopology } from '../../../../controller/lighting/topology';
 import type { Config } from '../../../../config/schema';
 import { FakeSegmentController, territory } from './fakes';
