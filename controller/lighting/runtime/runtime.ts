@@ -1,4 +1,4 @@
-import type { CalendarConfig, Config, ProgramConfig } from '../../../config/schema';
+import type { Config, ProgramConfig } from '../../../config/schema';
 import type { Driver, Health, Sample } from '../../../drivers/driver';
 import type { Messaging } from '../../../drivers/messaging';
 import type { Bus } from '../../bus';
@@ -45,18 +45,10 @@ import {
 import { coversAny, outsideOf, type Actor } from '../../scope';
 import { buildBindings, type DeviceBinding } from './bindings';
 import { ChangeFeed } from './changeFeed';
+import { LightingDefinitions } from './definitions';
 import type { LightingParts } from './parts';
 import { communeOfZone, luminaireView, zoneContext, zoneView } from './views';
-import {
-  byId,
-  checkExpiry,
-  checkId,
-  checkLevel,
-  checkReason,
-  formatIssues,
-  invalid,
-  show,
-} from './requestChecks';
+import { checkExpiry, checkId, checkLevel, checkReason, invalid, show } from './requestChecks';
 import {
   arbiterCommand,
   commandInForce,
@@ -74,7 +66,7 @@ import { previewNight, yearCost } from './preview';
 import { CommandTracker, ProgressBoard } from './progress';
 import { LightingStore, STATE_VERSION, type PersistedCommand, type PersistedState } from './store';
 import { lightingTopics, readTarget, type LightingTopics } from './topics';
-import { validateCalendar, validateProgram } from './validation';
+import { validateProgram } from './validation';
 import { ZoneStatePublisher } from './zoneState';
 
 export interface LightingRuntimeOptions {
@@ -148,15 +140,11 @@ export class LightingRuntime implements LightingService {
   )[] = [];
   private store?: LightingStore;
   private readonly commandsById = new Map<string, CommandInForce>();
-  private readonly programsById = new Map<string, { program: ProgramConfig; origin: 'config' | 'runtime' }>();
-  private readonly calendarsById = new Map<
-    string,
-    { calendar: CalendarConfig; origin: 'config' | 'runtime' }
-  >();
   private readonly unsubscribers: (() => Promise<void>)[] = [];
   private readonly deviceHealth = new Map<string, Health>();
   private readonly malformed: MalformedLog;
   private readonly feed: ChangeFeed;
+  private readonly definitions: LightingDefinitions;
   private readonly presenceCounts = { received: 0, accepted: 0, debounced: 0 };
   private topics?: LightingTopics;
   private state: 'new' | 'starting' | 'running' | 'stopped' = 'new';
@@ -179,6 +167,14 @@ export class LightingRuntime implements LightingService {
       logger: deps.logger,
       batchMs: this.options.batchMs,
     });
+    this.definitions = new LightingDefinitions(deps.config, deps.clock, deps.logger, {
+      running: () => this.running(),
+      checkScope: (actor, communes, what) => this.checkScope(actor, communes, what),
+      rescheduleZones: (zones) => this.rescheduleZones(zones),
+      definitionChanged: (type, id, change, actor, message, zones) =>
+        this.definitionChanged(type, id, change, actor, message, zones),
+      persist: (what) => this.persist(what),
+    });
   }
 
   /** The runtime as a lifecycle component: started after the Modbus drivers, before MQTT and OPC UA. */
@@ -198,9 +194,7 @@ export class LightingRuntime implements LightingService {
     for (const problem of topology.problems) logger.warn(`lighting: ${problem}`);
     const { bindings, problems } = buildBindings(config, topology);
     for (const problem of problems) logger.error(`lighting: ${problem}; its luminaires get no commands`);
-    for (const program of config.programs) this.programsById.set(program.id, { program, origin: 'config' });
-    for (const calendar of config.calendars)
-      this.calendarsById.set(calendar.id, { calendar, origin: 'config' });
+    this.definitions.loadConfigured();
     const zoneCalendars = topology.zones.map((z) => z.calendar);
 
     this.store = new LightingStore(this.deps.stateDir, () => this.snapshot());
@@ -210,7 +204,7 @@ export class LightingRuntime implements LightingService {
       logger.error(
         `lighting: ${this.store.file} is unreadable (${loaded.error}); moved to ${loaded.movedTo}, starting from the configuration`,
       );
-    this.applyPersistedDefinitions(loaded.state, topology, zoneCalendars);
+    this.definitions.applyPersisted(loaded.state, topology, zoneCalendars);
 
     const arbiter = new Arbiter(topology);
     // Built in the order they read each other; their callbacks reach the runtime only once it runs.
@@ -640,7 +634,6 @@ export class LightingRuntime implements LightingService {
 
   private snapshot(): PersistedState {
     const commands = [...this.commandsById.values()].map(persistedCommand);
-    const config = this.deps.config;
     const zoneCalendars: Record<string, string> = {};
     const t = this.parts;
     if (t) {
@@ -651,48 +644,9 @@ export class LightingRuntime implements LightingService {
     return {
       version: STATE_VERSION,
       commands,
-      programs: {
-        put: [...this.programsById.values()].filter((p) => p.origin === 'runtime').map((p) => p.program),
-        deleted: config.programs.map((p) => p.id).filter((id) => !this.programsById.has(id)),
-      },
-      calendars: {
-        put: [...this.calendarsById.values()].filter((c) => c.origin === 'runtime').map((c) => c.calendar),
-        deleted: config.calendars.map((c) => c.id).filter((id) => !this.calendarsById.has(id)),
-      },
+      ...this.definitions.persisted(),
       zoneCalendars,
     };
-  }
-
-  /** Programs, calendars and zone calendars changed at runtime, checked again before use. */
-  private applyPersistedDefinitions(
-    state: PersistedState,
-    topology: LightingTopology,
-    zoneCalendars: string[],
-  ): void {
-    const luxPoints = this.luxPoints();
-    for (const id of state.programs.deleted) this.programsById.delete(id);
-    for (const body of state.programs.put) {
-      const checked = validateProgram(body, { luxPoints });
-      if (checked.ok) this.programsById.set(checked.value.id, { program: checked.value, origin: 'runtime' });
-      else this.logger.error(`lighting: persisted program not used: ${formatIssues(checked.issues)}`);
-    }
-    for (const id of state.calendars.deleted) this.calendarsById.delete(id);
-    for (const body of state.calendars.put) {
-      const checked = validateCalendar(body, { programs: new Set(this.programsById.keys()) });
-      if (checked.ok)
-        this.calendarsById.set(checked.value.id, { calendar: checked.value, origin: 'runtime' });
-      else this.logger.error(`lighting: persisted calendar not used: ${formatIssues(checked.issues)}`);
-    }
-    for (const [zoneId, calendar] of Object.entries(state.zoneCalendars)) {
-      const z = topology.zoneIndex(zoneId);
-      if (z === undefined)
-        this.logger.warn(`lighting: persisted calendar of unknown zone '${zoneId}' ignored`);
-      else if (!this.calendarsById.has(calendar))
-        this.logger.error(
-          `lighting: zone '${zoneId}': persisted calendar '${calendar}' is unknown; its configured one applies`,
-        );
-      else zoneCalendars[z] = calendar;
-    }
   }
 
   // ======== live state ========
@@ -726,182 +680,42 @@ export class LightingRuntime implements LightingService {
     return luminaireView(t, i);
   }
 
-  // ======== programs and calendars ========
+  // ======== programs and calendars: controller/lighting/runtime/definitions.ts ========
 
   programs(): ProgramEntry[] {
-    this.running(); // unavailable outranks invalid: a stopped service says so first
-    return [...this.programsById.values()]
-      .map((p) => this.programEntry(p.program.id))
-      .sort(byId((e) => e.program.id));
+    return this.definitions.programs();
   }
 
   program(id: string): ProgramEntry {
-    this.running(); // unavailable outranks invalid: a stopped service says so first
-    if (!this.programsById.has(id)) throw new LightingError('not-found', `unknown program '${id}'`);
-    return this.programEntry(id);
+    return this.definitions.program(id);
   }
 
-  async putProgram(body: unknown, actor: Actor): Promise<ProgramEntry> {
-    const t = this.running();
-    const checked = validateProgram(body, { luxPoints: this.luxPoints() });
-    if (!checked.ok) throw invalid('program', checked.issues);
-    const program = checked.value;
-    const zones = this.zonesUsingProgram(program.id);
-    this.checkScope(
-      actor,
-      zones.map((z) => communeOfZone(t, z)),
-      `change program '${program.id}' (used by zones ${describeZones(t, zones)})`,
-    );
-    const before = this.programsById.get(program.id);
-    this.programsById.set(program.id, { program, origin: 'runtime' });
-    try {
-      this.rescheduleZones(zones);
-    } catch (error) {
-      if (before) this.programsById.set(program.id, before);
-      else this.programsById.delete(program.id);
-      this.rescheduleZones(zones);
-      throw new LightingError('invalid', `program '${program.id}': ${(error as Error).message}`);
-    }
-    this.definitionChanged(
-      'program',
-      program.id,
-      'put',
-      actor,
-      `program '${program.id}' ${before ? 'changed' : 'created'}${zones.length > 0 ? `, applied to ${zones.length} zone(s)` : ''}`,
-      zones,
-    );
-    await this.persist(`program '${program.id}'`);
-    return this.programEntry(program.id);
+  putProgram(body: unknown, actor: Actor): Promise<ProgramEntry> {
+    return this.definitions.putProgram(body, actor);
   }
 
-  async deleteProgram(id: string, actor: Actor): Promise<void> {
-    this.running(); // unavailable outranks invalid: a stopped service says so first
-    if (!this.programsById.has(id)) throw new LightingError('not-found', `unknown program '${id}'`);
-    const users = this.calendarsUsing(id);
-    if (users.length > 0)
-      throw new LightingError(
-        'conflict',
-        `program '${id}' is used by calendar(s) ${users.map((c) => `'${c}'`).join(', ')}`,
-      );
-    this.programsById.delete(id);
-    this.definitionChanged('program', id, 'deleted', actor, `program '${id}' deleted`, []);
-    await this.persist(`deletion of program '${id}'`);
+  deleteProgram(id: string, actor: Actor): Promise<void> {
+    return this.definitions.deleteProgram(id, actor);
   }
 
   calendars(): CalendarEntry[] {
-    this.running(); // unavailable outranks invalid: a stopped service says so first
-    return [...this.calendarsById.keys()]
-      .map((id) => this.calendarEntry(id))
-      .sort(byId((e) => e.calendar.id));
+    return this.definitions.calendars();
   }
 
   calendar(id: string): CalendarEntry {
-    this.running(); // unavailable outranks invalid: a stopped service says so first
-    if (!this.calendarsById.has(id)) throw new LightingError('not-found', `unknown calendar '${id}'`);
-    return this.calendarEntry(id);
+    return this.definitions.calendar(id);
   }
 
-  async putCalendar(body: unknown, actor: Actor): Promise<CalendarEntry> {
-    const t = this.running();
-    const checked = validateCalendar(body, { programs: new Set(this.programsById.keys()) });
-    if (!checked.ok) throw invalid('calendar', checked.issues);
-    const calendar = checked.value;
-    const zones = this.zonesFollowing(calendar.id);
-    this.checkScope(
-      actor,
-      zones.map((z) => communeOfZone(t, z)),
-      `change calendar '${calendar.id}' (followed by zones ${describeZones(t, zones)})`,
-    );
-    const before = this.calendarsById.get(calendar.id);
-    this.calendarsById.set(calendar.id, { calendar, origin: 'runtime' });
-    this.rescheduleZones(zones);
-    this.definitionChanged(
-      'calendar',
-      calendar.id,
-      'put',
-      actor,
-      `calendar '${calendar.id}' ${before ? 'changed' : 'created'}${zones.length > 0 ? `, applied to ${zones.length} zone(s)` : ''}`,
-      zones,
-    );
-    await this.persist(`calendar '${calendar.id}'`);
-    return this.calendarEntry(calendar.id);
+  putCalendar(body: unknown, actor: Actor): Promise<CalendarEntry> {
+    return this.definitions.putCalendar(body, actor);
   }
 
-  async deleteCalendar(id: string, actor: Actor): Promise<void> {
-    const t = this.running();
-    if (!this.calendarsById.has(id)) throw new LightingError('not-found', `unknown calendar '${id}'`);
-    const zones = this.zonesFollowing(id);
-    if (zones.length > 0)
-      throw new LightingError(
-        'conflict',
-        `calendar '${id}' is followed by zone(s) ${describeZones(t, zones)}`,
-      );
-    this.calendarsById.delete(id);
-    this.definitionChanged('calendar', id, 'deleted', actor, `calendar '${id}' deleted`, []);
-    await this.persist(`deletion of calendar '${id}'`);
+  deleteCalendar(id: string, actor: Actor): Promise<void> {
+    return this.definitions.deleteCalendar(id, actor);
   }
 
-  async assignCalendar(zoneId: string, calendarId: string, actor: Actor): Promise<ZoneView> {
-    const t = this.running();
-    const z = t.topology.zoneIndex(zoneId);
-    if (z === undefined) throw new LightingError('not-found', `unknown zone '${zoneId}'`);
-    if (!this.calendarsById.has(calendarId))
-      throw new LightingError(
-        'not-found',
-        `unknown calendar '${calendarId}' (known: ${[...this.calendarsById.keys()].join(', ')})`,
-      );
-    this.checkScope(actor, [communeOfZone(t, z)], `give zone '${zoneId}' another calendar`);
-    t.zoneCalendars[z] = calendarId;
-    this.rescheduleZones([z]);
-    this.definitionChanged(
-      'zone-calendar',
-      zoneId,
-      'put',
-      actor,
-      `zone '${zoneId}' follows calendar '${calendarId}'`,
-      [z],
-    );
-    await this.persist(`calendar of zone '${zoneId}'`);
-    return zoneView(t, this.deps.config, this.clock.now(), z);
-  }
-
-  private programEntry(id: string): ProgramEntry {
-    const { program, origin } = this.programsById.get(id)!;
-    return { program, origin, usedBy: this.calendarsUsing(id) };
-  }
-
-  private calendarEntry(id: string): CalendarEntry {
-    const { calendar, origin } = this.calendarsById.get(id)!;
-    const t = this.parts!;
-    return { calendar, origin, zones: this.zonesFollowing(id).map((z) => t.topology.zones[z].id) };
-  }
-
-  private calendarsUsing(programId: string): string[] {
-    return [...this.calendarsById.values()]
-      .filter(
-        ({ calendar }) =>
-          calendar.default === programId || calendar.rules.some((r) => r.program === programId),
-      )
-      .map(({ calendar }) => calendar.id);
-  }
-
-  private zonesFollowing(calendarId: string): number[] {
-    const t = this.parts!;
-    const out: number[] = [];
-    t.zoneCalendars.forEach((c, z) => {
-      if (c === calendarId) out.push(z);
-    });
-    return out;
-  }
-
-  private zonesUsingProgram(programId: string): number[] {
-    const calendars = new Set(this.calendarsUsing(programId));
-    const t = this.parts!;
-    const out: number[] = [];
-    t.zoneCalendars.forEach((c, z) => {
-      if (calendars.has(c)) out.push(z);
-    });
-    return out;
+  assignCalendar(zoneId: string, calendarId: string, actor: Actor): Promise<ZoneView> {
+    return this.definitions.assignCalendar(zoneId, calendarId, actor);
   }
 
   /** New schedules for the zones, applied now and dispatched (within the call: well under a second). */
@@ -917,13 +731,13 @@ export class LightingRuntime implements LightingService {
   private rebuildSchedule(z: number): void {
     const t = this.parts!;
     const zone = t.topology.zones[z];
-    const calendar = this.calendarsById.get(t.zoneCalendars[z])?.calendar;
+    const calendar = this.definitions.calendarsById.get(t.zoneCalendars[z])?.calendar;
     if (!calendar) {
       this.logger.error(`lighting: zone '${zone.id}': unknown calendar '${t.zoneCalendars[z]}'; no schedule`);
       t.schedules[z] = undefined;
       return;
     }
-    const programs = new Map([...this.programsById].map(([id, p]) => [id, p.program]));
+    const programs = new Map([...this.definitions.programsById].map(([id, p]) => [id, p.program]));
     t.schedules[z] = ZoneSchedule.create({
       zone: zone.id,
       calendar,
@@ -1001,12 +815,12 @@ export class LightingRuntime implements LightingService {
     if (issues.length > 0 || z === undefined || !program) throw invalid('year cost', issues);
     const t = this.parts!;
     const context = zoneContext(t, this.deps.config, z);
-    const calendar = this.calendarsById.get(t.zoneCalendars[z])!.calendar;
+    const calendar = this.definitions.calendarsById.get(t.zoneCalendars[z])!.calendar;
     return yearCost({
       zone: context,
       proposed: program,
       calendar,
-      programs: new Map([...this.programsById].map(([id, p]) => [id, p.program])),
+      programs: new Map([...this.definitions.programsById].map(([id, p]) => [id, p.program])),
       from: from ?? nightOf(timeZone(context.timeZone), this.clock.now()),
       nights,
       tariffs: this.deps.config.tariffs,
@@ -1027,16 +841,16 @@ export class LightingRuntime implements LightingService {
 
   private programOf(source: ProgramSource | undefined, issues: ValidationIssue[]): ProgramConfig | undefined {
     if (typeof source === 'string') {
-      const found = this.programsById.get(source)?.program;
+      const found = this.definitions.programsById.get(source)?.program;
       if (!found)
         issues.push({
           path: ['program'],
-          message: `unknown program '${source}' (known: ${[...this.programsById.keys()].join(', ')})`,
+          message: `unknown program '${source}' (known: ${[...this.definitions.programsById.keys()].join(', ')})`,
         });
       return found;
     }
     if (typeof source === 'object' && source !== null && 'program' in source) {
-      const checked = validateProgram(source.program, { luxPoints: this.luxPoints() });
+      const checked = validateProgram(source.program, { luxPoints: this.definitions.luxPoints() });
       if (checked.ok) return checked.value;
       for (const issue of checked.issues)
         issues.push({ path: ['program', 'program', ...issue.path], message: issue.message });
@@ -1441,23 +1255,10 @@ export class LightingRuntime implements LightingService {
         `${what} is in commune '${commune}', outside ${actor.user}'s communes`,
       );
   }
-
-  private luxPoints(): Set<string> {
-    const points = new Set<string>();
-    for (const building of this.deps.config.buildings)
-      for (const point of building.points) points.add(`${building.id}/${point.id}`);
-    return points;
-  }
 }
 
 function sameMembers(a: readonly string[], b: readonly string[]): boolean {
   return a.length === b.length && a.every((c) => b.includes(c));
-}
-
-function describeZones(t: LightingParts, zones: readonly number[]): string {
-  if (zones.length === 0) return 'none';
-  const names = zones.slice(0, 5).map((z) => `'${t.topology.zones[z].id}'`);
-  return `${names.join(', ')}${zones.length > 5 ? ` and ${zones.length - 5} more` : ''}`;
 }
 
 /** Hours of darkness (dusk to dawn) of one night between two instants. */
