@@ -45,6 +45,7 @@ import {
 import { coversAny, outsideOf, type Actor } from '../../scope';
 import { buildBindings, type DeviceBinding } from './bindings';
 import { ChangeFeed } from './changeFeed';
+import { commandChangedEvent, commandSettledEvent, definitionChangedEvent } from './commandEvents';
 import { LightingDefinitions } from './definitions';
 import type { LightingParts } from './parts';
 import { communeOfZone, luminaireView, zoneContext, zoneView } from './views';
@@ -60,7 +61,6 @@ import {
 } from './commandRecords';
 import type { DeviceReports } from './deviceReports';
 import { Dispatcher, type DispatcherOptions } from './dispatcher';
-import type { LightingCommandEvent } from './events';
 import { compileClassPath, MalformedLog, readDetection } from './presenceInput';
 import { previewNight, yearCost } from './preview';
 import { CommandTracker, ProgressBoard } from './progress';
@@ -892,30 +892,10 @@ export class LightingRuntime implements LightingService {
     at: number,
   ): void {
     this.feed.publish({ type: 'command', at, change, record: commandRecord(meta, at), actor }, meta.communes);
-    const kind = meta.slot === 'emergency' ? 'relight' : 'override';
-    const state: LightingCommandEvent['state'] =
-      change === 'created' || change === 'replaced' ? 'accepted' : change;
-    this.deps.bus.emit('lightingCommandChanged', {
-      at,
-      kind,
-      id: meta.id,
-      state,
-      communes:
-        this.parts!.topology.communes.length === meta.communes.length && meta.communes.length > 1
-          ? ['*']
-          : meta.communes,
-      severity:
-        meta.slot === 'emergency' && state === 'accepted'
-          ? 'critical'
-          : meta.slot === 'emergency'
-            ? 'warning'
-            : 'info',
-      message: `${kind === 'relight' ? 'Emergency relight' : 'Override'} '${meta.id}' ${state}: ${meta.level} % on ${describeSpec(meta.target)} (${meta.luminaires} luminaires) — ${meta.reason}`,
-      source: describeSpec(meta.target),
-      actor,
-      via,
-      from,
-    });
+    this.deps.bus.emit(
+      'lightingCommandChanged',
+      commandChangedEvent(meta, change, { actor, via, from }, at, this.parts!.topology.communes.length),
+    );
   }
 
   private progressed(tracker: CommandTracker, progress: CommandProgress): void {
@@ -925,23 +905,7 @@ export class LightingRuntime implements LightingService {
     this.feed.publish({ type: 'progress', at, progress }, communes);
     if (!progress.done || !meta || tracker.reported) return;
     tracker.reported = true;
-    const kind = meta.slot === 'emergency' ? 'relight' : 'override';
-    const failed = progress.failed > 0;
-    this.deps.bus.emit('lightingCommandChanged', {
-      at,
-      kind,
-      id: meta.id,
-      state: failed ? 'failed' : 'confirmed',
-      communes,
-      severity: failed ? 'critical' : 'info',
-      message: failed
-        ? `${kind === 'relight' ? 'Emergency relight' : 'Override'} '${meta.id}': ${progress.confirmed} of ${progress.total} luminaires confirmed, ${progress.failed} failed (${progress.failures.map((f) => `${f.device}: ${f.error}`).join('; ')})`
-        : `${kind === 'relight' ? 'Emergency relight' : 'Override'} '${meta.id}' confirmed by the devices: ${progress.confirmed} luminaires in ${at - progress.acceptedAt} ms`,
-      source: describeSpec(meta.target),
-      actor: meta.actor,
-      via: meta.via,
-      from: meta.from,
-    });
+    this.deps.bus.emit('lightingCommandChanged', commandSettledEvent(meta, progress, communes, at));
   }
 
   private definitionChanged(
@@ -959,19 +923,10 @@ export class LightingRuntime implements LightingService {
       { type, at, change, id, actor: actor.user },
       communes.includes('*') ? t.topology.communes : communes,
     );
-    this.deps.bus.emit('lightingCommandChanged', {
-      at,
-      kind: type === 'program' ? 'program' : 'calendar',
-      id,
-      state: change === 'put' ? 'changed' : 'deleted',
-      communes,
-      severity: 'info',
-      message,
-      source: type === 'zone-calendar' ? `zone ${id}` : `${type} ${id}`,
-      actor: actor.user,
-      via: actor.via,
-      from: actor.from,
-    });
+    this.deps.bus.emit(
+      'lightingCommandChanged',
+      definitionChangedEvent(type, id, change, actor, message, communes, at),
+    );
   }
 
   // ======== decisions → dispatch ========
