@@ -12,9 +12,9 @@ export interface DeviceReports {
 
 /**
  * One poll of what a segment controller reports per channel (light output, power, energy, lamp status):
- * telemetry, not dispatch. The dispatcher's housekeeping asks for it every `reportMs`; the driver queues
- * it behind commands and read-backs. Undefined when the device did not answer (logged at debug: the
- * device's health says it already).
+ * telemetry, not dispatch. The ReportPoller asks for it every `reportMs`; the driver queues it behind
+ * commands and read-backs. Undefined when the device did not answer (logged at debug: the device's health
+ * says it already).
  */
 export async function readReports(
   driver: Driver,

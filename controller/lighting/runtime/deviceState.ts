@@ -28,7 +28,6 @@ export class DeviceState {
   readonly retry: Uint8Array;
   retryList: number[] = [];
   retryTimer: Timer | undefined;
-  retryAttempt = 0;
   writing = false;
   /** Increments with every levels write, so a poll issued before one knows it is stale. */
   sendSeq = 0;
@@ -37,9 +36,7 @@ export class DeviceState {
   needsSetup = true;
   bootCount = Number.NaN;
   polling = false;
-  reporting = false;
   nextReconcileAt = 0;
-  nextReportAt = 0;
   readonly ranges = new Map<number, PointRef[]>();
   readonly pollRefs: PointRef[];
   /**
@@ -57,6 +54,14 @@ export class DeviceState {
     this.dirtyList = new Int32Array(n);
     this.retry = new Uint8Array(n);
     this.pollRefs = binding.bootCount ? [...binding.inEffect, binding.bootCount] : binding.inEffect;
+  }
+
+  /** Slot k goes out with the next levels write; false when it already does. */
+  markDirty(k: number): boolean {
+    if (this.dirty[k] === 1) return false;
+    this.dirty[k] = 1;
+    this.dirtyList[this.dirtyCount++] = k;
+    return true;
   }
 
   levelWrite(k: number, value: number): PointWrite {

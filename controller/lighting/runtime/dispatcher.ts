@@ -17,20 +17,19 @@ import type { Arbiter } from '../arbiter';
 import type { LightingTopology } from '../topology';
 import type { DeviceBinding } from './bindings';
 import { DeviceState, READ_ALIGN, type Cycle } from './deviceState';
-import { readReports, type DeviceReports } from './deviceReports';
 
 /**
- * From decisions to light: the arbiter's changes grouped per device, one write for all changed
- * channels of a device, then one read-back of their levels in effect; unconfirmed levels are retried
- * with backoff and then reported failed. A reconciler reads every device's levels in effect
- * periodically (staggered), after a reconnection and after a reboot (boot counter), and resends the
- * differences. Devices with a watchdog get it programmed (with the fail-safe level) after their first
- * levels, and fed before it expires.
+ * From decisions to light: the arbiter's changes grouped per device, one write for all changed channels of
+ * a device, then one read-back of their levels in effect; unconfirmed levels are retried with backoff and
+ * then reported failed. A reconciler reads every device's levels in effect periodically (staggered), after
+ * a reconnection and after a reboot (boot counter), and resends the differences. Devices with a watchdog
+ * get it programmed (with the fail-safe level) after their first levels, and fed before it expires. What
+ * the devices report (power, energy, lamp status) is telemetry, polled by the ReportPoller.
  *
- * One write per device in flight: changes arriving meanwhile coalesce into the next write, which
- * carries the latest decided levels (never a queue of stale ones) and goes out as soon as the
- * previous write is answered, without waiting for its read-back (the link keeps requests in order,
- * so a read-back still reflects the write before it). Per luminaire state lives in typed arrays.
+ * One write per device in flight: changes arriving meanwhile coalesce into the next write, which carries
+ * the latest decided levels (never a queue of stale ones) and goes out as soon as the previous write is
+ * answered, without waiting for its read-back (the link keeps requests in order, so a read-back still
+ * reflects the write before it). Per luminaire state lives in typed arrays.
  */
 
 export interface DispatcherOptions {
@@ -40,9 +39,7 @@ export interface DispatcherOptions {
   retryBackoff?: BackoffOptions;
   /** Reconciliation: every device's levels in effect read this often, staggered. Default 30 s. */
   reconcileMs?: number;
-  /** Output, power, energy and lamp status read this often, staggered. Default 60 s. */
-  reportMs?: number;
-  /** Housekeeping tick (reconcile, reports and watchdog feeding are checked on it). Default 1 s. */
+  /** Housekeeping tick (reconcile and watchdog feeding are checked on it). Default 1 s. */
   tickMs?: number;
 }
 
@@ -50,7 +47,6 @@ export interface ResolvedDispatcherOptions {
   retries: number;
   retryBackoff: ResolvedBackoff;
   reconcileMs: number;
-  reportMs: number;
   tickMs: number;
 }
 
@@ -59,7 +55,6 @@ export function coerceDispatcherOptions(options: DispatcherOptions = {}): Resolv
     retries: options.retries ?? 3,
     retryBackoff: coerceBackoff({ initialMs: 100, maxMs: 2_000, ...options.retryBackoff }),
     reconcileMs: options.reconcileMs ?? 30_000,
-    reportMs: options.reportMs ?? 60_000,
     tickMs: options.tickMs ?? 1_000,
   };
 }
@@ -69,8 +64,6 @@ export interface DispatcherHooks {
   readBack(i: number, level: number, confirmed: boolean, at: number): void;
   /** Luminaires of a device not confirmed after their retries. */
   failed(binding: DeviceBinding, luminaires: number[], error: string, at: number): void;
-  /** A device's output/power/energy/lamp status poll. */
-  reported(binding: DeviceBinding, reports: DeviceReports, at: number): void;
   /** The reconciler found a reboot (boot counter changed). */
   rebooted?(binding: DeviceBinding, bootCount: number): void;
 }
@@ -154,7 +147,6 @@ export class Dispatcher {
     this.devices.forEach((device, k) => {
       // Staggered, so that reconciling 1,000 devices does not mean 1,000 reads in the same second.
       device.nextReconcileAt = now + Math.round(((k + 1) / n) * this.options.reconcileMs);
-      device.nextReportAt = now + Math.round(((k + 0.5) / n) * this.options.reportMs);
     });
     for (const device of this.devices) this.resync(device);
     this.tickTimer = this.deps.clock.setTimeout(this.tick, this.options.tickMs);
@@ -180,13 +172,13 @@ export class Dispatcher {
 
   /** Sends the arbiter's changes (ascending luminaire indices, as takeChanges returns them). */
   dispatch(changes: Int32Array): void {
-    for (let j = 0; j < changes.length; j++) this.mark(changes[j]);
+    for (let j = 0; j < changes.length; j++) this.markToSend(changes[j]);
     this.flushTouched();
   }
 
   /** Sends luminaire i again even if its level did not change (a command replaced by an equal one). */
   resend(indices: Iterable<number>): void {
-    for (const i of indices) this.mark(i);
+    for (const i of indices) this.markToSend(i);
     this.flushTouched();
   }
 
@@ -214,14 +206,10 @@ export class Dispatcher {
 
   // ---- sending ----
 
-  private mark(i: number): void {
+  private markToSend(i: number): void {
     const device = this.byDeviceIndex[this.deps.topology.deviceOf[i]];
     if (!device) return;
-    const k = this.slotOf[i];
-    if (device.dirty[k] === 0) {
-      device.dirty[k] = 1;
-      device.dirtyList[device.dirtyCount++] = k;
-    }
+    device.markDirty(this.slotOf[i]);
     const index = device.binding.index;
     if (this.touchedFlag[index] === 0) {
       this.touchedFlag[index] = 1;
@@ -243,10 +231,7 @@ export class Dispatcher {
     for (let k = 0; k < b.luminaires.length; k++) {
       const i = b.luminaires[k];
       device.retry[k] = 0;
-      if (!Number.isNaN(this.deps.arbiter.levelOf(i)) && device.dirty[k] === 0) {
-        device.dirty[k] = 1;
-        device.dirtyList[device.dirtyCount++] = k;
-      }
+      if (!Number.isNaN(this.deps.arbiter.levelOf(i))) device.markDirty(k);
     }
     if (device.dirtyCount === 0) this.setup(device);
     else this.send(device);
@@ -461,10 +446,7 @@ export class Dispatcher {
         // Confirmed, or resent by a resync, since: nothing to retry.
         if (device.retry[k] === 0) continue;
         device.retry[k] = 0;
-        if (device.dirty[k] === 0) {
-          device.dirty[k] = 1;
-          device.dirtyList[device.dirtyCount++] = k;
-        }
+        device.markDirty(k);
       }
       this.counters.retries += device.dirtyCount > 0 ? list.length : 0;
       this.send(device);
@@ -502,7 +484,7 @@ export class Dispatcher {
     );
   }
 
-  // ---- housekeeping: reconciliation, reports, watchdog ----
+  // ---- housekeeping: reconciliation, watchdog ----
 
   private readonly tick = (): void => {
     this.tickTimer = undefined;
@@ -523,10 +505,6 @@ export class Dispatcher {
     if (now >= device.nextReconcileAt) {
       device.nextReconcileAt = now + this.options.reconcileMs;
       void this.reconcile(device);
-    }
-    if (now >= device.nextReportAt) {
-      device.nextReportAt = now + this.options.reportMs;
-      void this.report(device);
     }
     if (b.watchdogS > 0 && now - device.lastWriteAt >= (b.watchdogS * 1000) / 3) this.feed(device, now);
   }
@@ -604,36 +582,16 @@ export class Dispatcher {
       arbiter.recordInEffect(i, inEffect, now);
       const level = arbiter.levelOf(i);
       if (Number.isNaN(level) || Math.abs(level - inEffect) <= b.tolerance) continue;
-      if (device.dirty[k] === 0 && device.retry[k] === 0) {
-        device.dirty[k] = 1;
-        device.dirtyList[device.dirtyCount++] = k;
-        resent++;
-      }
+      if (device.retry[k] === 0 && device.markDirty(k)) resent++;
     }
     if (resent > 0) {
       this.counters.reconciled += resent;
       this.deps.logger.info(
         `device '${b.deviceId}': ${resent} level(s) differ from the decided ones; resent`,
-        {
-          device: b.deviceId,
-        },
+        { device: b.deviceId },
       );
       this.send(device);
     }
-  }
-
-  private async report(device: DeviceState): Promise<void> {
-    const b = device.binding;
-    const driver = this.deps.driver(b.deviceId);
-    if (!driver || device.reporting) return;
-    device.reporting = true;
-    let reports: DeviceReports | undefined;
-    try {
-      reports = await readReports(driver, b, this.deps.logger);
-    } finally {
-      device.reporting = false;
-    }
-    if (reports && this.running) this.deps.hooks.reported(b, reports, this.deps.clock.now());
   }
 }
 

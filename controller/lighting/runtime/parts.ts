@@ -7,6 +7,7 @@ import type { LightingAccounting } from './accounting';
 import type { DeviceBinding } from './bindings';
 import type { Dispatcher } from './dispatcher';
 import type { ProgressBoard } from './progress';
+import type { ReportPoller } from './reportPoller';
 
 /** A presence sensor's topic, how to read its payload, and the group it feeds. */
 export interface SensorInput {
@@ -20,12 +21,14 @@ export interface SensorInput {
 
 /**
  * What the lighting runtime is made of once its configuration is read: the decisions (topology, arbiter,
- * schedules, presence groups), dispatch to the devices and what follows from it (progress, accounting).
+ * schedules, presence groups), dispatch to the devices and what follows from it (progress, accounting),
+ * and the polling of the devices' reports.
  */
 export interface LightingParts {
   topology: LightingTopology;
   arbiter: Arbiter;
   dispatcher: Dispatcher;
+  reportPoller: ReportPoller;
   board: ProgressBoard;
   accounting: LightingAccounting;
   bindings: DeviceBinding[];

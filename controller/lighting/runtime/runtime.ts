@@ -64,13 +64,15 @@ import { Dispatcher, type DispatcherOptions } from './dispatcher';
 import { compileClassPath, MalformedLog, readDetection } from './presenceInput';
 import { previewNight, yearCost } from './preview';
 import { CommandTracker, ProgressBoard } from './progress';
+import { ReportPoller, type ReportPollerOptions } from './reportPoller';
 import { LightingStore, STATE_VERSION, type PersistedCommand, type PersistedState } from './store';
 import { lightingTopics, readTarget, type LightingTopics } from './topics';
 import { validateProgram } from './validation';
 import { ZoneStatePublisher } from './zoneState';
 
 export interface LightingRuntimeOptions {
-  dispatch?: DispatcherOptions;
+  /** Dispatch to the devices, and the polling of their reports (both checked every `tickMs`). */
+  dispatch?: DispatcherOptions & ReportPollerOptions;
   /** Change events (console, telemetry, zone state topics) are batched over this interval. Default 250 ms. */
   batchMs?: number;
   /** A zone's retained state topic is republished at most this often. Default 1 s. */
@@ -86,7 +88,7 @@ export interface LightingRuntimeOptions {
 }
 
 export interface ResolvedLightingRuntimeOptions {
-  dispatch: DispatcherOptions;
+  dispatch: DispatcherOptions & ReportPollerOptions;
   batchMs: number;
   zoneStateMs: number;
   keepProgress: number;
@@ -225,8 +227,17 @@ export class LightingRuntime implements LightingService {
         hooks: {
           readBack: (i, level, _confirmed, at) => this.readBack(i, level, at),
           failed: (binding, luminaires, error, at) => this.dispatchFailed(binding, luminaires, error, at),
-          reported: (binding, reports, at) => this.reported(binding, reports, at),
         },
+      },
+      this.options.dispatch,
+    );
+    const reportPoller = new ReportPoller(
+      {
+        bindings,
+        driver: (id) => this.deps.devices.get(id),
+        clock,
+        logger: logger.child('dispatch'),
+        hooks: { reported: (binding, reports, at) => this.reported(binding, reports, at) },
       },
       this.options.dispatch,
     );
@@ -248,6 +259,7 @@ export class LightingRuntime implements LightingService {
       sensorsByTopic: new Map(),
       luxZones: new Map(),
       dispatcher,
+      reportPoller,
       board,
       accounting,
     };
@@ -279,6 +291,7 @@ export class LightingRuntime implements LightingService {
     // The first dispatch: every decided level, relights first in the sense that nothing else went out before.
     arbiter.takeChanges();
     dispatcher.start();
+    reportPoller.start();
     this.feed.allLevelsChanged();
     this.armArbiterTimer();
     this.state = 'running';
@@ -326,6 +339,7 @@ export class LightingRuntime implements LightingService {
       });
       t?.board.stop();
     });
+    await step('reports', () => t?.reportPoller.stop());
     await step('dispatch', () => t?.dispatcher.stop());
     await step('state file', () => this.store?.flushed());
   }

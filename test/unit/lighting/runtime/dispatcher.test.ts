@@ -3,7 +3,6 @@ import { DriverError } from '../../../../drivers/driver';
 import { silentLogger } from '../../../../core/logger';
 import { Arbiter } from '../../../../controller/lighting/arbiter';
 import { buildBindings } from '../../../../controller/lighting/runtime/bindings';
-import type { DeviceReports } from '../../../../controller/lighting/runtime/deviceReports';
 import { Dispatcher, type DispatcherOptions } from '../../../../controller/lighting/runtime/dispatcher';
 import { LightingTopology } from '../../../../controller/lighting/topology';
 import type { Config } from '../../../../config/schema';
@@ -27,7 +26,6 @@ function setup(config: Config, options: DispatcherOptions = {}) {
   );
   const readBacks: { i: number; level: number; confirmed: boolean }[] = [];
   const failures: { device: string; luminaires: number[]; error: string }[] = [];
-  const reports: { device: string; reports: DeviceReports }[] = [];
   const dispatcher = new Dispatcher(
     {
       arbiter,
@@ -41,7 +39,6 @@ function setup(config: Config, options: DispatcherOptions = {}) {
         readBack: (i, level, confirmed) => readBacks.push({ i, level, confirmed }),
         failed: (binding, luminaires, error) =>
           failures.push({ device: binding.deviceId, luminaires, error }),
-        reported: (binding, r) => reports.push({ device: binding.deviceId, reports: r }),
       },
     },
     options,
@@ -50,7 +47,7 @@ function setup(config: Config, options: DispatcherOptions = {}) {
     arbiter.setSchedule(zone, { level, allowPresence: false }, clock.now());
     dispatcher.dispatch(arbiter.takeChanges());
   };
-  return { clock, topology, arbiter, dispatcher, devices, readBacks, failures, reports, schedule };
+  return { clock, topology, arbiter, dispatcher, devices, readBacks, failures, schedule };
 }
 
 describe('Dispatcher', () => {
@@ -218,21 +215,6 @@ describe('Dispatcher', () => {
     // Zone 1 (device b) has no schedule: nothing decided, no level sent; its fail-safe applies.
     expect(b.levelWrites()).toEqual([]);
     expect(b.writtenAddresses()[0]).toEqual([11, 10]);
-  });
-
-  it('passes the polled output, power, energy and lamp status on', async () => {
-    const t = setup(territory(), { reportMs: 60_000, tickMs: 1_000 });
-    const [a] = [...t.devices.values()];
-    await a.start();
-    a.values.set('input:2001', 25.4);
-    a.values.set('input:4002', 1);
-    t.dispatcher.start();
-    t.clock.advance(60_000);
-    await settle();
-    const report = t.reports.find((r) => r.device === a.deviceId)!.reports;
-    expect(report.power[1]).toBeCloseTo(25.4);
-    expect(report.lampStatus[2]).toBe(1);
-    expect(report.output[0]).toBe(100);
   });
 
   it('ramps a presence release over its one-shot fade, so that a raise is one write', async () => {
