@@ -168,7 +168,6 @@ export class Service {
         metrics: () => health.metrics(),
       },
       audit: this.audit,
-      bus,
       clock,
       logger: logger.child('api'),
     });

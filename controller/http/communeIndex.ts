@@ -3,8 +3,9 @@ import type { TargetSpec } from '../lighting/topology';
 
 /**
  * Which commune a zone or luminaire belongs to, from the configuration (zones and luminaires do not
- * change while running). The audit log uses it to file a refused command under its communes, and the
- * progress endpoint to scope commands the API has not seen itself.
+ * change while running): the communes the API lists, and those the audit log files under a calendar's
+ * change and a refused relight, override or calendar assignment (refused before the runtime made a
+ * record of it, so only the configuration can say where its target lies).
  */
 export class CommuneIndex {
   private readonly zoneCommune = new Map<string, string>();

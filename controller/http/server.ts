@@ -10,7 +10,6 @@ import Fastify, {
 import { jsonSchemaTransform, serializerCompiler } from 'fastify-type-provider-zod';
 import type { z } from 'zod';
 import type { Config } from '../../config/schema';
-import type { Bus } from '../bus';
 import type { Clock } from '../../core/clock';
 import type { Component } from '../../core/lifecycle';
 import type { Actor } from '../scope';
@@ -33,14 +32,10 @@ export interface ApiServerDeps {
   config: Pick<Config, 'http' | 'users' | 'zones' | 'communes'>;
   services: ApiServices;
   audit: AuditLog;
-  bus: Bus;
   clock: Clock;
   logger: Logger;
   options?: ApiOptions;
 }
-
-/** Commands remembered for the progress endpoint's scope check. */
-const REMEMBERED_COMMANDS = 10_000;
 
 /** Deepest nesting of objects and arrays accepted in a body; the API's own bodies use fewer than 8. */
 const MAX_BODY_DEPTH = 32;
@@ -72,7 +67,6 @@ export class ApiServer implements Component {
   private readonly territory: CommuneIndex;
   private readonly streams: EventStreams;
   private readonly authLog = new ThrottledLog<AuthRefusal>(AUTH_LOG_INTERVAL_MS);
-  private readonly commands = new Map<string, readonly string[]>();
   private readonly counters: HttpCounters = { requests: new Map(), authFailures: 0, auditFailures: 0 };
   private app?: FastifyInstance;
   private stopping?: Promise<void>;
@@ -108,10 +102,6 @@ export class ApiServer implements Component {
   }
 
   async start(signal: AbortSignal): Promise<void> {
-    this.deps.bus.on('lightingCommandChanged', this, (event) => {
-      if (event.kind === 'relight' || event.kind === 'override')
-        this.rememberCommand(event.id, event.communes);
-    });
     const app = await this.build();
     this.app = app;
     signal.throwIfAborted();
@@ -122,7 +112,6 @@ export class ApiServer implements Component {
 
   stop(): Promise<void> {
     this.stopping ??= (async () => {
-      this.deps.bus.removeListeners(this);
       try {
         this.streams.closeAll();
       } catch (error) {
@@ -227,8 +216,6 @@ export class ApiServer implements Component {
       tickets: this.tickets,
       streams: this.streams,
       options: this.options,
-      commandCommunes: (id) => this.commands.get(id)?.slice(),
-      rememberCommand: (id, communes) => this.rememberCommand(id, communes),
       now: () => this.deps.clock.now(),
       metrics: () =>
         collectMetrics({
@@ -345,7 +332,7 @@ export class ApiServer implements Component {
     const ok = status < 400;
     const note = ok && request.auditNote ? request.auditNote : undefined;
     const fallback =
-      note ?? fallbackNote(action, request, this.territory, (id) => this.commands.get(id)?.slice());
+      note ?? fallbackNote(action, request, actor, this.territory, this.deps.services.lighting);
     try {
       await this.deps.audit.record({
         actor: actor.user,
@@ -377,15 +364,6 @@ export class ApiServer implements Component {
       () =>
         `${request.method} ${pathOf(request.url)} ${reply.statusCode} ${Math.round(reply.elapsedTime)} ms`,
     );
-  }
-
-  private rememberCommand(id: string, communes: readonly string[]): void {
-    this.commands.delete(id);
-    this.commands.set(id, [...communes]);
-    if (this.commands.size > REMEMBERED_COMMANDS) {
-      const oldest = this.commands.keys().next().value;
-      if (oldest !== undefined) this.commands.delete(oldest);
-    }
   }
 }
 

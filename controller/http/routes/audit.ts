@@ -1,6 +1,8 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import type { AuditAction } from '../../audit/entry';
+import type { LightingService } from '../../lighting/runtime/lightingService';
+import type { Actor } from '../../scope';
 import { ApiError } from '../errors';
 import { AuditQueryString, queryInstantMs } from '../schemas';
 import { describeTarget, type CommuneIndex } from '../communeIndex';
@@ -44,12 +46,17 @@ export function registerAuditRoutes(fastify: FastifyInstance, ctx: RouteContext)
   });
 }
 
-/** What each audited endpoint is about, when its handler did not get as far as saying it. */
+/**
+ * What each audited endpoint is about, when its handler did not get as far as saying it. A refused
+ * relight or override has no record: its communes come from the configuration (CommuneIndex), as far as
+ * its target names known parts.
+ */
 export function fallbackNote(
   action: AuditAction,
   request: FastifyRequest,
+  actor: Actor,
   territory: CommuneIndex,
-  commandCommunes: (id: string) => string[] | undefined,
+  lighting: LightingService,
 ): Omit<AuditNote, 'message'> {
   const params = (request.params ?? {}) as { id?: unknown };
   const body = (request.body ?? {}) as { target?: unknown; id?: unknown };
@@ -66,7 +73,7 @@ export function fallbackNote(
     case 'release-override':
       return {
         target: `${action === 'clear-relight' ? 'relight' : 'override'} ${id ?? '?'}`,
-        communes: (id && commandCommunes(id)) || [],
+        communes: id ? communesOfCommand(lighting, id, actor) : [],
         ...(id ? { id } : {}),
       };
     case 'put-program':
@@ -81,5 +88,20 @@ export function fallbackNote(
     }
     case 'acknowledge-alert':
       return { target: `alert ${id ?? '?'}`, communes: [], ...(id ? { id } : {}) };
+  }
+}
+
+/**
+ * The communes of a relight or override the runtime knows: from its progress (kept a while after it is
+ * done), else from the command in force as the actor sees it. None when the runtime is not running: the
+ * refusal is then that very error.
+ */
+function communesOfCommand(lighting: LightingService, id: string, actor: Actor): string[] {
+  try {
+    return (
+      lighting.progress(id)?.communes ?? lighting.commands(actor).find((c) => c.id === id)?.communes ?? []
+    );
+  } catch {
+    return [];
   }
 }

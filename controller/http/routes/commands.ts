@@ -26,7 +26,6 @@ export function registerCommandRoutes(fastify: FastifyInstance, ctx: RouteContex
     { record, progress }: CommandAccepted,
     what: string,
   ): Promise<{ record: CommandRecord; progress: CommandProgress }> {
-    ctx.rememberCommand(record.id, record.communes);
     note(
       request,
       record.id,
@@ -136,22 +135,15 @@ export function registerCommandRoutes(fastify: FastifyInstance, ctx: RouteContex
       security: BEARER,
     },
     handler: async (request) => {
-      const actor = actorOf(request);
       const { id } = request.params;
-      const inForce = lighting.commands(actor).find((c) => c.id === id);
-      const communes = inForce?.communes ?? ctx.commandCommunes(id);
       const progress = lighting.progress(id);
       if (!progress) throw new ApiError(404, 'not-found', `no recent relight or override '${id}'`);
-      if (!inForce) {
-        if (communes === undefined && !actor.communes.includes('*'))
-          throw new ApiError(404, 'not-found', `no recent relight or override '${id}' in your communes`);
-        if (communes !== undefined && !coversAny(actor.communes, communes))
-          throw new ApiError(
-            403,
-            'forbidden',
-            `command '${id}' concerns ${communes.join(', ')}, outside your communes`,
-          );
-      }
+      if (!coversAny(actorOf(request).communes, progress.communes))
+        throw new ApiError(
+          403,
+          'forbidden',
+          `command '${id}' concerns ${progress.communes.join(', ')}, outside your communes`,
+        );
       return waitFor(lighting, progress, request.query.waitMs, ctx.options.maxWaitMs);
     },
   });

@@ -38,9 +38,6 @@ export interface RouteContext {
   tickets: EventTickets;
   streams: EventStreams;
   options: ResolvedApiOptions;
-  /** Communes of commands seen recently (from the bus and from this API), for the progress scope. */
-  commandCommunes: (id: string) => string[] | undefined;
-  rememberCommand: (id: string, communes: readonly string[]) => void;
   now: () => number;
   metrics: () => MetricFamily[];
 }

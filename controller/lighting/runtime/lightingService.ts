@@ -113,6 +113,8 @@ export interface CommandFailure {
 export interface CommandProgress {
   id: string;
   slot: 'emergency' | 'override';
+  /** The communes its target covers, as its CommandRecord lists them: who may follow it. */
+  communes: string[];
   total: number;
   confirmed: number;
   failed: number;

@@ -35,6 +35,8 @@ export class CommandTracker {
     readonly level: number,
     readonly priority: number,
     readonly target: Target,
+    /** The communes the target covers, as the command's record lists them. */
+    readonly communes: readonly string[],
     readonly acceptedAt: number,
     count: number,
   ) {
@@ -139,6 +141,7 @@ export class CommandTracker {
     const progress: CommandProgress = {
       id: this.id,
       slot: this.slot,
+      communes: [...this.communes],
       total: this.total,
       confirmed: this.confirmed,
       failed: this.failed,

@@ -546,6 +546,7 @@ export class LightingRuntime implements LightingService {
       meta.level,
       priority,
       meta.resolved,
+      meta.communes,
       now,
       topology.count,
     );

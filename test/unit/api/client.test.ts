@@ -43,6 +43,7 @@ describe('command-line arguments', () => {
     const base = {
       id: 'r',
       slot: 'emergency' as const,
+      communes: ['metz'],
       total: 12,
       failures: [],
       acceptedAt: 0,

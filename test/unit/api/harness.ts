@@ -90,7 +90,6 @@ export async function startApi(options: ApiOptions = {}, trustedProxies: string[
     },
     services,
     audit,
-    bus,
     clock,
     logger,
     options,

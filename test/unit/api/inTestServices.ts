@@ -275,6 +275,7 @@ function progressOf(record: CommandRecord): CommandProgress {
   return {
     id: record.id,
     slot: record.slot,
+    communes: [...record.communes],
     total: record.luminaires,
     confirmed: 0,
     failed: 0,

@@ -481,6 +481,7 @@ describe('HTTP API layer', () => {
           progress: {
             id: 'r',
             slot: 'emergency',
+            communes: ['metz'],
             total: 1,
             confirmed: 1,
             failed: 0,
