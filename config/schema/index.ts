@@ -2,7 +2,8 @@ import { z } from 'zod';
 import { Id } from './common';
 import { Device, NodeMap, RegisterMap } from './devices';
 import { Calendar, PresenceSensor, Program, Zone } from './lighting';
-import { AlertsSection, Building, EmissionFactor, Tariff, TelemetrySection } from './energy';
+import { AlertsSection } from './alerts';
+import { Building, EmissionFactor, Tariff, TelemetrySection } from './energy';
 import { User } from './access';
 import { HttpSection, InfluxSection, MqttSection, ServiceSection, Site } from './service';
 

@@ -5,7 +5,7 @@ import type { Actor } from '../../scope';
 import type { LightingTopology } from '../topology';
 import { LightingError, type CalendarEntry, type ProgramEntry, type ZoneView } from './lightingService';
 import type { LightingParts } from './parts';
-import { byId, formatIssues, invalid } from './requestChecks';
+import { byId, checkScope, formatIssues, invalid } from './requestChecks';
 import type { PersistedState } from './store';
 import { validateCalendar, validateProgram } from './validation';
 import { communeOfZone, zoneView } from './views';
@@ -14,7 +14,6 @@ import { communeOfZone, zoneView } from './views';
 export interface DefinitionsHost {
   /** The parts, or LightingError 'unavailable' when the runtime does not run. */
   running(): LightingParts;
-  checkScope(actor: Actor, communes: readonly string[], what: string): void;
   /** New schedules for the zones, applied now and dispatched. */
   rescheduleZones(zones: readonly number[]): void;
   definitionChanged(
@@ -51,6 +50,11 @@ export class LightingDefinitions {
       this.calendarsById.set(calendar.id, { calendar, origin: 'config' });
   }
 
+  /** The programs in force by id, as schedules and previews read them. */
+  programConfigs(): Map<string, ProgramConfig> {
+    return new Map([...this.programsById].map(([id, p]) => [id, p.program]));
+  }
+
   /** What the state file keeps: definitions put at runtime, and configured ones deleted. */
   persisted(): Pick<PersistedState, 'programs' | 'calendars'> {
     return {
@@ -84,7 +88,7 @@ export class LightingDefinitions {
     if (!checked.ok) throw invalid('program', checked.issues);
     const program = checked.value;
     const zones = this.zonesUsingProgram(program.id);
-    this.host.checkScope(
+    checkScope(
       actor,
       zones.map((z) => communeOfZone(t, z)),
       `change program '${program.id}' (used by zones ${describeZones(t, zones)})`,
@@ -144,7 +148,7 @@ export class LightingDefinitions {
     if (!checked.ok) throw invalid('calendar', checked.issues);
     const calendar = checked.value;
     const zones = this.zonesFollowing(calendar.id);
-    this.host.checkScope(
+    checkScope(
       actor,
       zones.map((z) => communeOfZone(t, z)),
       `change calendar '${calendar.id}' (followed by zones ${describeZones(t, zones)})`,
@@ -187,7 +191,7 @@ export class LightingDefinitions {
         'not-found',
         `unknown calendar '${calendarId}' (known: ${[...this.calendarsById.keys()].join(', ')})`,
       );
-    this.host.checkScope(actor, [communeOfZone(t, z)], `give zone '${zoneId}' another calendar`);
+    checkScope(actor, [communeOfZone(t, z)], `give zone '${zoneId}' another calendar`);
     t.zoneCalendars[z] = calendarId;
     this.host.rescheduleZones([z]);
     this.host.definitionChanged(

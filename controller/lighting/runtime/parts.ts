@@ -1,6 +1,5 @@
 import type { Timer } from '../../../core/clock';
 import type { Arbiter } from '../arbiter';
-import type { PresenceGroup } from '../presence';
 import type { LightingTopology } from '../topology';
 import type { ZoneSchedule } from '../zoneSchedule';
 import type { LightingAccounting } from './accounting';
@@ -9,19 +8,9 @@ import type { Dispatcher } from './dispatcher';
 import type { ProgressBoard } from './progress';
 import type { ReportPoller } from './reportPoller';
 
-/** A presence sensor's topic, how to read its payload, and the group it feeds. */
-export interface SensorInput {
-  group: PresenceGroup;
-  path: readonly string[];
-  sensor: string;
-  zone: string;
-  commune: string;
-  levels: Readonly<Record<string, number>>;
-}
-
 /**
  * What the lighting runtime is made of once its configuration is read: the decisions (topology, arbiter,
- * schedules, presence groups), dispatch to the devices and what follows from it (progress, accounting),
+ * schedules), dispatch to the devices and what follows from it (progress, accounting),
  * and the polling of the devices' reports.
  */
 export interface LightingParts {
@@ -36,7 +25,5 @@ export interface LightingParts {
   zoneTimers: (Timer | undefined)[];
   /** Calendar id per zone (configuration, or changed at runtime). */
   zoneCalendars: string[];
-  groups: PresenceGroup[];
-  sensorsByTopic: Map<string, SensorInput>;
   luxZones: Map<string, number[]>;
 }

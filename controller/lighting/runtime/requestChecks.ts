@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { excerpt } from '../../../core/excerpt';
+import { coversAny, outsideOf, type Actor } from '../../scope';
 import { LightingError, type ValidationIssue } from './lightingService';
 
 /**
@@ -71,4 +72,23 @@ export function show(value: unknown): string {
 
 export function byId<T>(key: (entry: T) => string): (a: T, b: T) => number {
   return (a, b) => (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0);
+}
+
+/** LightingError 'forbidden' unless the actor may act on every one of the communes. */
+export function checkScope(actor: Actor, communes: readonly string[], what: string): void {
+  const outside = outsideOf(actor.communes, communes);
+  if (outside.length > 0)
+    throw new LightingError(
+      'forbidden',
+      `${actor.user} may not ${what} in commune(s) ${outside.map((c) => `'${c}'`).join(', ')} (allowed: ${actor.communes.map((c) => `'${c}'`).join(', ') || 'none'})`,
+    );
+}
+
+/** LightingError 'forbidden' unless the actor sees the commune. */
+export function checkVisible(actor: Actor, commune: string, what: string): void {
+  if (!coversAny(actor.communes, [commune]))
+    throw new LightingError(
+      'forbidden',
+      `${what} is in commune '${commune}', outside ${actor.user}'s communes`,
+    );
 }

@@ -1,8 +1,16 @@
 import type { Config } from '../../../config/schema';
 import { PRIORITY, type SlotName } from '../slots';
-import type { LuminaireLevel, LuminaireView, ZoneView } from './lightingService';
+import { coversAny, type Actor } from '../../scope';
+import {
+  LightingError,
+  type LuminaireLevel,
+  type LuminaireView,
+  type ZoneDetail,
+  type ZoneView,
+} from './lightingService';
 import type { LightingParts } from './parts';
 import type { ZoneContext } from './preview';
+import { checkVisible } from './requestChecks';
 
 /** What zones and luminaires look like from outside: read from the parts, computed on demand. */
 
@@ -12,6 +20,40 @@ export const SLOT_OF: Record<number, SlotName> = {
   [PRIORITY.presence]: 'presence',
   [PRIORITY.schedule]: 'schedule',
 };
+
+/** The zones in the actor's communes. */
+export function visibleZones(t: LightingParts, config: Config, now: number, actor: Actor): ZoneView[] {
+  const out: ZoneView[] = [];
+  for (let z = 0; z < t.topology.zones.length; z++) {
+    if (coversAny(actor.communes, [communeOfZone(t, z)])) out.push(zoneView(t, config, now, z));
+  }
+  return out;
+}
+
+/** A zone with each of its luminaires; 'not-found' or 'forbidden' as LightingError. */
+export function zoneDetail(
+  t: LightingParts,
+  config: Config,
+  now: number,
+  id: string,
+  actor: Actor,
+): ZoneDetail {
+  const z = t.topology.zoneIndex(id);
+  if (z === undefined) throw new LightingError('not-found', `unknown zone '${id}'`);
+  checkVisible(actor, communeOfZone(t, z), `zone '${id}'`);
+  const zone = t.topology.zones[z];
+  const luminaireStates: LuminaireView[] = [];
+  for (let i = zone.start; i < zone.end; i++) luminaireStates.push(luminaireView(t, i));
+  return { ...zoneView(t, config, now, z), luminaireStates };
+}
+
+/** One luminaire; 'not-found' or 'forbidden' as LightingError. */
+export function visibleLuminaire(t: LightingParts, id: string, actor: Actor): LuminaireView {
+  const i = t.topology.indexOf(id);
+  if (i === undefined) throw new LightingError('not-found', `unknown luminaire '${id}'`);
+  checkVisible(actor, t.topology.communes[t.topology.communeOf[i]], `luminaire '${id}'`);
+  return luminaireView(t, i);
+}
 
 export function zoneView(t: LightingParts, config: Config, now: number, z: number): ZoneView {
   const zone = t.topology.zones[z];
