@@ -19,6 +19,7 @@ const DRIVER_FORMATS = [
   '^drivers/driver\\.ts$',
   '^drivers/modbus/codec\\.ts$',
   '^drivers/influx/lineProtocol\\.ts$',
+  '^drivers/mqtt/uplinks\\.ts$',
 ];
 
 /** What does I/O: node's I/O modules, protocol and storage clients, servers. */

@@ -1,4 +1,4 @@
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { promises as fsp } from 'node:fs';
 import os from 'node:os';
@@ -13,6 +13,7 @@ import { startInflux } from '../test/helpers/influxd';
 import { freePorts } from '../test/helpers/ports';
 import { ingestTerritory } from './support/ingestTerritory';
 import { RESULT_PREFIX, type IngestResult } from './support/ingestService';
+import { spawnReady, stopChild } from './support/children';
 import { READY_PREFIX as FARM_READY } from './support/modbusFarm';
 import {
   Replay,
@@ -78,38 +79,6 @@ const REPLAY_CHUNK = 2500;
 const SIMULATOR = args.simulator;
 if (SIMULATOR !== 'farm' && SIMULATOR !== 'model')
   throw new Error(`--simulator must be 'farm' or 'model' (is '${SIMULATOR}')`);
-
-/** Spawns a node script and resolves with the first stdout line that `ready` accepts. */
-async function spawnReady(
-  script: string,
-  argv: string[],
-  ready: (line: string) => boolean,
-  nodeFlags: string[] = [],
-): Promise<{ child: ChildProcess; line: string }> {
-  const child = spawn(process.execPath, [...nodeFlags, script, ...argv], {
-    stdio: ['pipe', 'pipe', 'inherit'],
-  });
-  const lines = createInterface({ input: child.stdout });
-  const exited = once(child, 'exit');
-  const line = await Promise.race([
-    new Promise<string>((resolve) =>
-      lines.on('line', (text) => {
-        if (ready(text)) resolve(text);
-      }),
-    ),
-    exited.then(([code]) => {
-      throw new Error(`${path.basename(script)} exited (${String(code)}) before it was ready`);
-    }),
-  ]);
-  return { child, line };
-}
-
-async function stopChild(child: ChildProcess | undefined): Promise<void> {
-  if (!child || child.exitCode !== null || child.signalCode !== null) return;
-  const exited = once(child, 'exit');
-  child.kill('SIGTERM');
-  await exited;
-}
 
 async function main(): Promise<void> {
   const influx = await startInflux({ database: 'ingest' });

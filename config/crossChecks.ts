@@ -3,7 +3,9 @@ import { checkAlerts } from '../controller/telemetry/alerts/checks';
 import { checkProgram } from '../controller/lighting/schedule';
 import type { ConfigPath } from './issues';
 import { CHANNEL_BLOCKS, SINGLE_REGISTERS, channelAddress, registerCount } from './registers';
-import type { Config, DeviceConfig } from './schema';
+import type { Config, DeviceConfig, MqttSourceDeviceConfig, PointConfig } from './schema';
+import { compileTopicPattern, DEFAULT_TOPICS, SENSOR_CAPTURE } from '../drivers/mqtt/uplinks';
+import { expandSensors, isLorawanSource, matchOf, RADIO_POINTS } from './sensors';
 import { isLoopbackHost } from './loopback';
 
 export type Report = (path: ConfigPath, message: string) => void;
@@ -62,6 +64,7 @@ export function crossCheck(config: Config, report: Report): void {
         `mode '${device.security.mode}' and policy '${device.security.policy}' do not go together: None goes only with None`,
       );
     }
+    if (device.protocol === 'mqtt') checkMqttSource(device, path, report);
     if (!device.lighting) return;
     if (device.commune === undefined)
       report([...path, 'commune'], 'a segment controller must name its commune');
@@ -172,6 +175,7 @@ export function crossCheck(config: Config, report: Report): void {
   });
 
   const pointRefs = new Set<string>();
+  const sensorNaming = new Map<string, { keys: string; at: string }>();
   config.buildings.forEach((building, i) => {
     need(communes, building.commune, ['buildings', i, 'commune'], 'commune');
     uniqueIds(building.points, ['buildings', i, 'points'], 'point', report);
@@ -180,16 +184,25 @@ export function crossCheck(config: Config, report: Report): void {
       const path = ['buildings', i, 'points', j];
       if (!need(devices, point.device, [...path, 'device'], 'device')) return;
       const device = devices.get(point.device)!;
-      const isOpcua = device.protocol === 'opcua';
-      if ((point.modbus === undefined) === (point.opcua === undefined)) {
+      const wanted = bindingOf(device.protocol);
+      const given = BINDINGS.filter((k) => point[k] !== undefined);
+      if (given.length !== 1) {
+        report(path, `give exactly one binding: '${wanted}' for ${device.protocol} device '${device.id}'`);
+      } else if (given[0] !== wanted) {
         report(
-          path,
-          `give exactly one binding: '${isOpcua ? 'opcua' : 'modbus'}' for ${device.protocol} device '${device.id}'`,
+          [...path, given[0]],
+          `device '${device.id}' speaks ${SPEAKS[wanted]}: bind the point with '${wanted}'`,
         );
-      } else if (isOpcua && point.modbus) {
-        report([...path, 'modbus'], `device '${device.id}' speaks OPC UA: bind the point with 'opcua'`);
-      } else if (!isOpcua && point.opcua) {
-        report([...path, 'opcua'], `device '${device.id}' speaks Modbus: bind the point with 'modbus'`);
+      } else if (point.mqtt && device.protocol === 'mqtt') {
+        checkMqttBinding(point.mqtt, device, [...path, 'mqtt'], report);
+        const keys = Object.keys(point.mqtt.match).sort().join(', ');
+        const first = sensorNaming.get(device.id);
+        if (first === undefined) sensorNaming.set(device.id, { keys, at: `${building.id}/${point.id}` });
+        else if (first.keys !== keys)
+          report(
+            [...path, 'mqtt', 'match'],
+            `the points of device '${device.id}' name their sensor by the same captures: '${first.at}' uses ${first.keys || 'none'}, this one ${keys || 'none'}`,
+          );
       }
       const bits = point.modbus && (point.modbus.table === 'coil' || point.modbus.table === 'discrete');
       if (point.modbus && bits !== (point.modbus.type === 'bool')) {
@@ -202,6 +215,7 @@ export function crossCheck(config: Config, report: Report): void {
       }
     });
   });
+  checkSensors(config, { communes, devices }, need, pointRefs, report);
   config.programs.forEach((program, i) => {
     for (const problem of checkProgram(program)) report(['programs', i, ...problem.path], problem.message);
     program.steps.forEach((step, j) => {
@@ -230,7 +244,8 @@ export function crossCheck(config: Config, report: Report): void {
     hashes.set(user.token_sha256, user.id);
   });
 
-  checkAlerts(config, report);
+  // Rules name sensors' points as 'sensor/point', like any site's.
+  checkAlerts(expandSensors(config), report);
   checkRegisterOverlaps(config, report);
 }
 
@@ -310,6 +325,149 @@ function checkRegisterOverlaps(config: Config, report: Report): void {
       if (range.end > widest.end) widest = range;
     }
   }
+}
+
+/**
+ * Sensor models and sensors, where they are written: each sensor becomes a site (config/sensors.ts), so
+ * its id must not be a building's, its model and source must exist, and its source must be able to name it.
+ */
+function checkSensors(
+  config: Config,
+  known: { communes: Map<string, unknown>; devices: Map<string, DeviceConfig> },
+  need: (ids: Map<string, unknown>, id: string, path: ConfigPath, what: string) => boolean,
+  pointRefs: Set<string>,
+  report: Report,
+): void {
+  const models = uniqueIds(config.sensor_models, ['sensor_models'], 'sensor model', report);
+  config.sensor_models.forEach((model, i) => {
+    uniqueIds(model.points, ['sensor_models', i, 'points'], 'point', report);
+    if (model.radio)
+      model.points.forEach((point, j) => {
+        if (RADIO_POINTS.some((r) => r.id === point.id))
+          report(
+            ['sensor_models', i, 'points', j, 'id'],
+            `'${point.id}' is the radio reading every LoRaWAN sensor gets: choose another id, or radio: false`,
+          );
+      });
+  });
+  const buildings = new Set(config.buildings.map((b) => b.id));
+  uniqueIds(config.sensors, ['sensors'], 'sensor', report);
+  config.sensors.forEach((sensor, i) => {
+    const path = ['sensors', i];
+    if (buildings.has(sensor.id))
+      report(
+        [...path, 'id'],
+        `'${sensor.id}' is already a building's id: a sensor becomes a site of its own`,
+      );
+    need(known.communes, sensor.commune, [...path, 'commune'], 'commune');
+    const model = need(models, sensor.model, [...path, 'model'], 'sensor model')
+      ? models.get(sensor.model)
+      : undefined;
+    if (!need(known.devices, sensor.source, [...path, 'source'], 'device')) return;
+    const source = known.devices.get(sensor.source)!;
+    if (source.protocol !== 'mqtt') {
+      report(
+        [...path, 'source'],
+        `device '${source.id}' is ${source.protocol}: a sensor's source is an MQTT source (protocol: mqtt)`,
+      );
+      return;
+    }
+    const captures = (() => {
+      try {
+        return compileTopicPattern(source.topic ?? DEFAULT_TOPICS[source.format] ?? '#').captures;
+      } catch {
+        return undefined; // the device's topic is reported on its own
+      }
+    })();
+    const match = matchOf(sensor);
+    const naming = SENSOR_CAPTURE[source.format];
+    if (naming !== undefined && match[naming] === undefined)
+      report(
+        path,
+        `a sensor of ${source.format} source '${source.id}' needs its ${naming === 'dev_eui' ? "'dev_eui'" : "'device_id'"}`,
+      );
+    if (captures)
+      for (const name of Object.keys(match))
+        if (!captures.includes(name))
+          report(
+            path,
+            `'${name}' is not a capture of source '${source.id}' topic (captures: ${captures.join(', ') || 'none'})`,
+          );
+    if (!model) return;
+    for (const point of model.points) pointRefs.add(`${sensor.id}/${point.id}`);
+    if (model.radio && isLorawanSource(source))
+      for (const radio of RADIO_POINTS) pointRefs.add(`${sensor.id}/${radio.id}`);
+  });
+  // Two sensors with one identity on one source would share every message.
+  const identities = new Map<string, string>();
+  config.sensors.forEach((sensor, i) => {
+    const key = `${sensor.source}\u0000${JSON.stringify(Object.entries(matchOf(sensor)).sort())}`;
+    const first = identities.get(key);
+    if (first !== undefined)
+      report(
+        ['sensors', i],
+        `sensor '${sensor.id}' has the same identity on '${sensor.source}' as '${first}'`,
+      );
+    else identities.set(key, sensor.id);
+  });
+}
+
+const BINDINGS = ['modbus', 'opcua', 'mqtt'] as const;
+type Binding = (typeof BINDINGS)[number];
+const SPEAKS: Record<Binding, string> = { modbus: 'Modbus', opcua: 'OPC UA', mqtt: 'MQTT' };
+
+function bindingOf(protocol: DeviceConfig['protocol']): Binding {
+  return protocol === 'opcua' ? 'opcua' : protocol === 'mqtt' ? 'mqtt' : 'modbus';
+}
+
+/** An MQTT source's topic pattern and format, checked once per device. */
+function checkMqttSource(device: MqttSourceDeviceConfig, path: ConfigPath, report: Report): void {
+  const topic = device.topic ?? DEFAULT_TOPICS[device.format];
+  if (topic === undefined) {
+    report([...path, 'topic'], `format '${device.format}' has no topic of its own: give the topic pattern`);
+    return;
+  }
+  try {
+    compileTopicPattern(topic);
+  } catch (error) {
+    report([...path, 'topic'], (error as Error).message);
+  }
+  if (device.time_path !== undefined && device.format !== 'json')
+    report(
+      [...path, 'time_path'],
+      `only the json format reads the time at a path (${device.format} has its own)`,
+    );
+}
+
+/** A point's field of an MQTT source: a path or a radio reading, captures of its topic. */
+function checkMqttBinding(
+  binding: NonNullable<PointConfig['mqtt']>,
+  device: MqttSourceDeviceConfig,
+  path: ConfigPath,
+  report: Report,
+): void {
+  const lorawan = device.format === 'chirpstack-v4' || device.format === 'ttn-v3';
+  if (binding.radio !== undefined && !lorawan)
+    report(
+      [...path, 'radio'],
+      `radio readings come from LoRaWAN network servers (format is '${device.format}')`,
+    );
+  if (binding.radio !== undefined && binding.path !== undefined)
+    report(path, "give 'path' (a field) or 'radio' (rssi, snr, battery), not both");
+  if (binding.radio === undefined && binding.path === undefined && device.format !== 'plain')
+    report(path, `give the field's 'path' under the ${device.format} values (or 'radio')`);
+  let captures: readonly string[] = [];
+  try {
+    captures = compileTopicPattern(device.topic ?? DEFAULT_TOPICS[device.format] ?? '#').captures;
+  } catch {
+    return; // the device's topic is reported on its own
+  }
+  for (const name of Object.keys(binding.match))
+    if (!captures.includes(name))
+      report(
+        [...path, 'match', name],
+        `'${name}' is not a capture of device '${device.id}' topic (captures: ${captures.join(', ') || 'none'})`,
+      );
 }
 
 function uniqueIds<T extends { id: string }>(

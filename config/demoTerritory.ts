@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { demoSensors } from './demoSensors';
 import type { ConfigInput } from './schema';
 
 /**
@@ -39,6 +40,8 @@ export interface TerritoryOptions {
   influx?: Input['influx'];
   /** The demo's alert rules (default true). */
   alerts?: boolean;
+  /** LoRaWAN sensors behind ChirpStack and The Things Stack (config/demoSensors.ts). Default false. */
+  sensors?: boolean;
 }
 
 export const PILOT_COMMUNES = [
@@ -285,6 +288,8 @@ export function buildTerritory(options: TerritoryOptions): Input {
           devices,
         );
 
+  const lorawan = options.sensors !== true ? undefined : demoSensors(communes.map((c) => c.id));
+
   return {
     version: 1,
     site: {
@@ -310,12 +315,13 @@ export function buildTerritory(options: TerritoryOptions): Input {
     communes: communes.map(({ id, name, insee }) => ({ id, name, insee })),
     register_maps: [REGISTER_MAP_V1],
     node_maps: [NODE_MAP_V1],
-    devices,
+    devices: [...devices, ...(lorawan?.devices ?? [])],
     programs: PROGRAMS,
     calendars: communes.map((c) => calendarFor(c.id)),
     zones,
     presence_sensors: sensors,
     buildings,
+    ...(lorawan ? { sensor_models: lorawan.sensor_models, sensors: lorawan.sensors } : {}),
     tariffs: DEMO_TARIFFS,
     emission_factors: DEMO_EMISSION_FACTORS,
     ...(options.alerts === false
@@ -325,6 +331,7 @@ export function buildTerritory(options: TerritoryOptions): Input {
             rules: demoAlertRules({
               buildings: buildings.length > 0,
               metzStations: communes.some((c) => c.id === 'metz') && buildings.length > 0,
+              riverGauges: (lorawan?.sensors ?? []).filter((s) => s.model === 'limnimetre').map((s) => s.id),
             }),
           },
         }),
@@ -346,6 +353,7 @@ export function buildTerritory(options: TerritoryOptions): Input {
 function demoAlertRules(has: {
   buildings: boolean;
   metzStations: boolean;
+  riverGauges: string[];
 }): NonNullable<NonNullable<Input['alerts']>['rules']> {
   const buildingRules: NonNullable<NonNullable<Input['alerts']>['rules']> = [
     {
@@ -432,6 +440,20 @@ function demoAlertRules(has: {
             above: 0.5,
             for_s: 60,
             message: 'Porte ouverte : {building}',
+          },
+        ]
+      : []),
+    ...(has.riverGauges.length > 0
+      ? [
+          {
+            id: 'crue-limnimetres',
+            name: 'Montée des eaux (limnimètres LoRaWAN)',
+            kind: 'threshold' as const,
+            severity: 'critical' as const,
+            scope: { points: has.riverGauges.map((id) => `${id}/niveau`) },
+            above: 1.8,
+            hysteresis: 0.1,
+            for_s: 300,
           },
         ]
       : []),

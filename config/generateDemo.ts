@@ -15,6 +15,7 @@ export const DEMO_TERRITORY: TerritoryOptions = {
   meterGatewayPort: 15500,
   embeddedMqttPort: 1883,
   httpPort: 8080,
+  sensors: true,
 };
 
 const HEADER = `yaml-language-server: $schema=./nocturne.schema.json

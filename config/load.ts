@@ -1,6 +1,7 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { crossCheck } from './crossChecks';
+import { expandSensors } from './sensors';
 import { lenientView } from './lenientView';
 import { describeIssue } from './describeIssue';
 import { ConfigError, SourceLocator, formatPath, type ConfigIssue, type ConfigPath } from './issues';
@@ -82,7 +83,7 @@ function check(
   if (result.success) {
     crossCheck(result.data, (p, message) => add({ path: p, message }));
     missingSecrets(result.data, file, env).forEach(add);
-    if (issues.listed.length === 0) return { config: result.data };
+    if (issues.listed.length === 0) return { config: expandSensors(result.data) };
   } else {
     const schemaIssues = result.error.issues;
     for (const issue of schemaIssues.slice(0, MAX_LISTED_ISSUES)) {

@@ -1,8 +1,12 @@
 import path from 'node:path';
-import type { Config, OpcuaDeviceConfig } from '../config/schema';
+import type { Config, MqttSourceDeviceConfig, OpcuaDeviceConfig } from '../config/schema';
 import type { Driver, DriverError, Health, Sample } from '../drivers/driver';
 import { ModbusDriver } from '../drivers/modbus/modbusDriver';
 import { ModbusLinkPool } from '../drivers/modbus/pool';
+import type { Messaging } from '../drivers/messaging';
+import { MqttConnection } from '../drivers/mqtt/connection';
+import { MqttSourceDriver } from '../drivers/mqtt/sourceDriver';
+import { compilePath } from '../drivers/mqtt/uplinks';
 import type { OpcuaDriver } from '../drivers/opcua/opcuaDriver';
 import type { Bus } from './bus';
 import type { Clock } from '../core/clock';
@@ -18,9 +22,19 @@ export interface DeviceRegistryDeps {
   /** OPC UA certificates live in <stateDir>/pki. */
   stateDir: string;
   env?: NodeJS.ProcessEnv;
+  /** The service's broker: MQTT sources without a broker of their own read from it. */
+  messaging?: Messaging;
+  /** `service.instance`, in the client id of a source's own broker connection. Default 'nocturne'. */
+  instance?: string;
 }
 
-export type Protocols = 'modbus' | 'opcua';
+export type Protocols = 'modbus' | 'opcua' | 'mqtt';
+
+const FAMILY_NAMES: Record<Protocols, string> = { modbus: 'Modbus', opcua: 'OPC UA', mqtt: 'MQTT source' };
+
+function familyOf(protocol: Config['devices'][number]['protocol']): Protocols {
+  return protocol === 'opcua' ? 'opcua' : protocol === 'mqtt' ? 'mqtt' : 'modbus';
+}
 
 /**
  * One driver per configured device, Modbus devices behind one transport sharing its connection.
@@ -52,20 +66,22 @@ export class DeviceRegistry {
 
   /** A component that creates and starts the drivers of one protocol family. */
   component(protocols: Protocols): Component {
-    const devices = this.config.devices.filter((d) => (d.protocol === 'opcua') === (protocols === 'opcua'));
+    const devices = this.config.devices.filter((d) => familyOf(d.protocol) === protocols);
     const mine: Driver[] = [];
     return {
-      name: `${protocols === 'opcua' ? 'OPC UA' : 'Modbus'} devices (${devices.length})`,
+      name: `${FAMILY_NAMES[protocols]} devices (${devices.length})`,
       start: async (signal) => {
         for (const device of devices) {
           const driver =
             device.protocol === 'opcua'
               ? this.createOpcua(device)
-              : new ModbusDriver(device, {
-                  pool: this.pool,
-                  clock: this.deps.clock,
-                  logger: this.deps.logger.child('modbus'),
-                });
+              : device.protocol === 'mqtt'
+                ? this.createMqttSource(device)
+                : new ModbusDriver(device, {
+                    pool: this.pool,
+                    clock: this.deps.clock,
+                    logger: this.deps.logger.child('modbus'),
+                  });
           this.drivers.set(device.id, driver);
           this.forwardEvents(driver);
           mine.push(driver);
@@ -101,6 +117,51 @@ export class DeviceRegistry {
       clock: this.deps.clock,
       env: this.deps.env,
     });
+  }
+
+  private createMqttSource(device: MqttSourceDeviceConfig): MqttSourceDriver {
+    const { clock, logger, configDir, env, instance = 'nocturne' } = this.deps;
+    const broker = device.broker;
+    const messaging = this.deps.messaging;
+    if (!broker && !messaging)
+      throw new Error(`device '${device.id}': no broker of its own and no service broker to read from`);
+    // A broker of its own is read only: no state topic or last will of ours goes to someone else's broker.
+    const connection =
+      broker &&
+      new MqttConnection({
+        config: {
+          ...this.config.mqtt,
+          url: broker.url,
+          username: broker.username,
+          password: broker.password,
+          client_id: broker.client_id ?? `nocturne-${instance}-${device.id}`,
+          tls: broker.tls,
+          keepalive_s: broker.keepalive_s,
+          reconnect_ms: broker.reconnect_ms,
+        },
+        instance,
+        configDir,
+        logger: logger.child(`mqtt:${device.id}`),
+        clock,
+        connectTimeoutMs: device.timeout_ms,
+        env,
+        announceState: false,
+      });
+    return new MqttSourceDriver(
+      {
+        deviceId: device.id,
+        format: device.format,
+        topic: device.topic,
+        timePath: device.time_path === undefined ? undefined : compilePath(device.time_path),
+        qos: device.qos,
+      },
+      {
+        messaging: (connection ?? messaging)!,
+        connection,
+        clock,
+        logger: logger.child('sensors'),
+      },
+    );
   }
 
   private forwardEvents(driver: Driver): void {

@@ -34,7 +34,7 @@ export interface ServiceDeps {
  * 1. state directory
  * 2. Modbus devices (their links connect in the background)
  * 3. lighting: persisted emergency relights and overrides restored, first commands out
- * 4. MQTT: embedded broker when no url is configured, then the connection
+ * 4. MQTT: embedded broker when no url is configured, then the connection, then the MQTT sources (sensors)
  * 5. OPC UA devices (node-opcua is loaded here, after the Modbus relight is out)
  * 6. telemetry, alerts, HTTP API
  */
@@ -76,6 +76,8 @@ export class Service {
       configDir,
       stateDir,
       env,
+      messaging: mqtt,
+      instance: config.service.instance,
     });
     this.context = { config, configDir, stateDir, logger, clock, bus, mqtt, devices, env };
     this.lifecycle = new Lifecycle(logger.child('service'), config.service.shutdown_timeout_s * 1000);
@@ -143,6 +145,7 @@ export class Service {
         () => mqtt.stop(),
       ),
     );
+    this.lifecycle.add(devices.component('mqtt'));
     this.lifecycle.add(devices.component('opcua'));
 
     // -- telemetry and alerts --

@@ -51,7 +51,32 @@ export interface OpcuaAddress {
   deadband?: { type: 'absolute' | 'percent'; value: number };
 }
 
-export type PointAddress = ModbusAddress | OpcuaAddress;
+/** A field of the messages a sensor publishes over MQTT (drivers/mqtt/uplinks.ts reads them). */
+export interface MqttAddress {
+  protocol: 'mqtt';
+  /** Topic captures naming the sensor, e.g. `{dev_eui: '24e124…'}`; empty when the device is one sensor. */
+  match: Readonly<Record<string, string>>;
+  /** Dot path under the values' root, split; empty: the root itself (plain payloads). */
+  path: readonly string[];
+  scale: number;
+  offset: number;
+  /** Text states to numbers (`open` → 1). */
+  states?: Readonly<Record<string, number>>;
+  /** A reading the network server adds to every uplink, instead of a field. */
+  radio?: 'rssi' | 'snr' | 'battery';
+}
+
+/** A value in the JSON document a device serves over HTTP (drivers/http/jsonSource.ts polls it). */
+export interface HttpAddress {
+  protocol: 'http';
+  /** Dot path in the document, split; array indexes are path parts ('data.0.value'). */
+  path: readonly string[];
+  scale: number;
+  offset: number;
+  states?: Readonly<Record<string, number>>;
+}
+
+export type PointAddress = ModbusAddress | OpcuaAddress | MqttAddress | HttpAddress;
 
 /** A point as the caller knows it: `key` comes back in samples; `label` names its configuration entry in errors. */
 export interface PointRef {
@@ -91,6 +116,8 @@ export interface DriverStats {
   requests: number;
   errors: number;
   reconnects: number;
+  /** Messages dropped, by reason (drivers that receive messages rather than answers). */
+  dropped?: Readonly<Record<string, number>>;
 }
 
 export interface DriverEvents {

@@ -1,5 +1,5 @@
 import type { IPublishPacket } from 'mqtt';
-import type { Health } from './driver';
+import type { DriverError, Health } from './driver';
 
 /**
  * The messaging port: what the controller needs of a publish/subscribe broker connection, so that it
@@ -40,6 +40,9 @@ export interface Messaging {
   /** Every established connection; `reconnect` is true after a loss, so owners can republish state. */
   on(event: 'connected', listener: (info: { reconnect: boolean }) => void): unknown;
   off(event: 'connected', listener: (info: { reconnect: boolean }) => void): unknown;
+  /** Each change of health(), and of its reason. */
+  on(event: 'healthChanged', listener: (health: Health, error?: DriverError) => void): unknown;
+  off(event: 'healthChanged', listener: (health: Health, error?: DriverError) => void): unknown;
   /** up: connected; degraded: connected, but the broker refused a subscription; down: not connected. */
   health(): Health;
   stats(): MessagingStats;

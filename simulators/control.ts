@@ -1,4 +1,5 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { UplinkStats } from './lorawan';
 import type { AddressInfo } from 'node:net';
 import { z } from 'zod';
 import type { Logger } from '../core/logger';
@@ -104,6 +105,7 @@ export interface SimulationState {
   devices: DeviceState[];
   buildings: BuildingSnapshot[];
   presence?: PresenceStats;
+  sensors?: UplinkStats;
 }
 
 /** What the control server drives: the Simulation (simulation.ts), which builds it. */

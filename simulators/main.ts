@@ -17,7 +17,7 @@ logs go to stderr. SIGTERM or SIGINT stops everything.
   --presence-rate <detections/s>       over all sensors (default 1)
   --presence-rate-per-sensor <n/s>     per sensor, instead of --presence-rate
   --control-port <port>                control API on 127.0.0.1 (default 8081; 0: any free port)
-  --only <modbus,opcua,presence>       run only these simulators
+  --only <modbus,opcua,presence,sensors>  run only these simulators
   --seed <n>                           seed of the building model and the arrivals (default 1)
   --serve-host <name,...>              also play devices configured at these hosts (e.g. a compose service)
   --listen <address>                   bind address for the devices of --serve-host (default 0.0.0.0)

@@ -53,6 +53,30 @@ export function coercePresenceOptions(
   };
 }
 
+/** How a simulator connects to the service's broker: its credentials and TLS files, as the service does. */
+export function brokerClientOptions(mqtt: MqttConfig, configDir: string, clientId: string): IClientOptions {
+  const file = (name: string): Buffer => readFileSync(path.resolve(configDir, name));
+  return {
+    clientId,
+    reconnectPeriod: mqtt.reconnect_ms,
+    connectTimeout: 5000,
+    keepalive: mqtt.keepalive_s,
+    clean: true,
+    // Detections and uplinks are lost while the broker is away, never queued: as on a radio network.
+    queueQoSZero: false,
+    ...(mqtt.username !== undefined ? { username: mqtt.username } : {}),
+    ...(mqtt.password ? { password: readSecret(mqtt.password, configDir) } : {}),
+    ...(mqtt.tls
+      ? {
+          ...(mqtt.tls.ca_file ? { ca: file(mqtt.tls.ca_file) } : {}),
+          ...(mqtt.tls.cert_file ? { cert: file(mqtt.tls.cert_file) } : {}),
+          ...(mqtt.tls.key_file ? { key: file(mqtt.tls.key_file) } : {}),
+          rejectUnauthorized: mqtt.tls.reject_unauthorized,
+        }
+      : {}),
+  };
+}
+
 /** The broker the service uses: its URL, or the embedded broker's address when none is set. */
 export function brokerUrl(mqtt: MqttConfig): string {
   return mqtt.url ?? `mqtt://${mqtt.embedded_host}:${mqtt.embedded_port}`;
@@ -127,7 +151,10 @@ export class PresencePublisher {
   /** Connects in the background (retrying until the broker is up) and starts the arrivals. */
   start(): void {
     const url = brokerUrl(this.mqtt);
-    const client = connect(url, this.clientOptions());
+    const client = connect(
+      url,
+      brokerClientOptions(this.mqtt, this.options.configDir, this.options.clientId),
+    );
     this.client = client;
     client.on('connect', () => {
       this.wasConnected = true;
@@ -221,29 +248,5 @@ export class PresencePublisher {
     const total = this.classes[this.classes.length - 1].cumulative;
     const pick = this.random() * total;
     return (this.classes.find((c) => pick < c.cumulative) ?? this.classes[0]).name;
-  }
-
-  private clientOptions(): IClientOptions {
-    const { mqtt, options } = this;
-    const file = (name: string): Buffer => readFileSync(path.resolve(options.configDir, name));
-    return {
-      clientId: options.clientId,
-      reconnectPeriod: mqtt.reconnect_ms,
-      connectTimeout: 5000,
-      keepalive: mqtt.keepalive_s,
-      clean: true,
-      // Detections are QoS 0 like LoRaWAN uplinks: lost while the broker is away, never queued.
-      queueQoSZero: false,
-      ...(mqtt.username !== undefined ? { username: mqtt.username } : {}),
-      ...(mqtt.password ? { password: readSecret(mqtt.password, options.configDir) } : {}),
-      ...(mqtt.tls
-        ? {
-            ...(mqtt.tls.ca_file ? { ca: file(mqtt.tls.ca_file) } : {}),
-            ...(mqtt.tls.cert_file ? { cert: file(mqtt.tls.cert_file) } : {}),
-            ...(mqtt.tls.key_file ? { key: file(mqtt.tls.key_file) } : {}),
-            rejectUnauthorized: mqtt.tls.reject_unauthorized,
-          }
-        : {}),
-    };
   }
 }

@@ -16,6 +16,7 @@ import { pointFields } from './modbus/pointFields';
 import { identificationFields, segmentFields } from './modbus/segmentFields';
 import { ModbusSimServer, type RegisterBank } from './modbus/server';
 import type { OpcuaPointBinding, OpcuaSegmentDevice, OpcuaSimServer } from './opcua/server';
+import { UplinkPublisher } from './lorawan';
 import { PresencePublisher, coercePresenceOptions } from './presence';
 import {
   SegmentController,
@@ -24,8 +25,8 @@ import {
   type DeviceFaults,
 } from './segmentController';
 
-export type SimulatorKind = 'modbus' | 'opcua' | 'presence';
-export const SIMULATOR_KINDS: readonly SimulatorKind[] = ['modbus', 'opcua', 'presence'];
+export type SimulatorKind = 'modbus' | 'opcua' | 'presence' | 'sensors';
+export const SIMULATOR_KINDS: readonly SimulatorKind[] = ['modbus', 'opcua', 'presence', 'sensors'];
 
 export interface SimulationOptions {
   /** Which simulators to run. Default: all. */
@@ -34,6 +35,8 @@ export interface SimulationOptions {
   presenceRate?: number;
   /** Presence detections per second per sensor, when presenceRate is not given. */
   presenceRatePerSensor?: number;
+  /** Each MQTT sensor (LoRaWAN and others) publishes this often. Default 30 s; 0: only on request. */
+  sensorEveryMs?: number;
   /** Port of the control HTTP API on 127.0.0.1; 0 picks a free one. Default: no control API. */
   controlPort?: number;
   /** Seed of the building model and the presence arrivals. Default 1. */
@@ -57,6 +60,7 @@ export interface ResolvedSimulationOptions {
   only: ReadonlySet<SimulatorKind>;
   presenceRate?: number;
   presenceRatePerSensor?: number;
+  sensorEveryMs: number;
   controlPort?: number;
   seed: number;
   configDir: string;
@@ -73,6 +77,7 @@ export function coerceSimulationOptions(options: SimulationOptions = {}): Resolv
     ...(options.presenceRatePerSensor !== undefined
       ? { presenceRatePerSensor: options.presenceRatePerSensor }
       : {}),
+    sensorEveryMs: options.sensorEveryMs ?? 30_000,
     ...(options.controlPort !== undefined ? { controlPort: options.controlPort } : {}),
     seed: options.seed ?? 1,
     configDir: options.configDir ?? process.cwd(),
@@ -119,6 +124,7 @@ export class Simulation {
   private readonly modbusServers: ModbusSimServer[] = [];
   private readonly opcuaServers: OpcuaSimServer[] = [];
   private presencePublisher?: PresencePublisher;
+  private uplinkPublisher?: UplinkPublisher;
   private control?: ControlServer;
   private model?: BuildingModel;
   private starting?: Promise<void>;
@@ -136,6 +142,11 @@ export class Simulation {
 
   get presence(): PresencePublisher | undefined {
     return this.presencePublisher;
+  }
+
+  /** The MQTT sensors' uplinks (LoRaWAN network servers and other publishers), when they are simulated. */
+  get sensors(): UplinkPublisher | undefined {
+    return this.uplinkPublisher;
   }
 
   /** The model of a simulated segment controller, for tests and benchmarks that look inside. */
@@ -186,6 +197,7 @@ export class Simulation {
     if (options.only.has('opcua')) await this.startOpcua(config, options);
     step();
     if (options.only.has('presence')) this.startPresence(config, options);
+    if (options.only.has('sensors')) this.startSensors(config, options);
     if (options.controlPort !== undefined) {
       this.control = new ControlServer(this, this.logger.child('control'));
       await this.control.start(options.controlPort);
@@ -202,6 +214,7 @@ export class Simulation {
       devices: [...this.devices.values()].map((device) => this.describe(device)),
       buildings: this.model?.snapshot() ?? [],
       ...(this.presencePublisher ? { presence: this.presencePublisher.stats() } : {}),
+      ...(this.uplinkPublisher ? { sensors: this.uplinkPublisher.stats() } : {}),
     };
   }
 
@@ -211,7 +224,7 @@ export class Simulation {
       id: config.id,
       protocol: config.protocol,
       address: played.address,
-      ...(config.protocol !== 'opcua' ? { unit_id: config.unit_id } : {}),
+      ...('unit_id' in config ? { unit_id: config.unit_id } : {}),
       faults: { slow_ms: faults.delayMs, silent: faults.silent },
     };
     if (controller) {
@@ -503,10 +516,21 @@ export class Simulation {
     presence.start();
   }
 
+  private startSensors(config: Config, options: ResolvedSimulationOptions): void {
+    const uplinks = new UplinkPublisher(config, this.clock, this.logger.child('sensors'), {
+      ...(options.sensorEveryMs > 0 ? { everyMs: options.sensorEveryMs } : {}),
+      seed: options.seed,
+      configDir: options.configDir,
+    });
+    this.uplinkPublisher = uplinks;
+    uplinks.start();
+  }
+
   private async stopAll(): Promise<void> {
     const steps: [string, () => Promise<void>][] = [
       ['control API', async () => this.control?.stop()],
       ['presence', async () => this.presencePublisher?.stop()],
+      ['sensors', async () => this.uplinkPublisher?.stop()],
       ...[...this.opcuaServers]
         .reverse()
         .map((s): [string, () => Promise<void>] => [`OPC UA :${s.port}`, () => s.stop()]),
@@ -561,6 +585,7 @@ function playedAddress(
       return at(url.hostname, url.port === '' ? 4840 : Number(url.port));
     }
     case 'modbus-rtu':
+    case 'mqtt':
       return undefined;
   }
 }

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { Id, Level, SecretRef } from './common';
+import { RADIO_FIELDS, UPLINK_FORMATS } from '../../drivers/mqtt/uplinks';
 
 export const ModbusTable = z
   .enum(['holding', 'input', 'coil', 'discrete'])
@@ -217,9 +218,99 @@ export const OpcuaDevice = z.strictObject({
     .describe('Subscription publishing interval.'),
 });
 
+/** A broker other than the service's own: a LoRaWAN network server's, an integrator's. */
+export const MqttBroker = z.strictObject({
+  url: z
+    .string()
+    .regex(/^(mqtts?|wss?|tcp|ssl):\/\/.+/, { message: "must be a broker URL such as 'mqtts://host:8883'" }),
+  username: z.string().optional(),
+  password: SecretRef.optional(),
+  client_id: z.string().optional().describe("Default: 'nocturne-<instance>-<device id>'."),
+  tls: z
+    .strictObject({
+      ca_file: z.string().optional(),
+      cert_file: z.string().optional(),
+      key_file: z.string().optional(),
+      reject_unauthorized: z.boolean().default(true),
+    })
+    .optional(),
+  keepalive_s: z.number().int().min(5).max(3600).default(30),
+  reconnect_ms: z.number().int().min(100).max(600_000).default(2000),
+});
+
+/** Sensors whose values arrive over MQTT: a point is bound to a field of their messages. */
+export const MqttSourceDevice = z.strictObject({
+  id: Id,
+  name: z.string().optional(),
+  commune: Id.optional().describe('Commune that owns the device.'),
+  protocol: z.literal('mqtt'),
+  format: z
+    .enum(UPLINK_FORMATS)
+    .describe(
+      'chirpstack-v4 and ttn-v3: LoRaWAN network servers (values, time, duplicates and radio quality where each puts them); json: any JSON; plain: a number or a text.',
+    ),
+  topic: z
+    .string()
+    .min(1)
+    .optional()
+    .describe(
+      "Topic pattern with named captures, e.g. 'city/river/{station}/level'; default for chirpstack-v4 'application/{application_id}/device/{dev_eui}/event/{event}', for ttn-v3 'v3/{application_id}@{tenant_id}/devices/{device_id}/up'.",
+    ),
+  time_path: z
+    .string()
+    .min(1)
+    .optional()
+    .describe('json: dot path of the time in the payload (ISO 8601 or epoch); absent: the reception time.'),
+  qos: z.union([z.literal(0), z.literal(1)]).default(1),
+  timeout_ms: z
+    .number()
+    .int()
+    .min(100)
+    .max(60_000)
+    .default(10_000)
+    .describe('Time a connection attempt to its own broker may take.'),
+  broker: MqttBroker.optional().describe("Absent: the service's own broker (mqtt section)."),
+  lighting: z
+    .never({ error: 'an MQTT source only reads sensors: luminaires are driven over Modbus or OPC UA' })
+    .optional(),
+});
+
+export const MqttBinding = z.strictObject({
+  match: z
+    .record(z.string().regex(/^[a-z_][a-z0-9_]*$/), z.string().min(1).max(128))
+    .default({})
+    .describe(
+      "Topic captures naming the sensor, e.g. {dev_eui: '24e124136b502217'}; absent: the device is one sensor.",
+    ),
+  path: z
+    .string()
+    .min(1)
+    .optional()
+    .describe(
+      "Dot path of the value under the format's values (ChirpStack 'object', TTS 'decoded_payload').",
+    ),
+  radio: z
+    .enum(RADIO_FIELDS)
+    .optional()
+    .describe('A reading the network server adds (rssi, snr, battery) instead of a field.'),
+  scale: z.number().default(1).describe('Engineering value = raw * scale + offset.'),
+  offset: z.number().default(0),
+  states: z
+    .record(z.string().min(1), z.number())
+    .optional()
+    .describe('Text states to numbers, e.g. {open: 1, closed: 0}.'),
+  period_s: z
+    .number()
+    .min(1)
+    .max(2_592_000)
+    .default(900)
+    .describe('Expected time between messages: the point is stale after telemetry.stale_factor of them.'),
+});
+
 export const Device = z.discriminatedUnion('protocol', [
   ModbusTcpDevice,
   ModbusRtuOverTcpDevice,
   ModbusRtuDevice,
   OpcuaDevice,
+  MqttSourceDevice,
 ]);

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { CalendarDate, ClockTime, Id, Location, Weekday } from './common';
-import { ModbusBinding, OpcuaBinding } from './devices';
+import { ModbusBinding, MqttBinding, OpcuaBinding } from './devices';
 
 export const OpeningHours = z.strictObject({
   days: z.array(Weekday).min(1),
@@ -26,6 +26,7 @@ export const Point = z.strictObject({
   device: Id,
   modbus: ModbusBinding.optional(),
   opcua: OpcuaBinding.optional(),
+  mqtt: MqttBinding.optional(),
   rollover: z
     .number()
     .positive()

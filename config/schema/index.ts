@@ -5,6 +5,7 @@ import { Calendar, PresenceSensor, Program, Zone } from './lighting';
 import { AlertsSection } from './alerts';
 import { Building, EmissionFactor, Tariff, TelemetrySection } from './energy';
 import { User } from './access';
+import { Sensor, SensorModel } from './sensors';
 import { HttpSection, InfluxSection, MqttSection, ServiceSection, Site } from './service';
 
 export const CONFIG_VERSION = 1;
@@ -37,6 +38,16 @@ export const ConfigSchema = z
     zones: z.array(Zone).default([]),
     presence_sensors: z.array(PresenceSensor).default([]),
     buildings: z.array(Building).default([]),
+    sensor_models: z
+      .array(SensorModel)
+      .default([])
+      .describe('Kinds of sensors (fields, units, paths, expected period), declared once for many sensors.'),
+    sensors: z
+      .array(Sensor)
+      .default([])
+      .describe(
+        'Sensors by model: each becomes a site with the points of its model (and its radio readings).',
+      ),
     users: z.array(User).default([]),
     tariffs: z.array(Tariff).default([]).describe('Dated prices, for costs in the console and dashboards.'),
     emission_factors: z
@@ -57,6 +68,7 @@ export type ModbusDeviceConfig = Extract<
   { protocol: 'modbus-tcp' | 'modbus-rtu' | 'modbus-rtu-over-tcp' }
 >;
 export type OpcuaDeviceConfig = Extract<DeviceConfig, { protocol: 'opcua' }>;
+export type MqttSourceDeviceConfig = Extract<DeviceConfig, { protocol: 'mqtt' }>;
 export type RegisterMapConfig = Config['register_maps'][number];
 export type NodeMapConfig = Config['node_maps'][number];
 export type ZoneConfig = Config['zones'][number];

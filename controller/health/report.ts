@@ -5,13 +5,18 @@ import type { SamplerStats } from '../telemetry/sampler';
 
 /** What /health and /metrics serve: controller/health/serviceHealth.ts gathers it from every subsystem. */
 
+/** The parts of the service whose health /health sums up. */
+export type HealthPart = 'devices' | 'mqtt' | 'influx';
+
 /** What /health reports. */
 export interface HealthReport {
   status: 'up' | 'degraded' | 'down';
+  /** The parts not up, when the status is degraded: what to look at first. */
+  degraded: HealthPart[];
   devices: { id: string; commune?: string; protocol: string; health: 'up' | 'degraded' | 'down' }[];
   mqtt: 'up' | 'degraded' | 'down';
-  /** 'down' also when no InfluxDB is configured (telemetry waits in the spool). */
-  influx: 'up' | 'degraded' | 'down';
+  /** 'not-configured': no InfluxDB, on purpose (telemetry waits in the spool); not a fault. */
+  influx: 'up' | 'degraded' | 'down' | 'not-configured';
 }
 
 /** What /metrics reports: counters of the telemetry path, the alerts, MQTT and every device. */
@@ -53,6 +58,8 @@ export interface MetricsReport {
     requests: number;
     errors: number;
     reconnects: number;
+    /** Messages dropped by reason (MQTT sources). */
+    dropped?: Readonly<Record<string, number>>;
   }[];
 }
 

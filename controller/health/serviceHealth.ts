@@ -3,7 +3,7 @@ import type { Health } from '../../drivers/driver';
 import type { InfluxWriterStats } from '../../drivers/influx/writer';
 import type { Messaging } from '../../drivers/messaging';
 import type { DeviceRegistry } from '../devices';
-import type { HealthReport, MetricsReport, ServiceHealth } from './report';
+import type { HealthPart, HealthReport, MetricsReport, ServiceHealth } from './report';
 
 /** Where the figures come from; each subsystem is asked at the moment /health or /metrics is read. */
 export interface HealthSources {
@@ -24,8 +24,8 @@ export class ServiceHealthReporter implements ServiceHealth {
   constructor(private readonly sources: HealthSources) {}
 
   /**
-   * up: every device, MQTT and InfluxDB up; degraded: any of them not; down: the service is not
-   * running (starting, stopping).
+   * up: every device, MQTT and InfluxDB (when one is configured) up; degraded: any of them not, named
+   * in `degraded`; down: the service is not running (starting, stopping).
    */
   report(): HealthReport {
     const { config, devices, mqtt, storage, running } = this.sources;
@@ -39,10 +39,15 @@ export class ServiceHealthReporter implements ServiceHealth {
       return entry;
     });
     const mqttHealth = mqtt.health();
-    const influx = storage.health();
-    const allUp = mqttHealth === 'up' && influx === 'up' && deviceHealth.every((d) => d.health === 'up');
+    const influx = config.influx === undefined ? 'not-configured' : storage.health();
+    const degraded: HealthPart[] = [];
+    if (deviceHealth.some((d) => d.health !== 'up')) degraded.push('devices');
+    if (mqttHealth !== 'up') degraded.push('mqtt');
+    if (influx !== 'up' && influx !== 'not-configured') degraded.push('influx');
+    const status = !running() ? 'down' : degraded.length === 0 ? 'up' : 'degraded';
     return {
-      status: !running() ? 'down' : allUp ? 'up' : 'degraded',
+      status,
+      degraded: status === 'degraded' ? degraded : [],
       devices: deviceHealth,
       mqtt: mqttHealth,
       influx,

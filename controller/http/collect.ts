@@ -69,9 +69,9 @@ export function collectMetrics(sources: {
       ),
       single(
         'nocturne_influx_health',
-        'InfluxDB health: 2 up, 1 degraded, 0 down (0 also when none is configured).',
+        'InfluxDB health: 2 up, 1 degraded, 0 down, -1 none configured (telemetry kept in the spool).',
         'gauge',
-        HEALTH_VALUE[health.influx],
+        health.influx === 'not-configured' ? -1 : HEALTH_VALUE[health.influx],
       ),
     ];
   });
@@ -222,6 +222,17 @@ function telemetryMetrics(report: MetricsReport): MetricFamily[] {
       'Connections re-established after a loss.',
       (d) => d.reconnects,
     ),
+    {
+      name: 'nocturne_device_messages_dropped_total',
+      help: 'Messages of MQTT sources dropped, by reason (not JSON, unknown sensor, duplicate…).',
+      type: 'counter',
+      samples: report.devices.flatMap((d) =>
+        Object.entries(d.dropped ?? {}).map(([reason, value]) => ({
+          labels: { device: d.id, protocol: d.protocol, reason },
+          value,
+        })),
+      ),
+    },
     counter('nocturne_mqtt_received_total', 'MQTT messages received.', mqtt.received),
     counter('nocturne_mqtt_published_total', 'MQTT messages the broker took.', mqtt.published),
     counter('nocturne_mqtt_dropped_total', 'MQTT messages that could not be published.', mqtt.dropped),

@@ -1,6 +1,7 @@
 import type { BuildingConfig, Config, PointConfig, TelemetryConfig } from '../../config/schema';
 import { fieldKey, seriesKey } from '../../drivers/influx/lineProtocol';
 import type { PointRef, Quality, Sample } from '../../drivers/driver';
+import { compilePath } from '../../drivers/mqtt/uplinks';
 import {
   counterStep,
   newCounterState,
@@ -120,8 +121,26 @@ export class CatalogPoint {
           ...(opcua.deadband ? { deadband: opcua.deadband } : {}),
         },
       };
+    } else if (point.mqtt) {
+      const mqtt = point.mqtt;
+      this.periodMs = mqtt.period_s * 1000;
+      // A sensor publishes when it has something to say: silence is staleness, never a failed poll.
+      this.byException = false;
+      this.ref = {
+        key: this.key,
+        label: this.label,
+        address: {
+          protocol: 'mqtt',
+          match: mqtt.match,
+          path: compilePath(mqtt.path),
+          scale: mqtt.scale,
+          offset: mqtt.offset,
+          ...(mqtt.states ? { states: mqtt.states } : {}),
+          ...(mqtt.radio ? { radio: mqtt.radio } : {}),
+        },
+      };
     } else {
-      throw new Error(`${this.label}: no 'modbus' or 'opcua' binding`);
+      throw new Error(`${this.label}: no 'modbus', 'opcua' or 'mqtt' binding`);
     }
     this.staleAfterMs =
       point.stale_after_s !== undefined

@@ -144,11 +144,26 @@ export class FakeDriver extends EventEmitter<DriverEvents> implements Driver {
 }
 
 export function addressKey(address: PointAddress): string {
-  return address.protocol === 'modbus' ? `${address.table}:${address.address}` : address.nodeId;
+  switch (address.protocol) {
+    case 'modbus':
+      return `${address.table}:${address.address}`;
+    case 'opcua':
+      return address.nodeId;
+    case 'mqtt':
+      return `${JSON.stringify(address.match)}:${address.radio ?? address.path.join('.')}`;
+    case 'http':
+      return `http:${address.path.join('.')}`;
+  }
 }
 
 function describe(address: PointAddress): string {
-  return address.protocol === 'modbus'
-    ? `${address.table} register ${address.address}`
-    : `node ${address.nodeId}`;
+  switch (address.protocol) {
+    case 'modbus':
+      return `${address.table} register ${address.address}`;
+    case 'opcua':
+      return `node ${address.nodeId}`;
+    case 'mqtt':
+    case 'http':
+      return `field ${'radio' in address && address.radio ? address.radio : address.path.join('.')}`;
+  }
 }

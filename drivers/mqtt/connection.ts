@@ -445,12 +445,11 @@ export class MqttConnection extends EventEmitter<MqttConnectionEvents> implement
       `connected to ${displayUrl(this.options.url)} as '${this.clientId}'${resumed ? ', session resumed' : ''}`,
     );
 
-    this.send(client, this.options.stateTopic, ONLINE_PAYLOAD, PUBLISH_OPTIONS[1][1]).catch(
-      (error: unknown) =>
-        this.logger.warn(
-          `online state on '${this.options.stateTopic}' not published: ${errorMessage(error)}`,
-        ),
-    );
+    const { stateTopic } = this.options;
+    if (stateTopic !== undefined)
+      this.send(client, stateTopic, ONLINE_PAYLOAD, PUBLISH_OPTIONS[1][1]).catch((error: unknown) =>
+        this.logger.warn(`online state on '${stateTopic}' not published: ${errorMessage(error)}`),
+      );
 
     // Without a session the broker lost every subscription (restart without persistence, expiry).
     // With one, subscriptions whose SUBACK never came back and refused ones are asked again.
@@ -573,9 +572,10 @@ export class MqttConnection extends EventEmitter<MqttConnectionEvents> implement
 
   /** Offline state, pending acknowledgements, DISCONNECT: each step bounded by the one stop deadline. */
   private async disconnect(client: MqttClient, expired: Promise<'expired'>): Promise<void> {
-    if (client.connected) {
+    const { stateTopic } = this.options;
+    if (client.connected && stateTopic !== undefined) {
       // An orderly DISCONNECT discards the last will, so the offline state is published first.
-      const offline = this.send(client, this.options.stateTopic, OFFLINE_PAYLOAD, PUBLISH_OPTIONS[1][1]).then(
+      const offline = this.send(client, stateTopic, OFFLINE_PAYLOAD, PUBLISH_OPTIONS[1][1]).then(
         () => 'done' as const,
         (error: unknown) => {
           this.logger.warn(`stop: offline state not published: ${errorMessage(error)}`);
@@ -584,13 +584,13 @@ export class MqttConnection extends EventEmitter<MqttConnectionEvents> implement
       );
       if ((await Promise.race([offline, expired])) === 'expired')
         this.logger.warn('stop: the broker did not acknowledge the offline state in time');
-      if (pendingCount(client) > 0) {
-        const waiting = new AbortController();
-        const emptied = waitForEvent(client, ['outgoingEmpty', 'close'], waiting.signal);
-        if ((await Promise.race([emptied, expired])) === 'expired') {
-          waiting.abort();
-          this.logger.warn(`stop: ${pendingCount(client)} messages still unacknowledged`);
-        }
+    }
+    if (client.connected && pendingCount(client) > 0) {
+      const waiting = new AbortController();
+      const emptied = waitForEvent(client, ['outgoingEmpty', 'close'], waiting.signal);
+      if ((await Promise.race([emptied, expired])) === 'expired') {
+        waiting.abort();
+        this.logger.warn(`stop: ${pendingCount(client)} messages still unacknowledged`);
       }
     }
     const ended = client.endAsync(!client.connected || pendingCount(client) > 0).then(

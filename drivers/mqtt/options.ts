@@ -23,6 +23,11 @@ export interface MqttConnectionOptions {
   stopTimeoutMs?: number;
   /** Where `{env: NAME}` secrets are looked up. */
   env?: NodeJS.ProcessEnv;
+  /**
+   * Publish the online/offline state (and its last will) on `<base>/bridge/state`. Default true; false for
+   * a connection to someone else's broker (a LoRaWAN network server's) that only reads from it.
+   */
+  announceState?: boolean;
 }
 
 export interface ResolvedMqttConnectionOptions {
@@ -30,8 +35,8 @@ export interface ResolvedMqttConnectionOptions {
   url: string;
   clientId: string;
   baseTopic: string;
-  /** `<base>/bridge/state`: retained `{"state":"online"}` while connected, the last will otherwise. */
-  stateTopic: string;
+  /** `<base>/bridge/state`: retained `{"state":"online"}` while connected, the last will otherwise; none when not announced. */
+  stateTopic: string | undefined;
   configDir: string;
   logger: Logger;
   clock: Clock;
@@ -51,7 +56,7 @@ export function coerceMqttConnectionOptions(options: MqttConnectionOptions): Res
     url: brokerUrl(config, options.embeddedUrl),
     clientId: config.client_id ?? `nocturne-${options.instance}`,
     baseTopic,
-    stateTopic: `${baseTopic}/bridge/state`,
+    stateTopic: options.announceState === false ? undefined : `${baseTopic}/bridge/state`,
     configDir: options.configDir,
     logger: options.logger,
     clock: options.clock ?? systemClock,
@@ -151,7 +156,16 @@ export function clientOptions(
     // A QoS 0 message that cannot be sent now is refused rather than sent late: QoS 0 carries state
     // that is republished on reconnect, and an unbounded queue would grow through a long outage.
     queueQoSZero: false,
-    will: { topic: options.stateTopic, payload: Buffer.from(OFFLINE_PAYLOAD), qos: 1, retain: true },
+    ...(options.stateTopic === undefined
+      ? {}
+      : {
+          will: {
+            topic: options.stateTopic,
+            payload: Buffer.from(OFFLINE_PAYLOAD),
+            qos: 1 as const,
+            retain: true,
+          },
+        }),
   };
   if (config.username !== undefined) clientOptions.username = config.username;
   if (secrets.password !== undefined) clientOptions.password = secrets.password;

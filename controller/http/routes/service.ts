@@ -12,10 +12,16 @@ export function registerServiceRoutes(fastify: FastifyInstance, ctx: RouteContex
 
   app.route({
     ...at('GET /api/health'),
-    schema: { tags: ['service'], summary: 'Up, degraded or down; no token needed, no detail given.' },
+    schema: {
+      tags: ['service'],
+      summary:
+        'Up, degraded (and which part: devices, mqtt, influx) or down; no token needed, no device named.',
+    },
     handler: (_request, reply) => {
-      const { status } = ctx.services.health();
-      return reply.status(status === 'down' ? 503 : 200).send({ status });
+      const { status, degraded } = ctx.services.health();
+      return reply
+        .status(status === 'down' ? 503 : 200)
+        .send(status === 'degraded' ? { status, degraded } : { status });
     },
   });
 

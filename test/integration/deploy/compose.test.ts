@@ -376,10 +376,19 @@ describe('deploy/nocturne/site.yaml', () => {
     const config = loadConfig(SITE_FILE, { env });
     expect(new URL(config.mqtt.url!).hostname).toBe(COMPOSE_SERVICES.mqtt);
     expect(new URL(config.influx!.url).hostname).toBe(COMPOSE_SERVICES.influx);
+    // MQTT sources without a broker of their own read from the service's broker, checked above.
     const hosts = new Set(
-      config.devices.map((d) =>
-        d.protocol === 'opcua' ? new URL(d.endpoint).hostname : 'host' in d ? d.host : '',
-      ),
+      config.devices
+        .filter((d) => d.protocol !== 'mqtt' || d.broker)
+        .map((d) =>
+          d.protocol === 'opcua'
+            ? new URL(d.endpoint).hostname
+            : d.protocol === 'mqtt'
+              ? new URL(d.broker!.url).hostname
+              : 'host' in d
+                ? d.host
+                : '',
+        ),
     );
     expect([...hosts]).toEqual([COMPOSE_SERVICES.devices]);
     const { services } = resolvedConfig();

@@ -137,7 +137,7 @@ describe('simulators process', () => {
   it('exits 2 with the usage on bad arguments, 1 with located errors on a bad configuration', async () => {
     const usage = spawnSync(process.execPath, [MAIN, '--only', 'bacnet'], { encoding: 'utf8' });
     expect(usage.status).toBe(2);
-    expect(usage.stderr).toContain('--only takes modbus, opcua, presence (unknown: bacnet)');
+    expect(usage.stderr).toContain('--only takes modbus, opcua, presence, sensors (unknown: bacnet)');
     expect(usage.stderr).toContain('usage: node dist/simulators/main.js');
 
     const territory = await testTerritory();

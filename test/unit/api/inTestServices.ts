@@ -156,6 +156,7 @@ export class InTestServices implements ApiServices {
   health(): ReturnType<ApiServices['health']> {
     return {
       status: this.healthStatus,
+      degraded: this.healthStatus === 'degraded' ? ['influx'] : [],
       devices: [{ id: 'metz-sc-01', commune: 'metz', protocol: 'modbus-tcp', health: 'up' }],
       mqtt: 'up',
       influx: 'down',

@@ -606,6 +606,11 @@ describe('HTTP API layer', () => {
       expect(page.headers.get('content-security-policy')).toContain("script-src 'self'");
       expect((await call(api, 'GET', '/emergency.js')).status).toBe(200);
       expect(await call(api, 'GET', '/api/health')).toMatchObject({ status: 200, body: { status: 'up' } });
+      api.services.healthStatus = 'degraded';
+      expect(await call(api, 'GET', '/api/health')).toMatchObject({
+        status: 200,
+        body: { status: 'degraded', degraded: ['influx'] },
+      });
       api.services.healthStatus = 'down';
       expect(await call(api, 'GET', '/api/health')).toMatchObject({ status: 503, body: { status: 'down' } });
     });
