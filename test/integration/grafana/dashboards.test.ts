@@ -4,70 +4,24 @@ import { parse as parseYaml } from 'yaml';
 import { type InfluxHarness, type QueryRow, startInflux } from '../../helpers/influxd';
 import { fillTelemetry, type TelemetryFixture } from '../../helpers/telemetryFixture';
 import {
-  interpolateQuery,
-  intervalFor,
-  parseDuration,
-  replaceVariables,
-  type QueryContext,
-  type VariableValue,
-} from './grafanaInfluxql';
+  dashboards,
+  GRAFANA,
+  panelQuery,
+  resolveVariables as resolveDashboardVariables,
+  variableQuery,
+  type Dashboard,
+  type DatasourceRef,
+  type Panel,
+  type Target,
+} from './dashboardFiles';
+import { interpolateQuery, type QueryContext, type VariableValue } from './grafanaInfluxql';
 
 // Grafana cannot run here: its provisioning files are checked against the documented format
 // (grafana.com/docs/grafana/latest/administration/provisioning), and every query of every dashboard is
 // interpolated as Grafana does and run against a real influxd filled with days of simulated telemetry.
 
-const GRAFANA = path.join(__dirname, '..', '..', '..', 'grafana');
 const DATASOURCES_DIR = path.join(GRAFANA, 'provisioning', 'datasources');
 const PROVIDERS_DIR = path.join(GRAFANA, 'provisioning', 'dashboards');
-const DASHBOARDS_DIR = path.join(GRAFANA, 'dashboards');
-/** What Grafana uses for maxDataPoints: about the width of a panel in pixels. */
-const MAX_DATA_POINTS = 1000;
-
-interface DatasourceRef {
-  type?: string;
-  uid?: string;
-}
-interface Target {
-  refId: string;
-  datasource?: DatasourceRef;
-  rawQuery?: boolean;
-  resultFormat?: string;
-  query?: string;
-  alias?: string;
-}
-interface Panel {
-  id: number;
-  type: string;
-  title: string;
-  datasource?: DatasourceRef;
-  targets?: Target[];
-  interval?: string;
-  timeShift?: string;
-  timeFrom?: string;
-  description?: string;
-}
-interface Variable {
-  name: string;
-  type: string;
-  datasource?: DatasourceRef;
-  query: string | { query: string };
-  multi?: boolean;
-  includeAll?: boolean;
-  current?: { value: string | string[] };
-}
-interface Annotation {
-  name: string;
-  builtIn?: number;
-  datasource?: DatasourceRef;
-  target?: { query?: string; textColumn?: string; tagsColumn?: string; titleColumn?: string };
-}
-interface Dashboard {
-  uid: string;
-  title: string;
-  panels: Panel[];
-  templating: { list: Variable[] };
-  annotations: { list: Annotation[] };
-}
 
 const readYaml = (file: string): unknown => parseYaml(readFileSync(file, 'utf8')) as unknown;
 const yamlFiles = (dir: string): string[] =>
@@ -75,21 +29,9 @@ const yamlFiles = (dir: string): string[] =>
     .filter((f) => /\.ya?ml$/.test(f))
     .map((f) => path.join(dir, f));
 
-const dashboards: { file: string; dashboard: Dashboard }[] = readdirSync(DASHBOARDS_DIR)
-  .filter((f) => f.endsWith('.json'))
-  .sort()
-  .map((file) => ({
-    file,
-    dashboard: JSON.parse(readFileSync(path.join(DASHBOARDS_DIR, file), 'utf8')) as Dashboard,
-  }));
-
 const provisionedDatasources = yamlFiles(DATASOURCES_DIR).flatMap(
   (file) => (readYaml(file) as { datasources: DatasourceRef[] }).datasources,
 );
-
-function variableQuery(variable: Variable): string {
-  return typeof variable.query === 'string' ? variable.query : variable.query.query;
-}
 
 /** Every text of a dashboard where Grafana interpolates variables, with where it sits. */
 function interpolatedTexts(dashboard: Dashboard): { where: string; text: string; alias: boolean }[] {
@@ -122,8 +64,8 @@ function referencedNames(text: string): string[] {
   return [...text.matchAll(/\$(\w+)|\[\[(\w+)|\$\{(\w+)/g)].map((m) => m[1] ?? m[2] ?? m[3]);
 }
 
-/** Grafana's own: the InfluxQL macros and the request's interval. */
-const BUILT_INS = new Set(['timeFilter', 'interval', '__interval', '__interval_ms']);
+/** Grafana's own: the InfluxQL macros, the request's interval and the dashboard's time range. */
+const BUILT_INS = new Set(['timeFilter', 'interval', '__interval', '__interval_ms', '__from', '__to']);
 
 /**
  * Columns the outer SELECT returns: each item is `expression AS "alias"`, a field `"name"` or a tag
@@ -247,11 +189,12 @@ describe('provisioning, against the format Grafana documents', () => {
 });
 
 describe('dashboards', () => {
-  test('there are the three dashboards, with unique uids and titles', () => {
+  test('there are the four dashboards, with unique uids and titles', () => {
     expect(dashboards.map((d) => d.dashboard.uid)).toEqual([
       'nocturne-alerts',
       'nocturne-energy',
       'nocturne-lighting',
+      'nocturne-territoire',
     ]);
     expect(new Set(dashboards.map((d) => d.dashboard.title)).size).toBe(dashboards.length);
   });
@@ -328,45 +271,17 @@ describe('every query against InfluxDB filled with simulated telemetry', () => {
     await influx?.stop();
   });
 
-  /** Variables as a user leaves them: query variables on All (resolved in order), custom ones on their default. */
-  async function resolveVariables(
+  function resolveVariables(
     dashboard: Dashboard,
     from: number,
     to: number,
   ): Promise<Map<string, VariableValue>> {
-    const variables = new Map<string, VariableValue>();
-    for (const variable of dashboard.templating.list) {
-      const flags = { multi: variable.multi ?? false, includeAll: variable.includeAll ?? false };
-      if (variable.type === 'query') {
-        const context: QueryContext = { from, to, intervalMs: 60_000, variables };
-        const rows = await influx.query(interpolateQuery(variableQuery(variable), context));
-        const values = rows.map((row) => String(row.values.value));
-        if (values.length === 0) throw new Error(`variable '${variable.name}' has no values`);
-        variables.set(variable.name, { values, ...flags });
-      } else {
-        const current = variable.current?.value;
-        variables.set(variable.name, {
-          values: Array.isArray(current) ? current : [String(current)],
-          ...flags,
-        });
-      }
-    }
-    return variables;
+    return resolveDashboardVariables(influx, dashboard, from, to);
   }
 
   async function run(dashboard: Dashboard, panel: Panel, target: Target): Promise<QueryRow[]> {
     const variables = await resolveVariables(dashboard, fixture.from, fixture.to);
-    const context0: QueryContext = { from: fixture.from, to: fixture.to, intervalMs: 0, variables };
-    const shift = panel.timeShift ? parseDuration(replaceVariables(panel.timeShift, context0)) : 0;
-    const from = fixture.from - shift;
-    const to = fixture.to - shift;
-    const context: QueryContext = {
-      from,
-      to,
-      intervalMs: intervalFor(from, to, panel.interval ?? '1m', MAX_DATA_POINTS),
-      variables,
-    };
-    const query = interpolateQuery(target.query ?? '', context);
+    const query = panelQuery(panel, target, fixture, variables);
     expect(query).not.toMatch(/\$\w|\$\{|\[\[/);
     return influx.query(query);
   }

@@ -9,7 +9,8 @@
  *    format, the InfluxDB datasource's interpolateQueryExpr (public/app/plugins/datasource/influxdb/
  *    datasource.ts) formats it: a single-valued variable is kept as is when it is a number (influxRegularEscape),
  *    a multi-valued one becomes `(a|b)` (docs: "Formatting multi-value variables"). `$__interval` and
- *    `$__interval_ms` are scoped variables of the request.
+ *    `$__interval_ms` are scoped variables of the request, `${__from}` and `${__to}` global ones. A panel
+ *    repeated by a variable (`repeat`) is one copy per selected value, the variable scoped to that value.
  * 2. On the server, pkg/tsdb/influxdb/models/query.go `Build` replaces `$timeFilter` with
  *    `time >= <from>ms and time <= <to>ms`, then `$interval`, `$__interval_ms` and `$__interval`, the
  *    interval written by gtime.FormatInterval.
@@ -60,6 +61,10 @@ export function replaceVariables(text: string, context: QueryContext): string {
   const scoped: Record<string, string> = {
     __interval: formatInterval(context.intervalMs),
     __interval_ms: String(context.intervalMs),
+    // Global variables: the dashboard's time range in epoch ms (docs: variables/add-template-variables,
+    // "Global variables").
+    __from: String(context.from),
+    __to: String(context.to),
   };
   return text.replace(
     VARIABLE,
