@@ -107,6 +107,12 @@ export class ReportPoller {
     } finally {
       device.reading = false;
     }
-    if (reports && this.running) this.deps.hooks.reported(b, reports, this.deps.clock.now());
+    if (!reports || !this.running) return;
+    try {
+      this.deps.hooks.reported(b, reports, this.deps.clock.now());
+    } catch (error) {
+      // A report is telemetry: a failure in what follows it is logged, the next poll comes all the same.
+      this.deps.logger.error(`reports of '${b.deviceId}' not taken: ${(error as Error).message}`);
+    }
   }
 }

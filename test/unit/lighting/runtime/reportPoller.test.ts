@@ -53,4 +53,42 @@ describe('ReportPoller', () => {
     expect(report.lampStatus[2]).toBe(1);
     expect(report.output[0]).toBe(100);
   });
+
+  it('logs a failure of what follows a report and polls again: no unhandled rejection', async () => {
+    const clock = new ManualClock(Date.UTC(2026, 0, 15, 22));
+    const config = territory();
+    const topology = LightingTopology.fromConfig(config);
+    const { bindings } = buildBindings(config, topology);
+    const [device] = config.devices;
+    const controller = new FakeSegmentController(device.id, device.lighting!.channels, 100);
+    await controller.start();
+    const errors: string[] = [];
+    let calls = 0;
+    const poller = new ReportPoller(
+      {
+        bindings: bindings.filter((b) => b.deviceId === device.id),
+        driver: () => controller,
+        clock,
+        logger: { ...silentLogger, error: (msg) => errors.push(msg) },
+        hooks: {
+          reported: () => {
+            calls++;
+            throw new Error('accounting broke');
+          },
+        },
+      },
+      { reportMs: 60_000, tickMs: 1_000 },
+    );
+    poller.start();
+    clock.advance(60_000);
+    await settle();
+    clock.advance(60_000);
+    await settle();
+    poller.stop();
+    expect(calls).toBe(2);
+    expect(errors).toEqual([
+      `reports of '${device.id}' not taken: accounting broke`,
+      `reports of '${device.id}' not taken: accounting broke`,
+    ]);
+  });
 });
