@@ -441,6 +441,28 @@ function demoAlertRules(has: {
             for_s: 60,
             message: 'Porte ouverte : {building}',
           },
+          {
+            id: 'porte-armoire-nuit',
+            name: 'Porte d’armoire ouverte la nuit',
+            kind: 'threshold' as const,
+            severity: 'critical' as const,
+            scope: { quantities: ['door_open'] },
+            above: 0.5,
+            for_s: 60,
+            when: { from: { sun: 'dusk' as const, offset_min: 30 }, to: { sun: 'dawn' as const } },
+            message: 'Porte ouverte de nuit : {building}',
+          },
+          {
+            id: 'montee-moselle',
+            name: 'Montée rapide de la Moselle',
+            kind: 'rate-of-change' as const,
+            severity: 'critical' as const,
+            scope: { points: ['metz-moselle-pont-des-morts/niveau-moselle'] },
+            direction: 'rise' as const,
+            per_hour: 0.2,
+            over_min: 30,
+            hysteresis: 0.05,
+          },
         ]
       : []),
     ...(has.riverGauges.length > 0
@@ -455,8 +477,25 @@ function demoAlertRules(has: {
             hysteresis: 0.1,
             for_s: 300,
           },
+          {
+            id: 'montee-limnimetres',
+            name: 'Montée rapide des eaux (limnimètres LoRaWAN)',
+            kind: 'rate-of-change' as const,
+            severity: 'critical' as const,
+            scope: { points: has.riverGauges.map((id) => `${id}/niveau`) },
+            direction: 'rise' as const,
+            per_hour: 0.2,
+            over_min: 30,
+            hysteresis: 0.05,
+          },
         ]
       : []),
+    {
+      id: 'commande-non-appliquee',
+      name: 'Rallumage ou forçage non appliqué',
+      kind: 'lighting-command-failed',
+      scope: { commands: ['relight', 'override'] },
+    },
   ];
 }
 

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { ClockTime, Id, SecretRef } from './common';
+import { ClockTime, Id, SecretRef, Weekday } from './common';
 import { PointRefText, Quantity } from './energy';
 
 export const AlertSeverity = z.enum(['info', 'warning', 'critical']);
@@ -15,6 +15,8 @@ export const ALERT_KINDS = [
   'level-mismatch',
   'device-unreachable',
   'telemetry-storage',
+  'rate-of-change',
+  'lighting-command-failed',
 ] as const;
 
 /** Which building points a rule watches: every criterion given must match (a list matches any of its items). */
@@ -51,6 +53,53 @@ const DeviceScope = z
   })
   .describe('Devices in scope; absent: all.');
 
+/** A sun event as a window edge: dusk is sunset, dawn sunrise (official twilight), at the source’s location. */
+const SunEdge = z.strictObject({
+  sun: z
+    .enum(['dusk', 'dawn'])
+    .describe('dusk: sunset, dawn: sunrise, at the building’s or zone’s location (else site.location).'),
+  offset_min: z
+    .number()
+    .int()
+    .min(-720)
+    .max(720)
+    .default(0)
+    .describe('Minutes after the event (negative: before).'),
+});
+
+const WindowEdge = z.union([ClockTime, SunEdge], {
+  error: "must be a clock time 'HH:MM' or {sun: dusk|dawn, offset_min: minutes}",
+});
+
+/** When a rule may raise: clock times or sun events, weekdays, public holidays. */
+export const RuleWhen = z
+  .strictObject({
+    from: WindowEdge.optional().describe(
+      "Window start: 'HH:MM' site time, or {sun: dusk|dawn, offset_min}; with `to`, or neither (whole days).",
+    ),
+    to: WindowEdge.optional().describe(
+      'Window end: the first such time after the start (so 22:00 to 06:00 crosses midnight).',
+    ),
+    weekdays: z
+      .array(Weekday)
+      .min(1)
+      .optional()
+      .describe('Days on which a window starts; absent: every day.'),
+    holidays: z
+      .enum(['only', 'except'])
+      .optional()
+      .describe(
+        'only: windows starting on a public holiday; except: all others; absent: holidays do not matter.',
+      ),
+    holiday_set: z
+      .enum(['fr', 'fr-alsace-moselle'])
+      .default('fr')
+      .describe('Public holidays for `holidays`; fr-alsace-moselle adds Good Friday and 26 December.'),
+  })
+  .describe(
+    'Only raised within this window (site time zone); an alert raised inside clears by its own condition, at any time.',
+  );
+
 const Seconds = (fallback: number, what: string): z.ZodDefault<z.ZodNumber> =>
   z.number().min(0).max(31_536_000).default(fallback).describe(what);
 
@@ -66,6 +115,7 @@ const ruleCommon = (severity: 'info' | 'warning' | 'critical') => ({
     .describe(
       'Message template replacing the default one: {source}, {name}, {value}, {unit}, {rule}, {building}, {commune} are filled in.',
     ),
+  when: RuleWhen.optional(),
 });
 
 export const ThresholdRule = z.strictObject({
@@ -199,6 +249,59 @@ export const TelemetryStorageRule = z.strictObject({
   quiet_s: Seconds(3600, 'Points dropped or quarantined: the alert clears after this long without more.'),
 });
 
+export const RateOfChangeRule = z.strictObject({
+  ...ruleCommon('warning'),
+  kind: z.literal('rate-of-change'),
+  scope: PointScope.default({}),
+  direction: z.enum(['rise', 'fall']).default('rise').describe('Raised on a rise, or on a fall.'),
+  per_hour: z
+    .number()
+    .positive()
+    .describe(
+      'Change per hour, in the point’s unit (meters: their rate per hour), beyond which it is raised.',
+    ),
+  over_min: z
+    .number()
+    .min(1)
+    .max(1440)
+    .default(30)
+    .describe(
+      'The change is measured over this many minutes: latest value against the value this long before.',
+    ),
+  hysteresis: z
+    .number()
+    .min(0)
+    .default(0)
+    .describe('Cleared only once the change per hour is back this far inside per_hour.'),
+  for_s: Seconds(0, 'The change must stay beyond per_hour this long before the alert is raised.'),
+  clear_for_s: Seconds(0, 'The change must stay back inside this long before the alert clears.'),
+});
+
+export const LightingCommandFailedRule = z.strictObject({
+  ...ruleCommon('critical'),
+  kind: z.literal('lighting-command-failed'),
+  scope: z
+    .strictObject({
+      communes: z.array(Id).optional(),
+      commands: z
+        .array(z.enum(['relight', 'override']))
+        .min(1)
+        .optional()
+        .describe('Emergency relights, overrides; absent: both.'),
+    })
+    .default({})
+    .describe('Commands in scope: any of their communes listed (territory-wide ones always); absent: all.'),
+  tolerance: z
+    .number()
+    .min(0)
+    .max(100)
+    .default(2)
+    .describe(
+      'Percentage points: a failed luminaire is covered once it reads back its decided level within this.',
+    ),
+  for_s: Seconds(0, 'Failed and not covered this long before the alert is raised.'),
+});
+
 export const AlertRule = z.discriminatedUnion('kind', [
   ThresholdRule,
   OutsideOpeningHoursRule,
@@ -210,6 +313,8 @@ export const AlertRule = z.discriminatedUnion('kind', [
   LevelMismatchRule,
   DeviceUnreachableRule,
   TelemetryStorageRule,
+  RateOfChangeRule,
+  LightingCommandFailedRule,
 ]);
 
 const HttpUrl = z

@@ -63,6 +63,9 @@ export function checkAlerts(config: Config, report: Report): void {
     }
     if (rule.kind === 'night-flow' && rule.from === rule.to)
       report([...path, 'to'], `the night window is empty: from and to are both '${rule.from}'`);
+    if (typeof rule.when === 'object' && rule.when !== null) checkWhen(rule.when, [...path, 'when'], report);
+    if (rule.kind === 'rate-of-change' && typeof rule.over_min === 'number')
+      checkRateWindow(rule, config, path, report);
   });
 
   const webhooks = Array.isArray(alerts?.webhooks) ? alerts.webhooks : [];
@@ -79,6 +82,72 @@ export function checkAlerts(config: Config, report: Report): void {
         report([...path, 'communes', k], `unknown commune '${id}'${suggest(id, communes)}`);
     });
   });
+}
+
+type When = NonNullable<Config['alerts']['rules'][number]['when']>;
+
+function checkWhen(when: When, path: ConfigPath, report: Report): void {
+  const { from, to } = when;
+  if ((from === undefined) !== (to === undefined)) {
+    const missing = from === undefined ? 'from' : 'to';
+    report(
+      [...path, missing],
+      `missing: a window needs both from and to (or neither, for whole days); only ${missing === 'from' ? 'to' : 'from'} is given`,
+    );
+    return;
+  }
+  if (from !== undefined && JSON.stringify(edgeText(from)) === JSON.stringify(edgeText(to!)))
+    report([...path, 'to'], `the window is empty: from and to are both ${describeEdge(from)}`);
+}
+
+function edgeText(edge: NonNullable<When['from']>): string | [string, number] {
+  return typeof edge === 'string' ? edge : [edge.sun, edge.offset_min ?? 0];
+}
+
+function describeEdge(edge: NonNullable<When['from']>): string {
+  if (typeof edge === 'string') return `'${edge}'`;
+  const offset = edge.offset_min ?? 0;
+  return offset === 0 ? edge.sun : `${edge.sun} ${offset > 0 ? '+' : ''}${offset} min`;
+}
+
+/**
+ * A point polled less often than over_min never has two values within the window that a gap does not
+ * separate: its change can never be measured.
+ */
+function checkRateWindow(
+  rule: Extract<Config['alerts']['rules'][number], { kind: 'rate-of-change' }>,
+  config: Config,
+  path: ConfigPath,
+  report: Report,
+): void {
+  const scope = typeof rule.scope === 'object' && rule.scope !== null ? rule.scope : {};
+  const windowS = rule.over_min * 60;
+  for (const building of config.buildings) {
+    if (scope.communes && !scope.communes.includes(building.commune)) continue;
+    if (scope.buildings && !scope.buildings.includes(building.id)) continue;
+    for (const point of building.points ?? []) {
+      const source = `${building.id}/${point.id}`;
+      if (scope.points && !scope.points.includes(source)) continue;
+      if (scope.quantities && !scope.quantities.includes(point.quantity)) continue;
+      const period = pollingPeriodS(point);
+      if (period !== undefined && period > windowS) {
+        report(
+          [...path, 'over_min'],
+          `is shorter than the polling period of '${source}' (${period} s): no change can be measured over it (is ${rule.over_min})`,
+        );
+        return;
+      }
+    }
+  }
+}
+
+/** The polling period of a point, whichever binding gives one (period_s); undefined when reported by exception. */
+function pollingPeriodS(point: object): number | undefined {
+  for (const binding of Object.values(point) as unknown[]) {
+    if (typeof binding !== 'object' || binding === null || !('period_s' in binding)) continue;
+    if (typeof binding.period_s === 'number') return binding.period_s;
+  }
+  return undefined;
 }
 
 function suggest(id: string, known: Set<string>): string {

@@ -1,7 +1,12 @@
 import type { IANAZone } from 'luxon';
 import type { Health } from '../../../drivers/driver';
 import { coversAny, type Actor } from '../../scope';
-import type { LightingReported, LuminaireFaultChanged } from '../../lighting/runtime/events';
+import type {
+  LightingCommandEvent,
+  LightingDispatchFailed,
+  LightingReported,
+  LuminaireFaultChanged,
+} from '../../lighting/runtime/events';
 import { timeZone } from '../../../core/localTime';
 import { AlertError, type AlertState, type AlertView } from '../services';
 import type { CatalogPoint } from '../points';
@@ -21,6 +26,9 @@ import { Runner, type AlertEngineDeps, type RuleHost, type TelemetrySignal, type
  * and its clearing condition `clear_for_s` before it clears; between the two (hysteresis) nothing moves.
  * Lifecycle: raised → acknowledged (by a person) → cleared (by the condition going away), or raised →
  * cleared. A condition that comes back after a clear raises a new alert, with a new id.
+ *
+ * A rule's `when` gates the raising only: outside its window a condition neither raises nor stays
+ * pending; an alert raised inside clears by its own condition, whenever that comes.
  */
 
 export type AlertChange = AlertState;
@@ -96,9 +104,22 @@ export class AlertEngine implements RuleHost {
     for (const runner of this.runners) runner.onTelemetry(signal, at);
   }
 
+  /** A relight or override accepted, settled (confirmed or failed) or ended. */
+  observeCommand(event: LightingCommandEvent): void {
+    for (const runner of this.runners) runner.onCommand(event);
+  }
+
+  /** A device did not confirm levels after its retries. */
+  observeDispatchFailed(event: LightingDispatchFailed): void {
+    for (const runner of this.runners) runner.onDispatchFailed(event);
+  }
+
   /** Time moves: windows open and close, the sun rises, durations elapse, points go stale. */
   tick(now: number): void {
-    for (const runner of this.runners) runner.tick(now);
+    for (const runner of this.runners) {
+      runner.tick(now);
+      if (runner.window) runner.revisit(now);
+    }
     for (const tracker of this.trackers.values())
       if (tracker.pendingSince !== undefined || tracker.clearingSince !== undefined) this.apply(tracker, now);
   }
@@ -190,8 +211,9 @@ export class AlertEngine implements RuleHost {
    * hysteresis band, or not known). `value` goes with the alert.
    */
   evaluate(tracker: Tracker, raise: boolean, clear: boolean, value: number | undefined, now: number): void {
-    tracker.raise = raise;
     tracker.clear = clear && !raise;
+    // Outside the rule's window the condition may clear an alert, never raise one.
+    tracker.raise = raise && tracker.runner.mayRaise(tracker.source, now);
     if (value !== undefined) tracker.value = value;
     if (tracker.alert) {
       tracker.pendingSince = undefined;

@@ -1,11 +1,20 @@
 import type { ZoneConfig } from '../../../config/schema';
-import type { LightingReported, LuminaireFaultChanged, LuminaireReport } from '../../lighting/runtime/events';
+import type {
+  LightingCommandEvent,
+  LightingDispatchFailed,
+  LightingReported,
+  LuminaireFaultChanged,
+  LuminaireReport,
+} from '../../lighting/runtime/events';
 import { sunAltitude, type GeoPoint } from '../../../core/sun';
 import { formatDuration, formatNumber, type MessageFields } from './messages';
 import { luminairesInScope, zonesInScope, type ScopedLuminaire } from './scope';
 import { Runner, type RuleHost, type RuleOf, type Tracker } from './rule';
 
-/** Rules on luminaires and zones, from the lighting runtime's reports: lamp by day, level mismatch, lamp failure and cycling. */
+/**
+ * Rules on luminaires, zones and commands, from the lighting runtime's reports: lamp by day, level
+ * mismatch, lamp failure and cycling, relights and overrides the devices did not confirm.
+ */
 
 /** Burning: output (or level in effect) above 0, or measured power above the floor. */
 export function burning(report: LuminaireReport, minPowerW: number): boolean {
@@ -21,6 +30,10 @@ export abstract class ZoneRunner extends Runner {
     super(rule, engine);
     this.zones = new Map(zonesInScope(rule.scope, engine.deps.config).map((z) => [z.id, z]));
     this.luminaires = luminairesInScope(rule.scope, engine.deps.config);
+  }
+
+  protected override locationOf(source: string): GeoPoint {
+    return this.zones.get(source)?.location ?? this.engine.deps.config.site.location;
   }
 
   /** Luminaires of a zone that met the condition for at least for_s, and whether any meets it now. */
@@ -138,6 +151,10 @@ export abstract class LuminaireRunner extends Runner {
     this.luminaires = luminairesInScope(rule.scope, engine.deps.config);
   }
 
+  protected override locationOf(source: string): GeoPoint {
+    return this.luminaires.get(source)?.zone.location ?? this.engine.deps.config.site.location;
+  }
+
   fields(tracker: Tracker): MessageFields {
     const scoped = this.luminaires.get(tracker.source);
     return {
@@ -177,6 +194,11 @@ export class LampFailureRunner extends LuminaireRunner {
       event.powerW,
       event.at,
     );
+  }
+
+  override revisit(now: number): void {
+    for (const id of this.active.keys())
+      this.report(id, this.luminaires.get(id)!.zone.commune, true, false, undefined, now);
   }
 
   message(tracker: Tracker, fields: MessageFields): string {
@@ -244,4 +266,184 @@ export class LampCyclingRunner extends LuminaireRunner {
   message(tracker: Tracker, fields: MessageFields): string {
     return `Luminaire ${tracker.source} (${fields.building ?? '?'}) : ${formatNumber(tracker.value)} allumages ou extinctions en ${formatDuration(this.windowMs())} sans changement de commande`;
   }
+}
+
+/** A relight or override whose settlement said some luminaires failed, and which are not covered yet. */
+interface FailedCommand {
+  kind: 'relight' | 'override';
+  id: string;
+  /** The command's target as the runtime describes it ('zone metz-rue-x', 'commune metz'). */
+  target: string;
+  commune: string;
+  /** Its luminaires reported failed by the devices and not read back since; empty when not known. */
+  luminaires: Set<string>;
+  /** Devices that failed, with their last error. */
+  devices: Map<string, string>;
+}
+
+interface DispatchFailure {
+  at: number;
+  commune: string;
+  device: string;
+  error: string;
+}
+
+const COMMAND_TEXT = { relight: "Rallumage d'urgence", override: 'Forçage' } as const;
+const DEVICES_LISTED = 5;
+
+/**
+ * Relights and overrides the devices refused or did not confirm. The runtime settles a command once no
+ * luminaire is pending (`lightingCommandChanged` confirmed or failed); the luminaires that failed are
+ * those of `lightingDispatchFailed` since the command was accepted, in its communes. One alert per command
+ * (source `relight/<id>` or `override/<id>`), raised on a failed settlement; cleared by a later settlement
+ * of the same id that is confirmed (the command given again), by the end of the command (cleared, released,
+ * expired), or once every failed luminaire reads back its decided level within `tolerance` (the
+ * reconciler got through, or a later command covers it). An acknowledgement does not clear it.
+ */
+export class LightingCommandFailedRunner extends Runner {
+  declare readonly rule: RuleOf<'lighting-command-failed'>;
+  /** Source → when its command was last accepted (commands restored at start were not seen). */
+  private readonly acceptedAt = new Map<string, number>();
+  /** Luminaire → its latest dispatch failure, until it reads back its decided level. */
+  private readonly failures = new Map<string, DispatchFailure>();
+  private readonly failed = new Map<string, FailedCommand>();
+  /** Luminaire → sources of the failed commands waiting for it. */
+  private readonly waiting = new Map<string, Set<string>>();
+
+  override onCommand(event: LightingCommandEvent): void {
+    if (event.kind !== 'relight' && event.kind !== 'override') return;
+    if (!this.inScope(event.kind, event.communes)) return;
+    const source = `${event.kind}/${event.id}`;
+    switch (event.state) {
+      case 'accepted':
+        this.acceptedAt.set(source, event.at);
+        return;
+      case 'failed':
+        this.settledFailed(source, event.kind, event);
+        return;
+      case 'confirmed':
+      case 'cleared':
+      case 'released':
+      case 'expired':
+        this.acceptedAt.delete(source);
+        this.resolve(source, event.at);
+        return;
+      case 'changed':
+      case 'deleted':
+        return;
+    }
+  }
+
+  override onDispatchFailed(event: LightingDispatchFailed): void {
+    const failure: DispatchFailure = {
+      at: event.at,
+      commune: event.commune,
+      device: event.deviceId,
+      error: event.error,
+    };
+    for (const luminaire of event.luminaires) this.failures.set(luminaire, failure);
+  }
+
+  override onLighting(report: LightingReported): void {
+    const tolerance = this.rule.tolerance;
+    for (const lum of report.luminaires) {
+      if (lum.level === undefined || lum.inEffect === undefined) continue;
+      if (Math.abs(lum.level - lum.inEffect) > tolerance) continue;
+      this.failures.delete(lum.luminaire);
+      const sources = this.waiting.get(lum.luminaire);
+      if (!sources) continue;
+      this.waiting.delete(lum.luminaire);
+      for (const source of sources) {
+        const command = this.failed.get(source);
+        if (!command) continue;
+        command.luminaires.delete(lum.luminaire);
+        if (command.luminaires.size === 0) this.resolve(source, report.at);
+      }
+    }
+  }
+
+  override revisit(now: number): void {
+    for (const [source, command] of this.failed)
+      this.report(source, command.commune, true, false, failedCount(command), now);
+  }
+
+  private inScope(kind: 'relight' | 'override', communes: readonly string[]): boolean {
+    const scope = this.rule.scope;
+    if (scope.commands !== undefined && !scope.commands.includes(kind)) return false;
+    const wanted = scope.communes;
+    return wanted === undefined || communes.some((c) => c === '*' || wanted.includes(c));
+  }
+
+  private settledFailed(source: string, kind: 'relight' | 'override', event: LightingCommandEvent): void {
+    const since = this.acceptedAt.get(source) ?? Number.NEGATIVE_INFINITY;
+    const everywhere = event.communes.includes('*');
+    const command: FailedCommand = {
+      kind,
+      id: event.id,
+      target: event.source,
+      commune: event.communes.length === 1 ? event.communes[0] : '*',
+      luminaires: new Set(),
+      devices: new Map(),
+    };
+    for (const [luminaire, failure] of this.failures) {
+      if (failure.at < since || !(everywhere || event.communes.includes(failure.commune))) continue;
+      command.luminaires.add(luminaire);
+      command.devices.set(failure.device, failure.error);
+    }
+    this.forget(source);
+    this.failed.set(source, command);
+    for (const luminaire of command.luminaires) {
+      let sources = this.waiting.get(luminaire);
+      if (!sources) this.waiting.set(luminaire, (sources = new Set()));
+      sources.add(source);
+    }
+    this.report(source, command.commune, true, false, failedCount(command), event.at);
+  }
+
+  private resolve(source: string, at: number): void {
+    const command = this.failed.get(source);
+    this.forget(source);
+    this.report(source, command?.commune ?? '*', false, true, undefined, at);
+  }
+
+  private forget(source: string): void {
+    const command = this.failed.get(source);
+    if (!command) return;
+    this.failed.delete(source);
+    for (const luminaire of command.luminaires) {
+      const sources = this.waiting.get(luminaire);
+      sources?.delete(source);
+      if (sources?.size === 0) this.waiting.delete(luminaire);
+    }
+  }
+
+  fields(tracker: Tracker): MessageFields {
+    const command = this.failed.get(tracker.source);
+    const [kind, ...rest] = tracker.source.split('/');
+    const text = COMMAND_TEXT[kind as 'relight' | 'override'] ?? 'Commande';
+    return {
+      source: tracker.source,
+      name: `${text} '${command?.id ?? rest.join('/')}'`,
+      value: tracker.value,
+      rule: this.rule.name ?? this.rule.id,
+      building: command?.target,
+      commune: tracker.commune,
+    };
+  }
+
+  message(tracker: Tracker, fields: MessageFields): string {
+    const command = this.failed.get(tracker.source);
+    const where = fields.building ? ` (${fields.building})` : '';
+    if (!command || command.luminaires.size === 0)
+      return `${fields.name}${where} : des luminaires n'ont pas confirmé le niveau commandé`;
+    const devices = [...command.devices]
+      .slice(0, DEVICES_LISTED)
+      .map(([device, error]) => `${device} : ${error}`);
+    if (command.devices.size > DEVICES_LISTED) devices.push('…');
+    return `${fields.name}${where} : ${formatNumber(command.luminaires.size)} luminaire(s) non confirmé(s) par les équipements (${devices.join(' ; ')})`;
+  }
+}
+
+function failedCount(command: FailedCommand): number | undefined {
+  return command.luminaires.size > 0 ? command.luminaires.size : undefined;
 }

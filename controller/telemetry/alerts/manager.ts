@@ -104,6 +104,8 @@ export class AlertManager implements AlertService {
     this.engine.restore(saved, now);
     bus.on('lightingReported', this, (report) => this.engine.observeLighting(report));
     bus.on('luminaireFaultChanged', this, (event) => this.engine.observeFault(event));
+    bus.on('lightingCommandChanged', this, (event) => this.engine.observeCommand(event));
+    bus.on('lightingDispatchFailed', this, (event) => this.engine.observeDispatchFailed(event));
     bus.on('deviceHealthChanged', this, ({ deviceId, health }) =>
       this.engine.observeDevice(deviceId, health, this.deps.clock.now()),
     );

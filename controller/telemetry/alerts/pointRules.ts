@@ -1,21 +1,29 @@
 import { localDateTime, parseClockTime } from '../../../core/localTime';
+import type { GeoPoint } from '../../../core/sun';
 import { OpeningHours } from '../openingHours';
 import type { CatalogPoint } from '../points';
 import { formatDuration, withUnit, type MessageFields } from './messages';
 import { pointsInScope } from './scope';
 import { Runner, type RuleHost, type RuleOf, type Tracker } from './rule';
 
-/** Rules on building points: thresholds, night flow, use outside opening hours, silence. */
+/** Rules on building points: thresholds, rates of change, night flow, use outside opening hours, silence. */
 
 export abstract class PointRunner extends Runner {
   readonly points: CatalogPoint[];
 
   constructor(
-    rule: RuleOf<'threshold' | 'outside-opening-hours' | 'stale' | 'night-flow'>,
+    rule: RuleOf<'threshold' | 'outside-opening-hours' | 'stale' | 'night-flow' | 'rate-of-change'>,
     engine: RuleHost,
   ) {
     super(rule, engine);
     this.points = pointsInScope(rule, engine.deps.catalog);
+  }
+
+  /** The building's location when it has one, else the site's. */
+  protected override locationOf(source: string): GeoPoint {
+    const point = this.engine.deps.catalog.bySource.get(source);
+    const building = point && this.engine.deps.config.buildings.find((b) => b.id === point.buildingId);
+    return building?.location ?? this.engine.deps.config.site.location;
   }
 
   protected reportPoint(
@@ -68,6 +76,11 @@ export class ThresholdRunner extends PointRunner {
     this.reportPoint(point, raise, clear, value, now);
   }
 
+  /** The latest values again, for a window that opens on a value already past the limit. */
+  override revisit(now: number): void {
+    for (const point of this.points) this.onPoint(point, now);
+  }
+
   message(tracker: Tracker, fields: MessageFields): string {
     const { above, below } = this.rule;
     const value = tracker.value ?? Number.NaN;
@@ -77,6 +90,112 @@ export class ThresholdRunner extends PointRunner {
         : `en dessous du seuil de ${withUnit(below, fields.unit)}`;
     return `${fields.name} (${fields.building ?? fields.source}) : ${withUnit(value, fields.unit)}, ${limit}`;
   }
+}
+
+/** A point's good values within the window of a rate-of-change rule, oldest first. */
+interface RateHistory {
+  times: number[];
+  values: number[];
+  /** Reception time of the latest value, for gaps while nothing arrives. */
+  receivedAt: number;
+  /** The change per hour last measured; undefined until the history spans the window. */
+  rate: number | undefined;
+}
+
+export class RateOfChangeRunner extends PointRunner {
+  declare readonly rule: RuleOf<'rate-of-change'>;
+  private readonly overMs: number;
+  private readonly histories = new Map<CatalogPoint, RateHistory>();
+
+  constructor(rule: RuleOf<'rate-of-change'>, engine: RuleHost) {
+    super(rule, engine);
+    this.overMs = rule.over_min * 60_000;
+  }
+
+  override onPoint(point: CatalogPoint, now: number): void {
+    const value = ruleValue(point);
+    if (value === undefined) return;
+    const at = point.at ?? now;
+    let history = this.histories.get(point);
+    if (!history) {
+      history = { times: [], values: [], receivedAt: now, rate: undefined };
+      this.histories.set(point, history);
+    }
+    const last = history.times.length - 1;
+    // The same sample seen again (a window's revisit) or one older than the latest: nothing new.
+    if (last >= 0 && at <= history.times[last]) return;
+    // A gap longer than the window: no change is measured across it.
+    if (last >= 0 && at - history.times[last] > this.overMs) forget(history);
+    history.times.push(at);
+    history.values.push(value);
+    history.receivedAt = now;
+    history.rate = this.measure(history);
+    this.evaluatePoint(point, history, now);
+  }
+
+  override tick(now: number): void {
+    // Silent longer than the window: no change is known until the history spans it again (the stale
+    // rule is for silence); an open alert neither clears nor is raised again meanwhile.
+    for (const history of this.histories.values())
+      if (history.times.length > 0 && now - history.receivedAt > this.overMs) forget(history);
+  }
+
+  override revisit(now: number): void {
+    for (const [point, history] of this.histories) this.evaluatePoint(point, history, now);
+  }
+
+  /**
+   * The change per hour over the window: the latest value against the value `over_min` before it,
+   * interpolated between the two samples around that instant. Samples older than needed are dropped.
+   */
+  private measure(history: RateHistory): number | undefined {
+    const { times, values } = history;
+    const last = times.length - 1;
+    const start = times[last] - this.overMs;
+    // The last sample at or before the start of the window anchors the measure.
+    let anchor = -1;
+    for (let i = last; i >= 0; i--) {
+      if (times[i] <= start) {
+        anchor = i;
+        break;
+      }
+    }
+    if (anchor < 0) return undefined;
+    if (anchor > 0) {
+      times.splice(0, anchor);
+      values.splice(0, anchor);
+    }
+    const t0 = times[0];
+    const v0 = values[0];
+    const reference = times[0] === start ? v0 : v0 + ((values[1] - v0) * (start - t0)) / (times[1] - t0);
+    return ((values[values.length - 1] - reference) * 3_600_000) / this.overMs;
+  }
+
+  private evaluatePoint(point: CatalogPoint, history: RateHistory, now: number): void {
+    const rate = history.rate;
+    if (rate === undefined) return;
+    const { per_hour: limit, hysteresis } = this.rule;
+    const change = this.rule.direction === 'rise' ? rate : -rate;
+    this.reportPoint(point, change > limit, change <= limit - hysteresis, rate, now);
+  }
+
+  override fields(tracker: Tracker): MessageFields {
+    const fields = super.fields(tracker);
+    const point = this.engine.deps.catalog.bySource.get(tracker.source);
+    return { ...fields, unit: point ? `${unitOf(point)}/h`.replace('/h/h', '/h²') : '/h' };
+  }
+
+  message(tracker: Tracker, fields: MessageFields): string {
+    const way = this.rule.direction === 'rise' ? 'Montée' : 'Baisse';
+    const rate = Math.abs(tracker.value ?? Number.NaN);
+    return `${way} rapide de ${fields.name} (${fields.building ?? fields.source}) : ${withUnit(rate, fields.unit)} sur ${this.rule.over_min} min, au-delà de ${withUnit(this.rule.per_hour, fields.unit)}`;
+  }
+}
+
+function forget(history: RateHistory): void {
+  history.times.length = 0;
+  history.values.length = 0;
+  history.rate = undefined;
 }
 
 export class NightFlowRunner extends PointRunner {

@@ -1,10 +1,17 @@
 import type { IANAZone } from 'luxon';
 import type { AlertRuleConfig, Config } from '../../../config/schema';
 import type { Health } from '../../../drivers/driver';
-import type { LightingReported, LuminaireFaultChanged } from '../../lighting/runtime/events';
+import type {
+  LightingCommandEvent,
+  LightingDispatchFailed,
+  LightingReported,
+  LuminaireFaultChanged,
+} from '../../lighting/runtime/events';
+import type { GeoPoint } from '../../../core/sun';
 import type { AlertState, AlertView } from '../services';
 import type { CatalogPoint, PointCatalog } from '../points';
 import { type MessageFields } from './messages';
+import { RuleWindow } from './scope';
 
 /** A rule's runner and what it shares with the engine: one runner per configured rule, the kind's logic. */
 
@@ -54,6 +61,8 @@ export interface RuleHost {
 export abstract class Runner {
   readonly forMs: number;
   readonly clearForMs: number;
+  /** The rule's `when`: outside it, nothing is raised (and nothing pending carries over). */
+  readonly window: RuleWindow | undefined;
 
   constructor(
     readonly rule: AlertRuleConfig,
@@ -61,6 +70,17 @@ export abstract class Runner {
   ) {
     this.forMs = 'for_s' in rule ? rule.for_s * 1000 : 0;
     this.clearForMs = 'clear_for_s' in rule ? rule.clear_for_s * 1000 : 0;
+    this.window = rule.when ? new RuleWindow(rule.when, engine.zone) : undefined;
+  }
+
+  /** May the rule raise for this source now? Always, without a `when`. */
+  mayRaise(source: string, now: number): boolean {
+    return this.window === undefined || this.window.contains(now, this.locationOf(source));
+  }
+
+  /** Where the sun of a `when` is computed for a source: the site, unless the kind knows better. */
+  protected locationOf(_source: string): GeoPoint {
+    return this.engine.deps.config.site.location;
   }
 
   /**
@@ -78,7 +98,7 @@ export abstract class Runner {
   ): void {
     let tracker = this.engine.existing(this, source);
     if (!tracker) {
-      if (!raise) return;
+      if (!raise || !this.mayRaise(source, now)) return;
       tracker = this.engine.tracker(this, source, commune, forMs);
     }
     this.engine.evaluate(tracker, raise, clear, value, now);
@@ -89,7 +109,16 @@ export abstract class Runner {
   onFault(_event: LuminaireFaultChanged): void {}
   onDevice(_deviceId: string, _health: Health, _at: number): void {}
   onTelemetry(_signal: TelemetrySignal, _at: number): void {}
+  onCommand(_event: LightingCommandEvent): void {}
+  onDispatchFailed(_event: LightingDispatchFailed): void {}
   tick(_now: number): void {}
+
+  /**
+   * Rules with a `when`, at every tick: the conditions of event-driven kinds reported again, so that a
+   * condition already true when a window opens (a door left open before dusk) is seen without a new event.
+   * Kinds that evaluate on every tick anyway need nothing here.
+   */
+  revisit(_now: number): void {}
 
   /** What the template placeholders and the default message say about a source. */
   abstract fields(tracker: Tracker): MessageFields;

@@ -1,6 +1,18 @@
 import type { AlertRuleConfig } from '../../../config/schema';
-import { LampByDayRunner, LampCyclingRunner, LampFailureRunner, LevelMismatchRunner } from './lightingRules';
-import { NightFlowRunner, OutsideOpeningHoursRunner, StaleRunner, ThresholdRunner } from './pointRules';
+import {
+  LampByDayRunner,
+  LampCyclingRunner,
+  LampFailureRunner,
+  LevelMismatchRunner,
+  LightingCommandFailedRunner,
+} from './lightingRules';
+import {
+  NightFlowRunner,
+  OutsideOpeningHoursRunner,
+  RateOfChangeRunner,
+  StaleRunner,
+  ThresholdRunner,
+} from './pointRules';
 import type { RuleHost, Runner } from './rule';
 import { DeviceUnreachableRunner, TelemetryStorageRunner } from './serviceRules';
 
@@ -27,5 +39,9 @@ export function createRunner(rule: AlertRuleConfig, engine: RuleHost): Runner {
       return new DeviceUnreachableRunner(rule, engine);
     case 'telemetry-storage':
       return new TelemetryStorageRunner(rule, engine);
+    case 'rate-of-change':
+      return new RateOfChangeRunner(rule, engine);
+    case 'lighting-command-failed':
+      return new LightingCommandFailedRunner(rule, engine);
   }
 }

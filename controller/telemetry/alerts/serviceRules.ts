@@ -8,6 +8,8 @@ import { Runner, type RuleHost, type RuleOf, type TelemetrySignal, type Tracker 
 export class DeviceUnreachableRunner extends Runner {
   declare readonly rule: RuleOf<'device-unreachable'>;
   private readonly devices: Set<string>;
+  /** Devices last reported down, for a window opening while they are. */
+  private readonly down = new Set<string>();
 
   constructor(rule: RuleOf<'device-unreachable'>, engine: RuleHost) {
     super(rule, engine);
@@ -16,6 +18,8 @@ export class DeviceUnreachableRunner extends Runner {
 
   override onDevice(deviceId: string, health: Health, at: number): void {
     if (!this.devices.has(deviceId)) return;
+    if (health === 'down') this.down.add(deviceId);
+    else this.down.delete(deviceId);
     this.report(
       deviceId,
       this.engine.deps.deviceCommune(deviceId),
@@ -24,6 +28,11 @@ export class DeviceUnreachableRunner extends Runner {
       undefined,
       at,
     );
+  }
+
+  override revisit(now: number): void {
+    for (const deviceId of this.down)
+      this.report(deviceId, this.engine.deps.deviceCommune(deviceId), true, false, undefined, now);
   }
 
   fields(tracker: Tracker): MessageFields {
@@ -45,10 +54,12 @@ export class TelemetryStorageRunner extends Runner {
   declare readonly rule: RuleOf<'telemetry-storage'>;
   private readonly lastAt = new Map<string, number>();
   private watchingSince: number | undefined;
+  private influxDown = false;
 
   override onTelemetry(signal: TelemetrySignal, at: number): void {
     if (signal.type === 'health') {
       if (!this.engine.deps.influxConfigured) return;
+      this.influxDown = signal.health === 'down';
       this.report('influx', '*', signal.health === 'down', signal.health !== 'down', undefined, at);
       return;
     }
@@ -69,6 +80,11 @@ export class TelemetryStorageRunner extends Runner {
       const last = this.lastAt.get(tracker.source) ?? this.watchingSince;
       if (now - last >= quietMs) this.engine.evaluate(tracker, false, true, undefined, now);
     }
+  }
+
+  /** InfluxDB still down when a window opens; lost points are news only when they happen. */
+  override revisit(now: number): void {
+    if (this.influxDown) this.report('influx', '*', true, false, undefined, now);
   }
 
   fields(tracker: Tracker): MessageFields {

@@ -11,7 +11,7 @@ import type { LineSink } from '../../../drivers/timeSeries';
 import type { Actor } from '../../../controller/scope';
 import { silentLogger } from '../../../core/logger';
 import type { Config } from '../../../config/schema';
-import { MINUTE, energyConfig, feed, paris } from './fixtures';
+import { MINUTE, energyConfig, feed, luminaire, paris, report } from './fixtures';
 
 /** Keeps what it is given, as the spool would. */
 class MemorySink implements LineSink {
@@ -152,6 +152,48 @@ describe('AlertManager', () => {
     await alerts.start();
     try {
       expect(alerts.list(admin)).toEqual([]);
+    } finally {
+      await alerts.stop();
+    }
+  });
+
+  it('hears the lighting runtime’s commands and dispatch failures on the bus', async () => {
+    const clock = new ManualClock(paris('2026-01-12', '20:00'));
+    const sink = new MemorySink();
+    const { alerts, bus } = manager(
+      energyConfig([{ id: 'commande', kind: 'lighting-command-failed' }]),
+      clock,
+      sink,
+    );
+    await alerts.start();
+    try {
+      const event = {
+        kind: 'relight' as const,
+        id: 'pompiers-1',
+        communes: ['metz'],
+        severity: 'critical' as const,
+        message: 'relight',
+        source: 'zone rue',
+        actor: 'sdis',
+        via: 'mqtt',
+        from: 'nocturne/request/relight',
+      };
+      bus.emit('lightingCommandChanged', { ...event, at: clock.now(), state: 'accepted' });
+      clock.advance(MINUTE);
+      bus.emit('lightingDispatchFailed', {
+        at: clock.now(),
+        deviceId: 'sc',
+        commune: 'metz',
+        luminaires: ['rue-001'],
+        error: 'timeout',
+      });
+      bus.emit('lightingCommandChanged', { ...event, at: clock.now(), state: 'failed' });
+      expect(alerts.list(admin)).toMatchObject([
+        { kind: 'lighting-command-failed', source: 'relight/pompiers-1', commune: 'metz', value: 1 },
+      ]);
+      bus.emit('lightingReported', report(clock.now(), [luminaire('rue-001')]));
+      expect(alerts.list(admin)).toEqual([]);
+      expect(alerts.stats()).toMatchObject({ raised: 1, cleared: 1 });
     } finally {
       await alerts.stop();
     }
