@@ -372,13 +372,7 @@ function checkSensors(
       );
       return;
     }
-    const captures = (() => {
-      try {
-        return compileTopicPattern(source.topic ?? DEFAULT_TOPICS[source.format] ?? '#').captures;
-      } catch {
-        return undefined; // the device's topic is reported on its own
-      }
-    })();
+    const captures = capturesOf(source);
     const match = matchOf(sensor);
     const naming = SENSOR_CAPTURE[source.format];
     if (naming !== undefined && match[naming] === undefined)
@@ -420,6 +414,21 @@ function bindingOf(protocol: DeviceConfig['protocol']): Binding {
   return protocol === 'opcua' ? 'opcua' : protocol === 'mqtt' ? 'mqtt' : 'modbus';
 }
 
+const captureCache = new WeakMap<MqttSourceDeviceConfig, readonly string[] | undefined>();
+
+/** The captures of a source's topic pattern, compiled once per device; undefined when it does not compile. */
+function capturesOf(device: MqttSourceDeviceConfig): readonly string[] | undefined {
+  if (captureCache.has(device)) return captureCache.get(device);
+  let captures: readonly string[] | undefined;
+  try {
+    captures = compileTopicPattern(device.topic ?? DEFAULT_TOPICS[device.format] ?? '#').captures;
+  } catch {
+    captures = undefined;
+  }
+  captureCache.set(device, captures);
+  return captures;
+}
+
 /** An MQTT source's topic pattern and format, checked once per device. */
 function checkMqttSource(device: MqttSourceDeviceConfig, path: ConfigPath, report: Report): void {
   const topic = device.topic ?? DEFAULT_TOPICS[device.format];
@@ -456,12 +465,8 @@ function checkMqttBinding(
     report(path, "give 'path' (a field) or 'radio' (rssi, snr, battery), not both");
   if (binding.radio === undefined && binding.path === undefined && device.format !== 'plain')
     report(path, `give the field's 'path' under the ${device.format} values (or 'radio')`);
-  let captures: readonly string[] = [];
-  try {
-    captures = compileTopicPattern(device.topic ?? DEFAULT_TOPICS[device.format] ?? '#').captures;
-  } catch {
-    return; // the device's topic is reported on its own
-  }
+  const captures = capturesOf(device);
+  if (!captures) return; // the device's topic is reported on its own
   for (const name of Object.keys(binding.match))
     if (!captures.includes(name))
       report(

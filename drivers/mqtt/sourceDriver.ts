@@ -198,6 +198,18 @@ export class MqttSourceDriver extends EventEmitter<DriverEvents> implements Driv
     return { requests: this.received, errors, reconnects: this.reconnects, dropped: { ...this.dropped } };
   }
 
+  /** The key of a sensor from the captures of a topic: its naming captures' values, in lower case. */
+  private keyOfTopic(captures: Readonly<Record<string, string>>): string | undefined {
+    if (this.sensorCaptures.length === 1) return captures[this.sensorCaptures[0]]?.toLowerCase();
+    let key = '';
+    for (const name of this.sensorCaptures) {
+      const value = captures[name];
+      if (value === undefined) return undefined;
+      key = key === '' ? value.toLowerCase() : `${key}/${value.toLowerCase()}`;
+    }
+    return key;
+  }
+
   private sensorKey(match: Readonly<Record<string, string>>): string | undefined {
     const names = Object.keys(match);
     if (names.length !== this.sensorCaptures.length || !names.every((n) => this.sensorCaptures.includes(n)))
@@ -210,13 +222,7 @@ export class MqttSourceDriver extends EventEmitter<DriverEvents> implements Driv
     this.received++;
     const captures = this.pattern.match(topic);
     if (!captures) return this.drop('unknown-sensor', topic, 'the topic does not match the pattern');
-    const values: Record<string, string> = {};
-    for (const name of this.sensorCaptures) {
-      if (captures[name] === undefined)
-        return this.drop('unknown-sensor', topic, `no '{${name}}' in the topic`);
-      values[name] = captures[name];
-    }
-    const key = this.sensorKey(values);
+    const key = this.keyOfTopic(captures);
     const sensor = key === undefined ? undefined : this.sensors.get(key);
     if (!sensor) return this.drop('unknown-sensor', topic, 'no point is bound to this sensor');
     const read = readUplink(payload, captures, {

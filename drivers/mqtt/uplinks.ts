@@ -99,9 +99,9 @@ export function compileTopicPattern(pattern: string): TopicPattern {
     filter: filter.join('/'),
     captures,
     match(topic) {
+      // A fresh object per match, with no prototype to collide with a capture's name.
       const m = compiled.exec(topic);
-      if (!m) return undefined;
-      return { ...m.groups };
+      return m ? (m.groups ?? {}) : undefined;
     },
   };
 }

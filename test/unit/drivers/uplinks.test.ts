@@ -80,6 +80,8 @@ describe('topic patterns', () => {
     const any = compileTopicPattern('ville/{station}/#');
     expect(any.filter).toBe('ville/+/#');
     expect(any.match('ville/pont-des-morts/niveau/brut')).toEqual({ station: 'pont-des-morts' });
+    // A topic of one sensor has nothing to capture.
+    expect(compileTopicPattern('ville/niveau').match('ville/niveau')).toEqual({});
   });
 
   it('refuses what MQTT cannot subscribe to, saying why', () => {
