@@ -84,7 +84,7 @@ module.exports = {
         pathNot:
           '^controller/(service|main|cli|demo|devices)\\.ts$|^controller/telemetry/(storage|subsystem)\\.ts$|^controller/health/',
       },
-      to: { path: '^drivers/(modbus|opcua|mqtt|influx)/', pathNot: DRIVER_FORMATS },
+      to: { path: '^drivers/(modbus|opcua|mqtt|http|influx)/', pathNot: DRIVER_FORMATS },
     },
   ],
   options: {

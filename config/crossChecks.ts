@@ -406,12 +406,13 @@ function checkSensors(
   });
 }
 
-const BINDINGS = ['modbus', 'opcua', 'mqtt'] as const;
+const BINDINGS = ['modbus', 'opcua', 'mqtt', 'http'] as const;
 type Binding = (typeof BINDINGS)[number];
-const SPEAKS: Record<Binding, string> = { modbus: 'Modbus', opcua: 'OPC UA', mqtt: 'MQTT' };
+const SPEAKS: Record<Binding, string> = { modbus: 'Modbus', opcua: 'OPC UA', mqtt: 'MQTT', http: 'HTTP' };
 
 function bindingOf(protocol: DeviceConfig['protocol']): Binding {
-  return protocol === 'opcua' ? 'opcua' : protocol === 'mqtt' ? 'mqtt' : 'modbus';
+  if (protocol === 'opcua' || protocol === 'mqtt') return protocol;
+  return protocol === 'http-json' ? 'http' : 'modbus';
 }
 
 const captureCache = new WeakMap<MqttSourceDeviceConfig, readonly string[] | undefined>();

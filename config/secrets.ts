@@ -22,6 +22,11 @@ export function secretSources(config: Config): { path: ConfigPath; ref: SecretRe
     if (device.protocol === 'opcua' && device.auth.type === 'username') {
       out.push({ path: ['devices', i, 'auth', 'password'], ref: device.auth.password });
     }
+    if (device.protocol === 'mqtt' && device.broker?.password)
+      out.push({ path: ['devices', i, 'broker', 'password'], ref: device.broker.password });
+    if (device.protocol === 'http-json')
+      for (const [name, value] of Object.entries(device.headers ?? {}))
+        if (typeof value !== 'string') out.push({ path: ['devices', i, 'headers', name], ref: value });
   });
   return out;
 }

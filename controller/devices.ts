@@ -7,6 +7,8 @@ import type { Messaging } from '../drivers/messaging';
 import { MqttConnection } from '../drivers/mqtt/connection';
 import { MqttSourceDriver } from '../drivers/mqtt/sourceDriver';
 import { compilePath } from '../drivers/mqtt/uplinks';
+import { HttpJsonDriver } from '../drivers/http/jsonSource';
+import { httpJsonOptionsFromConfig } from '../drivers/http/options';
 import type { OpcuaDriver } from '../drivers/opcua/opcuaDriver';
 import type { Bus } from './bus';
 import type { Clock } from '../core/clock';
@@ -28,12 +30,18 @@ export interface DeviceRegistryDeps {
   instance?: string;
 }
 
-export type Protocols = 'modbus' | 'opcua' | 'mqtt';
+export type Protocols = 'modbus' | 'opcua' | 'mqtt' | 'http';
 
-const FAMILY_NAMES: Record<Protocols, string> = { modbus: 'Modbus', opcua: 'OPC UA', mqtt: 'MQTT source' };
+const FAMILY_NAMES: Record<Protocols, string> = {
+  modbus: 'Modbus',
+  opcua: 'OPC UA',
+  mqtt: 'MQTT source',
+  http: 'HTTP JSON source',
+};
 
 function familyOf(protocol: Config['devices'][number]['protocol']): Protocols {
-  return protocol === 'opcua' ? 'opcua' : protocol === 'mqtt' ? 'mqtt' : 'modbus';
+  if (protocol === 'opcua' || protocol === 'mqtt') return protocol;
+  return protocol === 'http-json' ? 'http' : 'modbus';
 }
 
 /**
@@ -77,11 +85,19 @@ export class DeviceRegistry {
               ? this.createOpcua(device)
               : device.protocol === 'mqtt'
                 ? this.createMqttSource(device)
-                : new ModbusDriver(device, {
-                    pool: this.pool,
-                    clock: this.deps.clock,
-                    logger: this.deps.logger.child('modbus'),
-                  });
+                : device.protocol === 'http-json'
+                  ? new HttpJsonDriver(
+                      httpJsonOptionsFromConfig(device, {
+                        configDir: this.deps.configDir,
+                        env: this.deps.env,
+                      }),
+                      { clock: this.deps.clock, logger: this.deps.logger.child('http') },
+                    )
+                  : new ModbusDriver(device, {
+                      pool: this.pool,
+                      clock: this.deps.clock,
+                      logger: this.deps.logger.child('modbus'),
+                    });
           this.drivers.set(device.id, driver);
           this.forwardEvents(driver);
           mine.push(driver);

@@ -146,6 +146,7 @@ export class Service {
       ),
     );
     this.lifecycle.add(devices.component('mqtt'));
+    this.lifecycle.add(devices.component('http'));
     this.lifecycle.add(devices.component('opcua'));
 
     // -- telemetry and alerts --

@@ -586,6 +586,7 @@ function playedAddress(
     }
     case 'modbus-rtu':
     case 'mqtt':
+    case 'http-json':
       return undefined;
   }
 }

@@ -1,6 +1,8 @@
 import { z } from 'zod';
 import { Id, Level, SecretRef } from './common';
 import { RADIO_FIELDS, UPLINK_FORMATS } from '../../drivers/mqtt/uplinks';
+import { HttpJsonDevice } from './httpSource';
+import { BROKER_ACCESS } from './service';
 
 export const ModbusTable = z
   .enum(['holding', 'input', 'coil', 'discrete'])
@@ -223,19 +225,8 @@ export const MqttBroker = z.strictObject({
   url: z
     .string()
     .regex(/^(mqtts?|wss?|tcp|ssl):\/\/.+/, { message: "must be a broker URL such as 'mqtts://host:8883'" }),
-  username: z.string().optional(),
-  password: SecretRef.optional(),
   client_id: z.string().optional().describe("Default: 'nocturne-<instance>-<device id>'."),
-  tls: z
-    .strictObject({
-      ca_file: z.string().optional(),
-      cert_file: z.string().optional(),
-      key_file: z.string().optional(),
-      reject_unauthorized: z.boolean().default(true),
-    })
-    .optional(),
-  keepalive_s: z.number().int().min(5).max(3600).default(30),
-  reconnect_ms: z.number().int().min(100).max(600_000).default(2000),
+  ...BROKER_ACCESS,
 });
 
 /** Sensors whose values arrive over MQTT: a point is bound to a field of their messages. */
@@ -313,4 +304,5 @@ export const Device = z.discriminatedUnion('protocol', [
   ModbusRtuDevice,
   OpcuaDevice,
   MqttSourceDevice,
+  HttpJsonDevice,
 ]);

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { CalendarDate, ClockTime, Id, Location, Weekday } from './common';
 import { ModbusBinding, MqttBinding, OpcuaBinding } from './devices';
+import { HttpBinding } from './httpSource';
 
 export const OpeningHours = z.strictObject({
   days: z.array(Weekday).min(1),
@@ -27,6 +28,7 @@ export const Point = z.strictObject({
   modbus: ModbusBinding.optional(),
   opcua: OpcuaBinding.optional(),
   mqtt: MqttBinding.optional(),
+  http: HttpBinding.optional(),
   rollover: z
     .number()
     .positive()

@@ -75,6 +75,22 @@ export const HttpSection = z
   })
   .default({ host: '127.0.0.1', port: 8080, trusted_proxies: [] });
 
+/** How a client reaches a broker: credentials, TLS, keepalive and reconnection (the service's, and MQTT sources' own). */
+export const BROKER_ACCESS = {
+  username: z.string().optional(),
+  password: SecretRef.optional(),
+  tls: z
+    .strictObject({
+      ca_file: z.string().optional(),
+      cert_file: z.string().optional(),
+      key_file: z.string().optional(),
+      reject_unauthorized: z.boolean().default(true),
+    })
+    .optional(),
+  keepalive_s: z.number().int().min(5).max(3600).default(30),
+  reconnect_ms: z.number().int().min(100).max(600_000).default(2000),
+};
+
 export const MqttSection = z
   .strictObject({
     url: z
@@ -97,18 +113,7 @@ export const MqttSection = z
       .regex(/^[^+#]+$/)
       .default('nocturne'),
     client_id: z.string().optional(),
-    username: z.string().optional(),
-    password: SecretRef.optional(),
-    tls: z
-      .strictObject({
-        ca_file: z.string().optional(),
-        cert_file: z.string().optional(),
-        key_file: z.string().optional(),
-        reject_unauthorized: z.boolean().default(true),
-      })
-      .optional(),
-    keepalive_s: z.number().int().min(5).max(3600).default(30),
-    reconnect_ms: z.number().int().min(100).max(600_000).default(2000),
+    ...BROKER_ACCESS,
     clean_session: z
       .boolean()
       .default(false)

@@ -16,6 +16,9 @@ import {
  * settings, and its latest state. A sample then becomes a line by concatenation only.
  */
 
+/** An HTTP document's default period (the schema's), for a catalog built without its devices. */
+const DEFAULT_HTTP_PERIOD_MS = 600_000;
+
 /** PointRef keys of building points start with this, so they never meet the lighting runtime's keys. */
 export const POINT_KEY_PREFIX = 'point:';
 
@@ -80,6 +83,8 @@ export class CatalogPoint {
     point: PointConfig,
     pointIndex: number,
     telemetry: TelemetryConfig,
+    /** The polling period of the point's device, where the device polls for all its points (HTTP). */
+    devicePeriodMs?: number,
   ) {
     this.index = index;
     this.buildingId = building.id;
@@ -139,8 +144,24 @@ export class CatalogPoint {
           ...(mqtt.radio ? { radio: mqtt.radio } : {}),
         },
       };
+    } else if (point.http) {
+      const http = point.http;
+      // One document per device, polled at the device's period.
+      this.periodMs = devicePeriodMs ?? DEFAULT_HTTP_PERIOD_MS;
+      this.byException = false;
+      this.ref = {
+        key: this.key,
+        label: this.label,
+        address: {
+          protocol: 'http',
+          path: compilePath(http.path),
+          scale: http.scale,
+          offset: http.offset,
+          ...(http.states ? { states: http.states } : {}),
+        },
+      };
     } else {
-      throw new Error(`${this.label}: no 'modbus', 'opcua' or 'mqtt' binding`);
+      throw new Error(`${this.label}: no 'modbus', 'opcua', 'mqtt' or 'http' binding`);
     }
     this.staleAfterMs =
       point.stale_after_s !== undefined
@@ -267,10 +288,21 @@ export class PointCatalog {
   readonly bySource = new Map<string, CatalogPoint>();
   readonly byDevice = new Map<string, CatalogPoint[]>();
 
-  constructor(config: Pick<Config, 'buildings' | 'telemetry'>) {
+  constructor(config: Pick<Config, 'buildings' | 'telemetry'> & Partial<Pick<Config, 'devices'>>) {
+    const devicePeriods = new Map(
+      (config.devices ?? []).flatMap((d) => (d.protocol === 'http-json' ? [[d.id, d.period_s * 1000]] : [])),
+    );
     config.buildings.forEach((building, b) =>
       building.points.forEach((point, p) => {
-        const entry = new CatalogPoint(this.points.length, building, b, point, p, config.telemetry);
+        const entry = new CatalogPoint(
+          this.points.length,
+          building,
+          b,
+          point,
+          p,
+          config.telemetry,
+          devicePeriods.get(point.device),
+        );
         this.points.push(entry);
         this.byKey.set(entry.key, entry);
         this.bySource.set(entry.source, entry);

@@ -1,4 +1,6 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { connectAsync } from 'mqtt';
@@ -20,6 +22,9 @@ import { freePorts } from '../../helpers/ports';
 
 let influx: InfluxHarness;
 let broker: Mosquitto;
+/** A hydrometry open-data service (Hub'Eau's shape): the last observation of a station, in mm. */
+let hydrometry: Server;
+const OBSERVED_AT = new Date(Math.floor(Date.now() / 60_000) * 60_000 - 5 * 60_000).toISOString();
 let dir: string;
 let config: Config;
 let configFile: string;
@@ -72,6 +77,17 @@ const COMPOSTER: Pick<ConfigInput, 'devices' | 'sensor_models' | 'sensors'> = {
 
 beforeAll(async () => {
   [influx, broker] = await Promise.all([startInflux({ database: 'sensors' }), startMosquitto()]);
+  hydrometry = createServer((_request, response) => {
+    response.setHeader('content-type', 'application/json');
+    response.end(
+      JSON.stringify({
+        count: 1,
+        data: [{ code_station: 'A443064001', date_obs: OBSERVED_AT, resultat_obs: 1870 }],
+      }),
+    );
+  });
+  await new Promise<void>((resolve) => hydrometry.listen(0, '127.0.0.1', resolve));
+  const hydrometryUrl = `http://127.0.0.1:${(hydrometry.address() as AddressInfo).port}/api/v2/hydrometrie/observations_tr?code_entite=A443064001&grandeur_hydro=H&size=1`;
   dir = await mkdtemp(path.join(tmpdir(), 'nocturne-sensors-'));
   const [http] = await freePorts(1);
   const territory = buildTerritory({
@@ -92,7 +108,34 @@ beforeAll(async () => {
     zones: [],
     presence_sensors: [],
     service: { ...territory.service, shutdown_timeout_s: 4 },
-    devices: [...territory.devices!, ...COMPOSTER.devices!],
+    devices: [
+      ...territory.devices!,
+      ...COMPOSTER.devices!,
+      {
+        id: 'hubeau',
+        protocol: 'http-json',
+        url: hydrometryUrl,
+        period_s: 600,
+        time_path: 'data.0.date_obs',
+      },
+    ],
+    buildings: [
+      {
+        id: 'metz-hubeau-moselle',
+        commune: 'metz',
+        kind: 'river_station',
+        points: [
+          {
+            id: 'hauteur',
+            measurement: 'sensor',
+            quantity: 'water_level',
+            unit: 'm',
+            device: 'hubeau',
+            http: { path: 'data.0.resultat_obs', scale: 0.001 },
+          },
+        ],
+      },
+    ],
     sensor_models: [...territory.sensor_models!, ...COMPOSTER.sensor_models!],
     sensors: [...territory.sensors!, ...COMPOSTER.sensors!],
   };
@@ -103,6 +146,7 @@ beforeAll(async () => {
 }, 60_000);
 
 afterAll(async () => {
+  await new Promise((resolve) => hydrometry?.close(resolve));
   await Promise.all([influx?.stop(), broker?.stop()]);
   if (dir) await rm(dir, { recursive: true, force: true });
 });
@@ -120,7 +164,7 @@ async function waitFor(
 }
 
 test('uplinks land in InfluxDB once, with the time the network server gives; garbage changes only counters', async () => {
-  const sites = config.buildings.map((b) => b.id);
+  const sites = config.buildings.map((b) => b.id).filter((id) => id !== 'metz-hubeau-moselle');
   expect(sites).toEqual(config.sensors.map((s) => s.id));
   // Uplinks taken over the last half hour, one round every 10 minutes.
   const clock = new ManualClock(Math.floor(Date.now() / 1000) * 1000 - 30 * 60_000);
@@ -184,7 +228,10 @@ test('uplinks land in InfluxDB once, with the time the network server gives; gar
       config.buildings
         .flatMap((b) => b.points.map((p) => `${b.id}/${p.id}`))
         .filter((s) => !(s.endsWith('/battery') && sourceOf.get(s.split('/')[0]) === 'chirpstack'))
-        .map((s) => [s, s.startsWith('woippy-compost-jardin/') ? 1 : 3]),
+        .map((s) => [
+          s,
+          s.startsWith('woippy-compost-jardin/') || s.startsWith('metz-hubeau-moselle/') ? 1 : 3,
+        ]),
     );
     await waitFor('every point in InfluxDB', async () => {
       const now = await counts();
@@ -194,6 +241,9 @@ test('uplinks land in InfluxDB once, with the time the network server gives; gar
     const landed = await counts();
     for (const [series, n] of expected) expect([series, landed.get(series)]).toEqual([series, n]);
 
+    // The hydrometry document, polled once at start: its observation, with its own time.
+    const hubeau = await influx.query(`SELECT value FROM sensor WHERE building = 'metz-hubeau-moselle'`);
+    expect(hubeau.map((r) => [r.values.time, r.values.value])).toEqual([[Date.parse(OBSERVED_AT), 1.87]]);
     // With the network server's time, not the arrival's.
     const fill = await influx.query(
       `SELECT value FROM sensor WHERE building = 'metz-pav-gare' AND point = 'remplissage'`,

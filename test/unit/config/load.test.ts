@@ -147,7 +147,7 @@ describe('each kind of mistake is located and says what is allowed', () => {
       ),
       path: 'devices[0].protocol',
       message:
-        /must be one of 'modbus-tcp', 'modbus-rtu-over-tcp', 'modbus-rtu', 'opcua', 'mqtt' \(is 'modbus-udp'\)/,
+        /must be one of 'modbus-tcp', 'modbus-rtu-over-tcp', 'modbus-rtu', 'opcua', 'mqtt', 'http-json' \(is 'modbus-udp'\)/,
       line: 'modbus-udp',
     },
     {

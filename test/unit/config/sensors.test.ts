@@ -169,4 +169,28 @@ describe('sensors by model', () => {
       "buildings[0].points[2].modbus: device 'riviere' speaks MQTT: bind the point with 'mqtt'",
     );
   });
+
+  it('binds a point of an HTTP JSON document with http, and names a missing header secret', () => {
+    const sources = SOURCES.concat(
+      '  - { id: hubeau, protocol: http-json, url: "https://hubeau.eaufrance.fr/api/v2/hydrometrie/observations_tr", headers: { X-Api-Key: { env: HUBEAU_KEY } } }\n',
+    );
+    const point = (binding: string): string =>
+      withSensors(MODELS, sources).replace(
+        '        modbus: { table: input, address: 0, type: int16, scale: 0.1 }\n',
+        `        modbus: { table: input, address: 0, type: int16, scale: 0.1 }\n      - { id: moselle, measurement: sensor, quantity: water_level, device: hubeau, ${binding} }\n`,
+      );
+    const config = parseConfig(point('http: { path: data.0.resultat_obs, scale: 0.001 }'), 'site.yaml', {
+      env: { TTS_KEY: 'x', HUBEAU_KEY: 'k' },
+    });
+    expect(config.buildings[0].points[2].http).toEqual({
+      path: 'data.0.resultat_obs',
+      scale: 0.001,
+      offset: 0,
+    });
+    const wrong = issuesOf(point('mqtt: { path: level }')).map((i) => `${i.path}: ${i.message}`);
+    expect(wrong).toContain(
+      "buildings[0].points[2].mqtt: device 'hubeau' speaks HTTP: bind the point with 'http'",
+    );
+    expect(wrong).toContain('devices[5].headers.X-Api-Key: environment variable HUBEAU_KEY is not set');
+  });
 });
