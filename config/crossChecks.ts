@@ -273,18 +273,29 @@ function checkRegisterOverlaps(config: Config, report: Report): void {
     for (const name of CHANNEL_BLOCKS) {
       const block = map[name];
       if (!block) continue;
-      const end = channelAddress(block, channels) + registerCount(block.type) - 1;
+      const size = registerCount(block.type);
+      const end = channelAddress(block, channels) + size - 1;
       if (end > 65535)
         report(
           ['devices', i, 'lighting', 'channels'],
           `${channels} channels put ${name} past register 65535 in map '${map.id}'`,
         );
-      add(device, block.table, {
-        start: block.start,
-        end,
-        what: `lighting ${name}`,
-        path: ['devices', i, 'lighting', 'map'],
-      });
+      const path = ['devices', i, 'lighting', 'map'];
+      if (block.stride === undefined || block.stride === size) {
+        add(device, block.table, { start: block.start, end, what: `lighting ${name}`, path });
+        continue;
+      }
+      // A strided block interleaves with others (per-channel records, as DALI gateways lay them out):
+      // each channel's registers are a range of their own.
+      for (let channel = 1; channel <= channels; channel++) {
+        const start = channelAddress(block, channel);
+        add(device, block.table, {
+          start,
+          end: start + size - 1,
+          what: `lighting ${name} (channel ${channel})`,
+          path,
+        });
+      }
     }
     for (const name of SINGLE_REGISTERS) {
       const reg = map[name];

@@ -57,9 +57,11 @@ const ChannelBlock = z.strictObject({
     .number()
     .int()
     .min(1)
-    .max(64)
+    .max(65535)
     .optional()
-    .describe('Registers between channels (default: the type size).'),
+    .describe(
+      'Registers from one channel to the next (default: the type size); larger for per-channel records that interleave blocks.',
+    ),
   type: DataType.default('uint16'),
   word_order: WordOrder.default('big'),
   scale: z.number().default(1),
