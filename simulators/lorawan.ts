@@ -136,6 +136,20 @@ export class UplinkPublisher {
         const { topic, payload } = this.build(sensor, this.clock.now());
         this.client.publish(topic, JSON.stringify(payload), { qos: 0 });
         this.published++;
+        // ChirpStack reports the battery in a status event, after the device answers a DevStatusReq.
+        if (sensor.device.format === 'chirpstack-v4' && sensor.fCnt % 10 === 1) {
+          const status = {
+            deduplicationId: randomUUID(),
+            time: new Date(this.clock.now()).toISOString(),
+            margin: 9,
+            externalPowerSource: false,
+            batteryLevel: Math.round(1000 - 150 * sensor.phase) / 10,
+          };
+          this.client.publish(topic.replace(/\/event\/up$/, '/event/status'), JSON.stringify(status), {
+            qos: 0,
+          });
+          this.published++;
+        }
       }
       this.schedule();
     }, spacing);
