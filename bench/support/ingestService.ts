@@ -1,16 +1,8 @@
 import { setMaxListeners } from 'node:events';
 import { writeFile } from 'node:fs/promises';
-import path from 'node:path';
-import { Bus } from '../../controller/bus';
 import { systemClock } from '../../core/clock';
 import { DeviceRegistry } from '../../controller/devices';
-import { DeviceBook, servedCommunes } from '../../controller/telemetry/deviceBook';
-import { PointCatalog } from '../../controller/telemetry/points';
-import { Sampler } from '../../controller/telemetry/sampler';
-import { TelemetryStorage } from '../../controller/telemetry/storage';
-import type { LineSink } from '../../drivers/timeSeries';
-import { createLogger } from '../../core/logger';
-import { loadConfig } from '../../config/load';
+import { benchContext, samplerPath } from './telemetryPath';
 
 /**
  * The telemetry path of the service, alone in its process so that its CPU can be measured: the Modbus
@@ -55,11 +47,8 @@ async function main(): Promise<void> {
     throw new Error(
       `usage: ingestService <config> <warmup s> <seconds> <record file> <record lines> (got ${process.argv.slice(2).join(' ')})`,
     );
-  const config = loadConfig(file);
-  const configDir = path.dirname(path.resolve(file));
-  const stateDir = path.resolve(configDir, config.service.state_dir);
-  const logger = createLogger({ level: 'warn', format: 'json', destination: process.stderr });
-  const bus = new Bus(logger.child('bus'));
+  const context = benchContext(file);
+  const { config, configDir, stateDir, logger, bus } = context;
   const devices = new DeviceRegistry(config, {
     logger: logger.child('drivers'),
     clock: systemClock,
@@ -67,33 +56,13 @@ async function main(): Promise<void> {
     configDir,
     stateDir,
   });
-  const catalog = new PointCatalog(config);
-  const storage = new TelemetryStorage({
-    influx: config.influx,
-    stateDir,
-    configDir,
-    clock: systemClock,
-    logger: logger.child('telemetry:influx'),
-    bus,
-    stopTimeoutMs: 20_000,
-  });
   const recorded: string[] = [];
-  const sink: LineSink = {
+  const { storage, sampler } = samplerPath(context, devices, (storage) => ({
     write: (lines) => {
       if (recorded.length < recordLines) for (const line of lines) recorded.push(line);
       return storage.write(lines);
     },
-  };
-  const sampler = new Sampler({
-    catalog,
-    devices,
-    book: new DeviceBook(config, servedCommunes(config), Date.now()),
-    sink,
-    bus,
-    clock: systemClock,
-    logger: logger.child('telemetry:sampler'),
-    maxClockSkewMs: config.telemetry.max_clock_skew_s * 1000,
-  });
+  }));
   const modbus = devices.component('modbus');
   await storage.start();
   const signal = new AbortController().signal;

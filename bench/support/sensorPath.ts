@@ -1,19 +1,11 @@
-import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { InfluxDB } from '@influxdata/influxdb-client';
 import { connectAsync } from 'mqtt';
-import { Bus } from '../../controller/bus';
 import { DeviceRegistry } from '../../controller/devices';
-import { DeviceBook, servedCommunes } from '../../controller/telemetry/deviceBook';
-import { PointCatalog } from '../../controller/telemetry/points';
-import { Sampler } from '../../controller/telemetry/sampler';
-import { TelemetryStorage } from '../../controller/telemetry/storage';
-import { loadConfig } from '../../config/load';
 import { systemClock } from '../../core/clock';
-import { createLogger } from '../../core/logger';
 import { MqttConnection } from '../../drivers/mqtt/connection';
-import type { LineSink } from '../../drivers/timeSeries';
 import { percentile, round } from './lightingBench';
+import { benchContext, samplerPath } from './telemetryPath';
 
 /**
  * One measured path of bench/sensors.ts, alone in its process so that its CPU is its own:
@@ -44,11 +36,8 @@ function measure(window: Window, sent: number, at: number): void {
 }
 
 async function ours(configFile: string, window: Window): Promise<() => Promise<void>> {
-  const config = loadConfig(configFile);
-  const configDir = path.dirname(path.resolve(configFile));
-  const stateDir = path.resolve(configDir, config.service.state_dir);
-  const logger = createLogger({ level: 'warn', format: 'json', destination: process.stderr });
-  const bus = new Bus(logger.child('bus'));
+  const context = benchContext(configFile);
+  const { config, configDir, stateDir, logger, bus } = context;
   const mqtt = new MqttConnection({
     config: config.mqtt,
     instance: 'bench',
@@ -63,17 +52,8 @@ async function ours(configFile: string, window: Window): Promise<() => Promise<v
     stateDir,
     messaging: mqtt,
   });
-  const storage = new TelemetryStorage({
-    influx: config.influx,
-    stateDir,
-    configDir,
-    clock: systemClock,
-    logger: logger.child('telemetry:influx'),
-    bus,
-    stopTimeoutMs: 20_000,
-  });
   // Measured once the write resolves, i.e. once the lines are in the spool; each line's value is the publish time.
-  const sink: LineSink = {
+  const { storage, sampler } = samplerPath(context, devices, (storage) => ({
     write: async (lines) => {
       await storage.write(lines);
       const at = now();
@@ -84,17 +64,7 @@ async function ours(configFile: string, window: Window): Promise<() => Promise<v
         measure(window, Number(line.slice(start + 7, end < 0 ? line.indexOf(' ', start + 7) : end)), at);
       }
     },
-  };
-  const sampler = new Sampler({
-    catalog: new PointCatalog(config),
-    devices,
-    book: new DeviceBook(config, servedCommunes(config), Date.now()),
-    sink,
-    bus,
-    clock: systemClock,
-    logger: logger.child('telemetry:sampler'),
-    maxClockSkewMs: config.telemetry.max_clock_skew_s * 1000,
-  });
+  }));
   const sources = devices.component('mqtt');
   const signal = new AbortController().signal;
   await storage.start();
