@@ -2,6 +2,7 @@ import { EventEmitter } from 'node:events';
 import type { Clock, Timer } from '../../core/clock';
 import { excerptText } from '../../core/excerpt';
 import type { Logger } from '../../core/logger';
+import { DropCounter } from '../../core/dropCounter';
 import { ThrottledLog } from '../../core/throttledLog';
 import { backoffDelay, coerceBackoff, type BackoffOptions, type ResolvedBackoff } from '../backoff';
 import {
@@ -78,8 +79,6 @@ type Answer =
 type Attempt =
   { ok: true; answer: Answer } | { ok: false; error: DriverError; retry: boolean; retryAfterMs?: number };
 
-type LogKey = HttpDropReason | `poll-${DriverErrorCode}`;
-
 /**
  * A JSON document a public service serves over HTTP (Hub'Eau hydrometry, air-quality open data), polled
  * every period from start(): conditional requests (ETag, Last-Modified), a 304 or a document no newer than
@@ -96,11 +95,10 @@ export class HttpJsonDriver extends EventEmitter<DriverEvents> implements Driver
   private readonly shownUrl: string;
   private readonly backoff: ResolvedBackoff;
   private readonly maxBytes: number;
-  private readonly log: ThrottledLog<LogKey>;
+  /** Failed polls: one line per kind of failure and interval. */
+  private readonly log: ThrottledLog<`poll-${DriverErrorCode}`>;
   private readonly bindings: { ref: PointRef; address: HttpAddress }[] = [];
-  private readonly dropped: Record<HttpDropReason, number> = Object.fromEntries(
-    HTTP_DROP_REASONS.map((r) => [r, 0]),
-  ) as Record<HttpDropReason, number>;
+  private readonly drops: DropCounter<HttpDropReason>;
   private readonly counters = { requests: 0, errors: 0, reconnects: 0 };
   private lifecycle: 'new' | 'started' | 'stopped' = 'new';
   private stopping?: Promise<void>;
@@ -129,6 +127,7 @@ export class HttpJsonDriver extends EventEmitter<DriverEvents> implements Driver
     this.backoff = coerceBackoff({ initialMs: 1000, maxMs: 30_000, ...options.backoff });
     this.maxBytes = options.maxBytes ?? DEFAULT_MAX_BYTES;
     this.log = new ThrottledLog(options.logEveryMs ?? 10_000);
+    this.drops = new DropCounter(HTTP_DROP_REASONS, deps.clock, deps.logger, options.logEveryMs);
   }
 
   /** Starts polling; resolves after the first request was answered or failed (not its retries). */
@@ -241,7 +240,7 @@ export class HttpJsonDriver extends EventEmitter<DriverEvents> implements Driver
   }
 
   stats(): DriverStats {
-    return { ...this.counters, dropped: { ...this.dropped } };
+    return { ...this.counters, dropped: { ...this.drops.counts } };
   }
 
   private addressOf(ref: PointRef): HttpAddress {
@@ -275,7 +274,7 @@ export class HttpJsonDriver extends EventEmitter<DriverEvents> implements Driver
       if (!document) return;
       if (document.dataTime) {
         if (document.time <= this.lastDataTime) {
-          this.dropped.unchanged++;
+          this.drops.counts.unchanged++;
           this.deps.logger.debug(
             () =>
               `device '${this.deviceId}': document of ${new Date(document.time).toISOString()} already read`,
@@ -513,11 +512,10 @@ export class HttpJsonDriver extends EventEmitter<DriverEvents> implements Driver
   }
 
   private drop(reason: HttpDropReason, detail: string): void {
-    this.dropped[reason]++;
-    this.log.report(reason, this.deps.clock.now(), (heldBack) =>
-      this.deps.logger.warn(
-        `device '${this.deviceId}': document of ${this.shownUrl} dropped (${reason}): ${excerptText(detail, 200)}${heldBack > 0 ? ` (${heldBack} more ${reason} since the last report)` : ''}`,
-      ),
+    this.drops.drop(
+      reason,
+      () =>
+        `device '${this.deviceId}': document of ${this.shownUrl} dropped (${reason}): ${excerptText(detail, 200)}`,
     );
   }
 

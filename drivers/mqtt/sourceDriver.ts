@@ -2,7 +2,7 @@ import { EventEmitter } from 'node:events';
 import type { Clock } from '../../core/clock';
 import { excerptText } from '../../core/excerpt';
 import type { Logger } from '../../core/logger';
-import { ThrottledLog } from '../../core/throttledLog';
+import { DropCounter } from '../../core/dropCounter';
 import {
   DriverError,
   type Driver,
@@ -71,12 +71,9 @@ export class MqttSourceDriver extends EventEmitter<DriverEvents> implements Driv
   private readonly sensors = new Map<string, SensorState>();
   private readonly lastSamples = new Map<string, Sample>();
   private unsubscribe?: Unsubscribe;
-  private readonly dropped: Record<DropReason, number> = Object.fromEntries(
-    DROP_REASONS.map((r) => [r, 0]),
-  ) as Record<DropReason, number>;
   private received = 0;
   private reconnects = 0;
-  private readonly log: ThrottledLog<DropReason>;
+  private readonly drops: DropCounter<DropReason>;
   private running = false;
 
   constructor(
@@ -89,7 +86,7 @@ export class MqttSourceDriver extends EventEmitter<DriverEvents> implements Driv
     if (topic === undefined)
       throw new Error(`device '${options.deviceId}': format '${options.format}' needs a topic`);
     this.pattern = compileTopicPattern(topic);
-    this.log = new ThrottledLog(options.logEveryMs ?? 10_000);
+    this.drops = new DropCounter(DROP_REASONS, deps.clock, deps.logger, options.logEveryMs);
   }
 
   async start(signal?: AbortSignal): Promise<void> {
@@ -194,8 +191,12 @@ export class MqttSourceDriver extends EventEmitter<DriverEvents> implements Driv
   }
 
   stats(): DriverStats {
-    const errors = Object.values(this.dropped).reduce((sum, n) => sum + n, 0);
-    return { requests: this.received, errors, reconnects: this.reconnects, dropped: { ...this.dropped } };
+    return {
+      requests: this.received,
+      errors: this.drops.total,
+      reconnects: this.reconnects,
+      dropped: { ...this.drops.counts },
+    };
   }
 
   /** The key of a sensor from the captures of a topic: its naming captures' values, in lower case. */
@@ -271,11 +272,10 @@ export class MqttSourceDriver extends EventEmitter<DriverEvents> implements Driv
   };
 
   private drop(reason: DropReason, topic: string, detail: string): void {
-    this.dropped[reason]++;
-    this.log.report(reason, this.deps.clock.now(), (heldBack) =>
-      this.deps.logger.warn(
-        `device '${this.deviceId}': message on '${excerptText(topic, 120)}' dropped (${reason}): ${excerptText(detail, 200)}${heldBack > 0 ? ` (${heldBack} more ${reason} since the last report)` : ''}`,
-      ),
+    this.drops.drop(
+      reason,
+      () =>
+        `device '${this.deviceId}': message on '${excerptText(topic, 120)}' dropped (${reason}): ${excerptText(detail, 200)}`,
     );
   }
 
