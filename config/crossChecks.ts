@@ -10,8 +10,11 @@ import { isLoopbackHost } from './loopback';
 
 export type Report = (path: ConfigPath, message: string) => void;
 
-/** Checks what a schema cannot: references between entries, uniqueness, and register overlaps. */
-export function crossCheck(config: Config, report: Report): void {
+/**
+ * Checks what a schema cannot: references between entries, uniqueness, and register overlaps. `expanded`
+ * is the configuration with its sensors as sites (config/sensors.ts), when the caller has it already.
+ */
+export function crossCheck(config: Config, report: Report, expanded: Config = expandSensors(config)): void {
   const communes = uniqueIds(config.communes, ['communes'], 'commune', report);
   const registerMaps = uniqueIds(config.register_maps, ['register_maps'], 'register map', report);
   const nodeMaps = uniqueIds(config.node_maps, ['node_maps'], 'node map', report);
@@ -245,7 +248,7 @@ export function crossCheck(config: Config, report: Report): void {
   });
 
   // Rules name sensors' points as 'sensor/point', like any site's.
-  checkAlerts(expandSensors(config), report);
+  checkAlerts(expanded, report);
   checkRegisterOverlaps(config, report);
 }
 

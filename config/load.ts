@@ -81,9 +81,10 @@ function check(
   const add = (issue: PathIssue): void => issues.add(namingEnvSource(issue, setByEnv));
   const result = ConfigSchema.safeParse(raw);
   if (result.success) {
-    crossCheck(result.data, (p, message) => add({ path: p, message }));
+    const expanded = expandSensors(result.data);
+    crossCheck(result.data, (p, message) => add({ path: p, message }), expanded);
     missingSecrets(result.data, file, env).forEach(add);
-    if (issues.listed.length === 0) return { config: expandSensors(result.data) };
+    if (issues.listed.length === 0) return { config: expanded };
   } else {
     const schemaIssues = result.error.issues;
     for (const issue of schemaIssues.slice(0, MAX_LISTED_ISSUES)) {

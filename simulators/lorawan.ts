@@ -35,13 +35,17 @@ interface PlayedSensor {
   id: string;
   device: Extract<DeviceConfig, { protocol: 'mqtt' }>;
   site: string;
-  match: Readonly<Record<string, string>>;
+  /** The network server's topic for its uplinks, and the captures in it. */
+  topic: string;
+  captures: Readonly<Record<string, string>>;
   points: PointConfig[];
   fCnt: number;
   phase: number;
 }
 
 const HOUR_MS = 3_600_000;
+/** The application and tenant the simulated network servers publish under. */
+const DEMO_CAPTURES = { application_id: 'nocturne-demo', tenant_id: 'ttn', event: 'up' };
 const DAY_MS = 24 * HOUR_MS;
 
 export class UplinkPublisher {
@@ -68,11 +72,13 @@ export class UplinkPublisher {
         const id = `${device.id}/${Object.entries(point.mqtt.match)
           .map(([k, v]) => `${k}=${v}`)
           .join(',')}`;
-        const sensor = byId.get(id) ?? {
+        const captures = { ...DEMO_CAPTURES, ...point.mqtt.match };
+        const sensor: PlayedSensor = byId.get(id) ?? {
           id,
           device,
           site: site.id,
-          match: point.mqtt.match,
+          topic: fillTopic(device.topic ?? DEFAULT_TOPICS[device.format]!, captures),
+          captures,
           points: [],
           fCnt: 0,
           phase: this.random(),
@@ -169,14 +175,7 @@ export class UplinkPublisher {
     const rssi = Math.round(-115 + 30 * this.random());
     const snr = Math.round((-8 + 18 * this.random()) * 4) / 4;
     const at = new Date(time).toISOString();
-    const captures: Record<string, string> = {
-      application_id: 'nocturne-demo',
-      tenant_id: 'ttn',
-      event: 'up',
-    };
-    Object.assign(captures, sensor.match);
-    const pattern = sensor.device.topic ?? DEFAULT_TOPICS[sensor.device.format]!;
-    const topic = fillTopic(pattern, captures);
+    const { topic, captures } = sensor;
     switch (sensor.device.format) {
       case 'chirpstack-v4':
         return {
