@@ -143,6 +143,15 @@ export const InfluxSection = z.strictObject({
     .max(1_000_000)
     .default(512)
     .describe('On-disk spool bound; beyond it the oldest points are dropped.'),
+  spool_sync_ms: z
+    .number()
+    .int()
+    .min(0)
+    .max(1000)
+    .default(10)
+    .describe(
+      'Least time between two spool fsyncs: points arriving meanwhile are written together (at most 100 syncs/s at 10 ms); a point waits at most this long to be on disk.',
+    ),
 });
 
 function isAddressOrPrefix(text: string): boolean {

@@ -24,6 +24,8 @@ export interface InfluxWriterOptions {
    * sent again, which InfluxDB stores once (same series and timestamp).
    */
   cursorSaveIntervalMs?: number;
+  /** Least time between two spool writes + fsyncs; appends meanwhile are grouped (Spool's syncIntervalMs). */
+  syncIntervalMs?: number;
   /**
    * Recently appended points also kept in memory, so that a sender keeping up never reads them back from
    * disk. Beyond it the oldest are read from the spool files.
@@ -70,6 +72,7 @@ export function coerceInfluxWriterOptions(options: InfluxWriterOptions): Resolve
     // Several segments within the bound, so dropping the oldest one frees a fraction of it.
     segmentBytes: options.segmentBytes ?? Math.min(64 * MIB, Math.max(4096, Math.floor(spoolMaxBytes / 16))),
     cursorSaveIntervalMs: options.cursorSaveIntervalMs ?? 1000,
+    syncIntervalMs: options.syncIntervalMs ?? 10,
     tailMaxBytes: options.tailMaxBytes ?? 16 * MIB,
     quarantineMaxBytes: options.quarantineMaxBytes ?? 64 * MIB,
     maxInFlight: options.maxInFlight ?? 2,
@@ -101,8 +104,10 @@ export function coerceInfluxWriterOptions(options: InfluxWriterOptions): Resolve
       throw new Error(`influx writer: ${key} is ${value}, must be a number > 0`);
     }
   }
-  if (!Number.isFinite(resolved.stopTimeoutMs) || resolved.stopTimeoutMs < 0) {
-    throw new Error(`influx writer: stopTimeoutMs is ${resolved.stopTimeoutMs}, must be a number >= 0`);
+  for (const key of ['stopTimeoutMs', 'syncIntervalMs'] as const) {
+    if (!Number.isFinite(resolved[key]) || resolved[key] < 0) {
+      throw new Error(`influx writer: ${key} is ${resolved[key]}, must be a number >= 0`);
+    }
   }
   if (resolved.segmentBytes > resolved.spoolMaxBytes) {
     throw new Error(
@@ -152,5 +157,6 @@ export function influxWriterOptionsFromConfig(
     gzip: influx.gzip,
     spoolDir,
     spoolMaxBytes: Math.round(influx.spool_max_mb * MIB),
+    syncIntervalMs: influx.spool_sync_ms,
   };
 }

@@ -9,8 +9,9 @@ import { lineTimestamp } from './lineProtocol';
 /**
  * The durable queue between the service and InfluxDB: append-only segment files of line protocol
  * (`<seq>.lp`, one point per line, each append ending with a newline), plus a read cursor persisted
- * atomically (`cursor.json`). Appends are grouped: every `append` waiting while a write is on disk joins
- * the next one, so there is one write + fsync per group, never per point. The spool is bounded: when an
+ * atomically (`cursor.json`). Appends are grouped: every `append` waiting while a write is on disk, or
+ * within `syncIntervalMs` of the last one, joins the next one, so there is one write + fsync per group,
+ * never per point. The spool is bounded: when an
  * append would exceed `maxBytes`, the oldest segments are deleted, and the points they held are counted
  * and reported through the `dropped` event.
  *
@@ -35,6 +36,12 @@ export interface SpoolOptions {
    * send some acknowledged points again, which InfluxDB stores once (same series and timestamp).
    */
   cursorSaveIntervalMs: number;
+  /**
+   * Least time between the starts of two group writes (write + fsync), as InfluxDB's own `wal-fsync-delay`:
+   * appends arriving meanwhile join one group, so a flood costs at most 1000 / syncIntervalMs syncs a
+   * second while a lone append is written at once. A line waits at most this long to be on disk. 0: no wait.
+   */
+  syncIntervalMs?: number;
 }
 
 /** Consecutive lines of one segment, from `start` (inclusive) to `end` (exclusive). */
@@ -133,6 +140,8 @@ export class Spool extends EventEmitter<SpoolEvents> {
   private marks: AgeMark[] = [];
   private appendHandle: fsp.FileHandle | undefined;
   private group: Group | undefined;
+  /** performance.now() when the last group write started: disk pacing is real time, whatever the clock. */
+  private lastGroupAt = Number.NEGATIVE_INFINITY;
   private flushing: Promise<void> | undefined;
   private cursorSave: Promise<void> | undefined;
   private cursorDirty = false;
@@ -447,9 +456,12 @@ export class Spool extends EventEmitter<SpoolEvents> {
   }
 
   private async flushGroups(): Promise<void> {
-    // Let the appends of the current tick join the first group.
+    // Let the appends of the current tick, or of the rest of the sync interval, join the first group.
     await Promise.resolve();
     while (this.group) {
+      const wait = this.lastGroupAt + (this.options.syncIntervalMs ?? 0) - performance.now();
+      if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+      this.lastGroupAt = performance.now();
       const group = this.group;
       this.group = undefined;
       try {

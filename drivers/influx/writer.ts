@@ -142,6 +142,7 @@ export class InfluxWriter extends EventEmitter<InfluxWriterEvents> {
         maxBytes: options.spoolMaxBytes,
         segmentBytes: options.segmentBytes,
         cursorSaveIntervalMs: options.cursorSaveIntervalMs,
+        syncIntervalMs: options.syncIntervalMs,
         tailMaxBytes: options.tailMaxBytes,
       },
       this.clock,

@@ -51,8 +51,15 @@ export interface MqttSourceDeps {
 /** Recent duplicate keys kept per sensor: a broker redelivers within a few messages. */
 const RECENT_KEYS = 8;
 
+interface Binding {
+  ref: PointRef;
+  address: MqttAddress;
+  /** The last value received: what `read` answers, sensors not being polled. */
+  last?: Sample;
+}
+
 interface SensorState {
-  bindings: { ref: PointRef; address: MqttAddress }[];
+  bindings: Binding[];
   lastTime: number;
   recent: string[];
 }
@@ -69,7 +76,7 @@ export class MqttSourceDriver extends EventEmitter<DriverEvents> implements Driv
   /** The captures naming a sensor, in the order of its key; empty: one sensor per device. */
   private sensorCaptures: readonly string[] = [];
   private readonly sensors = new Map<string, SensorState>();
-  private readonly lastSamples = new Map<string, Sample>();
+  private readonly bindingsByKey = new Map<string, Binding>();
   private unsubscribe?: Unsubscribe;
   private received = 0;
   private reconnects = 0;
@@ -130,7 +137,7 @@ export class MqttSourceDriver extends EventEmitter<DriverEvents> implements Driv
     return Promise.resolve(
       points.map(
         (p) =>
-          this.lastSamples.get(p.key) ?? {
+          this.bindingsByKey.get(p.key)?.last ?? {
             key: p.key,
             value: null,
             quality: 'bad',
@@ -171,7 +178,9 @@ export class MqttSourceDriver extends EventEmitter<DriverEvents> implements Driv
         lastTime: Number.NEGATIVE_INFINITY,
         recent: [],
       };
-      sensor.bindings.push({ ref, address });
+      const binding: Binding = { ref, address };
+      sensor.bindings.push(binding);
+      this.bindingsByKey.set(ref.key, binding);
       this.sensors.set(key, sensor);
       added.push(ref);
     }
@@ -183,6 +192,7 @@ export class MqttSourceDriver extends EventEmitter<DriverEvents> implements Driv
           const sensor = this.sensors.get(key);
           if (!sensor) continue;
           sensor.bindings = sensor.bindings.filter((b) => b.ref !== ref);
+          if (this.bindingsByKey.get(ref.key)?.ref === ref) this.bindingsByKey.delete(ref.key);
           if (sensor.bindings.length === 0) this.sensors.delete(key);
         }
         return Promise.resolve();
@@ -249,7 +259,8 @@ export class MqttSourceDriver extends EventEmitter<DriverEvents> implements Driv
       );
     sensor.lastTime = time;
     const samples: Sample[] = [];
-    for (const { ref, address } of sensor.bindings) {
+    for (const binding of sensor.bindings) {
+      const { ref, address } = binding;
       let value: number | boolean;
       if (address.radio !== undefined) {
         const radio = uplink.radio[address.radio];
@@ -265,7 +276,7 @@ export class MqttSourceDriver extends EventEmitter<DriverEvents> implements Driv
         value = field.value;
       }
       const sample: Sample = { key: ref.key, value, quality: 'good', sourceTime: time, time: now };
-      this.lastSamples.set(ref.key, sample);
+      binding.last = sample;
       samples.push(sample);
     }
     if (samples.length > 0) this.emit('samples', samples);

@@ -122,6 +122,7 @@ test('samples every point into its series, leaves out what the devices refuse, a
       flush_ms: 50,
       gzip: true,
       spool_max_mb: 64,
+      spool_sync_ms: 10,
     },
     stateDir: dir,
     configDir: dir,

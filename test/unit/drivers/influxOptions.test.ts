@@ -60,6 +60,7 @@ describe('influxWriterOptionsFromConfig', () => {
     flush_ms: 500,
     gzip: false,
     spool_max_mb: 1.5,
+    spool_sync_ms: 20,
   };
 
   test('maps the section, reads the token, and puts the spool under the state dir', () => {
@@ -77,6 +78,7 @@ describe('influxWriterOptionsFromConfig', () => {
       batchSize: 2000,
       flushMs: 500,
       gzip: false,
+      syncIntervalMs: 20,
       spoolDir: '/etc/nocturne/var/spool',
       spoolMaxBytes: Math.round(1.5 * MIB),
     });

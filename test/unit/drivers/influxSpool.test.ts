@@ -100,6 +100,26 @@ test('appends made together share one group and keep their call order', async ()
   expect(await drain(spool, 1000)).toEqual(lines(0, 100));
 });
 
+test('appends within the sync interval of a group join the next one; a lone append is written at once', async () => {
+  const spool = newSpool({ syncIntervalMs: 50 });
+  await spool.open();
+  let appended = 0;
+  spool.on('appended', () => appended++);
+  const started = performance.now();
+  await spool.append(lines(0, 1));
+  expect(appended).toBe(1);
+  // Three appends a few ms apart, each before the interval since the first group ends: one group.
+  const later: Promise<void>[] = [];
+  for (let k = 1; k <= 3; k++) {
+    later.push(spool.append(lines(k, 1)));
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+  await Promise.all(later);
+  expect(appended).toBe(2);
+  expect(performance.now() - started).toBeGreaterThanOrEqual(49);
+  expect(await drain(spool, 1000)).toEqual(lines(0, 4));
+});
+
 test('after a reopen, reading resumes at the persisted cursor; consumed segments are deleted', async () => {
   const spool = newSpool({ segmentBytes: 200 });
   await spool.open();
