@@ -2,8 +2,8 @@ import { distance } from 'fastest-levenshtein';
 import { checkAlerts } from '../controller/telemetry/alerts/checks';
 import { checkProgram } from '../controller/lighting/schedule';
 import type { ConfigPath } from './issues';
-import { CHANNEL_BLOCKS, SINGLE_REGISTERS, channelAddress, registerCount } from './registers';
-import type { Config, DeviceConfig, MqttSourceDeviceConfig, PointConfig } from './schema';
+import { CHANNEL_BLOCKS, DALI_GROUPS, SINGLE_REGISTERS, channelAddress, registerCount } from './registers';
+import type { Config, DeviceConfig, MqttSourceDeviceConfig, PointConfig, RegisterMapConfig } from './schema';
 import { compileTopicPattern, DEFAULT_TOPICS, SENSOR_CAPTURE } from '../drivers/mqtt/uplinks';
 import { expandSensors, isLorawanSource, matchOf, RADIO_POINTS } from './sensors';
 import { isLoopbackHost } from './loopback';
@@ -72,8 +72,17 @@ export function crossCheck(config: Config, report: Report, expanded: Config = ex
     if (device.commune === undefined)
       report([...path, 'commune'], 'a segment controller must name its commune');
     const maps = device.protocol === 'opcua' ? nodeMaps : registerMaps;
-    const kind = device.protocol === 'opcua' ? 'node map (node_maps)' : 'register map (register_maps)';
-    need(maps, device.lighting.map, [...path, 'lighting', 'map'], kind);
+    const kind =
+      device.protocol === 'opcua'
+        ? 'node map (node_maps)'
+        : 'register map (register_maps, or a shipped profile: nocturne profiles)';
+    if (need(maps, device.lighting.map, [...path, 'lighting', 'map'], kind) && device.protocol !== 'opcua')
+      checkGroups(
+        device.lighting,
+        registerMaps.get(device.lighting.map)!,
+        [...path, 'lighting', 'groups'],
+        report,
+      );
   });
 
   config.calendars.forEach((calendar, i) => {
@@ -259,6 +268,34 @@ interface Range {
   path: ConfigPath;
 }
 
+/** DALI groups: the profile must have group registers, each group once, its members channels of the device. */
+function checkGroups(
+  lighting: NonNullable<DeviceConfig['lighting']>,
+  map: RegisterMapConfig,
+  path: ConfigPath,
+  report: Report,
+): void {
+  // Absent in a lenient view of a file the schema refused.
+  const groups = lighting.groups ?? [];
+  if (groups.length === 0) return;
+  if (!map.group_level) {
+    report(path, `register map '${map.id}' has no group_level registers: its groups cannot be commanded`);
+    return;
+  }
+  const seen = new Set<number>();
+  groups.forEach((group, g) => {
+    if (seen.has(group.group)) report([...path, g, 'group'], `DALI group ${group.group} appears twice`);
+    seen.add(group.group);
+    (group.channels ?? []).forEach((channel, c) => {
+      if (channel > lighting.channels)
+        report(
+          [...path, g, 'channels', c],
+          `channel ${channel} is beyond the device's ${lighting.channels} channels`,
+        );
+    });
+  });
+}
+
 function checkRegisterOverlaps(config: Config, report: Report): void {
   const ranges = new Map<string, Range[]>();
   const add = (device: DeviceConfig, table: string, range: Range): void => {
@@ -310,6 +347,31 @@ function checkRegisterOverlaps(config: Config, report: Report): void {
         path: ['devices', i, 'lighting', 'map'],
       });
     }
+    const group = map.group_level;
+    for (let g = 0; group && g < DALI_GROUPS; g++) {
+      const start = channelAddress(group, g + 1);
+      add(device, group.table, {
+        start,
+        end: start + registerCount(group.type) - 1,
+        what: `lighting group_level (group ${g})`,
+        path: ['devices', i, 'lighting', 'map'],
+      });
+    }
+    for (const [name, reg] of Object.entries(map.identification ?? {}))
+      add(device, reg.table, {
+        start: reg.address,
+        end: reg.address,
+        what: `lighting identification ${name}`,
+        path: ['devices', i, 'lighting', 'map'],
+      });
+    const broadcast = map.broadcast_level;
+    if (broadcast)
+      add(device, broadcast.table, {
+        start: broadcast.address,
+        end: broadcast.address + registerCount(broadcast.type) - 1,
+        what: 'lighting broadcast_level',
+        path: ['devices', i, 'lighting', 'map'],
+      });
   });
   const devices = new Map(config.devices.map((d) => [d.id, d]));
   config.buildings.forEach((building, i) =>

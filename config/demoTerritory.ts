@@ -1,5 +1,8 @@
 import { createHash } from 'node:crypto';
 import { demoSensors } from './demoSensors';
+import { REGISTER_MAP_V1 } from './profiles';
+
+export { REGISTER_MAP_V1 };
 import type { ConfigInput } from './schema';
 
 /**
@@ -550,23 +553,6 @@ const DEMO_EMISSION_FACTORS: NonNullable<Input['emission_factors']> = [
     source: 'ADEME Base Empreinte, gaz naturel, combustion et amont (PCI)',
   },
 ];
-
-/** The documented Modbus segment controller map (docs/register-map.md). */
-export const REGISTER_MAP_V1 = {
-  id: 'nocturne-sc-v1',
-  description: 'nocturne segment controller, Modbus register map v1',
-  level_max_raw: 100,
-  commanded_level: { table: 'holding', start: 1000 },
-  fade_s: { table: 'holding', start: 2000, scale: 0.1 },
-  in_effect_level: { table: 'input', start: 1000 },
-  output_level: { table: 'input', start: 1500 },
-  power_w: { table: 'input', start: 2000, scale: 0.1 },
-  energy_wh: { table: 'input', start: 3000, type: 'uint32' },
-  lamp_status: { table: 'input', start: 4000 },
-  watchdog_s: { table: 'holding', address: 10 },
-  fail_safe_level: { table: 'holding', address: 11 },
-  boot_count: { table: 'input', address: 2 },
-} as const;
 
 export const NODE_MAP_V1 = {
   id: 'nocturne-ua-sc-v1',

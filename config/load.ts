@@ -1,6 +1,7 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { crossCheck } from './crossChecks';
+import { resolveProfiles } from './profiles';
 import { expandSensors } from './sensors';
 import { lenientView } from './lenientView';
 import { describeIssue } from './describeIssue';
@@ -81,8 +82,9 @@ function check(
   const add = (issue: PathIssue): void => issues.add(namingEnvSource(issue, setByEnv));
   const result = ConfigSchema.safeParse(raw);
   if (result.success) {
-    const expanded = expandSensors(result.data);
-    crossCheck(result.data, (p, message) => add({ path: p, message }), expanded);
+    const withProfiles = resolveProfiles(result.data);
+    const expanded = expandSensors(withProfiles);
+    crossCheck(withProfiles, (p, message) => add({ path: p, message }), expanded);
     missingSecrets(result.data, file, env).forEach(add);
     if (issues.listed.length === 0) return { config: expanded };
   } else {

@@ -18,6 +18,9 @@ export const CHANNEL_BLOCKS = [
 export type ChannelBlockName = (typeof CHANNEL_BLOCKS)[number];
 export type ChannelBlock = NonNullable<RegisterMapConfig[ChannelBlockName]>;
 
+/** DALI groups 0–15: a profile's group_level block has one register per group. */
+export const DALI_GROUPS = 16;
+
 export const SINGLE_REGISTERS = ['watchdog_s', 'fail_safe_level', 'boot_count'] as const;
 export type SingleRegisterName = (typeof SINGLE_REGISTERS)[number];
 

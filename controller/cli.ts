@@ -4,6 +4,8 @@ import { CONFIG_DOC_FILE, SCHEMA_FILE, configDocText, schemaText } from '../conf
 import { ConfigError, formatIssue } from '../config/issues';
 import { loadConfig } from '../config/load';
 import { DEMO_CONFIG } from '../config/paths';
+import { PROFILE_LIBRARY } from '../config/profiles';
+import { stringify } from 'yaml';
 import { CLIENT_USAGE, runClientCommand } from './http/client';
 import { newToken } from './http/auth';
 import { runDemo } from './demo';
@@ -18,6 +20,8 @@ const USAGE = `usage: nocturne <command> [options]
   demo                the demo territory: simulators, embedded MQTT broker and the service
   schema [--write]    print the configuration's JSON Schema; --write updates config/nocturne.schema.json and docs/config.md
   token <user-id>     a new random token for a user, and the token_sha256 line for the configuration
+  profiles [id]       the shipped device profiles (register maps of lighting gateways); with an id, its
+                      register_maps entry to read or adapt (a site names it in lighting.map as it is)
 
 ${CLIENT_USAGE}`;
 
@@ -39,6 +43,8 @@ export async function main(argv: string[]): Promise<number> {
       return schema(rest);
     case 'token':
       return token(rest);
+    case 'profiles':
+      return profiles(rest);
     case 'relight':
     case 'clear':
     case 'status':
@@ -101,5 +107,24 @@ function schema(args: string[]): number {
   writeFileSync(SCHEMA_FILE, schemaText());
   writeFileSync(CONFIG_DOC_FILE, configDocText());
   process.stdout.write(`wrote ${SCHEMA_FILE} and ${CONFIG_DOC_FILE}\n`);
+  return 0;
+}
+
+/** Lists the shipped profiles, or prints one as the register_maps entry it is. */
+function profiles(args: string[]): number {
+  const [id] = args;
+  if (id === undefined) {
+    for (const profile of PROFILE_LIBRARY)
+      process.stdout.write(`${profile.id}\n    ${profile.description}\n    source: ${profile.source}\n`);
+    return 0;
+  }
+  const profile = PROFILE_LIBRARY.find((p) => p.id === id);
+  if (!profile) {
+    process.stderr.write(
+      `nocturne profiles: no shipped profile '${id}' (shipped: ${PROFILE_LIBRARY.map((p) => p.id).join(', ')})\n`,
+    );
+    return 1;
+  }
+  process.stdout.write(stringify({ register_maps: [profile] }, { flow: false }));
   return 0;
 }

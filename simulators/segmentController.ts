@@ -38,6 +38,8 @@ export interface SegmentControllerSpec {
   channels: ChannelSpec[];
   failSafeLevel: number;
   watchdogS: number;
+  /** The fade is kept until changed (DALI gear); else nocturne's one-shot fade, cleared by the next level. */
+  fadeStored?: boolean;
 }
 
 export interface ChannelSnapshot {
@@ -46,6 +48,8 @@ export interface ChannelSnapshot {
   ratedPowerW: number;
   commanded: number;
   fadeS: number;
+  /** Fade writes received: a stored fade wears the gear's memory, so the service writes it only on change. */
+  fadeWrites: number;
   inEffect: number;
   output: number;
   powerW: number;
@@ -81,6 +85,7 @@ export function segmentSpecFromConfig(config: Config, device: DeviceConfig): Seg
     channels,
     failSafeLevel: lighting.fail_safe_level,
     watchdogS: lighting.watchdog_s,
+    fadeStored: config.register_maps.find((m) => m.id === lighting.map)?.fade_stored ?? false,
   };
 }
 
@@ -96,6 +101,7 @@ interface ChannelState {
   spec: ChannelSpec;
   commanded: number;
   fadeS: number;
+  fadeWrites: number;
   ramp: Ramp;
   energyWh: number;
   fault?: LampFault;
@@ -126,6 +132,7 @@ export class SegmentController {
       spec: channel,
       commanded: spec.failSafeLevel,
       fadeS: 0,
+      fadeWrites: 0,
       ramp: { from: spec.failSafeLevel, to: spec.failSafeLevel, start: now, durationMs: 0 },
       energyWh: 0,
     }));
@@ -169,16 +176,17 @@ export class SegmentController {
     state.commanded = level;
     if (!this.failSafeActive) this.rampTo(state, level, now);
     this.fed(now);
-    // One-shot: the fade time applies to this level write only (register map contract).
-    state.fadeS = 0;
+    // One-shot: the fade time applies to this level write only (register map contract), unless stored.
+    if (!this.spec.fadeStored) state.fadeS = 0;
   }
 
   writeFade(channel: number, seconds: number): void {
     checkRange(`fade time of channel ${channel}`, seconds, 0, MAX_FADE_S);
     const state = this.state(channel);
     const now = this.advance();
-    // Applies to the next write of the level, then goes back to 0; a ramp under way keeps its pace.
+    // Applies to the next write of the level (then goes back to 0 unless stored); a ramp under way keeps its pace.
     state.fadeS = seconds;
+    state.fadeWrites++;
     this.fed(now);
   }
 
@@ -222,7 +230,8 @@ export class SegmentController {
     this.lastWriteAt = now;
     for (const state of this.channels) {
       state.commanded = this.failSafeLevel;
-      state.fadeS = 0;
+      // A stored fade (DALI) is in the gear's memory; nocturne's one-shot fade is volatile.
+      if (!this.spec.fadeStored) state.fadeS = 0;
       state.ramp = { from: this.failSafeLevel, to: this.failSafeLevel, start: now, durationMs: 0 };
     }
   }
@@ -283,6 +292,7 @@ export class SegmentController {
       ratedPowerW: state.spec.ratedPowerW,
       commanded: state.commanded,
       fadeS: state.fadeS,
+      fadeWrites: state.fadeWrites,
       inEffect,
       output,
       powerW: lit ? (state.spec.ratedPowerW * output) / 100 : 0,

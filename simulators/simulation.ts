@@ -13,7 +13,7 @@ import {
 } from './control';
 import { FieldBank, UnitRouter, type Field } from './modbus/fieldBank';
 import { pointFields } from './modbus/pointFields';
-import { identificationFields, segmentFields } from './modbus/segmentFields';
+import { segmentFields, unmappedFields } from './modbus/segmentFields';
 import { ModbusSimServer, type RegisterBank } from './modbus/server';
 import type { OpcuaPointBinding, OpcuaSegmentDevice, OpcuaSimServer } from './opcua/server';
 import { UplinkPublisher } from './lorawan';
@@ -415,19 +415,18 @@ export class Simulation {
 
   private modbusBank(config: Config, device: PlayedDevice): FieldBank {
     const fields: Field[] = [];
+    let unmapped: Field[] = [];
     if (device.controller && device.config.lighting) {
       const mapId = device.config.lighting.map;
       const map = config.register_maps.find((m) => m.id === mapId);
       if (!map) throw new Error(`device '${device.config.id}': unknown register map '${mapId}'`);
-      fields.push(...segmentFields(device.controller, map));
+      fields.push(...segmentFields(device.controller, map, device.config.lighting.groups));
+      unmapped = unmappedFields(map, device.controller.channelCount);
     }
     fields.push(...pointFields(this.buildings, pointsOf(config, device.config.id)));
     const bank = new FieldBank(fields, device.controller ? 'exception' : 'zero');
-    if (device.controller) {
-      // The identification registers step aside where a register map puts something else.
-      for (const field of identificationFields(device.controller.channelCount))
-        if (!bank.occupied(field.table, field.address)) bank.add(field);
-    }
+    // The identification and reserved registers step aside where a register map puts something else.
+    for (const field of unmapped) if (!bank.occupied(field.table, field.address)) bank.add(field);
     return bank;
   }
 

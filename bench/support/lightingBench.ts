@@ -59,6 +59,7 @@ export class LightingStack {
     readonly mqtt: MqttConnection,
     private readonly devices: DeviceRegistry,
     readonly clients: ModbusRTU[],
+    private readonly controllerIds: readonly string[],
   ) {}
 
   static create(ws: Workspace, ports: readonly number[], instance: string): LightingStack {
@@ -88,7 +89,13 @@ export class LightingStack {
       mqtt,
       devices,
       ports.map(() => new ModbusRTU()),
+      config.devices.filter((d) => d.lighting).map((d) => d.id),
     );
+  }
+
+  /** Modbus requests the service's drivers have sent to the segment controllers so far. */
+  modbusRequests(): number {
+    return this.controllerIds.reduce((sum, id) => sum + (this.devices.get(id)?.stats().requests ?? 0), 0);
   }
 
   /** Starts the driver and the runtime, connects the bare clients, and waits for the first levels confirmed. */

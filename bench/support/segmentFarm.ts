@@ -7,7 +7,7 @@ import { systemClock, type Clock } from '../../core/clock';
 import { channelAddress, CHANNEL_BLOCKS, SINGLE_REGISTERS } from '../../config/registers';
 import type { RegisterMapConfig } from '../../config/schema';
 import { FieldBank } from '../../simulators/modbus/fieldBank';
-import { identificationFields, segmentFields } from '../../simulators/modbus/segmentFields';
+import { segmentFields, unmappedFields } from '../../simulators/modbus/segmentFields';
 import {
   ModbusException,
   ModbusExceptionError,
@@ -170,8 +170,8 @@ export class SegmentFarm {
         const failSafeRaw = Math.round((device.lighting.fail_safe_level * map.level_max_raw) / 100);
         bank = new LeanSegmentBank(map, device.lighting.channels, failSafeRaw);
       } else {
-        const fields = new FieldBank(segmentFields(controller, map), 'exception');
-        for (const field of identificationFields(controller.channelCount))
+        const fields = new FieldBank(segmentFields(controller, map, device.lighting.groups), 'exception');
+        for (const field of unmappedFields(map, controller.channelCount))
           if (!fields.occupied(field.table, field.address)) fields.add(field);
         bank = fields;
       }

@@ -198,9 +198,25 @@ export const LampFailureRule = z.strictObject({
   kind: z.literal('lamp-failure'),
   scope: LuminaireScope.default({}),
   faults: z
-    .array(z.enum(['lamp-failure', 'driver-failure', 'no-power']))
+    .array(
+      z.enum([
+        'lamp-failure',
+        'driver-failure',
+        'relay-failure',
+        'communication-failure',
+        'no-power',
+        'power-mismatch',
+      ]),
+    )
     .min(1)
-    .default(['lamp-failure', 'driver-failure', 'no-power'])
+    .default([
+      'lamp-failure',
+      'driver-failure',
+      'relay-failure',
+      'communication-failure',
+      'no-power',
+      'power-mismatch',
+    ])
     .describe('Faults the lighting runtime reports that raise this alert.'),
   for_s: Seconds(60, 'The fault must last this long.'),
 });

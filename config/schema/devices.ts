@@ -3,6 +3,7 @@ import { Id, Level, SecretRef } from './common';
 import { RADIO_FIELDS, UPLINK_FORMATS } from '../../drivers/mqtt/uplinks';
 import { HttpJsonDevice } from './httpSource';
 import { BROKER_ACCESS } from './service';
+import { curvePointsProblem, LAMP_FAILURES } from '../deviceUnits';
 
 export const ModbusTable = z
   .enum(['holding', 'input', 'coil', 'discrete'])
@@ -73,24 +74,101 @@ const SingleRegister = z.strictObject({
   scale: z.number().default(1),
 });
 
+const CurvePoints = z
+  .array(z.tuple([z.number().min(0).max(100), z.number().min(0)]))
+  .superRefine((points, ctx) => {
+    const problem = curvePointsProblem(points);
+    if (problem) ctx.addIssue({ code: 'custom', message: `curve points: ${problem}` });
+  });
+
+export const LevelCurve = z
+  .union([z.literal('linear'), z.literal('dali-arc'), z.strictObject({ points: CurvePoints })])
+  .default('linear')
+  .describe(
+    "How light output in percent becomes the value written: 'linear' (0 to level_max_raw), 'dali-arc' (DALI arc power 0–254, logarithmic: 50 % is 229), or {points: [[percent, value], …]} from 0 to 100 %, interpolated.",
+  );
+
+export const StatusDecoding = z
+  .union([
+    z.strictObject({
+      codes: z
+        .record(
+          z.string().regex(/^\d+$/, { message: 'a status code is a whole number' }),
+          z.enum(['ok', ...LAMP_FAILURES]),
+        )
+        .describe("Each code of the status register: 'ok' or the failure it means."),
+    }),
+    z.strictObject({
+      bits: z
+        .record(
+          z.string().regex(/^(1[0-5]|[0-9])$/, { message: 'a bit is 0 to 15' }),
+          z.enum([...LAMP_FAILURES, 'ignore']),
+        )
+        .describe("Bit (0 = least significant) → the failure it reports, or 'ignore' (fade running…)."),
+    }),
+  ])
+  .describe(
+    "How the lamp status register reads: a code table or a bit field, to the failures lamp, gear, relay, communication. Default: nocturne's codes 0 ok, 1 lamp, 2 gear.",
+  );
+
 export const RegisterMap = z
   .strictObject({
     id: Id,
     description: z.string().optional(),
+    source: z
+      .string()
+      .optional()
+      .describe("The manufacturer's document or template the map was taken from, to check it against."),
     level_max_raw: z
       .number()
       .int()
       .min(1)
       .max(65535)
       .default(100)
-      .describe('Raw register value meaning 100 %.'),
+      .describe("Raw register value meaning 100 % (the 'linear' curve)."),
+    level_curve: LevelCurve,
+    guard_interval_ms: z
+      .number()
+      .int()
+      .min(0)
+      .max(1000)
+      .optional()
+      .describe('Least time the device needs between an answer and the next request (its maker says).'),
+    confirm_tolerance: z
+      .number()
+      .min(0)
+      .optional()
+      .describe(
+        'Largest difference, in register units, between the value written and the one read back that still confirms a command. Default: the exact value (half a step of a coarser read-back).',
+      ),
     commanded_level: ChannelBlock.describe('Level written by the service (read/write).'),
-    in_effect_level: ChannelBlock.describe('Level the device applies now: commanded, or its fail-safe.'),
+    in_effect_level: ChannelBlock.optional().describe(
+      "Level the device applies now: commanded, or its fail-safe. Absent: the commanded level is read back (a gateway's copy of what it was sent, not the gear's own).",
+    ),
     output_level: ChannelBlock.optional().describe('Actual output, ramping with the fade.'),
     power_w: ChannelBlock.optional().describe('Measured power in watts (after scale).'),
     energy_wh: ChannelBlock.optional().describe('Energy counter in watt-hours (after scale).'),
-    lamp_status: ChannelBlock.optional().describe('0 ok, 1 lamp failure, 2 driver failure.'),
-    fade_s: ChannelBlock.optional().describe('Fade time in seconds (after scale).'),
+    lamp_status: ChannelBlock.optional().describe('Lamp and gear status, read as `status` says.'),
+    status: StatusDecoding.optional(),
+    fade_s: ChannelBlock.optional().describe('Fade time in seconds (after scale), or a code (fade_codes).'),
+    fade_codes: z
+      .union([z.literal('dali'), z.array(z.number().min(0)).min(2).max(256)])
+      .optional()
+      .describe(
+        "The fade register takes a code, not seconds: 'dali' (0 none, 1–15: 0.7 s to 90.5 s) or the seconds of each code; the nearest code is written.",
+      ),
+    fade_stored: z
+      .boolean()
+      .default(false)
+      .describe(
+        "true: the device keeps its fade until it is changed (DALI), so it is written only when it changes; false: nocturne's one-shot fade, written before each level.",
+      ),
+    group_level: ChannelBlock.optional().describe(
+      'Level of DALI group G (0–15) at start + stride × G: one write for all its members (lighting.groups of the device).',
+    ),
+    broadcast_level: SingleRegister.optional().describe(
+      'Level of every channel of the device at once: one write when all of them go to the same level.',
+    ),
     watchdog_s: SingleRegister.optional().describe(
       'Seconds without a command before the fail-safe level applies.',
     ),
@@ -100,6 +178,32 @@ export const RegisterMap = z
     boot_count: SingleRegister.optional().describe(
       'Increments at each device start: a change means levels were lost.',
     ),
+    identification: z
+      .strictObject({
+        map_version: z
+          .strictObject({
+            table: ModbusTable.default('input'),
+            address: z.number().int().min(0).max(65535),
+            equals: z
+              .number()
+              .int()
+              .min(0)
+              .max(65535)
+              .describe('The value a device of this profile answers.'),
+          })
+          .optional(),
+        channel_count: z
+          .strictObject({
+            table: ModbusTable.default('input'),
+            address: z.number().int().min(0).max(65535),
+          })
+          .optional()
+          .describe(
+            'Channels (DALI devices found on the line) the device has: fewer than the configuration drives is an error.',
+          ),
+      })
+      .optional()
+      .describe('Registers read when the device connects, to check it is the device the profile describes.'),
   })
   .describe('Register map of a Modbus segment controller: the contract a real device must honour.');
 
@@ -113,12 +217,14 @@ export const NodeMap = z
     id: Id,
     description: z.string().optional(),
     level_max_raw: z.number().min(1).default(100),
+    level_curve: LevelCurve,
     commanded_level: NodeTemplate,
     in_effect_level: NodeTemplate,
     output_level: NodeTemplate.optional(),
     power_w: NodeTemplate.optional(),
     energy_wh: NodeTemplate.optional(),
     lamp_status: NodeTemplate.optional(),
+    status: StatusDecoding.optional(),
     fade_s: NodeTemplate.optional(),
     watchdog_s: NodeTemplate.optional(),
     fail_safe_level: NodeTemplate.optional(),
@@ -134,6 +240,20 @@ export const SegmentControllerSection = z.strictObject({
     'Level the device falls back to when the service goes silent.',
   ),
   watchdog_s: z.number().int().min(0).max(65535).default(300).describe('0 disables the watchdog.'),
+  groups: z
+    .array(
+      z.strictObject({
+        group: z.number().int().min(0).max(15).describe('DALI group number.'),
+        channels: z
+          .array(z.number().int().min(1).max(1024))
+          .min(1)
+          .describe('Its members, as commissioned in the gear.'),
+      }),
+    )
+    .default([])
+    .describe(
+      'DALI groups as commissioned in the gear: where the profile has group_level registers, members going to one level are commanded by one write.',
+    ),
 });
 
 const DeviceCommon = {
@@ -163,6 +283,15 @@ const ModbusCommon = {
     .default(8)
     .describe('Registers of gap merged into one read.'),
   write_multiple: z.boolean().default(true).describe('false for devices that accept only function 6.'),
+  guard_ms: z
+    .number()
+    .int()
+    .min(0)
+    .max(1000)
+    .optional()
+    .describe(
+      "Least time between an answer and the next request (a gateway's guard interval). Default: its profile's guard_interval_ms, else none.",
+    ),
 };
 
 export const ModbusTcpDevice = z.strictObject({

@@ -65,6 +65,9 @@ export class Arbiter {
   // TALQ values reported by the dispatcher and the pollers.
   private readonly commanded: Float64Array;
   private readonly commandedAt: Float64Array;
+  /** The last level the device refused (a protocol exception), until the next one is sent. */
+  private readonly refused: Float64Array;
+  private readonly refusedAt: Float64Array;
   private readonly inEffect: Float64Array;
   private readonly inEffectAt: Float64Array;
   private readonly powerW: Float64Array;
@@ -101,6 +104,8 @@ export class Arbiter {
     this.transitionMs = new Float64Array(n);
     this.commanded = new Float64Array(n).fill(Number.NaN);
     this.commandedAt = new Float64Array(n).fill(Number.NaN);
+    this.refused = new Float64Array(n).fill(Number.NaN);
+    this.refusedAt = new Float64Array(n).fill(Number.NaN);
     this.inEffect = new Float64Array(n).fill(Number.NaN);
     this.inEffectAt = new Float64Array(n).fill(Number.NaN);
     this.powerW = new Float64Array(n).fill(Number.NaN);
@@ -328,6 +333,7 @@ export class Arbiter {
       decidedBy: this.decidingRecord(slot, this.decidedKey[i]),
       transitionS: this.transitionMs[i] / 1000,
       commanded: reading(this.commanded[i], this.commandedAt[i], (level, at) => ({ level, at })),
+      refused: reading(this.refused[i], this.refusedAt[i], (level, at) => ({ level, at })),
       inEffect: reading(this.inEffect[i], this.inEffectAt[i], (level, at) => ({ level, at })),
       measured: reading(this.powerW[i], this.powerAt[i], (powerW, at) => ({ powerW, at })),
     };
@@ -342,7 +348,20 @@ export class Arbiter {
 
   /** The dispatcher sent `level` to luminaire i. */
   recordCommanded(i: number, level: number, at: number): boolean {
+    if (i >= 0 && i < this.refused.length) this.refused[i] = Number.NaN;
     return this.record(this.commanded, this.commandedAt, i, level, at, checkLevel(level) === undefined);
+  }
+
+  /**
+   * The device refused `level` (it answered the write with an exception): shown as refused, and what it
+   * was last commanded is no longer known.
+   */
+  recordRefused(i: number, level: number, at: number): boolean {
+    if (!this.record(this.refused, this.refusedAt, i, level, at, checkLevel(level) === undefined))
+      return false;
+    this.commanded[i] = Number.NaN;
+    this.commandedAt[i] = Number.NaN;
+    return true;
   }
 
   /** The device reports `level` in effect (read-back). */

@@ -57,6 +57,8 @@ export interface LuminaireState {
   /** Ramp time the dispatcher should use for the last change, seconds. */
   transitionS: number;
   commanded: { level: number; at: number } | undefined;
+  /** A level the device refused (protocol exception): not commanded, whatever was decided. */
+  refused: { level: number; at: number } | undefined;
   inEffect: { level: number; at: number } | undefined;
   measured: { powerW: number; at: number } | undefined;
 }

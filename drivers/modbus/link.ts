@@ -133,6 +133,10 @@ export class ModbusLink extends EventEmitter<ModbusLinkEvents> {
   /** True while a job's completion runs: requests it submits wait for the pump (see finished()). */
   private completing = false;
   private pumpScheduled = false;
+  /** Least time from an answer to the next request (a gateway's guard interval); wire pacing, in real time. */
+  private guardMs = 0;
+  private lastAnswerAt = Number.NEGATIVE_INFINITY;
+  private guardTimer: NodeJS.Timeout | undefined;
 
   constructor(
     readonly transport: ModbusTransport,
@@ -153,6 +157,12 @@ export class ModbusLink extends EventEmitter<ModbusLinkEvents> {
   /** RTU transports are buses: always one request at a time, whatever is asked. */
   setConcurrency(requested: number): void {
     this.concurrency = this.transport.kind === 'tcp' ? Math.max(1, Math.floor(requested)) : 1;
+    this.pump();
+  }
+
+  /** Least time between an answer and the next request on this link. */
+  setGuard(ms: number): void {
+    this.guardMs = Math.max(0, ms);
     this.pump();
   }
 
@@ -183,7 +193,8 @@ export class ModbusLink extends EventEmitter<ModbusLinkEvents> {
       !this.completing &&
       this.writes.size === 0 &&
       queue.size === 0 &&
-      this.inFlight.size < this.concurrency
+      this.inFlight.size < this.concurrency &&
+      this.guardPassed()
     )
       this.dispatch(job);
     else queue.push(job);
@@ -204,6 +215,8 @@ export class ModbusLink extends EventEmitter<ModbusLinkEvents> {
     if (this.closing) return this.closing;
     this.generation++;
     this.state = 'closed';
+    clearTimeout(this.guardTimer);
+    this.guardTimer = undefined;
     if (this.reconnectTimer) this.deps.clock.clearTimeout(this.reconnectTimer);
     this.reconnectTimer = undefined;
     this.connectingSocket?.destroy();
@@ -215,6 +228,7 @@ export class ModbusLink extends EventEmitter<ModbusLinkEvents> {
 
   private pump(): void {
     while (this.state === 'open' && this.inFlight.size < this.concurrency) {
+      if ((this.writes.size > 0 || this.reads.size > 0) && !this.guardPassed()) break;
       const job = this.writes.shift() ?? this.reads.shift();
       if (!job) break;
       this.dispatch(job);
@@ -262,6 +276,7 @@ export class ModbusLink extends EventEmitter<ModbusLinkEvents> {
   private finished(job: LinkJob, client: ModbusRTU, error: unknown, result: unknown): void {
     // Already failed when the connection went away: a late callback from modbus-serial is ignored.
     if (!this.inFlight.delete(job)) return;
+    this.lastAnswerAt = performance.now();
     const e = error as { errno?: unknown; modbusCode?: unknown; name?: unknown } | null | undefined;
     const timedOut = e?.errno === 'ETIMEDOUT';
     const portClosed = e?.name === 'PortNotOpenError';
@@ -289,6 +304,18 @@ export class ModbusLink extends EventEmitter<ModbusLinkEvents> {
       this.pumpScheduled = true;
       queueMicrotask(this.pumpLater);
     }
+  }
+
+  /** True when a request may go now; else the pump runs again once the guard interval has passed. */
+  private guardPassed(): boolean {
+    if (this.guardMs <= 0) return true;
+    const wait = this.lastAnswerAt + this.guardMs - performance.now();
+    if (wait <= 0) return true;
+    this.guardTimer ??= setTimeout(() => {
+      this.guardTimer = undefined;
+      this.pump();
+    }, wait);
+    return false;
   }
 
   private readonly pumpLater = (): void => {

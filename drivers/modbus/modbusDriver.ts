@@ -235,6 +235,7 @@ export class ModbusDriver extends EventEmitter<DriverEvents> implements Driver {
     const link = this.deps.pool.acquire(transportOf(this.config), {
       deviceId: this.deviceId,
       concurrency: this.config.concurrency,
+      guardMs: this.config.guard_ms ?? 0,
     });
     this.link = link;
     link.on('opened', this.onOpened);

@@ -20,11 +20,13 @@ export interface ModbusLinkUser {
   deviceId: string;
   /** Requests the device accepts in flight at once. */
   concurrency: number;
+  /** Least time the device needs between an answer and the next request. */
+  guardMs: number;
 }
 
 interface Entry {
   link: ModbusLink;
-  users: Map<string, number>;
+  users: Map<string, Pick<ModbusLinkUser, 'concurrency' | 'guardMs'>>;
 }
 
 /**
@@ -34,6 +36,7 @@ interface Entry {
  *
  * A shared connection carries the smallest concurrency its devices declare: pipelining is a property
  * of the server (gateway) at the other end, and one device saying it cannot means the server cannot.
+ * For the same reason it waits the longest guard interval its devices need between requests.
  */
 export class ModbusLinkPool {
   private readonly entries = new Map<string, Entry>();
@@ -68,8 +71,8 @@ export class ModbusLinkPool {
       };
       this.entries.set(key, entry);
     }
-    entry.users.set(user.deviceId, user.concurrency);
-    entry.link.setConcurrency(Math.min(...entry.users.values()));
+    entry.users.set(user.deviceId, { concurrency: user.concurrency, guardMs: user.guardMs });
+    shareLink(entry);
     entry.link.start();
     return entry.link;
   }
@@ -80,7 +83,7 @@ export class ModbusLinkPool {
     const entry = this.entries.get(key);
     if (!entry || entry.link !== link || !entry.users.delete(deviceId)) return;
     if (entry.users.size > 0) {
-      link.setConcurrency(Math.min(...entry.users.values()));
+      shareLink(entry);
       return;
     }
     this.entries.delete(key);
@@ -98,4 +101,11 @@ export class ModbusLinkPool {
   get size(): number {
     return this.entries.size;
   }
+}
+
+/** The smallest concurrency and the longest guard interval of the devices behind one connection. */
+function shareLink(entry: Entry): void {
+  const users = [...entry.users.values()];
+  entry.link.setConcurrency(Math.min(...users.map((u) => u.concurrency)));
+  entry.link.setGuard(Math.max(...users.map((u) => u.guardMs)));
 }

@@ -1,11 +1,19 @@
 import {
   CHANNEL_BLOCKS,
+  DALI_GROUPS,
   SINGLE_REGISTERS,
   channelAddress,
   type ChannelBlockName,
   type SingleRegisterName,
 } from '../../config/registers';
-import type { RegisterMapConfig } from '../../config/schema';
+import {
+  DALI_FADE_CODES,
+  levelCurve,
+  nearestFadeCode,
+  NOCTURNE_STATUS,
+  statusEncoder,
+} from '../../config/deviceUnits';
+import type { DeviceConfig, RegisterMapConfig } from '../../config/schema';
 import {
   MAX_FADE_S,
   MAX_WATCHDOG_S,
@@ -20,15 +28,24 @@ export const IDENTIFICATION = { mapVersionAddress: 0, channelCountAddress: 1, ma
 type SingleRegister = NonNullable<RegisterMapConfig[SingleRegisterName]>;
 
 /**
- * The fields of a segment controller laid out exactly as its register map says. Levels are raw values
- * where level_max_raw means 100 %; every other value is engineering value / scale.
+ * The fields of a segment controller laid out exactly as its register map (profile) says, played as that
+ * device: levels through its level curve (linear to level_max_raw, DALI arc power, a table), the lamp
+ * status as its code table or bit field, the fade as seconds or a code. Every other value is engineering
+ * value / scale.
  */
-export function segmentFields(controller: SegmentController, map: RegisterMapConfig): Field[] {
+export function segmentFields(
+  controller: SegmentController,
+  map: RegisterMapConfig,
+  groups: NonNullable<DeviceConfig['lighting']>['groups'] = [],
+): Field[] {
   const fields: Field[] = [];
-  const levelToRaw = (level: number, scale: number): number => (level * map.level_max_raw) / 100 / scale;
-  const rawToLevel = (raw: number, scale: number): number => (raw * scale * 100) / map.level_max_raw;
+  const curve = levelCurve(map.level_curve, map.level_max_raw, false);
+  const levelToRaw = (level: number, scale: number): number => curve.toValue(level) / scale;
+  const rawToLevel = (raw: number, scale: number): number => curve.toPercent(raw * scale);
   const isLevel = (raw: number, scale: number): boolean =>
-    Number.isFinite(raw) && raw * scale >= 0 && raw * scale <= map.level_max_raw;
+    Number.isFinite(raw) && raw * scale >= 0 && raw * scale <= curve.max;
+  const encodeStatus = statusEncoder(map.status ?? NOCTURNE_STATUS);
+  const fadeCodes = map.fade_codes === 'dali' ? DALI_FADE_CODES : map.fade_codes;
 
   for (const name of CHANNEL_BLOCKS) {
     const block = map[name];
@@ -42,16 +59,27 @@ export function segmentFields(controller: SegmentController, map: RegisterMapCon
         read: channelReader(name, block.scale, () => controller.channel(channel), levelToRaw),
       };
       if (name === 'energy_wh') field.wrap = true;
+      if (name === 'lamp_status')
+        // The controller's status codes 1 (lamp) and 2 (driver) are the failure bits lamp and gear.
+        field.read = () => encodeStatus(controller.channel(channel).status) / block.scale;
+      if (name === 'fade_s' && fadeCodes)
+        field.read = () => nearestFadeCode(fadeCodes, controller.channel(channel).fadeS);
       if (isWritableTable(block) && name === 'commanded_level') {
         field.write = {
           accepts: (raw) => isLevel(raw, block.scale),
           apply: (raw) => controller.writeCommandedLevel(channel, rawToLevel(raw, block.scale)),
         };
       } else if (isWritableTable(block) && name === 'fade_s') {
-        field.write = {
-          accepts: (raw) => Number.isFinite(raw) && raw * block.scale >= 0 && raw * block.scale <= MAX_FADE_S,
-          apply: (raw) => controller.writeFade(channel, raw * block.scale),
-        };
+        field.write = fadeCodes
+          ? {
+              accepts: (raw) => Number.isInteger(raw) && raw >= 0 && raw < fadeCodes.length,
+              apply: (raw) => controller.writeFade(channel, fadeCodes[raw]),
+            }
+          : {
+              accepts: (raw) =>
+                Number.isFinite(raw) && raw * block.scale >= 0 && raw * block.scale <= MAX_FADE_S,
+              apply: (raw) => controller.writeFade(channel, raw * block.scale),
+            };
       }
       fields.push(field);
     }
@@ -62,28 +90,108 @@ export function segmentFields(controller: SegmentController, map: RegisterMapCon
     if (!reg) continue;
     fields.push(singleField(name, reg, controller, levelToRaw, rawToLevel, isLevel));
   }
+
+  // Group and broadcast levels set the commanded level of every member, as a DALI gateway sends one frame
+  // the gear of the group answers to; reading one gives the last value written to it.
+  const sharedLevel = (
+    name: string,
+    where: Pick<Field, 'table' | 'address'> & { type: Field['format']['type']; scale: number },
+    members: () => number[],
+  ): Field => {
+    let last = 0;
+    return {
+      name,
+      table: where.table,
+      address: where.address,
+      format: { type: where.type, wordOrder: 'big', byteOrder: 'big' },
+      read: () => last,
+      write: {
+        accepts: (raw) => isLevel(raw, where.scale),
+        apply: (raw) => {
+          last = raw;
+          for (const channel of members())
+            controller.writeCommandedLevel(channel, rawToLevel(raw, where.scale));
+        },
+      },
+    };
+  };
+  const group = map.group_level;
+  for (let g = 0; group && g < DALI_GROUPS; g++) {
+    const members = [
+      ...new Set(groups.filter((entry) => entry.group === g).flatMap((entry) => entry.channels)),
+    ];
+    fields.push(
+      sharedLevel(
+        `group_level group ${g}`,
+        { ...group, address: channelAddress(group, g + 1) },
+        () => members,
+      ),
+    );
+  }
+  const broadcast = map.broadcast_level;
+  if (broadcast) {
+    const all = Array.from({ length: controller.channelCount }, (_, c) => c + 1);
+    fields.push(sharedLevel('broadcast_level', broadcast, () => all));
+  }
   return fields;
 }
 
-/** IR 0 = register map version, IR 1 = channel count; read-only. */
-export function identificationFields(channelCount: number): Field[] {
+/**
+ * What a simulated controller answers besides its profile's values, where the profile puts nothing:
+ * the identification registers and the reserved registers inside each channel's record.
+ */
+export function unmappedFields(map: RegisterMapConfig, channelCount: number): Field[] {
+  return [...identificationFields(map, channelCount), ...recordGapFields(map, channelCount)];
+}
+
+/**
+ * Registers inside one channel's record that the profile does not describe (ECOdim's 3001 command and
+ * 3002 availability between its level at 3000 and status at 3003): read-only zeros, as a gateway answers
+ * them, so a read spanning the record is answered in one request instead of refused.
+ */
+function recordGapFields(map: RegisterMapConfig, channelCount: number): Field[] {
+  const fields: Field[] = [];
   const format = { type: 'uint16', wordOrder: 'big', byteOrder: 'big' } as const;
-  return [
-    {
-      name: 'identification: map version',
+  for (const table of ['holding', 'input'] as const) {
+    const strided = CHANNEL_BLOCKS.map((name) => map[name]).filter(
+      (block) => block !== undefined && block.table === table && block.stride !== undefined,
+    );
+    if (strided.length < 2) continue;
+    for (let channel = 1; channel <= channelCount; channel++) {
+      const starts = strided.map((block) => channelAddress(block!, channel));
+      for (let address = Math.min(...starts) + 1; address < Math.max(...starts); address++)
+        fields.push({ name: `reserved ${table} ${address}`, table, address, format, read: () => 0 });
+    }
+  }
+  return fields;
+}
+
+/**
+ * The profile's identification registers (the map version it names, the channels the device has); a
+ * profile without them gets nocturne's: IR 0 = register map version, IR 1 = channel count. Read-only.
+ */
+function identificationFields(map: RegisterMapConfig, channelCount: number): Field[] {
+  const format = { type: 'uint16', wordOrder: 'big', byteOrder: 'big' } as const;
+  const { map_version: version, channel_count: count } = map.identification ?? {
+    map_version: {
       table: 'input',
       address: IDENTIFICATION.mapVersionAddress,
-      format,
-      read: () => IDENTIFICATION.mapVersion,
+      equals: IDENTIFICATION.mapVersion,
     },
-    {
-      name: 'identification: channel count',
-      table: 'input',
-      address: IDENTIFICATION.channelCountAddress,
+    channel_count: { table: 'input', address: IDENTIFICATION.channelCountAddress },
+  };
+  const fields: Field[] = [];
+  if (version)
+    fields.push({
+      name: 'identification: map version',
+      table: version.table,
+      address: version.address,
       format,
-      read: () => channelCount,
-    },
-  ];
+      read: () => version.equals,
+    });
+  if (count)
+    fields.push({ name: 'identification: channel count', ...count, format, read: () => channelCount });
+  return fields;
 }
 
 function channelReader(

@@ -1,3 +1,4 @@
+import { FAILURE_BIT } from '../../../config/deviceUnits';
 import { type Arbiter } from '../arbiter';
 import { PRIORITY, type SlotName } from '../slots';
 import { EnergyLedger, estimatePowerW, powerOf } from '../energy';
@@ -18,7 +19,24 @@ const FAULT_BITS: Record<LuminaireFaultKind, number> = {
   'driver-failure': 2,
   'no-power': 4,
   'in-effect-mismatch': 8,
+  'relay-failure': 16,
+  'communication-failure': 32,
+  'power-mismatch': 64,
 };
+/**
+ * Measured power this far from rated power × light output, at a level in effect from MISMATCH_FROM_LEVEL
+ * up (below it a driver's own losses dominate), means the device gives another light than the profile
+ * says: a wrong level curve (linear on DALI gear draws 3 % at "50 %"), or a wrong rated power.
+ */
+const POWER_MISMATCH_FACTOR = 2;
+const MISMATCH_FROM_LEVEL = 20;
+/** The failures a device's status reports (deviceUnits FAILURE_BIT) → the faults they raise. */
+const STATUS_FAULTS: [failure: number, fault: LuminaireFaultKind][] = [
+  [FAILURE_BIT.lamp, 'lamp-failure'],
+  [FAILURE_BIT.gear, 'driver-failure'],
+  [FAILURE_BIT.relay, 'relay-failure'],
+  [FAILURE_BIT.communication, 'communication-failure'],
+];
 const FAULT_KINDS = Object.keys(FAULT_BITS) as LuminaireFaultKind[];
 const SLOT_OF: Record<number, SlotName> = {
   [PRIORITY.emergency]: 'emergency',
@@ -32,8 +50,8 @@ export interface AccountingDeps {
   arbiter: Arbiter;
   /** Hours of darkness (the zone's dusk to dawn) between two instants, for the baseline. */
   darkHours(zone: number, from: number, to: number): number;
-  /** Read-back tolerance of luminaire i's device, %. */
-  tolerance(i: number): number;
+  /** Whether luminaire i's device holds two levels as the same value. */
+  sameLevel(i: number, level: number, other: number): boolean;
   /** Level last commanded to luminaire i, % (NaN: none yet). */
   commanded(i: number): number;
 }
@@ -162,16 +180,21 @@ export class LightingAccounting {
     const power = arbiter.measuredPowerOf(i);
     const output = this.output[i];
     let bits = 0;
-    if (status === 1) bits |= FAULT_BITS['lamp-failure'];
-    if (status === 2) bits |= FAULT_BITS['driver-failure'];
-    const settled = !Number.isFinite(output) || Math.abs(output - inEffect) <= binding.tolerance;
-    if (this.measured[i] && status !== 1 && status !== 2 && inEffect > 0 && settled && power === 0)
+    for (const [failure, fault] of STATUS_FAULTS) if (status & failure) bits |= FAULT_BITS[fault];
+    const settled = !Number.isFinite(output) || binding.matches(output, inEffect);
+    if (this.measured[i] && !(status > 0) && inEffect > 0 && settled && power === 0)
       bits |= FAULT_BITS['no-power'];
+    const expectedW = (this.deps.topology.ratedW[i] * inEffect) / 100;
     if (
-      commanded !== undefined &&
-      Number.isFinite(inEffect) &&
-      Math.abs(commanded - inEffect) > this.deps.tolerance(i)
+      this.measured[i] &&
+      settled &&
+      power > 0 &&
+      inEffect >= MISMATCH_FROM_LEVEL &&
+      expectedW > 0 &&
+      (power * POWER_MISMATCH_FACTOR < expectedW || power > expectedW * POWER_MISMATCH_FACTOR)
     )
+      bits |= FAULT_BITS['power-mismatch'];
+    if (commanded !== undefined && Number.isFinite(inEffect) && !this.deps.sameLevel(i, commanded, inEffect))
       bits |= FAULT_BITS['in-effect-mismatch'];
     const before = this.faults[i];
     if (bits === before) return;

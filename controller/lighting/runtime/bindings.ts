@@ -1,4 +1,12 @@
 import { channelAddress, type ChannelBlock } from '../../../config/registers';
+import {
+  DALI_FADE_CODES,
+  levelCurve,
+  NOCTURNE_STATUS,
+  nearestFadeCode,
+  statusDecoder,
+  type LevelCurve,
+} from '../../../config/deviceUnits';
 import type { Config, DeviceConfig, NodeMapConfig, RegisterMapConfig } from '../../../config/schema';
 import type { ModbusAddress, PointAddress, PointRef } from '../../../drivers/driver';
 import type { LightingTopology } from '../topology';
@@ -8,8 +16,10 @@ import type { LightingTopology } from '../topology';
  * map (OPC UA), and how raw values become percent. Built once per device at start; the hot path reuses
  * the address objects and the read-back arrays (the Modbus driver caches its read plan per array).
  *
- * Levels are carried raw on the wire: raw = level % × level_max_raw / 100 (÷ the block's scale), rounded
- * to a whole raw step for integer registers; the read-back tolerance is half a step.
+ * Levels are carried in the device's units: the profile's level curve (linear to level_max_raw, DALI arc
+ * power, a table) turns percent of light output into the value written, ÷ the block's scale and rounded
+ * to a whole step for integer registers. A read-back confirms a level when it is the value that level is
+ * written as (within the profile's tolerance): the comparison is in device units, not in percent.
  */
 
 export type PerChannelValue = 'output' | 'power' | 'energy' | 'lampStatus';
@@ -47,6 +57,20 @@ export interface DeviceBinding {
   watchdog: PointAddress | undefined;
   failSafe: PointAddress | undefined;
   bootCount: PointRef | undefined;
+  /**
+   * The profile's broadcast level register, where every channel of the device drives one of our
+   * luminaires: all of them going to one level is one write, not one per channel.
+   */
+  broadcast: PointAddress | undefined;
+  /** DALI groups (lighting.groups) whose members are all our luminaires: one write for the group's level. */
+  groups: { group: number; address: PointAddress; slots: Int32Array }[];
+  /** Registers read at connect to check the device is the one the profile describes. */
+  identification: {
+    mapVersion?: { ref: PointRef; equals: number };
+    channelCount?: PointRef;
+  };
+  /** The register map (profile) it is driven through, for messages. */
+  profile: string;
   /** Poll blocks the device has (output, power, energy, lamp status). */
   reports: Partial<Record<PerChannelValue, (channel: number) => PointAddress>>;
   /** Percent → raw value written to the commanded register. */
@@ -55,10 +79,14 @@ export interface DeviceBinding {
   toLevel(raw: number): number;
   /** Output value as read (reports.output) → percent. */
   toOutput(value: number): number;
-  /** Percent within which a read-back confirms a level (half a raw step). */
-  tolerance: number;
-  /** Fade seconds → the value written (rounded to the register's step). */
+  /** Two levels in percent that the device holds as the same value (a read-back confirming a command). */
+  matches: (level: number, other: number) => boolean;
+  /** Lamp status as read → failures as a bit set (deviceUnits FAILURE_BIT), NaN for an unknown code. */
+  decodeStatus(raw: number): number;
+  /** Fade seconds → the value written (rounded to the register's step, or the nearest code). */
   fadeValue(seconds: number): number;
+  /** The device keeps its fade: written only when it changes (else before each level, one-shot). */
+  fadeStored: boolean;
   /** Configured watchdog (0: disabled) and fail-safe level, and the values written for them. */
   watchdogS: number;
   failSafeLevel: number;
@@ -113,28 +141,52 @@ function modbusBinding(
   channels: Int32Array,
 ): DeviceBinding {
   const levelBlock = map.commanded_level;
-  const readBlock = map.in_effect_level;
+  const readBlock = map.in_effect_level ?? map.commanded_level;
   const isInteger = (block: ChannelBlock): boolean => block.type !== 'float32' && block.type !== 'float64';
-  const rawPerPercent = map.level_max_raw / 100 / levelBlock.scale;
-  const readPercentPerRaw = (readBlock.scale * 100) / map.level_max_raw;
+  const curve = levelCurve(map.level_curve, map.level_max_raw, false);
+  const whole = isInteger(levelBlock);
+  const toRaw = (level: number): number => {
+    const raw = curve.toValue(level) / levelBlock.scale;
+    return whole ? Math.round(raw) : raw;
+  };
+  // A read-back coarser than the write confirms within half of its step; else the exact value.
+  const readStep = readBlock.scale / levelBlock.scale;
+  const tolerance =
+    (map.confirm_tolerance !== undefined
+      ? map.confirm_tolerance / levelBlock.scale
+      : Math.max(isInteger(readBlock) ? readStep / 2 : 0, whole ? 0 : 0.5)) + 1e-9;
   const block = (b: ChannelBlock, scale: number) => (channel: number) =>
     modbusAddress(b.table, channelAddress(b, channel), b.type, b.word_order, scale);
   const commandedAt = block(levelBlock, 1);
   const inEffectAt = block(readBlock, 1);
   const fade = map.fade_s;
   const reports: DeviceBinding['reports'] = {};
-  if (map.output_level) {
-    const output = map.output_level;
-    reports.output = block(output, (output.scale * 100) / map.level_max_raw);
-  }
+  if (map.output_level) reports.output = block(map.output_level, map.output_level.scale);
   if (map.power_w) reports.power = block(map.power_w, map.power_w.scale);
   if (map.energy_wh) reports.energy = block(map.energy_wh, map.energy_wh.scale);
   if (map.lamp_status) reports.lampStatus = block(map.lamp_status, map.lamp_status.scale);
   const single = (reg: RegisterMapConfig['watchdog_s'], scale: number): ModbusAddress | undefined =>
     reg && modbusAddress(reg.table, reg.address, reg.type, 'big', scale);
-  const failSafeScale = map.fail_safe_level ? (map.fail_safe_level.scale * 100) / map.level_max_raw : 1;
-  const fadeStep = fade?.scale ?? 1;
+  const fadeCodes = map.fade_codes === 'dali' ? DALI_FADE_CODES : map.fade_codes;
+  const fadeStep = fadeCodes ? 1 : (fade?.scale ?? 1);
   const bootAddress = single(map.boot_count, map.boot_count?.scale ?? 1);
+  const slotOfChannel = new Map(Array.from(channels, (c, k) => [c, k]));
+  const groupBlock = map.group_level;
+  const groups = groupBlock
+    ? lighting.groups
+        .filter((g) => g.channels.every((c) => slotOfChannel.has(c)))
+        .map((g) => ({
+          group: g.group,
+          address: modbusAddress(
+            groupBlock.table,
+            channelAddress(groupBlock, g.group + 1),
+            groupBlock.type,
+            groupBlock.word_order,
+            1,
+          ),
+          slots: Int32Array.from(new Set(g.channels), (c) => slotOfChannel.get(c)!),
+        }))
+    : [];
   return {
     deviceId,
     commune,
@@ -144,26 +196,62 @@ function modbusBinding(
     channels,
     commanded: Array.from(channels, (c) => commandedAt(c)),
     inEffect: Array.from(channels, (c) => ({ key: channelKey('inEffect', c), address: inEffectAt(c) })),
-    fade: fade ? Array.from(channels, (c) => block(fade, fade.scale)(c)) : undefined,
+    fade: fade ? Array.from(channels, (c) => block(fade, fadeCodes ? 1 : fade.scale)(c)) : undefined,
     watchdog: single(map.watchdog_s, map.watchdog_s?.scale ?? 1),
-    failSafe: single(map.fail_safe_level, failSafeScale),
+    // The fail-safe register holds a level in the device's units: written through the curve, raw.
+    failSafe: single(map.fail_safe_level, 1),
     bootCount: bootAddress && { key: 'boot_count', address: bootAddress },
+    broadcast: luminaires.length === lighting.channels ? single(map.broadcast_level, 1) : undefined,
+    groups,
+    identification: identificationOf(map),
+    profile: map.id,
     reports,
-    toRaw: isInteger(levelBlock)
-      ? (level) => Math.round(level * rawPerPercent)
-      : (level) => level * rawPerPercent,
-    toLevel: (raw) => raw * readPercentPerRaw,
-    // The output address carries its scale to percent already.
-    toOutput: (value) => value,
-    // Half a raw step of the coarser of the two blocks, plus float noise.
-    tolerance: Math.max(0.5 / rawPerPercent, 0.5 * readPercentPerRaw) + 1e-9,
-    // The fade register takes seconds (after its scale) in whole steps.
-    fadeValue: (seconds) => Math.round(seconds / fadeStep) * fadeStep,
+    toRaw,
+    toLevel: (raw) => curve.toPercent(raw * readBlock.scale),
+    // The output address carries its scale to the curve's units.
+    toOutput: (value) => curve.toPercent(value),
+    matches: (level, other) => Math.abs(toRaw(level) - toRaw(other)) <= tolerance,
+    decodeStatus: statusDecoder(map.status ?? NOCTURNE_STATUS),
+    fadeValue: fadeCodes
+      ? (seconds) => nearestFadeCode(fadeCodes, seconds)
+      : (seconds) => Math.round(seconds / fadeStep) * fadeStep,
+    fadeStored: map.fade_stored,
     watchdogS: lighting.watchdog_s,
     failSafeLevel: lighting.fail_safe_level,
     watchdogValue: roundTo(lighting.watchdog_s, map.watchdog_s?.scale ?? 1),
-    failSafeValue: roundTo(lighting.fail_safe_level, failSafeScale),
+    failSafeValue: failSafeRaw(curve, lighting.fail_safe_level, map.fail_safe_level),
   };
+}
+
+function identificationOf(map: RegisterMapConfig): DeviceBinding['identification'] {
+  const { map_version: version, channel_count: count } = map.identification ?? {};
+  return {
+    ...(version && {
+      mapVersion: {
+        ref: {
+          key: 'map_version',
+          address: modbusAddress(version.table, version.address, 'uint16', 'big', 1),
+        },
+        equals: version.equals,
+      },
+    }),
+    ...(count && {
+      channelCount: {
+        key: 'channel_count',
+        address: modbusAddress(count.table, count.address, 'uint16', 'big', 1),
+      },
+    }),
+  };
+}
+
+/** The fail-safe level in the fail-safe register's raw units, through the curve. */
+function failSafeRaw(
+  curve: LevelCurve,
+  level: number,
+  register: RegisterMapConfig['fail_safe_level'],
+): number {
+  const raw = curve.toValue(level) / (register?.scale ?? 1);
+  return register && register.type !== 'float32' && register.type !== 'float64' ? Math.round(raw) : raw;
 }
 
 function opcuaBinding(
@@ -192,7 +280,9 @@ function opcuaBinding(
   if (power) reports.power = power;
   if (energy) reports.energy = energy;
   if (lampStatus) reports.lampStatus = lampStatus;
-  const rawPerPercent = map.level_max_raw / 100;
+  const curve = levelCurve(map.level_curve, map.level_max_raw, false);
+  // Doubles on the wire: the same value within 0.01 % of full scale.
+  const tolerance = curve.max * 1e-4;
   return {
     deviceId,
     commune,
@@ -210,16 +300,22 @@ function opcuaBinding(
     failSafe: map.fail_safe_level === undefined ? undefined : node(map.fail_safe_level),
     bootCount:
       map.boot_count === undefined ? undefined : { key: 'boot_count', address: node(map.boot_count) },
+    broadcast: undefined,
+    groups: [],
+    identification: {},
+    profile: map.id,
     reports,
-    toRaw: (level) => level * rawPerPercent,
-    toLevel: (raw) => raw / rawPerPercent,
-    toOutput: (raw) => raw / rawPerPercent,
-    tolerance: 0.01,
+    toRaw: (level) => curve.toValue(level),
+    toLevel: (raw) => curve.toPercent(raw),
+    toOutput: (raw) => curve.toPercent(raw),
+    matches: (level, other) => Math.abs(curve.toValue(level) - curve.toValue(other)) <= tolerance,
+    decodeStatus: statusDecoder(map.status ?? NOCTURNE_STATUS),
     fadeValue: (seconds) => Math.round(seconds * 10) / 10,
+    fadeStored: false,
     watchdogS: lighting.watchdog_s,
     failSafeLevel: lighting.fail_safe_level,
     watchdogValue: lighting.watchdog_s,
-    failSafeValue: lighting.fail_safe_level * rawPerPercent,
+    failSafeValue: curve.toValue(lighting.fail_safe_level),
   };
 }
 

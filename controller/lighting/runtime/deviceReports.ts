@@ -48,7 +48,12 @@ export async function readReports(
     for (let k = 0; k < n; k++) {
       const sample = samples[block * n + k];
       if (sample?.quality === 'good' && typeof sample.value === 'number')
-        into[k] = kind === 'output' ? b.toOutput(sample.value) : sample.value;
+        into[k] =
+          kind === 'output'
+            ? b.toOutput(sample.value)
+            : kind === 'lampStatus'
+              ? b.decodeStatus(sample.value)
+              : sample.value;
     }
   });
   return reports;

@@ -9,6 +9,8 @@ export interface Cycle {
   levels: Float64Array;
   lo: number;
   hi: number;
+  /** Per slot sent, the write carrying it when group or broadcast writes stand for several (else the same index). */
+  writeOf?: Int32Array;
   /** Set by the write's answer (which comes before the read-back's): 1 where the write failed. */
   failed?: Uint8Array;
 }

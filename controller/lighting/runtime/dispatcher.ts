@@ -8,6 +8,7 @@ import {
 } from '../../../drivers/backoff';
 import {
   describeDriverError,
+  DriverError,
   type Driver,
   type PointWrite,
   type Sample,
@@ -133,6 +134,8 @@ export class Dispatcher {
     for (const device of this.devices) {
       const b = device.binding;
       this.byDeviceIndex[b.index] = device;
+      // A stored fade (DALI) is whatever the gear kept: not known until written.
+      if (b.fadeStored) for (const i of b.luminaires) this.pendingFade[i] = Number.NaN;
       this.byId.set(b.deviceId, device);
       for (let k = 0; k < b.luminaires.length; k++) this.slotOf[b.luminaires[k]] = k;
     }
@@ -199,9 +202,10 @@ export class Dispatcher {
     return this.sentLevel[i];
   }
 
-  toleranceOf(i: number): number {
+  /** How luminaire i's device compares two levels: the same value in its own units (see bindings.ts). */
+  matcherOf(i: number): (level: number, other: number) => boolean {
     const device = this.byDeviceIndex[this.deps.topology.deviceOf[i]];
-    return device ? device.binding.tolerance : 0.5;
+    return device ? device.binding.matches : withinHalfPercent;
   }
 
   // ---- sending ----
@@ -267,11 +271,14 @@ export class Dispatcher {
       if (k > hi) hi = k;
       writes.push(device.levelWrite(k, b.toRaw(level)));
       if (b.fade) {
-        // The fade register is one-shot (register map contract): it applies to the next level write,
-        // then the device clears it. A ramp is [fade][level]; a raise (presence, relight) is its level
-        // alone, unless a fade the device may still hold must be replaced by 0 first.
+        // nocturne's fade register is one-shot: it applies to the next level write, then the device
+        // clears it. A ramp is [fade][level]; a raise (presence, relight) is its level alone, unless a
+        // fade the device may still hold must be replaced by 0 first. A stored fade (DALI) is kept by the
+        // gear, whose memory rewrites wear: written only when it changes.
         const fade = b.fadeValue(arbiter.transitionSOf(i));
-        if (fade > 0 || this.pendingFade[i] !== 0) (fades ??= []).push(device.fadeWrite(k, fade));
+        const held = this.pendingFade[i];
+        if (b.fadeStored ? fade !== held : fade > 0 || held !== 0)
+          (fades ??= []).push(device.fadeWrite(k, fade));
         this.pendingFade[i] = fade;
       }
       this.sentLevel[i] = level;
@@ -284,6 +291,8 @@ export class Dispatcher {
     lo &= ~(READ_ALIGN - 1);
     hi = Math.min(b.luminaires.length - 1, hi | (READ_ALIGN - 1));
     const cycle: Cycle = { slots: slots.subarray(0, count), levels, lo, hi };
+    const shared = sharedWrites(b, cycle.slots, levels, writes);
+    if (shared) cycle.writeOf = shared.writeOf;
     device.writing = true;
     device.sendSeq++;
     this.counters.cycles++;
@@ -291,7 +300,7 @@ export class Dispatcher {
     // applies the fades before the levels, and the read-back, queued behind them, reads them applied.
     // Queuing it now rather than when the write is answered saves a turn through this process per device.
     if (fades) this.writeFades(device, driver, fades);
-    driver.write(writes).then(
+    driver.write(shared?.writes ?? writes).then(
       (results) => this.written(device, cycle, results, undefined),
       (error: unknown) => this.written(device, cycle, undefined, error),
     );
@@ -341,15 +350,18 @@ export class Dispatcher {
     let failure: string | undefined;
     const b = device.binding;
     for (let j = 0; j < cycle.slots.length; j++) {
-      const result = results?.[j];
+      const result = results?.[cycle.writeOf ? cycle.writeOf[j] : j];
       if (result?.ok) {
         anyOk = true;
-        // The level write used up the one-shot fade (unless that write failed: then it is not known).
+        // The level write used up a one-shot fade (unless that write failed: then it is not known).
         const i = b.luminaires[cycle.slots[j]];
-        if (!Number.isNaN(this.pendingFade[i])) this.pendingFade[i] = 0;
+        if (!b.fadeStored && !Number.isNaN(this.pendingFade[i])) this.pendingFade[i] = 0;
       } else {
         failure ??= describeDriverError(result?.error ?? error);
         (cycle.failed ??= new Uint8Array(cycle.slots.length))[j] = 1;
+        const cause = result?.error ?? error;
+        if (cause instanceof DriverError && cause.code === 'exception')
+          this.deps.arbiter.recordRefused(b.luminaires[cycle.slots[j]], cycle.levels[j], now);
         this.unconfirmed(device, cycle.slots[j], cycle.levels[j], failure);
       }
     }
@@ -386,7 +398,7 @@ export class Dispatcher {
         continue;
       }
       const inEffect = b.toLevel(sample.value);
-      const confirmed = Math.abs(inEffect - level) <= b.tolerance;
+      const confirmed = b.matches(level, inEffect);
       if (confirmed) {
         this.attempts[i] = 0;
         device.retry[k] = 0;
@@ -459,6 +471,7 @@ export class Dispatcher {
     const driver = this.deps.driver(b.deviceId);
     if (!driver || !this.running) return;
     device.needsSetup = false;
+    this.checkIdentity(device, driver);
     const writes: PointWrite[] = [];
     if (b.failSafe) writes.push({ key: 'fail_safe_level', address: b.failSafe, value: b.failSafeValue });
     if (b.watchdog) writes.push({ key: 'watchdog_s', address: b.watchdog, value: b.watchdogValue });
@@ -481,6 +494,44 @@ export class Dispatcher {
           `device '${b.deviceId}': watchdog/fail-safe not programmed: ${describeDriverError(error)}`,
         );
       },
+    );
+  }
+
+  /**
+   * The profile's identification registers, read once the device answers: a map version other than the
+   * profile's, or fewer channels than the configuration drives (DALI gear missing from the line), is
+   * reported for the luminaires it affects, naming the device and the mismatch.
+   */
+  private checkIdentity(device: DeviceState, driver: Driver): void {
+    const b = device.binding;
+    const { mapVersion, channelCount } = b.identification;
+    const refs = [mapVersion?.ref, channelCount].filter((r) => r !== undefined);
+    if (refs.length === 0) return;
+    driver.read(refs).then(
+      (samples) => {
+        const value = (key: string): number | undefined => {
+          const sample = samples.find((s) => s.key === key);
+          return sample?.quality === 'good' && typeof sample.value === 'number' ? sample.value : undefined;
+        };
+        const version = value('map_version');
+        const at = this.deps.clock.now();
+        if (mapVersion && version !== undefined && version !== mapVersion.equals) {
+          const error = `device '${b.deviceId}' answers map version ${version} where its profile '${b.profile}' expects ${mapVersion.equals}: its registers may not be where the profile says`;
+          this.deps.logger.error(error, { device: b.deviceId });
+          this.deps.hooks.failed(b, Array.from(b.luminaires), error, at);
+        }
+        const count = value('channel_count');
+        if (count === undefined) return;
+        const missing = Array.from(b.luminaires).filter((_, k) => b.channels[k] > count);
+        if (missing.length === 0) return;
+        const error = `device '${b.deviceId}' reports ${count} channel(s) (DALI gear found on its line); the configuration drives channels up to ${b.channels[b.channels.length - 1]}: ${missing.length} luminaire(s) beyond it cannot be driven`;
+        this.deps.logger.error(error, { device: b.deviceId });
+        this.deps.hooks.failed(b, missing, error, at);
+      },
+      (error: unknown) =>
+        this.deps.logger.warn(
+          `device '${b.deviceId}': identification not read: ${describeDriverError(error)}; read again at the next connection`,
+        ),
     );
   }
 
@@ -581,7 +632,7 @@ export class Dispatcher {
       const inEffect = b.toLevel(sample.value);
       arbiter.recordInEffect(i, inEffect, now);
       const level = arbiter.levelOf(i);
-      if (Number.isNaN(level) || Math.abs(level - inEffect) <= b.tolerance) continue;
+      if (Number.isNaN(level) || b.matches(level, inEffect)) continue;
       if (device.retry[k] === 0 && device.markDirty(k)) resent++;
     }
     if (resent > 0) {
@@ -597,4 +648,55 @@ export class Dispatcher {
 
 function round(value: number): number {
   return Math.round(value * 100) / 100;
+}
+
+/** A luminaire on no known device: levels within half a percent. */
+function withinHalfPercent(level: number, other: number): boolean {
+  return Math.abs(level - other) <= 0.5;
+}
+
+/**
+ * Where the profile has them, one broadcast or DALI group write stands for the levels of all its members
+ * (a slow DALI line carries ~30 frames a second): the broadcast when every channel of the device goes to
+ * one level, else each group whose members all go to one level. Returns the writes and, per slot sent,
+ * the index of the write that carries it; undefined when every slot goes out on its own.
+ */
+function sharedWrites(
+  b: DeviceBinding,
+  slots: Int32Array,
+  levels: Float64Array,
+  writes: PointWrite[],
+): { writes: PointWrite[]; writeOf: Int32Array } | undefined {
+  const count = slots.length;
+  if (count < 2 || (!b.broadcast && b.groups.length === 0)) return undefined;
+  const value = writes[0].value;
+  if (b.broadcast && count === b.luminaires.length && writes.every((w) => w.value === value))
+    return {
+      writes: [{ key: 'broadcast', address: b.broadcast, value }],
+      writeOf: new Int32Array(count),
+    };
+  const position = new Map<number, number>();
+  for (let j = 0; j < count; j++) position.set(slots[j], j);
+  const writeOf = new Int32Array(count).fill(-1);
+  const out: PointWrite[] = [];
+  for (const group of b.groups) {
+    const first = position.get(group.slots[0]);
+    if (first === undefined) continue;
+    const level = levels[first];
+    let all = true;
+    for (const slot of group.slots) {
+      const j = position.get(slot);
+      if (j === undefined || levels[j] !== level || writeOf[j] !== -1) all = false;
+    }
+    if (!all) continue;
+    for (const slot of group.slots) writeOf[position.get(slot)!] = out.length;
+    out.push({ key: `group#${group.group}`, address: group.address, value: writes[first].value });
+  }
+  if (out.length === 0) return undefined;
+  for (let j = 0; j < count; j++)
+    if (writeOf[j] === -1) {
+      writeOf[j] = out.length;
+      out.push(writes[j]);
+    }
+  return { writes: out, writeOf };
 }

@@ -90,10 +90,16 @@ export interface LightingRequestRefused {
 }
 
 export type LuminaireFaultKind =
-  /** Device reports lamp status 1 (driving the lamp, no current). */
+  /** Device reports a lamp failure (driving the lamp, no current). */
   | 'lamp-failure'
-  /** Device reports lamp status 2. */
+  /** Device reports a gear (ballast, driver) failure. */
   | 'driver-failure'
+  /** Device reports its switching relay failed. */
+  | 'relay-failure'
+  /** The gateway reports it cannot reach the gear (a DALI address that does not answer). */
+  | 'communication-failure'
+  /** Measured power far from rated power × light output: the profile's level curve is not the device's. */
+  | 'power-mismatch'
   /** Commanded on, output settled, measured power 0 (devices that measure power). */
   | 'no-power'
   /** Read-back level in effect differs from the level commanded (fail-safe active, refused write). */

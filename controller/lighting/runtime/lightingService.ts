@@ -145,7 +145,7 @@ export interface LuminaireView extends LuminaireState {
   estimated: boolean;
   /** Actual output ramping with the fade, when the device reports it. */
   output: number | undefined;
-  /** 0 ok, 1 lamp failure, 2 driver failure, when the device reports it. */
+  /** Failures the device reports, as a bit set: 1 lamp, 2 driver (gear), 4 relay, 8 communication. */
   lampStatus: number | undefined;
   energyWh: number;
   burnHours: number;

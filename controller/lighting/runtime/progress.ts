@@ -2,6 +2,9 @@ import type { Clock, Timer } from '../../../core/clock';
 import type { LightingTopology, Target } from '../topology';
 import type { CommandFailure, CommandProgress } from './lightingService';
 
+/** Whether the device holds two levels as the same value (DeviceBinding.matches). */
+export type LevelMatcher = (level: number, other: number) => boolean;
+
 /**
  * Confirmation of emergency relights and overrides by the devices: per command, which of its
  * luminaires read back its level. Fed by the dispatcher (confirmed / failed per luminaire) and the
@@ -59,10 +62,10 @@ export class CommandTracker {
   }
 
   /** A read-back of luminaire i shows `level`; `decided` is its current priority and level. True when it counted. */
-  confirm(i: number, level: number, tolerance: number, priority: number, decided: number): boolean {
+  confirm(i: number, level: number, same: LevelMatcher, priority: number, decided: number): boolean {
     const state = this.states[i];
     if (state !== PENDING && state !== FAILED) return false;
-    if (priority !== this.priority || Math.abs(decided - this.level) > tolerance) {
+    if (priority !== this.priority || !same(decided, this.level)) {
       if (state === PENDING) {
         this.states[i] = SUPERSEDED;
         this.superseded++;
@@ -70,7 +73,7 @@ export class CommandTracker {
       }
       return false;
     }
-    if (Math.abs(level - this.level) > tolerance) return false;
+    if (!same(level, this.level)) return false;
     if (state === FAILED) {
       this.failed--;
       this.forgetFailure(i);
@@ -217,11 +220,11 @@ export class ProgressBoard {
     return this.byId.get(id);
   }
 
-  confirm(i: number, level: number, tolerance: number, priority: number, decided: number): void {
+  confirm(i: number, level: number, same: LevelMatcher, priority: number, decided: number): void {
     // Indexed: runs once per read-back luminaire (10,000 for a relight of 10,000).
     const active = this.active;
     for (let k = 0; k < active.length; k++)
-      if (active[k].confirm(i, level, tolerance, priority, decided)) this.touch(active[k]);
+      if (active[k].confirm(i, level, same, priority, decided)) this.touch(active[k]);
   }
 
   fail(i: number, device: string, error: string): void {

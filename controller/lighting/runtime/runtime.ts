@@ -244,7 +244,7 @@ export class LightingRuntime implements LightingService {
       topology,
       arbiter,
       darkHours: (zone, from, to) => this.schedules.darkHours(zone, from, to),
-      tolerance: (i) => dispatcher.toleranceOf(i),
+      sameLevel: (i, level, other) => dispatcher.matcherOf(i)(level, other),
       commanded: (i) => dispatcher.sentLevelOf(i),
     });
     const parts: LightingParts = {
@@ -530,7 +530,7 @@ export class LightingRuntime implements LightingService {
       t.board.confirm(
         i,
         level,
-        t.dispatcher.toleranceOf(i),
+        t.dispatcher.matcherOf(i),
         t.arbiter.priorityOf(i) ?? 0,
         t.arbiter.levelOf(i),
       );

@@ -71,7 +71,7 @@ export function zoneView(t: LightingParts, config: Config, now: number, z: numbe
       min = Math.min(min, level);
       max = Math.max(max, level);
       const inEffect = t.arbiter.inEffectOf(i);
-      if (Number.isFinite(inEffect) && Math.abs(inEffect - level) <= t.dispatcher.toleranceOf(i)) confirmed++;
+      if (Number.isFinite(inEffect) && t.dispatcher.matcherOf(i)(level, inEffect)) confirmed++;
     }
     powerW += powerOf(t, i)?.watts ?? 0;
   }

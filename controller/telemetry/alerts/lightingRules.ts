@@ -171,6 +171,10 @@ export abstract class LuminaireRunner extends Runner {
 const FAULT_TEXT: Record<string, string> = {
   'lamp-failure': 'lampe en panne',
   'driver-failure': 'driver en panne',
+  'relay-failure': 'relais en panne',
+  'communication-failure': 'ballast muet (pas de réponse sur la ligne DALI)',
+  'power-mismatch':
+    'puissance mesurée sans rapport avec le niveau (courbe du profil ou puissance nominale à vérifier)',
   'no-power': 'commandé allumé, aucune puissance mesurée',
 };
 

@@ -81,3 +81,45 @@ describe('exported schema and reference', () => {
     expect(readFileSync(CONFIG_DOC_FILE, 'utf8')).toBe(configDocText());
   });
 });
+
+describe('nocturne profiles', () => {
+  it('lists the shipped profiles with their sources, and prints one as a register_maps entry a site can adapt', () => {
+    const list = nocturne('profiles');
+    expect(list.status).toBe(0);
+    for (const id of [
+      'nocturne-sc-v1',
+      'ecodim-dali-gw2',
+      'arlight-dali-logic-lite',
+      'hms-intesis-dali',
+      'dalion',
+    ])
+      expect(list.stdout).toContain(`${id}\n`);
+    expect(list.stdout).toMatch(/source: wirenboard\/wb-mqtt-serial/);
+
+    const one = nocturne('profiles', 'ecodim-dali-gw2');
+    expect(one.status).toBe(0);
+    const dir = mkdtempSync(path.join(tmpdir(), 'nocturne-profiles-'));
+    try {
+      // Copied under another id into a site file, it validates as the site's own map.
+      const small = readFileSync(path.join(ROOT, 'test/fixtures/config/small.yaml'), 'utf8');
+      const own = one.stdout
+        .replace('id: ecodim-dali-gw2', 'id: ecodim-adapted')
+        .replace(/^register_maps:\n/, '');
+      const text = small
+        .replace('register_maps:\n', `register_maps:\n${own}`)
+        .replace('lighting: { channels: 8, map: sc-v1 }', 'lighting: { channels: 64, map: ecodim-adapted }');
+      writeFileSync(path.join(dir, 'site.yaml'), text);
+      const run = nocturne('validate', path.join(dir, 'site.yaml'));
+      expect(run.stderr).toBe('');
+      expect(run.status).toBe(0);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+
+    const unknown = nocturne('profiles', 'ecodim-gw3');
+    expect(unknown.status).toBe(1);
+    expect(unknown.stderr).toMatch(
+      /no shipped profile 'ecodim-gw3' \(shipped: nocturne-sc-v1, ecodim-dali-gw2/,
+    );
+  });
+});

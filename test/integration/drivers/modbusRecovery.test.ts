@@ -95,6 +95,24 @@ describe('ModbusDriver recovery', () => {
     server = undefined;
   });
 
+  it("waits the device's guard interval between an answer and the next request", async () => {
+    const arrivals: number[] = [];
+    const read = bank.readRegisters.bind(bank);
+    bank.readRegisters = (table, address, count) => {
+      arrivals.push(performance.now());
+      return read(table, address, count);
+    };
+    await startServer();
+    const d = await startDriver({ guard_ms: 40 });
+    // Three reads too far apart to be merged, queued at once.
+    const samples = await Promise.all([0, 60, 120].map((a) => d.read([ref(`r${a}`, a)])));
+    expect(samples.map(([s]) => s.value)).toEqual([0, 60, 120]);
+    expect(arrivals).toHaveLength(3);
+    // An answer takes well under a millisecond on loopback: each gap is the guard.
+    for (let k = 1; k < arrivals.length; k++)
+      expect(arrivals[k] - arrivals[k - 1]).toBeGreaterThanOrEqual(39);
+  });
+
   it('marks points bad on a slow answer, keeps the link, and reads again once the device is fast', async () => {
     const s = await startServer();
     const d = await startDriver({}, { degradedHoldMs: 400 });
@@ -266,7 +284,7 @@ describe('ModbusDriver recovery', () => {
       );
       const link = manualPool.acquire(
         { kind: 'tcp', host: '127.0.0.1', port },
-        { deviceId: 'x', concurrency: 1 },
+        { deviceId: 'x', concurrency: 1, guardMs: 0 },
       );
       const failures: number[] = [];
       const opened: number[] = [];

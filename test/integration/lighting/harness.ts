@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { ConfigSchema, type Config, type ConfigInput } from '../../../config/schema';
 import { buildTerritory } from '../../../config/demoTerritory';
+import { resolveProfiles } from '../../../config/profiles';
 import { Bus } from '../../../controller/bus';
 import { ManualClock, systemClock } from '../../../core/clock';
 import { DeviceRegistry } from '../../../controller/devices';
@@ -87,7 +88,7 @@ export class LightingHarness {
       }
     }
     options.configure?.(input);
-    const config = ConfigSchema.parse(input);
+    const config = resolveProfiles(ConfigSchema.parse(input));
     const sim = simulation ?? new Simulation(silentLogger, systemClock);
     if (!simulation) await sim.start(config, { only: ['modbus'] });
     const clock = new ManualClock(options.startAt);

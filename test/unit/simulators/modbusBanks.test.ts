@@ -6,7 +6,7 @@ import { BuildingModel } from '../../../simulators/buildings';
 import { decodeRaw, encodeRaw, type RegisterFormat } from '../../../simulators/modbus/encoding';
 import { FieldBank, UnitRouter } from '../../../simulators/modbus/fieldBank';
 import { pointFields } from '../../../simulators/modbus/pointFields';
-import { identificationFields, segmentFields } from '../../../simulators/modbus/segmentFields';
+import { segmentFields, unmappedFields } from '../../../simulators/modbus/segmentFields';
 import { ModbusException } from '../../../simulators/modbus/server';
 import { SegmentController } from '../../../simulators/segmentController';
 
@@ -38,7 +38,7 @@ function segmentBank(map = RegisterMap.parse(REGISTER_MAP_V1)): {
     clock,
   );
   const bank = new FieldBank(segmentFields(sc, map), 'exception');
-  for (const field of identificationFields(sc.channelCount))
+  for (const field of unmappedFields(map, sc.channelCount))
     if (!bank.occupied(field.table, field.address)) bank.add(field);
   return { clock, sc, bank };
 }

@@ -283,4 +283,24 @@ describe('Dispatcher', () => {
     ]);
     expect(a.writeCalls[0].map((w) => w.value)).toEqual(members.map(() => 0));
   });
+
+  it('shows a level the device refuses as refused, not as commanded, until the next one goes out', async () => {
+    const t = setup(territory());
+    for (const device of t.devices.values()) await device.start();
+    t.dispatcher.start();
+    await settle();
+    const [a] = [...t.devices.values()];
+    a.faults.set('holding:1000', new DriverError('exception', 'IllegalDataValue', 'IllegalDataValue'));
+    t.schedule(0, 40);
+    await settle();
+    const i = t.topology.indexOf(
+      t.topology.ids.find((_, k) => t.topology.channelOf[k] === 1 && t.topology.deviceOf[k] === 0)!,
+    )!;
+    expect(t.arbiter.state(i)).toMatchObject({ level: 40, commanded: undefined, refused: { level: 40 } });
+    // Accepted again: commanded, and no longer refused.
+    a.faults.clear();
+    t.schedule(0, 50);
+    await settle();
+    expect(t.arbiter.state(i)).toMatchObject({ commanded: { level: 50 }, refused: undefined });
+  });
 });
