@@ -6,15 +6,7 @@ import { libraryProfiles } from '../config/profiles';
 import { channelAddress } from '../config/registers';
 import type { RegisterMapConfig } from '../config/schema';
 import { freePorts } from '../test/helpers/ports';
-import {
-  BENCH_ACTOR,
-  FarmProcess,
-  LightingStack,
-  option,
-  percentile,
-  round,
-  workspace,
-} from './support/lightingBench';
+import { FarmProcess, LightingStack, option, percentile, round, workspace } from './support/lightingBench';
 
 /**
  * DALI gateways driven through a shipped profile: `--gateways` (100) simulated gateways × 64 DALI
@@ -64,34 +56,15 @@ async function main(): Promise<void> {
   // The simulators' model, which plays the profile; the lean bank knows only nocturne's own map.
   const farm = await FarmProcess.start(ws.configFile, false);
   const stack = LightingStack.create(ws, ports, 'bench');
-  const { runtime, clients } = stack;
+  const { clients } = stack;
   const floorPlan = new FloorPlan(profile);
   try {
     await stack.start(ports, { mqtt: false });
     const total = gateways * ADDRESSES;
 
-    const ours = async (
-      level: number,
-      run: number,
-    ): Promise<{ ms: number; requests: number; errors: number }> => {
-      const id = `bench-${run}`;
-      const before = stack.modbusRequests();
-      const t0 = performance.now();
-      const accepted = runtime.relight(
-        { id, target: { all: true }, level, reason: 'benchmark' },
-        BENCH_ACTOR,
-      );
-      const progress = await runtime.waitForConfirmation(id, { timeoutMs: 20_000 });
-      const ms = performance.now() - t0;
-      const requests = stack.modbusRequests() - before;
-      await accepted;
-      const confirmed = runtime.stats().dispatch.confirmed;
-      await runtime.clearRelight(id, BENCH_ACTOR);
-      for (let waited = 0; runtime.stats().dispatch.confirmed < confirmed + total; waited += 5) {
-        if (waited > 20_000) throw new Error(`relight ${id}: schedule levels not confirmed after the clear`);
-        await new Promise((resolve) => setTimeout(resolve, 5));
-      }
-      return { ms, requests, errors: progress.total - progress.confirmed };
+    const ours = async (level: number, run: number) => {
+      const { confirmedMs: ms, requests, errors } = await stack.timedRelight(level, run, total);
+      return { ms, requests, errors };
     };
     const floor = async (level: number): Promise<{ ms: number; requests: number; errors: number }> => {
       let errors = 0;

@@ -1,15 +1,7 @@
 import { performance } from 'node:perf_hooks';
 import { buildTerritory } from '../config/demoTerritory';
 import { freePorts } from '../test/helpers/ports';
-import {
-  BENCH_ACTOR,
-  FarmProcess,
-  LightingStack,
-  option,
-  percentile,
-  round,
-  workspace,
-} from './support/lightingBench';
+import { FarmProcess, LightingStack, option, percentile, round, workspace } from './support/lightingBench';
 
 /**
  * Emergency relight of 10,000 luminaires on 100 Modbus segment controllers (simulators in a child
@@ -58,30 +50,7 @@ async function main(): Promise<void> {
 
     // A fresh relight each run (as an emergency call is), cleared afterwards, out of the measured time,
     // once the devices have confirmed the schedule's levels again.
-    const ours = async (
-      level: number,
-      run: number,
-    ): Promise<{ confirmedMs: number; ackMs: number; errors: number }> => {
-      const id = `bench-${run}`;
-      const t0 = performance.now();
-      let ackMs = 0;
-      const accepted = runtime
-        .relight({ id, target: { all: true }, level, reason: 'benchmark' }, BENCH_ACTOR)
-        .then((a) => {
-          ackMs = performance.now() - t0;
-          return a;
-        });
-      const progress = await runtime.waitForConfirmation(id, { timeoutMs: 10_000 });
-      const confirmedMs = performance.now() - t0;
-      await accepted;
-      const before = runtime.stats().dispatch.confirmed;
-      await runtime.clearRelight(id, BENCH_ACTOR);
-      for (let waited = 0; runtime.stats().dispatch.confirmed < before + total; waited += 5) {
-        if (waited > 10_000) throw new Error(`relight ${id}: schedule levels not confirmed after the clear`);
-        await new Promise((resolve) => setTimeout(resolve, 5));
-      }
-      return { confirmedMs, ackMs, errors: progress.total - progress.confirmed };
-    };
+    const ours = (level: number, run: number) => stack.timedRelight(level, run, total);
     const floor = async (level: number): Promise<{ ms: number; errors: number }> => {
       const values = new Array<number>(PER_CONTROLLER).fill(level);
       let errors = 0;

@@ -314,19 +314,26 @@ function checkRegisterOverlaps(config: Config, report: Report): void {
       const block = map[name];
       if (!block) continue;
       const size = registerCount(block.type);
+      const path = ['devices', i, 'lighting', 'map'];
+      if (block.addresses && block.addresses.length < channels) {
+        report(
+          ['devices', i, 'lighting', 'channels'],
+          `${channels} channels, but map '${map.id}' lists ${block.addresses.length} addresses for ${name}`,
+        );
+        continue;
+      }
       const end = channelAddress(block, channels) + size - 1;
       if (end > 65535)
         report(
           ['devices', i, 'lighting', 'channels'],
           `${channels} channels put ${name} past register 65535 in map '${map.id}'`,
         );
-      const path = ['devices', i, 'lighting', 'map'];
-      if (block.stride === undefined || block.stride === size) {
+      if (block.start !== undefined && (block.stride === undefined || block.stride === size)) {
         add(device, block.table, { start: block.start, end, what: `lighting ${name}`, path });
         continue;
       }
-      // A strided block interleaves with others (per-channel records, as DALI gateways lay them out):
-      // each channel's registers are a range of their own.
+      // A strided block interleaves with others (per-channel records, as DALI gateways lay them out), and
+      // a list of addresses goes anywhere: each channel's registers are a range of their own.
       for (let channel = 1; channel <= channels; channel++) {
         const start = channelAddress(block, channel);
         add(device, block.table, {
@@ -364,14 +371,16 @@ function checkRegisterOverlaps(config: Config, report: Report): void {
         what: `lighting identification ${name}`,
         path: ['devices', i, 'lighting', 'map'],
       });
-    const broadcast = map.broadcast_level;
-    if (broadcast)
-      add(device, broadcast.table, {
-        start: broadcast.address,
-        end: broadcast.address + registerCount(broadcast.type) - 1,
-        what: 'lighting broadcast_level',
-        path: ['devices', i, 'lighting', 'map'],
-      });
+    for (const name of ['broadcast_level', 'command_counter'] as const) {
+      const reg = map[name];
+      if (reg)
+        add(device, reg.table, {
+          start: reg.address,
+          end: reg.address + registerCount(reg.type) - 1,
+          what: `lighting ${name}`,
+          path: ['devices', i, 'lighting', 'map'],
+        });
+    }
   });
   const devices = new Map(config.devices.map((d) => [d.id, d]));
   config.buildings.forEach((building, i) =>

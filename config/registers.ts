@@ -24,7 +24,8 @@ export const DALI_GROUPS = 16;
 export const SINGLE_REGISTERS = ['watchdog_s', 'fail_safe_level', 'boot_count'] as const;
 export type SingleRegisterName = (typeof SINGLE_REGISTERS)[number];
 
-/** Address of a channel (1-based) in a per-channel block. */
+/** Address of a channel (1-based) in a per-channel block; NaN for a channel beyond its list of addresses. */
 export function channelAddress(block: ChannelBlock, channel: number): number {
-  return block.start + (channel - 1) * (block.stride ?? registerCount(block.type));
+  if (block.addresses) return block.addresses[channel - 1] ?? Number.NaN;
+  return (block.start ?? 0) + (channel - 1) * (block.stride ?? registerCount(block.type));
 }

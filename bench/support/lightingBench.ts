@@ -93,6 +93,40 @@ export class LightingStack {
     );
   }
 
+  /**
+   * An emergency relight of everything at `level`, timed from the command to every luminaire confirmed
+   * (and to its acknowledgement, the state file fsynced concurrently), with the Modbus requests it took;
+   * then cleared, outside the time, once the schedule's levels are confirmed again.
+   */
+  async timedRelight(
+    level: number,
+    run: number,
+    total: number,
+  ): Promise<{ confirmedMs: number; ackMs: number; requests: number; errors: number }> {
+    const { runtime } = this;
+    const id = `bench-${run}`;
+    const before = this.modbusRequests();
+    const t0 = performance.now();
+    let ackMs = 0;
+    const accepted = runtime
+      .relight({ id, target: { all: true }, level, reason: 'benchmark' }, BENCH_ACTOR)
+      .then((a) => {
+        ackMs = performance.now() - t0;
+        return a;
+      });
+    const progress = await runtime.waitForConfirmation(id, { timeoutMs: 20_000 });
+    const confirmedMs = performance.now() - t0;
+    const requests = this.modbusRequests() - before;
+    await accepted;
+    const confirmed = runtime.stats().dispatch.confirmed;
+    await runtime.clearRelight(id, BENCH_ACTOR);
+    for (let waited = 0; runtime.stats().dispatch.confirmed < confirmed + total; waited += 5) {
+      if (waited > 20_000) throw new Error(`relight ${id}: schedule levels not confirmed after the clear`);
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+    return { confirmedMs, ackMs, requests, errors: progress.total - progress.confirmed };
+  }
+
   /** Modbus requests the service's drivers have sent to the segment controllers so far. */
   modbusRequests(): number {
     return this.controllerIds.reduce((sum, id) => sum + (this.devices.get(id)?.stats().requests ?? 0), 0);

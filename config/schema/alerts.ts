@@ -193,30 +193,24 @@ export const NightFlowRule = z.strictObject({
   for_s: Seconds(1800, 'Flowing this long within the window before the alert is raised.'),
 });
 
+/** The luminaire faults the lighting runtime reports (controller/lighting/runtime/events.ts) a rule may follow. */
+const LAMP_FAULTS = [
+  'lamp-failure',
+  'driver-failure',
+  'relay-failure',
+  'communication-failure',
+  'no-power',
+  'power-mismatch',
+] as const;
+
 export const LampFailureRule = z.strictObject({
   ...ruleCommon('warning'),
   kind: z.literal('lamp-failure'),
   scope: LuminaireScope.default({}),
   faults: z
-    .array(
-      z.enum([
-        'lamp-failure',
-        'driver-failure',
-        'relay-failure',
-        'communication-failure',
-        'no-power',
-        'power-mismatch',
-      ]),
-    )
+    .array(z.enum(LAMP_FAULTS))
     .min(1)
-    .default([
-      'lamp-failure',
-      'driver-failure',
-      'relay-failure',
-      'communication-failure',
-      'no-power',
-      'power-mismatch',
-    ])
+    .default([...LAMP_FAULTS])
     .describe('Faults the lighting runtime reports that raise this alert.'),
   for_s: Seconds(60, 'The fault must last this long.'),
 });

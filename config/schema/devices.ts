@@ -50,23 +50,36 @@ export const OpcuaBinding = z.strictObject({
     .describe('Report only changes larger than this.'),
 });
 
-/** Channel c of a segment controller lives at start + (c-1) * stride. */
-const ChannelBlock = z.strictObject({
-  table: ModbusTable.default('holding'),
-  start: z.number().int().min(0).max(65535).describe('Address of channel 1.'),
-  stride: z
-    .number()
-    .int()
-    .min(1)
-    .max(65535)
-    .optional()
-    .describe(
-      'Registers from one channel to the next (default: the type size); larger for per-channel records that interleave blocks.',
-    ),
-  type: DataType.default('uint16'),
-  word_order: WordOrder.default('big'),
-  scale: z.number().default(1),
-});
+/** Channel c of a segment controller lives at start + (c-1) * stride, or at the c-th of `addresses`. */
+const ChannelBlock = z
+  .strictObject({
+    table: ModbusTable.default('holding'),
+    start: z.number().int().min(0).max(65535).optional().describe('Address of channel 1.'),
+    addresses: z
+      .array(z.number().int().min(0).max(65535))
+      .min(1)
+      .max(1024)
+      .optional()
+      .describe('The address of each channel in channel order, where no start and stride describe them.'),
+    stride: z
+      .number()
+      .int()
+      .min(1)
+      .max(65535)
+      .optional()
+      .describe(
+        'Registers from one channel to the next (default: the type size); larger for per-channel records that interleave blocks.',
+      ),
+    type: DataType.default('uint16'),
+    word_order: WordOrder.default('big'),
+    scale: z.number().default(1),
+  })
+  .refine((b) => (b.start === undefined) !== (b.addresses === undefined), {
+    message: "give 'start' (and 'stride') or 'addresses', one of the two",
+  })
+  .refine((b) => b.addresses === undefined || b.stride === undefined, {
+    message: "'stride' goes with 'start', not with 'addresses'",
+  });
 const SingleRegister = z.strictObject({
   table: ModbusTable.default('holding'),
   address: z.number().int().min(0).max(65535),
@@ -177,6 +190,9 @@ export const RegisterMap = z
     ),
     boot_count: SingleRegister.optional().describe(
       'Increments at each device start: a change means levels were lost.',
+    ),
+    command_counter: SingleRegister.optional().describe(
+      'A register the device needs to change with every command before it applies the levels written (ADFweb gateways): written after the levels, counting 1 to 255.',
     ),
     identification: z
       .strictObject({

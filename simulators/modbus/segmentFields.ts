@@ -46,6 +46,12 @@ export function segmentFields(
     Number.isFinite(raw) && raw * scale >= 0 && raw * scale <= curve.max;
   const encodeStatus = statusEncoder(map.status ?? NOCTURNE_STATUS);
   const fadeCodes = map.fade_codes === 'dali' ? DALI_FADE_CODES : map.fade_codes;
+  // With a command counter (ADFweb), levels written wait until the counter changes, then apply together.
+  const pending = new Map<number, number>();
+  const setLevel = (channel: number, level: number): void => {
+    if (map.command_counter) pending.set(channel, level);
+    else controller.writeCommandedLevel(channel, level);
+  };
 
   for (const name of CHANNEL_BLOCKS) {
     const block = map[name];
@@ -67,7 +73,7 @@ export function segmentFields(
       if (isWritableTable(block) && name === 'commanded_level') {
         field.write = {
           accepts: (raw) => isLevel(raw, block.scale),
-          apply: (raw) => controller.writeCommandedLevel(channel, rawToLevel(raw, block.scale)),
+          apply: (raw) => setLevel(channel, rawToLevel(raw, block.scale)),
         };
       } else if (isWritableTable(block) && name === 'fade_s') {
         field.write = fadeCodes
@@ -109,8 +115,7 @@ export function segmentFields(
         accepts: (raw) => isLevel(raw, where.scale),
         apply: (raw) => {
           last = raw;
-          for (const channel of members())
-            controller.writeCommandedLevel(channel, rawToLevel(raw, where.scale));
+          for (const channel of members()) setLevel(channel, rawToLevel(raw, where.scale));
         },
       },
     };
@@ -127,6 +132,26 @@ export function segmentFields(
         () => members,
       ),
     );
+  }
+  const counter = map.command_counter;
+  if (counter) {
+    let last = 0;
+    fields.push({
+      name: 'command_counter',
+      table: counter.table,
+      address: counter.address,
+      format: { type: counter.type, wordOrder: 'big', byteOrder: 'big' },
+      read: () => last,
+      write: {
+        accepts: (raw) => Number.isInteger(raw) && raw >= 0 && raw <= 255,
+        apply: (raw) => {
+          if (raw === last) return; // unchanged: the levels written wait
+          last = raw;
+          for (const [channel, level] of pending) controller.writeCommandedLevel(channel, level);
+          pending.clear();
+        },
+      },
+    });
   }
   const broadcast = map.broadcast_level;
   if (broadcast) {

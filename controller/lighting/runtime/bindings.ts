@@ -64,6 +64,8 @@ export interface DeviceBinding {
   broadcast: PointAddress | undefined;
   /** DALI groups (lighting.groups) whose members are all our luminaires: one write for the group's level. */
   groups: { group: number; address: PointAddress; slots: Int32Array }[];
+  /** Written after the levels of each command, with a value that changes every time (ADFweb). */
+  commandCounter: PointAddress | undefined;
   /** Registers read at connect to check the device is the one the profile describes. */
   identification: {
     mapVersion?: { ref: PointRef; equals: number };
@@ -204,6 +206,7 @@ function modbusBinding(
     broadcast: luminaires.length === lighting.channels ? single(map.broadcast_level, 1) : undefined,
     groups,
     identification: identificationOf(map),
+    commandCounter: single(map.command_counter, 1),
     profile: map.id,
     reports,
     toRaw,
@@ -303,6 +306,7 @@ function opcuaBinding(
     broadcast: undefined,
     groups: [],
     identification: {},
+    commandCounter: undefined,
     profile: map.id,
     reports,
     toRaw: (level) => curve.toValue(level),

@@ -49,6 +49,7 @@ export class DeviceState {
   private levelWrites?: PointWrite[];
   /** Fade writes, one per slot, reused like the level writes. */
   private fadeWrites?: PointWrite[];
+  private commandCount = 0;
 
   constructor(readonly binding: DeviceBinding) {
     const n = binding.luminaires.length;
@@ -88,6 +89,17 @@ export class DeviceState {
     const write = this.fadeWrites[k];
     write.value = value;
     return write;
+  }
+
+  /**
+   * The command counter's next write, where the profile has one: 1 to 255 and round again, a new value
+   * each command (a device that missed one applies the next, which is a retry).
+   */
+  nextCommandCounter(): PointWrite | undefined {
+    const address = this.binding.commandCounter;
+    if (!address) return undefined;
+    this.commandCount = (this.commandCount % 255) + 1;
+    return { key: 'command_counter', address, value: this.commandCount };
   }
 
   /** Read-back refs for slots lo..hi, reused so the driver's read plan is reused too. */

@@ -304,6 +304,17 @@ export class Dispatcher {
       (results) => this.written(device, cycle, results, undefined),
       (error: unknown) => this.written(device, cycle, undefined, error),
     );
+    // Its own request after the levels (a write plan orders registers by address): the read-back
+    // tells whether the device applied them.
+    const counter = device.nextCommandCounter();
+    if (counter)
+      driver
+        .write([counter])
+        .catch((error: unknown) =>
+          this.deps.logger.debug(
+            () => `device '${b.deviceId}': command counter not written: ${describeDriverError(error)}`,
+          ),
+        );
     driver.read(device.range(lo, hi)).then(
       (samples) => this.readBack(device, cycle, samples),
       (error: unknown) => this.readBack(device, cycle, undefined, error),

@@ -1,4 +1,5 @@
 import ModbusRTU from 'modbus-serial';
+import { connectAsync } from 'mqtt';
 import { PROFILE_LIBRARY, libraryProfiles } from '../../../config/profiles';
 import { channelAddress } from '../../../config/registers';
 import type { LuminaireFaultChanged } from '../../../controller/lighting/runtime/events';
@@ -51,6 +52,38 @@ describe.each(PROFILE_LIBRARY.map((p) => p.id))('shipped profile %s against a si
     harness = undefined;
   });
 
+  /**
+   * One simulated gateway playing this profile (unless \`configure\` says otherwise), driven by the runtime
+   * at 23:00 — the schedule holds 70 % —, once its first levels are confirmed.
+   */
+  async function startGateway(options: {
+    luminaires: number;
+    zones: number;
+    sensors: number;
+    configure?: (input: ConfigInput) => void;
+  }): Promise<LightingHarness> {
+    const h = await LightingHarness.start({
+      mqttUrl: broker.url,
+      startAt: paris('2026-01-15T23:00'),
+      controllers: 1,
+      luminairesPerController: options.luminaires,
+      zonesPerController: options.zones,
+      presenceSensorsPerZone: options.sensors,
+      configure:
+        options.configure ??
+        ((input) => {
+          for (const device of input.devices ?? []) if (device.lighting) device.lighting.map = id;
+        }),
+    });
+    harness = h;
+    await eventually(
+      () => h.runtime.stats().dispatch.confirmed,
+      (n) => n >= options.luminaires,
+      { what: 'first levels confirmed', timeoutMs: 10_000 },
+    );
+    return h;
+  }
+
   /** The raw level registers of some channels, read by a Modbus client of its own. */
   function rawLevels(port: number, channels: number[]): Promise<number[]> {
     return rawRegisters(port, profile.commanded_level, channels);
@@ -92,28 +125,12 @@ describe.each(PROFILE_LIBRARY.map((p) => p.id))('shipped profile %s against a si
   }
 
   it('writes schedule, override and relight levels as the curve says, confirmed in device units', async () => {
-    harness = await LightingHarness.start({
-      mqttUrl: broker.url,
-      startAt: paris('2026-01-15T23:00'),
-      controllers: 1,
-      luminairesPerController: CHANNELS,
-      zonesPerController: 1,
-      presenceSensorsPerZone: 0,
-      configure: (input) => {
-        for (const device of input.devices ?? []) if (device.lighting) device.lighting.map = id;
-      },
-    });
-    const h = harness;
+    const h = await startGateway({ luminaires: CHANNELS, zones: 1, sensors: 0 });
     const [device] = h.controllers;
     const port = h.ports[0];
     const expected = PUBLISHED_RAW[curve];
     const someChannels = [1, 2, 33, CHANNELS];
     // The calendar's default program is at 70 % at 23:00.
-    await eventually(
-      () => h.runtime.stats().dispatch.confirmed,
-      (n) => n >= CHANNELS,
-      { what: 'first levels confirmed', timeoutMs: 10_000 },
-    );
     expect(await rawLevels(port, someChannels)).toEqual(someChannels.map(() => expected[70]));
     const lum = h.luminaireIds()[0];
     expect(h.runtime.luminaire(lum, ADMIN).inEffect?.level).toBeCloseTo(70, 0);
@@ -144,26 +161,10 @@ describe.each(PROFILE_LIBRARY.map((p) => p.id))('shipped profile %s against a si
   (profile.lamp_status ? it : it.skip)(
     'raises a lamp failure and a gear failure from the status register as the profile reads it',
     async () => {
-      harness = await LightingHarness.start({
-        mqttUrl: broker.url,
-        startAt: paris('2026-01-15T23:00'),
-        controllers: 1,
-        luminairesPerController: 8,
-        zonesPerController: 1,
-        presenceSensorsPerZone: 0,
-        configure: (input) => {
-          for (const device of input.devices ?? []) if (device.lighting) device.lighting.map = id;
-        },
-      });
-      const h = harness;
+      const h = await startGateway({ luminaires: 8, zones: 1, sensors: 0 });
       const [device] = h.controllers;
       const faults: LuminaireFaultChanged[] = [];
       h.bus.on('luminaireFaultChanged', {}, (e) => faults.push(e));
-      await eventually(
-        () => h.runtime.stats().dispatch.confirmed,
-        (n) => n >= 8,
-        { what: 'first levels confirmed' },
-      );
       h.simulation.applyFaults({ device, lamp_failure: [3], driver_failure: [5] });
       const raised = (): string[] =>
         faults
@@ -190,15 +191,87 @@ describe.each(PROFILE_LIBRARY.map((p) => p.id))('shipped profile %s against a si
   );
 
   (profile.group_level ? it : it.skip)(
+    "raises a presence group through its DALI group's register",
+    async () => {
+      const h = await startGateway({
+        luminaires: 16,
+        zones: 1,
+        sensors: 1,
+        configure: (input) => {
+          const device = (input.devices ?? []).find((d) => d.lighting)!;
+          device.lighting!.map = id;
+          // The sensor raises channels 1–8, commissioned as DALI group 3.
+          device.lighting!.groups = [{ group: 3, channels: [1, 2, 3, 4, 5, 6, 7, 8] }];
+          const zone = input.zones![0];
+          const sensor = input.presence_sensors!.find((p) => p.zone === zone.id)!;
+          delete sensor.at;
+          sensor.luminaires = zone.luminaires.filter((l) => l.channel <= 8).map((l) => l.id);
+        },
+      });
+      const [device] = h.controllers;
+      const port = h.ports[0];
+      const expected = PUBLISHED_RAW[curve];
+      const sensor = h.config.presence_sensors[0];
+      const publisher = await connectAsync(broker.url, { clientId: `presence-${id}-${process.pid}` });
+      try {
+        const before = h.devices.get(device)!.stats().requests;
+        const confirmed = h.runtime.stats().dispatch.confirmed;
+        await publisher.publishAsync(
+          sensor.topic,
+          sensor.class_path === 'class'
+            ? JSON.stringify({ class: 'vehicle' })
+            : JSON.stringify({ uplink_message: { decoded_payload: { class: 'vehicle' } } }),
+        );
+        await eventually(
+          () => h.runtime.stats().dispatch.confirmed,
+          (n) => n >= confirmed + 8,
+          { what: 'presence raise confirmed' },
+        );
+        // The group's register, then the read-back of its members: not 8 writes.
+        expect(h.devices.get(device)!.stats().requests - before).toBeLessThanOrEqual(3);
+        expect(await rawRegisters(port, profile.group_level!, [4])).toEqual([expected[100]]);
+        expect(await rawLevels(port, [1, 8, 9, 16])).toEqual([
+          expected[100],
+          expected[100],
+          expected[70],
+          expected[70],
+        ]);
+      } finally {
+        await publisher.endAsync();
+      }
+    },
+    30_000,
+  );
+
+  it('heals a gateway that lost its levels (power cut), through the reconciler', async () => {
+    const h = await startGateway({ luminaires: 8, zones: 1, sensors: 0 });
+    const [device] = h.controllers;
+    const port = h.ports[0];
+    const expected = PUBLISHED_RAW[curve];
+    // Power cut: every address back at its power-on level (100 %), connection kept (a gateway in between).
+    h.simulation.controller(device).reboot();
+    expect(await rawLevels(port, [1, 8])).toEqual([expected[100], expected[100]]);
+    await eventually(
+      () => {
+        h.clock.advance(30_000);
+        return h.simulation
+          .controller(device)
+          .allChannels()
+          .map((c) => Math.round(c.commanded));
+      },
+      (levels) => levels.every((l) => Math.abs(l - 70) <= 1),
+      { what: 'schedule levels resent', timeoutMs: 10_000 },
+    );
+    expect(await rawLevels(port, [1, 8])).toEqual([expected[70], expected[70]]);
+  }, 30_000);
+
+  (profile.group_level ? it : it.skip)(
     'commands a DALI group, and every address of the gateway, with one write each',
     async () => {
-      harness = await LightingHarness.start({
-        mqttUrl: broker.url,
-        startAt: paris('2026-01-15T23:00'),
-        controllers: 1,
-        luminairesPerController: CHANNELS,
-        zonesPerController: 2,
-        presenceSensorsPerZone: 0,
+      const h = await startGateway({
+        luminaires: CHANNELS,
+        zones: 2,
+        sensors: 0,
         configure: (input) => {
           for (const device of input.devices ?? [])
             if (device.lighting) {
@@ -211,15 +284,9 @@ describe.each(PROFILE_LIBRARY.map((p) => p.id))('shipped profile %s against a si
             }
         },
       });
-      const h = harness;
       const [device] = h.controllers;
       const port = h.ports[0];
       const expected = PUBLISHED_RAW[curve];
-      await eventually(
-        () => h.runtime.stats().dispatch.confirmed,
-        (n) => n >= CHANNELS,
-        { what: 'first levels confirmed', timeoutMs: 10_000 },
-      );
       const requests = (): number => h.devices.get(device)!.stats().requests;
       const zone = h.config.zones.find((z) => z.luminaires.some((l) => l.channel === 1))!;
       expect(zone.luminaires.map((l) => l.channel).sort((a, b) => a - b)).toEqual(
@@ -378,6 +445,100 @@ describe('identification registers, read at connect', () => {
       );
       const beyond = h.config.zones[0].luminaires.filter((l) => l.channel > 6).map((l) => l.id);
       expect(report!.luminaires.sort()).toEqual(beyond.sort());
+    } finally {
+      await h.stop();
+    }
+  }, 30_000);
+});
+
+describe('a command counter (ADFweb: the levels apply when a control register changes)', () => {
+  let broker: Mosquitto;
+  beforeAll(async () => {
+    broker = await startMosquitto();
+  });
+  afterAll(async () => {
+    await broker.stop();
+  });
+
+  const counted = (withCounter: boolean) => (input: ConfigInput) => {
+    input.register_maps = [
+      ...(input.register_maps ?? []),
+      {
+        id: 'counted',
+        commanded_level: { table: 'holding', start: 1000 },
+        in_effect_level: { table: 'input', start: 1000 },
+        ...(withCounter ? { command_counter: { table: 'holding', address: 900 } } : {}),
+      },
+    ];
+    for (const device of input.devices ?? []) if (device.lighting) device.lighting.map = 'counted';
+  };
+  const options = (url: string) => ({
+    mqttUrl: url,
+    startAt: paris('2026-01-15T23:00'),
+    controllers: 1,
+    luminairesPerController: 8,
+    zonesPerController: 1,
+    presenceSensorsPerZone: 0,
+  });
+
+  it('writes a new counter value after the levels of each command, and the device applies them', async () => {
+    const h = await LightingHarness.start({ ...options(broker.url), configure: counted(true) });
+    try {
+      await eventually(
+        () => h.runtime.stats().dispatch.confirmed,
+        (n) => n >= 8,
+        { what: 'levels confirmed' },
+      );
+      const [zone] = h.config.zones;
+      await h.runtime.override(
+        { id: 'travaux', target: { zone: zone.id }, level: 40, reason: 'travaux', untilReleased: true },
+        ADMIN,
+      );
+      await eventually(
+        () =>
+          h.simulation
+            .controller(h.controllers[0])
+            .allChannels()
+            .map((c) => c.inEffect),
+        (levels) => levels.every((l) => l === 40),
+        { what: 'override applied' },
+      );
+      const client = new ModbusRTU();
+      await client.connectTCP('127.0.0.1', { port: h.ports[0] });
+      client.setID(1);
+      try {
+        expect((await client.readHoldingRegisters(900, 1)).data[0]).toBe(2);
+      } finally {
+        await new Promise<void>((resolve) => client.close(() => resolve()));
+      }
+    } finally {
+      await h.stop();
+    }
+  }, 30_000);
+
+  it('without the counter in its profile, the device applies nothing, and nothing is confirmed', async () => {
+    const device = await LightingHarness.start({ ...options(broker.url), configure: counted(true) });
+    await device.stop({ keepSimulation: true });
+    const h = await LightingHarness.start(
+      { ...options(broker.url), ports: device.ports, configure: counted(false) },
+      device.simulation,
+    );
+    try {
+      // The device holds the 70 % applied under the right profile; a 40 % now waits for a counter that never changes.
+      const [zone] = h.config.zones;
+      await h.runtime.override(
+        { id: 'travaux', target: { zone: zone.id }, level: 40, reason: 'travaux', untilReleased: true },
+        ADMIN,
+      );
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      expect(
+        h.simulation
+          .controller(h.controllers[0])
+          .allChannels()
+          .every((c) => c.inEffect === 70),
+      ).toBe(true);
+      const view = h.runtime.luminaire(h.luminaireIds()[0], ADMIN);
+      expect(view).toMatchObject({ level: 40, inEffect: { level: 70 } });
     } finally {
       await h.stop();
     }

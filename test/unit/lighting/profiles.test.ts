@@ -242,4 +242,33 @@ describe('the library', () => {
     expect(guards('')[0]).toBe(5);
     expect(guards('    guard_ms: 20')[0]).toBe(20);
   });
+
+  test('per-channel addresses as an explicit list, where no stride describes them', () => {
+    const site = (levels: string, channels = 4): string =>
+      small
+        .replace(
+          'register_maps:\n',
+          `register_maps:\n  - id: listed\n    commanded_level: ${levels}\n    in_effect_level: { table: input, start: 100 }\n`,
+        )
+        .replace('lighting: { channels: 8, map: sc-v1 }', `lighting: { channels: ${channels}, map: listed }`);
+    const config = parseConfig(site('{ addresses: [40, 41, 47, 52] }'), 'site.yaml', { env: {} });
+    const [binding] = buildBindings(config, LightingTopology.fromConfig(config)).bindings;
+    expect(binding.commanded.map((a) => (a as ModbusAddress).address)).toEqual(
+      [40, 41, 47, 52].slice(0, binding.channels.length),
+    );
+    const issues = (text: string): string[] => {
+      try {
+        parseConfig(text, 'site.yaml', { env: {} });
+        return [];
+      } catch (error) {
+        return (error as ConfigError).issues.map((i) => `${i.path}: ${i.message}`);
+      }
+    };
+    expect(issues(site('{ addresses: [40, 41] }'))).toEqual([
+      "devices[0].lighting.channels: 4 channels, but map 'listed' lists 2 addresses for commanded_level",
+    ]);
+    expect(issues(site('{ start: 40, addresses: [40, 41, 47, 52] }'))[0]).toMatch(
+      /register_maps\[0\]\.commanded_level.*give 'start' \(and 'stride'\) or 'addresses', one of the two/,
+    );
+  });
 });
