@@ -131,13 +131,7 @@ export function resolveProfiles(config: Config): Config {
     added.push(profile);
   }
   const devices = config.devices.map((device) => {
-    if (!device.lighting) return device;
-    if (
-      device.protocol !== 'modbus-tcp' &&
-      device.protocol !== 'modbus-rtu' &&
-      device.protocol !== 'modbus-rtu-over-tcp'
-    )
-      return device;
+    if (!device.lighting || device.protocol === 'opcua') return device;
     const guard = maps.get(device.lighting.map)?.guard_interval_ms;
     return device.guard_ms === undefined && guard !== undefined ? { ...device, guard_ms: guard } : device;
   });

@@ -44,8 +44,16 @@ export function segmentFields(
   const rawToLevel = (raw: number, scale: number): number => curve.toPercent(raw * scale);
   const isLevel = (raw: number, scale: number): boolean =>
     Number.isFinite(raw) && raw * scale >= 0 && raw * scale <= curve.max;
-  const encodeStatus = statusEncoder(map.status ?? NOCTURNE_STATUS);
   const fadeCodes = map.fade_codes === 'dali' ? DALI_FADE_CODES : map.fade_codes;
+  const encodeStatus = statusEncoder(map.status ?? NOCTURNE_STATUS);
+  const units: ProfileUnits = {
+    levelToRaw,
+    // The controller's status codes 1 (lamp) and 2 (driver) are the failure bits lamp and gear.
+    statusToRaw: (status, scale) => encodeStatus(status) / scale,
+    fadeToRaw: fadeCodes
+      ? (seconds) => nearestFadeCode(fadeCodes, seconds)
+      : (seconds, scale) => seconds / scale,
+  };
   // With a command counter (ADFweb), levels written wait until the counter changes, then apply together.
   const pending = new Map<number, number>();
   const setLevel = (channel: number, level: number): void => {
@@ -62,14 +70,9 @@ export function segmentFields(
         table: block.table,
         address: channelAddress(block, channel),
         format: { type: block.type, wordOrder: block.word_order, byteOrder: 'big' },
-        read: channelReader(name, block.scale, () => controller.channel(channel), levelToRaw),
+        read: channelReader(name, block.scale, () => controller.channel(channel), units),
       };
       if (name === 'energy_wh') field.wrap = true;
-      if (name === 'lamp_status')
-        // The controller's status codes 1 (lamp) and 2 (driver) are the failure bits lamp and gear.
-        field.read = () => encodeStatus(controller.channel(channel).status) / block.scale;
-      if (name === 'fade_s' && fadeCodes)
-        field.read = () => nearestFadeCode(fadeCodes, controller.channel(channel).fadeS);
       if (isWritableTable(block) && name === 'commanded_level') {
         field.write = {
           accepts: (raw) => isLevel(raw, block.scale),
@@ -219,11 +222,18 @@ function identificationFields(map: RegisterMapConfig, channelCount: number): Fie
   return fields;
 }
 
+/** How the profile writes the controller's values: levels through its curve, status and fade its way. */
+interface ProfileUnits {
+  levelToRaw: (level: number, scale: number) => number;
+  statusToRaw: (status: number, scale: number) => number;
+  fadeToRaw: (seconds: number, scale: number) => number;
+}
+
 function channelReader(
   name: ChannelBlockName,
   scale: number,
   snapshot: () => ChannelSnapshot,
-  levelToRaw: (level: number, scale: number) => number,
+  { levelToRaw, statusToRaw, fadeToRaw }: ProfileUnits,
 ): () => number {
   switch (name) {
     case 'commanded_level':
@@ -238,9 +248,9 @@ function channelReader(
       // A counter shows whole units: it only steps once a full unit is drawn.
       return () => Math.floor(snapshot().energyWh / scale + 1e-6);
     case 'lamp_status':
-      return () => snapshot().status / scale;
+      return () => statusToRaw(snapshot().status, scale);
     case 'fade_s':
-      return () => snapshot().fadeS / scale;
+      return () => fadeToRaw(snapshot().fadeS, scale);
   }
 }
 

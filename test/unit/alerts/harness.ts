@@ -33,27 +33,33 @@ export const RIVER_STATION = Building.parse({
 
 /**
  * An alert engine on a manual clock, ticking every 10 s as the service does, every change recorded; the
- * site of test/unit/energy/fixtures.ts, plus the river station.
+ * site of test/unit/energy/fixtures.ts, plus `buildings`. Devices are up unless `downSince` says when
+ * they went down.
  */
-export class Harness {
+export class AlertHarness {
   readonly clock: ManualClock;
   readonly config: Config;
   readonly catalog: PointCatalog;
   readonly engine: AlertEngine;
   readonly changes: { alert: AlertView; change: AlertChange }[] = [];
+  readonly downSince = new Map<string, number>();
 
-  constructor(rules: Rules, start: number) {
+  constructor(
+    rules: Rules,
+    start: number,
+    options: { influx?: boolean; buildings?: Config['buildings'] } = {},
+  ) {
     this.clock = new ManualClock(start);
     this.config = energyConfig(rules);
-    this.config.buildings.push(RIVER_STATION);
+    this.config.buildings.push(...(options.buildings ?? []));
     this.catalog = new PointCatalog(this.config);
     for (const point of this.catalog.points) point.lastGoodAt = start;
     this.engine = new AlertEngine({
       config: this.config,
       catalog: this.catalog,
       deviceCommune: (id) => (id === 'sc' ? 'metz' : '*'),
-      deviceDownSince: () => undefined,
-      influxConfigured: true,
+      deviceDownSince: (id) => this.downSince.get(id),
+      influxConfigured: options.influx ?? true,
       onChange: (alert, change) => this.changes.push({ alert, change }),
     });
   }
@@ -89,5 +95,12 @@ export class Harness {
 
   open(): AlertView[] {
     return this.engine.list(this.clock.now(), false);
+  }
+}
+
+/** The alert harness with the river station. */
+export class Harness extends AlertHarness {
+  constructor(rules: Rules, start: number) {
+    super(rules, start, { buildings: [RIVER_STATION] });
   }
 }

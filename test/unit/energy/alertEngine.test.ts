@@ -1,65 +1,8 @@
-import { ManualClock } from '../../../core/clock';
 import { AlertError, type AlertView } from '../../../controller/telemetry/services';
-import { AlertEngine, alertId, type AlertChange } from '../../../controller/telemetry/alerts/engine';
-import { PointCatalog, type CatalogPoint } from '../../../controller/telemetry/points';
+import { alertId } from '../../../controller/telemetry/alerts/engine';
 import type { LuminaireFaultChanged } from '../../../controller/lighting/runtime/events';
-import type { Config } from '../../../config/schema';
-import { HOUR, MINUTE, energyConfig, feed, luminaire, paris, report } from './fixtures';
-
-type Rules = Parameters<typeof energyConfig>[0];
-
-/** One engine on a manual clock, ticking every 10 s as the service does, with every change recorded. */
-class Harness {
-  readonly clock: ManualClock;
-  readonly config: Config;
-  readonly catalog: PointCatalog;
-  readonly engine: AlertEngine;
-  readonly changes: { alert: AlertView; change: AlertChange }[] = [];
-  readonly downSince = new Map<string, number>();
-
-  constructor(rules: Rules, start: number, options: { influx?: boolean } = {}) {
-    this.clock = new ManualClock(start);
-    this.config = energyConfig(rules);
-    this.catalog = new PointCatalog(this.config);
-    for (const point of this.catalog.points) point.lastGoodAt = start;
-    this.engine = new AlertEngine({
-      config: this.config,
-      catalog: this.catalog,
-      deviceCommune: (id) => (id === 'sc' ? 'metz' : '*'),
-      deviceDownSince: (id) => this.downSince.get(id),
-      influxConfigured: options.influx ?? true,
-      onChange: (alert, change) => this.changes.push({ alert, change }),
-    });
-  }
-
-  point(source: string): CatalogPoint {
-    return this.catalog.bySource.get(source)!;
-  }
-
-  /** A value read now, its line made, the engine told (as the sampler does). */
-  feed(source: string, value: number | boolean | null): void {
-    const point = this.point(source);
-    feed(point, value, this.clock.now());
-    if (point.watched) this.engine.observePoint(point, this.clock.now());
-  }
-
-  /** Time passes, with a tick every 10 s. */
-  advance(ms: number): void {
-    const end = this.clock.now() + ms;
-    while (this.clock.now() < end) {
-      this.clock.advance(Math.min(10_000, end - this.clock.now()));
-      this.engine.tick(this.clock.now());
-    }
-  }
-
-  kinds(): string[] {
-    return this.changes.map((c) => `${c.change}:${c.alert.source}`);
-  }
-
-  open(): AlertView[] {
-    return this.engine.list(this.clock.now(), false);
-  }
-}
+import { AlertHarness as Harness, type Rules } from '../alerts/harness';
+import { HOUR, MINUTE, luminaire, paris, report } from './fixtures';
 
 describe('threshold', () => {
   const rules: Rules = [
