@@ -271,3 +271,61 @@ test('uplinks land in InfluxDB once, with the time the network server gives; gar
     await service.stop();
   }
 }, 90_000);
+
+test('uplinks published across a broker restart land once each, with their own times', async () => {
+  const sites = config.sensors.map((s) => s.id).filter((id) => id !== 'woippy-compost-jardin');
+  // Before the first test's uplinks, so that this test counts only its own, and within
+  // telemetry.max_clock_skew_s (1 h) of now, so that their own times are kept.
+  const from = Math.floor(Date.now() / 1000) * 1000 - 55 * 60_000;
+  const clock = new ManualClock(from);
+  const uplinks = new UplinkPublisher(config, clock, logger, { clientId: 'network-servers-restart' });
+  const service = new Service(config, { logger, clock: systemClock, configFile, env: {} });
+  await service.start(new AbortController().signal);
+  try {
+    await service.telemetry.sampler.ready();
+    uplinks.start();
+    await waitFor('the simulated network servers', () => uplinks.stats().connected);
+    const round = async (): Promise<void> => {
+      await Promise.all(sites.map((site) => uplinks.publishNow(site)));
+      clock.advance(10 * 60_000);
+    };
+    await round();
+    // Published while the service and the network servers reconnect: queued by the publisher, then
+    // by the broker for the service's persistent session.
+    await broker.restart();
+    await round();
+    await waitFor('the service back on the broker', () => service.health.metrics().mqtt.health === 'up');
+    await round();
+
+    const window = `time >= ${from}ms AND time <= ${from + 1_200_000}ms`;
+    // Every point of every uplink; a ChirpStack sensor's battery comes in status events instead.
+    const expected = config.buildings
+      .filter((b) => sites.includes(b.id))
+      .flatMap((b) => b.points.map((p) => ({ series: `${b.id}/${p.id}`, device: p.device })))
+      .filter(({ series, device }) => !(series.endsWith('/battery') && device === 'chirpstack'))
+      .map(({ series }) => series);
+    const perSeries = async (): Promise<Map<string, number[]>> => {
+      const rows = [
+        ...(await influx.query(`SELECT value FROM sensor WHERE ${window} GROUP BY building, point`)),
+        ...(await influx.query(`SELECT "index" FROM meter WHERE ${window} GROUP BY building, meter`)),
+      ];
+      const times = new Map<string, number[]>();
+      for (const r of rows) {
+        const series = `${r.tags.building}/${r.tags.point ?? r.tags.meter}`;
+        times.set(series, [...(times.get(series) ?? []), Number(r.values.time)]);
+      }
+      return times;
+    };
+    await waitFor('three uplinks of every sensor', async () => {
+      const now = await perSeries();
+      return expected.every((s) => (now.get(s) ?? []).length >= 3);
+    });
+    const landed = await perSeries();
+    for (const series of expected)
+      expect([series, landed.get(series)]).toEqual([series, [from, from + 600_000, from + 1_200_000]]);
+    expect(errors).toEqual([]);
+  } finally {
+    await uplinks.stop();
+    await service.stop();
+  }
+}, 90_000);
