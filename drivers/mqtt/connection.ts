@@ -1,4 +1,5 @@
 import { EventEmitter } from 'node:events';
+import type { Duplex } from 'node:stream';
 import {
   connect,
   ReasonCodes,
@@ -440,6 +441,7 @@ export class MqttConnection extends EventEmitter<MqttConnectionEvents> implement
     this.isConnected = true;
     this.attemptError = undefined;
     if (reconnect) this.counters.reconnects++;
+    coalesceAcknowledgements(client.stream);
     const resumed = connack.sessionPresent;
     this.logger.info(
       `connected to ${displayUrl(this.options.url)} as '${this.clientId}'${resumed ? ', session resumed' : ''}`,
@@ -698,3 +700,27 @@ export function describeConnectionError(
     { cause: error },
   );
 }
+
+/**
+ * mqtt.js writes the acknowledgement of each QoS 1 message on its own, one system call and one TCP
+ * segment per message (with TCP_NODELAY). The messages of one received chunk are handled before the
+ * event loop goes on, so corking the socket when a chunk arrives and uncorking it right after (the check
+ * phase) sends their acknowledgements in one write, a few microseconds later.
+ */
+function coalesceAcknowledgements(stream: Duplex): void {
+  if (corked.has(stream)) return;
+  corked.add(stream);
+  let pending = false;
+  const uncork = (): void => {
+    pending = false;
+    stream.uncork();
+  };
+  stream.prependListener('data', () => {
+    if (pending) return;
+    pending = true;
+    stream.cork();
+    setImmediate(uncork);
+  });
+}
+
+const corked = new WeakSet<Duplex>();
