@@ -13,6 +13,7 @@ declare -A PACKAGE_OF=(
   [openssl]=openssl
   [docker-compose]=docker-compose
   [chromium]=chromium
+  [etcd]=etcd-server
 )
 missing=()
 for command in "${!PACKAGE_OF[@]}"; do
