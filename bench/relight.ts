@@ -11,7 +11,10 @@ import { FarmProcess, LightingStack, option, percentile, round, workspace } from
  * device, one write-multiple per device, all devices in parallel, then the read-back of the levels in
  * effect. Prints a summary, then one JSON line.
  *
- *   node dist/bench/relight.js [--runs 20] [--warmup 3] [--model]
+ *   node dist/bench/relight.js [--runs 50] [--warmup 3] [--model]
+ *
+ * The p50 and p99 ratios to the floor are reported separately: with few runs the p99 is nearly the
+ * slowest run of each side, and its ratio hides a median far from the floor.
  *
  * The controllers are LeanSegmentBank (bench/support/segmentFarm.ts: the register map, nothing computed
  * on a read), so that the simulator is not what is measured; `--model` uses the simulators' full model.
@@ -22,7 +25,7 @@ const PER_CONTROLLER = 100;
 const LEVEL_START = 1000;
 
 async function main(): Promise<void> {
-  const runs = option('runs', 20);
+  const runs = option('runs', 50);
   const warmup = option('warmup', 3);
   const ports = await freePorts(CONTROLLERS);
   const ws = await workspace({
@@ -105,8 +108,10 @@ async function main(): Promise<void> {
     console.log(
       `floor (bare modbus-serial, one write-multiple + one read per device, all in parallel): p50 ${round(floorP50)} ms, p99 ${round(floorP99)} ms`,
     );
+    const p50Ratio = round(p50 / floorP50, 3);
+    const p99Ratio = round(p99 / floorP99, 3);
     console.log(
-      `ratio p99/floor p99: ${round(p99 / floorP99, 3)} (targets: p99 <= 50 ms and ratio <= 1.3); dispatch cycles ${stats.cycles}, retries ${stats.retries}, failed ${stats.failed}; wrong or missing read-backs: ${errors}`,
+      `ratios to the floor: p50 ${p50Ratio}, p99 ${p99Ratio} (targets: p99 <= 50 ms, both ratios <= 1.2); dispatch cycles ${stats.cycles}, retries ${stats.retries}, failed ${stats.failed}; wrong or missing read-backs: ${errors}`,
     );
     console.log(
       JSON.stringify({
@@ -115,7 +120,9 @@ async function main(): Promise<void> {
         p99_ms: round(p99),
         floor_p50_ms: round(floorP50),
         floor_p99_ms: round(floorP99),
-        ratio: round(p99 / floorP99, 3),
+        p50_ratio: p50Ratio,
+        p99_ratio: p99Ratio,
+        runs,
         ack_p99_ms: round(percentile(ackMs, 99)),
         errors,
       }),

@@ -6,7 +6,9 @@ import type { Logger } from '../../core/logger';
 import { backoffDelay, coerceBackoff, type BackoffOptions, type ResolvedBackoff } from '../backoff';
 import { DriverError } from '../driver';
 import { errnoOf } from './errors';
-import type { ReadFunction, WriteFunction } from './plan';
+import { LibraryWire } from './libraryWire';
+import { MbapWire } from './mbapWire';
+import type { LinkJob, ModbusWire } from './wire';
 
 /** Where requests travel: a Modbus TCP socket, raw RTU frames on a TCP socket (serial gateway), or a serial port. */
 export type ModbusTransport =
@@ -68,22 +70,6 @@ export function coerceModbusLinkOptions(options: ModbusLinkOptions = {}): Resolv
   };
 }
 
-/** One Modbus request as the link carries it. The link calls `complete` exactly once. */
-export interface LinkJob {
-  /** Who queued it, so that a stopping driver can withdraw its own requests. */
-  readonly owner: object;
-  readonly unitId: number;
-  readonly fc: ReadFunction | WriteFunction;
-  readonly address: number;
-  /** Registers or bits to read (reads only). */
-  readonly count: number;
-  /** Values to write (writes only). */
-  readonly payload: number[] | boolean[] | undefined;
-  readonly timeoutMs: number;
-  /** With modbus-serial's reply, or its error; a DriverError when the link itself failed the request. */
-  complete(error: unknown, reply: unknown): void;
-}
-
 export interface ModbusLinkEvents {
   opened: [info: { reconnect: boolean }];
   lost: [error: DriverError];
@@ -98,11 +84,6 @@ export interface ModbusLinkDeps {
 
 type LinkState = 'idle' | 'connecting' | 'open' | 'waiting' | 'closed';
 
-// modbus-serial keeps a timer per pending transaction; this (internal) method cancels them on teardown.
-interface CancellableClient {
-  _cancelPendingTransactions?: () => void;
-}
-
 /**
  * One connection to a transport, shared by every device (unit id) behind it, with at most `concurrency`
  * requests in flight: Modbus TCP matches replies by transaction id, so several may be outstanding; RTU
@@ -113,7 +94,7 @@ interface CancellableClient {
  */
 export class ModbusLink extends EventEmitter<ModbusLinkEvents> {
   private state: LinkState = 'idle';
-  private client?: ModbusRTU;
+  private wire?: ModbusWire;
   private socket?: Socket;
   private connectingSocket?: Socket;
   /** Commands go before polls: a write never waits behind queued reads (see the class comment). */
@@ -236,44 +217,11 @@ export class ModbusLink extends EventEmitter<ModbusLinkEvents> {
   }
 
   private dispatch(job: LinkJob): void {
-    const client = this.client as ModbusRTU;
     this.inFlight.add(job);
-    const reply = (error: unknown, result: unknown): void => this.finished(job, client, error, result);
-    try {
-      // Read synchronously when the request is written, so each request gets its own device's timeout.
-      client.setTimeout(job.timeoutMs);
-      switch (job.fc) {
-        case 1:
-          client.writeFC1(job.unitId, job.address, job.count, reply);
-          break;
-        case 2:
-          client.writeFC2(job.unitId, job.address, job.count, reply);
-          break;
-        case 3:
-          client.writeFC3(job.unitId, job.address, job.count, reply);
-          break;
-        case 4:
-          client.writeFC4(job.unitId, job.address, job.count, reply);
-          break;
-        case 5:
-          client.writeFC5(job.unitId, job.address, (job.payload as boolean[])[0], reply);
-          break;
-        case 6:
-          client.writeFC6(job.unitId, job.address, (job.payload as number[])[0], reply);
-          break;
-        case 15:
-          client.writeFC15(job.unitId, job.address, job.payload as boolean[], reply);
-          break;
-        case 16:
-          client.writeFC16(job.unitId, job.address, job.payload as number[], reply);
-          break;
-      }
-    } catch (error) {
-      this.finished(job, client, error, undefined);
-    }
+    (this.wire as ModbusWire).send(job);
   }
 
-  private finished(job: LinkJob, client: ModbusRTU, error: unknown, result: unknown): void {
+  private finished(job: LinkJob, wire: ModbusWire, error: unknown, result: unknown): void {
     // Already failed when the connection went away: a late callback from modbus-serial is ignored.
     if (!this.inFlight.delete(job)) return;
     this.lastAnswerAt = performance.now();
@@ -288,7 +236,7 @@ export class ModbusLink extends EventEmitter<ModbusLinkEvents> {
     } finally {
       this.completing = false;
     }
-    if (this.client !== client || this.state !== 'open') return;
+    if (this.wire !== wire || this.state !== 'open') return;
     if (portClosed) this.drop(new DriverError('disconnected', `${this.name}: port closed`));
     else if (this.unansweredInARow >= this.options.timeoutsBeforeReconnect)
       this.drop(
@@ -297,7 +245,7 @@ export class ModbusLink extends EventEmitter<ModbusLinkEvents> {
           `${this.name}: ${this.unansweredInARow} requests in a row without an answer; reconnecting`,
         ),
       );
-    else if (this.transport.kind === 'tcp') this.pump();
+    else if (wire instanceof MbapWire) this.pump();
     // modbus-serial's RTU ports call back from inside their receive handler and reset their
     // expected-reply state after it (TelnetPort._emitData): the next request must wait until then.
     else if (!this.pumpScheduled) {
@@ -351,7 +299,7 @@ export class ModbusLink extends EventEmitter<ModbusLinkEvents> {
   private async connect(): Promise<void> {
     const generation = ++this.generation;
     this.state = 'connecting';
-    let opened: { client: ModbusRTU; socket?: Socket };
+    let opened: OpenedTransport;
     try {
       opened = await this.openTransport();
     } catch (error) {
@@ -369,10 +317,10 @@ export class ModbusLink extends EventEmitter<ModbusLinkEvents> {
       return;
     }
     if (generation !== this.generation) {
-      void this.teardownTransport(opened.client, opened.socket);
+      void this.teardownTransport(opened);
       return;
     }
-    this.client = opened.client;
+    this.wire = opened.wire;
     this.socket = opened.socket;
     this.state = 'open';
     this.reconnectAttempts = 0;
@@ -408,11 +356,12 @@ export class ModbusLink extends EventEmitter<ModbusLinkEvents> {
     }
   }
 
-  private async openTransport(): Promise<{ client: ModbusRTU; socket?: Socket }> {
-    const client = new ModbusRTU();
+  private async openTransport(): Promise<OpenedTransport> {
     const transport = this.transport;
     if (transport.kind === 'rtu') {
-      client.on('error', (error) => this.transportFailed(client, error));
+      const client = new ModbusRTU();
+      const wire = this.libraryWire(client);
+      client.on('error', (error) => this.transportFailed(wire, error));
       await new Promise<void>((resolve, reject) => {
         client.connectRTUBuffered(
           transport.path,
@@ -425,8 +374,8 @@ export class ModbusLink extends EventEmitter<ModbusLinkEvents> {
           (error?: Error | null) => (error ? reject(error) : resolve()),
         );
       });
-      client.on('close', () => this.transportFailed(client, undefined));
-      return { client };
+      client.on('close', () => this.transportFailed(wire, undefined));
+      return { wire };
     }
     const socket = await this.openSocket(transport.host, transport.port);
     socket.setNoDelay(true);
@@ -435,16 +384,33 @@ export class ModbusLink extends EventEmitter<ModbusLinkEvents> {
     socket.on('error', (error) => {
       lastError = error;
     });
-    socket.on('close', () => this.transportFailed(client, lastError));
-    client.on('error', (error) => this.transportFailed(client, error));
-    // modbus-serial frames, we own the socket: Modbus TCP (MBAP) on TcpPort, raw RTU frames on TelnetPort.
+    if (transport.kind === 'tcp') {
+      // Modbus TCP framed by us (mbapWire.ts): what a request costs is the point of it.
+      const wire: MbapWire = new MbapWire(socket, (job, error, reply) =>
+        this.finished(job, wire, error, reply),
+      );
+      socket.on('close', () => this.transportFailed(wire, lastError));
+      return { wire, socket };
+    }
+    // Raw RTU frames to a serial gateway: modbus-serial frames on its TelnetPort, we own the socket.
     // (Its TcpRTUBufferedPort, despite the name, speaks MBAP and cannot reach an RTU gateway.)
+    const client = new ModbusRTU();
+    const wire = this.libraryWire(client);
+    socket.on('close', () => this.transportFailed(wire, lastError));
+    client.on('error', (error) => this.transportFailed(wire, error));
     await new Promise<void>((resolve, reject) => {
-      const opened = (error?: Error | null): void => (error ? reject(error) : resolve());
-      if (transport.kind === 'tcp') client.linkTCP(socket, { port: transport.port }, opened);
-      else client.linkTelnet(socket, { port: transport.port }, opened);
+      client.linkTelnet(socket, { port: transport.port }, (error?: Error | null) =>
+        error ? reject(error) : resolve(),
+      );
     });
-    return { client, socket };
+    return { wire, socket };
+  }
+
+  private libraryWire(client: ModbusRTU): LibraryWire {
+    const wire: LibraryWire = new LibraryWire(client, (job, error, reply) =>
+      this.finished(job, wire, error, reply),
+    );
+    return wire;
   }
 
   private openSocket(host: string, port: number): Promise<Socket> {
@@ -492,8 +458,8 @@ export class ModbusLink extends EventEmitter<ModbusLinkEvents> {
   }
 
   /** The socket or serial port closed or failed under an open link. */
-  private transportFailed(client: ModbusRTU, error: unknown): void {
-    if (this.client !== client) return;
+  private transportFailed(wire: ModbusWire, error: unknown): void {
+    if (this.wire !== wire) return;
     const detail = errnoOf(error);
     // modbus-serial relays serial errors as plain objects with a message, not Error instances.
     const message = (error as { message?: unknown } | undefined)?.message;
@@ -504,15 +470,15 @@ export class ModbusLink extends EventEmitter<ModbusLinkEvents> {
   }
 
   private teardown(): Promise<void> {
-    const client = this.client;
+    const wire = this.wire;
     const socket = this.socket;
-    this.client = undefined;
+    this.wire = undefined;
     this.socket = undefined;
-    return client ? this.teardownTransport(client, socket) : Promise.resolve();
+    return wire ? this.teardownTransport({ wire, socket }) : Promise.resolve();
   }
 
-  private teardownTransport(client: ModbusRTU, socket: Socket | undefined): Promise<void> {
-    (client as unknown as CancellableClient)._cancelPendingTransactions?.();
+  private teardownTransport({ wire, socket }: OpenedTransport): Promise<void> {
+    wire.cancel();
     return new Promise<void>((resolve) => {
       const clock = this.deps.clock;
       const timer = clock.setTimeout(done, this.options.closeTimeoutMs);
@@ -526,15 +492,21 @@ export class ModbusLink extends EventEmitter<ModbusLinkEvents> {
           socket.once('close', done);
           socket.destroy();
         }
-      } else {
+      } else if (wire instanceof LibraryWire) {
         try {
-          client.close(done);
+          wire.client.close(done);
         } catch {
           done();
         }
-      }
+      } else done();
     });
   }
+}
+
+/** An open connection: its wire, and the socket under it (none for a serial port). */
+interface OpenedTransport {
+  wire: ModbusWire;
+  socket?: Socket;
 }
 
 function isWrite(job: LinkJob): boolean {

@@ -18,7 +18,8 @@ import {
 import { decodeRegisters } from './codec';
 import { isRetryable, toDriverError } from './errors';
 import { HealthTracker } from './health';
-import { describeTransport, type LinkJob, type ModbusLink, type ModbusTransport } from './link';
+import { describeTransport, type ModbusLink, type ModbusTransport } from './link';
+import type { LinkJob } from './wire';
 import {
   planReads,
   planWrites,

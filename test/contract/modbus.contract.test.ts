@@ -1,4 +1,4 @@
-import { ModbusTcpDevice } from '../../config/schema/devices';
+import { ModbusRtuOverTcpDevice, ModbusTcpDevice } from '../../config/schema/devices';
 import { systemClock } from '../../core/clock';
 import { silentLogger } from '../../core/logger';
 import type { ModbusAddress } from '../../drivers/driver';
@@ -6,7 +6,8 @@ import { ModbusDriver } from '../../drivers/modbus/modbusDriver';
 import { ModbusLinkPool } from '../../drivers/modbus/pool';
 import { MemoryBank, ModbusSimServer } from '../../simulators/modbus/server';
 import { freePort } from '../helpers/ports';
-import { driverContract } from './driverContract';
+import { startRtuOverTcpBridge, startRtuServer } from '../helpers/serialPair';
+import { driverContract, type ContractFixture } from './driverContract';
 
 const at = (
   address: number,
@@ -23,26 +24,35 @@ const at = (
   offset: 0,
 });
 
-driverContract('ModbusDriver', async () => {
+/** The same device, whichever wire carries it: Modbus TCP framed by us, or RTU over TCP by modbus-serial. */
+async function fixture(protocol: 'modbus-tcp' | 'modbus-rtu-over-tcp'): Promise<ContractFixture> {
   const bank = new MemoryBank();
   for (let a = 0; a < 20; a++) bank.holding.set(a, 0);
   bank.input.set(0, 215);
   bank.coil.set(0, true);
   const port = await freePort();
-  const server = new ModbusSimServer(bank, { host: '127.0.0.1', port });
-  await server.start();
+  let stopServer: () => Promise<void>;
+  if (protocol === 'modbus-tcp') {
+    const server = new ModbusSimServer(bank, { host: '127.0.0.1', port });
+    await server.start();
+    stopServer = () => server.stop();
+  } else {
+    const bridge = await startRtuOverTcpBridge(port);
+    const rtu = await startRtuServer(bridge.pty, bank);
+    stopServer = async () => {
+      await rtu.stop();
+      await bridge.stop();
+    };
+  }
   const pool = new ModbusLinkPool(
     { clock: systemClock, logger: silentLogger },
     { reconnect: { initialMs: 20, maxMs: 100 } },
   );
-  const config = ModbusTcpDevice.parse({
-    id: 'sc-contract',
-    protocol: 'modbus-tcp',
-    host: '127.0.0.1',
-    port,
-    timeout_ms: 300,
-    retries: 0,
-  });
+  const device = { id: 'sc-contract', host: '127.0.0.1', port, timeout_ms: 300, retries: 0 };
+  const config =
+    protocol === 'modbus-tcp'
+      ? ModbusTcpDevice.parse({ ...device, protocol })
+      : ModbusRtuOverTcpDevice.parse({ ...device, protocol });
   const driver = new ModbusDriver(config, { pool, clock: systemClock, logger: silentLogger });
   bank.holding.set(4, 0x3fc0); // float32 1.5, big-endian words
   bank.holding.set(5, 0x0000);
@@ -66,7 +76,10 @@ driverContract('ModbusDriver', async () => {
     missing: { key: 'absent', address: at(5000, 'uint16'), label: "buildings[0].points[9] 'ecole/absent'" },
     teardown: async () => {
       await pool.close();
-      await server.stop();
+      await stopServer();
     },
   };
-});
+}
+
+driverContract('ModbusDriver over Modbus TCP (mbapWire)', () => fixture('modbus-tcp'));
+driverContract('ModbusDriver over RTU over TCP (modbus-serial)', () => fixture('modbus-rtu-over-tcp'));
