@@ -1,4 +1,5 @@
-import { formatCivilDate, localDateTime, timeZone } from '../../core/localTime';
+import { integerValue, seriesKey } from '../../drivers/influx/lineProtocol';
+import { formatCivilDate, localDateTime, parseCivilDate, timeZone, zonedInstant } from '../../core/localTime';
 
 /**
  * How much the console and the API are used: counts per day, role, commune and kind, and nothing else —
@@ -79,4 +80,15 @@ export class UsageCounts {
 
 function compare(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
+}
+
+/**
+ * A record as a point of the `usage` measurement (docs/influx-schema.md): tags commune, kind, role; the
+ * day's count as an integer field, at local midnight of the day, so that a later count overwrites it.
+ */
+export function usageLine(record: UsageRecord, zone: ReturnType<typeof timeZone>): string {
+  const date = parseCivilDate(record.day);
+  if (!date) throw new Error(`usage: day '${record.day}' is not a date`);
+  const tags = { commune: record.commune, kind: record.kind, role: record.role };
+  return `${seriesKey('usage', tags)} count=${integerValue(record.count)} ${zonedInstant(zone, date, 0).at}`;
 }
