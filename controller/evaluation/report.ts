@@ -93,7 +93,7 @@ export interface InvestmentFigures {
   investments: { id: string; description: string; from: string; capexEur: number; yearlyCostEur: number }[];
   capexEur: number;
   yearlyCostEur: number;
-  /** € saved this month, over every line with a baseline and a price. */
+  /** € saved this month, over every line with a baseline and a price (the territory: its communes'). */
   monthSavingsEur: number;
   /** monthSavingsEur × 365 / days of the month − yearly costs. */
   yearlyNetSavingsEur: number;
@@ -336,7 +336,7 @@ function communeReport(
     commune: commune.id,
     name: commune.name,
     energy,
-    investment: investmentFigures(investments, energy, days.length),
+    investment: investmentFigures(investments, savedEur(energy), days.length),
     availability: availability(input, own),
     alerts: alertFigures(input.alerts.filter(own), input.window),
     usage: usageFigures(
@@ -372,7 +372,12 @@ function territoryReport(
     commune: '*',
     name: 'Territoire',
     energy,
-    investment: investmentFigures(investments, energy, days.length),
+    // The communes' own savings: a line the territory cannot compare whole still saved in its communes.
+    investment: investmentFigures(
+      investments,
+      communes.reduce((sum, c) => sum + c.investment.monthSavingsEur, 0),
+      days.length,
+    ),
     availability: availability(input, all),
     alerts: alertFigures(input.alerts, input.window),
     usage: usageFigures(input.usage, days),
@@ -400,14 +405,18 @@ function addLine(total: EnergyLine, line: EnergyLine): void {
   total.saved.kgCo2e = plus(total.saved.kgCo2e, line.saved.kgCo2e);
 }
 
+/** € saved over the lines with a baseline and a price. */
+function savedEur(energy: readonly EnergyLine[]): number {
+  return energy.reduce((sum, line) => sum + (line.saved?.eur ?? 0), 0);
+}
+
 function investmentFigures(
   investments: readonly InvestmentConfig[],
-  energy: readonly EnergyLine[],
+  monthSavingsEur: number,
   days: number,
 ): InvestmentFigures {
   const capexEur = investments.reduce((sum, i) => sum + i.capex_eur, 0);
   const yearlyCostEur = investments.reduce((sum, i) => sum + i.yearly_cost_eur, 0);
-  const monthSavingsEur = energy.reduce((sum, line) => sum + (line.saved?.eur ?? 0), 0);
   const yearlyNetSavingsEur = (monthSavingsEur * DAYS_PER_YEAR) / days - yearlyCostEur;
   return {
     investments: investments.map((i) => ({

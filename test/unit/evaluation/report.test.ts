@@ -208,6 +208,12 @@ describe('the monthly evaluation report', () => {
     expect(territory.investment.paybackYears).toBeCloseTo(17_000 / ((all * 365) / 30 - 365), 9);
   });
 
+  it("counts the communes' savings in the territory's payback even where a line cannot be compared whole", () => {
+    const partial = buildReport({ ...input(), lightingLastYear: [] });
+    expect(line(partial.territory, 'lighting', 'electricity')!.saved).toBeUndefined();
+    expect(partial.territory.investment.monthSavingsEur).toBeCloseTo(135 + 6, 9);
+  });
+
   it('sums the communes into the territory, with a mixed baseline', () => {
     const lighting = line(territory, 'lighting', 'electricity')!;
     expect(lighting.amount).toBeCloseTo(540, 9);
