@@ -29,7 +29,8 @@ const ReportQuery = z.strictObject({
 /** Usage counts, the console's beacon, and the monthly evaluation report (docs/evaluation.md). */
 export function registerEvaluationRoutes(fastify: FastifyInstance, ctx: RouteContext): void {
   const app = fastify.withTypeProvider<ZodTypeProvider>();
-  const { usage, reports } = ctx.services;
+  // Read at each request: the composition root (or a test) may wire them after the routes.
+  const services = ctx.services;
   const unavailable = (what: string): ApiError => new ApiError(503, 'unavailable', `${what} is not wired`);
 
   app.route({
@@ -43,7 +44,7 @@ export function registerEvaluationRoutes(fastify: FastifyInstance, ctx: RouteCon
     handler: async (request, reply) => {
       const actor = actorOf(request);
       const body = request.body;
-      usage?.record(actor, body.event === 'sign-in' ? 'sign-in' : `page:${body.page}`);
+      services.usage?.record(actor, body.event === 'sign-in' ? 'sign-in' : `page:${body.page}`);
       return reply.status(204).send();
     },
   });
@@ -57,6 +58,7 @@ export function registerEvaluationRoutes(fastify: FastifyInstance, ctx: RouteCon
       security: BEARER,
     },
     handler: (request) => {
+      const usage = services.usage;
       if (!usage) throw unavailable('usage counting');
       const { from, to } = request.query;
       if (from !== undefined && to !== undefined && from > to)
@@ -75,6 +77,7 @@ export function registerEvaluationRoutes(fastify: FastifyInstance, ctx: RouteCon
       security: BEARER,
     },
     handler: async (request, reply) => {
+      const reports = services.reports;
       if (!reports) throw unavailable('the evaluation report');
       const report = await reports.monthly(request.params.month, actorOf(request), request.query.commune);
       if (request.query.format !== 'csv') return report;
