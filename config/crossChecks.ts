@@ -244,6 +244,19 @@ export function crossCheck(config: Config, report: Report, expanded: Config = ex
     if (tariff.commune !== undefined) need(communes, tariff.commune, ['tariffs', i, 'commune'], 'commune');
   });
 
+  uniqueIds(config.evaluation.investments, ['evaluation', 'investments'], 'investment', report);
+  config.evaluation.investments.forEach((investment, i) => {
+    if (investment.commune !== undefined)
+      need(communes, investment.commune, ['evaluation', 'investments', i, 'commune'], 'commune');
+  });
+  const evaluated = new Set<string>();
+  config.evaluation.communes.forEach((choice, i) => {
+    need(communes, choice.commune, ['evaluation', 'communes', i, 'commune'], 'commune');
+    if (evaluated.has(choice.commune))
+      report(['evaluation', 'communes', i, 'commune'], `commune '${choice.commune}' is listed twice`);
+    evaluated.add(choice.commune);
+  });
+
   config.users.forEach((user, i) =>
     user.communes.forEach((c, j) => {
       if (c !== '*') need(communes, c, ['users', i, 'communes', j], 'commune');

@@ -48,6 +48,7 @@ export async function main(argv: string[]): Promise<number> {
     case 'relight':
     case 'clear':
     case 'status':
+    case 'report':
       return runClientCommand(command, rest, {
         stdout: (text) => process.stdout.write(text),
         stderr: (text) => process.stderr.write(text),

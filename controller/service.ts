@@ -2,6 +2,10 @@ import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import type { Config } from '../config/schema';
 import { EmbeddedBroker } from '../drivers/mqtt/embeddedBroker';
+import { InfluxqlReader } from '../drivers/influx/influxqlReader';
+import { influxWriterOptionsFromConfig } from '../drivers/influx/options';
+import { ReportGatherer } from './evaluation/gather';
+import { UsageLog } from './evaluation/usageLog';
 import { MqttConnection } from '../drivers/mqtt/connection';
 import { AuditLog, auditLogOptionsFromConfig } from './audit/auditLog';
 import { ApiServer } from './http/server';
@@ -161,6 +165,28 @@ export class Service {
     );
     this.audit.listen();
     this.lifecycle.add(this.audit);
+    // -- usage counts and the monthly evaluation report (controller/evaluation/) --
+    const usage = new UsageLog({
+      stateDir,
+      timeZone: config.site.timezone,
+      clock,
+      logger: logger.child('usage'),
+      sink: telemetry.storage,
+      periodMs: config.telemetry.service_period_s * 1000,
+    });
+    this.lifecycle.add(usage);
+    const influx = influxWriterOptionsFromConfig(config.influx, { stateDir, configDir, env });
+    const reports = new ReportGatherer({
+      config,
+      reader:
+        influx.url !== undefined && influx.bucket !== undefined
+          ? new InfluxqlReader({ url: influx.url, bucket: influx.bucket, token: influx.token })
+          : undefined,
+      lighting: this.lighting,
+      usage,
+      catalog: telemetry.catalog,
+      clock,
+    });
     const health = this.health;
     this.api = new ApiServer({
       config,
@@ -170,6 +196,8 @@ export class Service {
         alerts: this.alerts,
         health: () => health.report(),
         metrics: () => health.metrics(),
+        usage,
+        reports,
       },
       audit: this.audit,
       clock,

@@ -3,6 +3,7 @@ import { Id } from './common';
 import { Device, NodeMap, RegisterMap } from './devices';
 import { Calendar, PresenceSensor, Program, Zone } from './lighting';
 import { AlertsSection } from './alerts';
+import { EvaluationSection } from './evaluation';
 import { Building, EmissionFactor, Tariff, TelemetrySection } from './energy';
 import { User } from './access';
 import { Sensor, SensorModel } from './sensors';
@@ -56,6 +57,7 @@ export const ConfigSchema = z
       .describe('Dated kg CO2e per unit, with their source.'),
     telemetry: TelemetrySection,
     alerts: AlertsSection.describe('Alert rules (configuration, no code per rule) and where alerts go.'),
+    evaluation: EvaluationSection,
   })
   .describe('nocturne site configuration: communes, devices, lighting and buildings.');
 
@@ -89,5 +91,7 @@ export type TariffConfig = Config['tariffs'][number];
 export type EmissionFactorConfig = Config['emission_factors'][number];
 export type TelemetryConfig = Config['telemetry'];
 export type AlertsConfig = Config['alerts'];
+export type EvaluationConfig = Config['evaluation'];
+export type InvestmentConfig = EvaluationConfig['investments'][number];
 export type AlertRuleConfig = AlertsConfig['rules'][number];
 export type AlertWebhookConfig = AlertsConfig['webhooks'][number];

@@ -26,6 +26,8 @@ export const PERMISSIONS = [
   'audit:read',
   /** Prometheus metrics: territory-wide, so only for tokens whose communes are '*'. */
   'metrics:read',
+  /** The monthly evaluation report and the usage counts of the token's communes. */
+  'reports:read',
 ] as const;
 
 export type Permission = (typeof PERMISSIONS)[number];
@@ -46,6 +48,7 @@ export const ROLE_PERMISSIONS: Readonly<Record<Role, readonly Permission[]>> = {
     'alerts:read',
     'alerts:acknowledge',
     'audit:read',
+    'reports:read',
   ],
   emergency: ['lighting:read', 'relight'],
   'energy-manager': [
@@ -55,8 +58,9 @@ export const ROLE_PERMISSIONS: Readonly<Record<Role, readonly Permission[]>> = {
     'alerts:read',
     'alerts:acknowledge',
     'metrics:read',
+    'reports:read',
   ],
-  viewer: ['lighting:read', 'programs:read', 'energy:read', 'alerts:read', 'metrics:read'],
+  viewer: ['lighting:read', 'programs:read', 'energy:read', 'alerts:read', 'metrics:read', 'reports:read'],
 };
 
 /** Who may call an endpoint: anyone, any valid token, or tokens whose role has the permission. */
@@ -105,6 +109,9 @@ export const ENDPOINTS = {
   'POST /api/alerts/:id/acknowledge': { access: 'alerts:acknowledge', audit: 'acknowledge-alert' },
   'GET /api/audit': { access: 'audit:read' },
   'GET /metrics': { access: 'metrics:read' },
+  'POST /api/usage/views': { access: 'authenticated' },
+  'GET /api/usage': { access: 'reports:read' },
+  'GET /api/reports/:month': { access: 'reports:read' },
 } as const satisfies Record<string, EndpointSpec>;
 
 export type Endpoint = keyof typeof ENDPOINTS;

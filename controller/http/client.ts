@@ -3,6 +3,8 @@ import { parseArgs } from 'node:util';
 import type { CommandProgress, CommandRecord } from '../lighting/runtime/lightingService';
 import type { TargetSpec } from '../lighting/topology';
 import type { ErrorBody } from './errors';
+import type { EvaluationReport } from '../evaluation/report';
+import { reportCsv, reportText } from '../evaluation/format';
 
 /**
  * The API from scripts: a small fetch client and the `nocturne relight | clear | status` commands.
@@ -88,6 +90,11 @@ export class NocturneClient {
 
   zones(): Promise<{ id: string; commune: string; name?: string; luminaires: number }[]> {
     return this.request('GET', '/api/zones');
+  }
+
+  report(month: string, commune?: string): Promise<EvaluationReport> {
+    const query = commune !== undefined ? `?commune=${encodeURIComponent(commune)}` : '';
+    return this.request('GET', `/api/reports/${encodeURIComponent(month)}${query}`);
   }
 
   async request<T>(method: string, path: string, body?: unknown, extraMs = 0): Promise<T> {
@@ -198,6 +205,9 @@ export const CLIENT_USAGE = `client commands (talk to a running service):
                       target: all | commune:<id> | zone:<id> | <commune or zone id> | luminaire ids…
   clear <id>          clear an emergency relight
   status [id]         relights and overrides in force with their confirmation, or one command's
+  report <YYYY-MM> [--commune <id>] [--csv]
+                      the monthly evaluation report (docs/evaluation.md) as a table, or as CSV for
+                      a French spreadsheet (; and decimal comma, UTF-8 with BOM)
   options: --url (default $NOCTURNE_URL or http://127.0.0.1:8080)
            --token-file <file> or $NOCTURNE_TOKEN (--token works too, but other users can read argv)
   exit codes: 0 done, 1 refused or failed, 2 usage, 3 not confirmed in time, 4 authentication or
@@ -206,7 +216,7 @@ export const CLIENT_USAGE = `client commands (talk to a running service):
 
 /** Runs relight, clear or status; resolves with the exit code. */
 export async function runClientCommand(
-  command: 'relight' | 'clear' | 'status',
+  command: 'relight' | 'clear' | 'status' | 'report',
   args: string[],
   io: ClientIo,
 ): Promise<number> {
@@ -218,6 +228,8 @@ export async function runClientCommand(
         return await clearCommand(args, io);
       case 'status':
         return await statusCommand(args, io);
+      case 'report':
+        return await reportCommand(args, io);
     }
   } catch (error) {
     return reportFailure(error, io);
@@ -294,6 +306,19 @@ async function statusCommand(args: string[], io: ClientIo): Promise<number> {
       `${record.slot === 'emergency' ? 'RELIGHT ' : 'OVERRIDE'} ${record.id}  ${describe(record)}  ${record.level} %  ${record.luminaires} luminaire(s)  by ${record.actor} since ${new Date(record.start).toISOString()}${record.pending ? ' (pending)' : ''}  ${progress ? confirmation(progress) : 'confirmation unknown'}\n`,
     );
   }
+  return EXIT.ok;
+}
+
+async function reportCommand(args: string[], io: ClientIo): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args,
+    allowPositionals: true,
+    options: { ...CONNECTION_OPTIONS, commune: { type: 'string' }, csv: { type: 'boolean', default: false } },
+  });
+  if (positionals.length !== 1 || !/^\d{4}-(0[1-9]|1[0-2])$/.test(positionals[0]))
+    throw new UsageError('report takes one month, as YYYY-MM (e.g. nocturne report 2026-11)');
+  const report = await connect(values, io).report(positionals[0], values.commune);
+  io.stdout(values.csv ? reportCsv(report) : reportText(report));
   return EXIT.ok;
 }
 

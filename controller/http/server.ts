@@ -169,6 +169,7 @@ export class ApiServer implements Component {
     });
     app.addHook('onResponse', (request, reply, done) => {
       this.countRequest(request, reply);
+      this.countUsage(request, reply);
       done();
     });
 
@@ -354,6 +355,17 @@ export class ApiServer implements Component {
         `audit entry for ${action} by '${actor.user}' not written: ${(error as Error).message}`,
       );
     }
+  }
+
+  /**
+   * Usage (controller/evaluation/usage.ts): every answered request of a token, by its endpoint in
+   * ENDPOINTS, without who or from where. The console's beacon counts as the page it names instead.
+   */
+  private countUsage(request: FastifyRequest, reply: FastifyReply): void {
+    const endpoint = request.routeOptions.config.endpoint;
+    const actor = request.actor;
+    if (!endpoint || !actor || reply.statusCode >= 400 || endpoint === 'POST /api/usage/views') return;
+    this.deps.services.usage?.record(actor, `api:${endpoint}`);
   }
 
   private countRequest(request: FastifyRequest, reply: FastifyReply): void {

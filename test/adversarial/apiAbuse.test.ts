@@ -307,6 +307,7 @@ function foreignCalls(r: Random): Call[] {
       path: `/api/commands/${encodeAll(id)}/progress`,
     })),
     { path: `/api/buildings/${encodeAll(fixture.buildingOut)}` },
+    { path: `/api/reports/2026-11?commune=${OUT}` },
     { method: 'POST', path: `/api/alerts/${encodeURIComponent(fixture.alertOut)}/acknowledge` },
     ...[fixture.relightOut, encodeAll(fixture.relightOut)].map((id) => ({
       method: 'DELETE',
@@ -367,6 +368,7 @@ const LISTS = [
   '/api/buildings',
   '/api/alerts',
   '/api/communes',
+  '/api/usage',
 ];
 
 /**
@@ -383,6 +385,7 @@ const NOT_OF_A_COMMUNE = new Set([
   'GET /api/programs/:id',
   'GET /api/calendars',
   'GET /api/calendars/:id',
+  'POST /api/usage/views',
 ]);
 
 /** Endpoints of the table that no foreign call reaches: a new endpoint must be added here. */
@@ -391,7 +394,7 @@ function uncovered(calls: Call[]): string[] {
   return Object.keys(ENDPOINTS).filter((endpoint) => {
     if (NOT_OF_A_COMMUNE.has(endpoint)) return false;
     const [method, pattern] = endpoint.split(' ');
-    const regex = new RegExp(`^${pattern.replace(/:id/g, '[^/?]+')}(\\?|$)`);
+    const regex = new RegExp(`^${pattern.replace(/:\w+/g, '[^/?]+')}(\\?|$)`);
     return !reached.some((c) => (c.method ?? 'GET') === method && regex.test(c.path));
   });
 }

@@ -1,6 +1,7 @@
 import http from 'node:http';
 import { ManualClock } from '../../core/clock';
-import { formatCivilDate } from '../../core/localTime';
+import { formatCivilDate, timeZone } from '../../core/localTime';
+import { UsageCounts, usageLine } from '../../controller/evaluation/usage';
 import { levelForClass } from '../../controller/lighting/presence';
 import { ZoneSchedule } from '../../controller/lighting/zoneSchedule';
 import { ConfigSchema, type Config, type ZoneConfig } from '../../config/schema';
@@ -220,6 +221,7 @@ class TelemetryGenerator {
       this.service(t);
     }
     this.events(lampFailureAt);
+    this.usage();
     return this.lines;
   }
 
@@ -419,6 +421,20 @@ class TelemetryGenerator {
     );
   }
 
+  /** Console and API use, counted as the service counts it (controller/evaluation/usage.ts). */
+  private usage(): void {
+    const counts = new UsageCounts(this.config.site.timezone);
+    const [first, second] = this.config.communes.map((c) => c.id);
+    for (let t = this.from + 9 * HOUR; t < this.to; t += DAY) {
+      counts.count(t, 'lighting-manager', [first], 'sign-in');
+      counts.count(t, 'lighting-manager', [first], 'page:zones');
+      counts.count(t + HOUR, 'viewer', [first, second ?? first], 'api:GET /api/zones');
+      counts.count(t + 2 * HOUR, 'admin', ['*'], 'page:alerts');
+    }
+    const zone = timeZone(this.config.site.timezone);
+    for (const record of counts.records()) this.lines.push(usageLine(record, zone));
+  }
+
   /** Alerts and commands as the service records them: raised → acknowledged → cleared, accepted → confirmed. */
   private events(lampFailureAt: number): void {
     const leak = this.config.buildings.find((b) => b.id === this.incidents.leakBuilding)!;
@@ -502,7 +518,7 @@ class TelemetryGenerator {
 }
 
 /** POST through the harness's InfluxDB 2 write route, as the service's writer does. */
-function writeLines(influx: InfluxHarness, lines: string[]): Promise<void> {
+export function writeLines(influx: InfluxHarness, lines: string[]): Promise<void> {
   const url = `${influx.url}/api/v2/write?org=nocturne&bucket=${encodeURIComponent(influx.database)}&precision=ms`;
   return new Promise((resolve, reject) => {
     const req = http.request(url, { method: 'POST', agent: false }, (res) => {

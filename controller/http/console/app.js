@@ -3,6 +3,8 @@ import { ApiError, api, errorBox, h, replace, session } from './lib.js';
 import { alertsPage } from './alerts.js';
 import { emergencyPage } from './emergency.js';
 import { programsPage } from './programs.js';
+import { reportPage } from './report.js';
+import { t } from './i18n.js';
 import { zonesPage } from './zones.js';
 
 // What a role cannot do is not shown; the API refuses it anyway.
@@ -17,7 +19,13 @@ const PAGES = [
   { id: 'zones', title: 'Zones', permission: 'lighting:read', render: zonesPage },
   { id: 'programs', title: 'Programs', permission: 'programs:read', render: programsPage },
   { id: 'alerts', title: 'Alerts', permission: 'alerts:read', render: alertsPage },
+  { id: 'report', title: t('report.nav'), permission: 'reports:read', render: reportPage },
 ];
+
+/** Usage counting (docs/evaluation.md): what happened, never who; a lost beacon is not worth an error. */
+function beacon(body) {
+  api('POST', '/api/usage/views', body).catch(() => undefined);
+}
 
 const main = document.getElementById('main');
 const nav = document.getElementById('nav');
@@ -63,6 +71,7 @@ function showLogin(message) {
           session.token = input.value.trim();
           session.me = me;
           replace(status);
+          beacon({ event: 'sign-in' });
           start();
         } catch (error) {
           replace(status, errorBox(error.status === 401 ? new Error('This token is not valid.') : error));
@@ -123,6 +132,7 @@ function route() {
     ...(page.render(main, { onUnauthorized: () => showLogin('Your session ended: log in again.') }) || {}),
   };
   main.focus({ preventScroll: true });
+  beacon({ event: 'page', page: page.id });
 }
 
 // ---- live events: a one-use ticket for each EventSource, since it cannot send the token ----

@@ -1,5 +1,6 @@
 import type { FastifyRequest, HTTPMethods } from 'fastify';
 import type { AlertService, EnergyService } from '../../telemetry/services';
+import type { ReportService, UsageService } from '../../evaluation/services';
 import type { HealthReport, MetricsReport } from '../../health/report';
 import type { CommandRecord, LightingService } from '../../lighting/runtime/lightingService';
 import type { Actor } from '../../scope';
@@ -21,6 +22,9 @@ export interface ApiServices {
   health(): HealthReport;
   /** The telemetry side's counters for /metrics, where there is a telemetry side. */
   metrics?(): MetricsReport;
+  /** Usage counts and the monthly evaluation report (controller/evaluation/), where they are wired. */
+  usage?: UsageService;
+  reports?: ReportService;
 }
 
 /** What a command handler tells the audit log about what it did. */

@@ -131,3 +131,20 @@ it('makes a token and the line for the configuration', async () => {
   expect(hash).toBe(createHash('sha256').update(token).digest('hex'));
   expect((await nocturne(['token', 'Bad Id'])).code).toBe(2);
 });
+
+it('prints the monthly evaluation report of the token’s communes, as a French table or as CSV', async () => {
+  const env = { NOCTURNE_TOKEN: tokenFor('viewer-metz') };
+  const table = await nocturne(['report', '2026-11'], env);
+  expect(table.code).toBe(0);
+  expect(table.stdout).toMatch(/^Rapport d’évaluation — 2026-11 \(du 2026-11-01 au 2026-11-30, 30 jours\)\n/);
+  expect(table.stdout).toContain('== Territoire ==');
+  // Without InfluxDB in this service, availability still comes from the lighting runtime.
+  expect(table.stdout).toMatch(/Luminaires confirmés +\d+ +luminaires/);
+  const csv = await nocturne(['report', '2026-11', '--csv'], env);
+  expect(csv.code).toBe(0);
+  expect(csv.stdout.startsWith('\uFEFFMois;Zone;Rubrique;Indicateur;Valeur;Unité\r\n')).toBe(true);
+  expect((await nocturne(['report', '2026-1'], env)).code).toBe(2);
+  expect((await nocturne(['report', '2026-11'], { NOCTURNE_TOKEN: tokenFor('emergency-metz') })).code).toBe(
+    4,
+  );
+});

@@ -16,6 +16,7 @@ import {
 import type { Actor } from '../../../controller/scope';
 import type { TargetSpec } from '../../../controller/lighting/topology';
 import type { ApiServices } from '../../../controller/http/routes';
+import type { ReportService, UsageService } from '../../../controller/evaluation/services';
 
 /**
  * Small in-test services for the HTTP layer's unit tests only (authentication, validation, error
@@ -36,6 +37,9 @@ export class InTestServices implements ApiServices {
   /** The next lighting call fails with this, once. */
   failNext?: Error;
   healthStatus: 'up' | 'degraded' | 'down' = 'up';
+  /** Unwired unless a test sets them (a real UsageLog, for instance). */
+  usage?: UsageService;
+  reports?: ReportService;
   private readonly records = new Map<string, CommandRecord>();
   private readonly listeners = new Set<(change: LightingChange) => void>();
   private readonly alertListeners = new Set<(alert: AlertView) => void>();
