@@ -10,7 +10,7 @@ const PURE = [
   '^controller/scope\\.ts$',
   '^controller/lighting/(arbiter|slots|minHeap|calendar|energy|holidays|lux|presence|schedule|topology|zoneSchedule)\\.ts$',
   '^controller/telemetry/(openingHours|points|counters|services)\\.ts$',
-  '^controller/telemetry/alerts/(engine|rule|rules|pointRules|lightingRules|serviceRules|checks|messages|scope)\\.ts$',
+  '^controller/telemetry/alerts/(engine|rule|rules|pointRules|lightingRules|serviceRules|checks|messages|scope|recipients|notifyMessages|smsTemplate)\\.ts$',
   '^controller/lighting/runtime/events\\.ts$',
 ];
 

@@ -5,6 +5,7 @@ import { Calendar, PresenceSensor, Program, Zone } from './lighting';
 import { AlertsSection } from './alerts';
 import { Building, EmissionFactor, Tariff, TelemetrySection } from './energy';
 import { User } from './access';
+import { NotificationsSection } from './notifications';
 import { Sensor, SensorModel } from './sensors';
 import { HttpSection, InfluxSection, MqttSection, ServiceSection, Site } from './service';
 
@@ -56,6 +57,7 @@ export const ConfigSchema = z
       .describe('Dated kg CO2e per unit, with their source.'),
     telemetry: TelemetrySection,
     alerts: AlertsSection.describe('Alert rules (configuration, no code per rule) and where alerts go.'),
+    notifications: NotificationsSection.optional().describe('Absent: alerts reach no one by e-mail or SMS.'),
   })
   .describe('nocturne site configuration: communes, devices, lighting and buildings.');
 
@@ -91,3 +93,8 @@ export type TelemetryConfig = Config['telemetry'];
 export type AlertsConfig = Config['alerts'];
 export type AlertRuleConfig = AlertsConfig['rules'][number];
 export type AlertWebhookConfig = AlertsConfig['webhooks'][number];
+export type NotificationsConfig = NonNullable<Config['notifications']>;
+export type RecipientConfig = NotificationsConfig['recipients'][number];
+export type QuietHoursConfig = NonNullable<NotificationsConfig['quiet_hours']>;
+export type EmailChannelConfig = NonNullable<NotificationsConfig['email']>;
+export type SmsChannelConfig = NonNullable<NotificationsConfig['sms']>;

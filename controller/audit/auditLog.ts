@@ -8,6 +8,7 @@ import type { Clock, Timer } from '../../core/clock';
 import { excerptText } from '../../core/excerpt';
 import type { Component } from '../../core/lifecycle';
 import type { LightingCommandEvent, LightingRequestRefused } from '../lighting/runtime/events';
+import type { AlertNotificationSettled } from '../telemetry/events';
 import { coversAny } from '../scope';
 import type { AuditAction, AuditEntry } from './entry';
 import type { Logger } from '../../core/logger';
@@ -159,6 +160,7 @@ export class AuditLog implements Component {
   listen(): void {
     this.deps.bus.on('lightingCommandChanged', this, (event) => this.onLightingCommand(event));
     this.deps.bus.on('lightingRequestRefused', this, (event) => this.onRefusedRequest(event));
+    this.deps.bus.on('alertNotificationSettled', this, (event) => this.onAlertNotification(event));
   }
 
   async start(): Promise<void> {
@@ -309,6 +311,28 @@ export class AuditLog implements Component {
       communes: [],
       result: 'refused',
       message: event.message,
+    }).catch(() => undefined); // already logged by the writer
+  }
+
+  /**
+   * An alert message to a person: the recipient's id, never the address, which is personal data that
+   * the configuration already holds and that would otherwise outlive the person's entry here for a year.
+   */
+  private onAlertNotification(event: AlertNotificationSettled): void {
+    const channel = event.channel === 'email' ? 'e-mail' : 'SMS';
+    this.record({
+      at: event.at,
+      actor: 'nocturne',
+      via: 'service',
+      from: event.channel,
+      action: 'notify-alert',
+      target: `recipient ${event.recipient}`,
+      communes: [event.commune],
+      result: event.delivered ? 'ok' : 'failed',
+      message: event.delivered
+        ? `${channel} (${event.change}) delivered`
+        : `${channel} (${event.change}) given up: ${event.reason ?? 'unknown'}`,
+      id: event.alertId,
     }).catch(() => undefined); // already logged by the writer
   }
 

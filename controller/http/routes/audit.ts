@@ -87,6 +87,7 @@ export function fallbackNote(
       return { target: `zone ${id ?? '?'}`, communes: commune ? [commune] : [], ...(id ? { id } : {}) };
     }
     case 'acknowledge-alert':
+    case 'notify-alert': // recorded by the service itself, never by an endpoint
       return { target: `alert ${id ?? '?'}`, communes: [], ...(id ? { id } : {}) };
   }
 }
