@@ -13,6 +13,7 @@ export const AUDIT_ACTIONS = [
   'assign-calendar',
   'acknowledge-alert',
   'notify-alert',
+  'export-audit',
 ] as const;
 export type AuditAction = (typeof AUDIT_ACTIONS)[number];
 
