@@ -12,6 +12,7 @@ export interface DeliveryStats {
   failedAttempts: number;
   /** Items given up after the retries, refused, or dropped from a full queue or at stop. */
   abandoned: number;
+  /** Waiting, and the one in flight. */
   queued: number;
 }
 
@@ -33,8 +34,8 @@ export interface DeliveryQueueOptions<T> {
 
 /**
  * An output's bounded in-memory queue: items sent in order, one at a time, each retried with backoff
- * (drivers/backoff.ts) up to `retries` times unless refused for good. Enqueuing never blocks: when the
- * queue is full the oldest item is dropped and counted. What is still queued at stop is counted and lost.
+ * (drivers/backoff.ts) up to `retries` times unless refused for good. Enqueuing never blocks: when
+ * `maxQueue` items wait besides the one in flight, the oldest waiting one is dropped and counted. What is still queued at stop is counted and lost.
  */
 export class DeliveryQueue<T> {
   private readonly queue: T[] = [];
@@ -56,8 +57,10 @@ export class DeliveryQueue<T> {
 
   enqueue(item: T): void {
     if (this.stopped) return;
-    if (this.queue.length >= this.options.maxQueue) {
-      this.queue.shift();
+    // The item in flight (queue[0] while sending) is not waiting: the oldest waiting one goes.
+    const first = this.sending ? 1 : 0;
+    if (this.queue.length - first >= this.options.maxQueue) {
+      this.queue.splice(first, 1);
       this.counters.abandoned++;
       this.options.logger.warn(`${this.options.name}: queue full (${this.options.maxQueue}), oldest dropped`);
     }
