@@ -8,10 +8,11 @@
 const PURE = [
   '^core/(localTime|sun|excerpt)\\.ts$',
   '^controller/scope\\.ts$',
+  '^controller/audit/(entry|retention|export)\\.ts$',
   '^controller/lighting/(arbiter|slots|minHeap|calendar|energy|holidays|lux|presence|schedule|topology|zoneSchedule)\\.ts$',
   '^controller/telemetry/(openingHours|points|counters|services)\\.ts$',
   '^controller/evaluation/(report|usage)\\.ts$',
-  '^controller/telemetry/alerts/(engine|rule|rules|pointRules|lightingRules|serviceRules|checks|messages|scope)\\.ts$',
+  '^controller/telemetry/alerts/(engine|rule|rules|pointRules|lightingRules|serviceRules|checks|messages|scope|recipients|notifyMessages|smsTemplate)\\.ts$',
   '^controller/lighting/runtime/events\\.ts$',
 ];
 

@@ -271,6 +271,7 @@ export function crossCheck(config: Config, report: Report, expanded: Config = ex
 
   // Rules name sensors' points as 'sensor/point', like any site's.
   checkAlerts(expanded, report);
+  if (config.notifications) checkNotifications(config.notifications, config.users, need, communes, report);
   checkRegisterOverlaps(config, report);
 }
 
@@ -623,4 +624,34 @@ function closest(id: string, known: Map<string, unknown>): string {
     }
   }
   return best === undefined ? '' : ` (did you mean '${best}'?)`;
+}
+
+/** Recipients: who they are (a user or a role and communes), and a channel configured for each address. */
+function checkNotifications(
+  notifications: NonNullable<Config['notifications']>,
+  users: Config['users'],
+  need: (ids: Map<string, unknown>, id: string, path: ConfigPath, what: string) => boolean,
+  communes: Map<string, unknown>,
+  report: Report,
+): void {
+  const userIds = new Map(users.map((user) => [user.id, user]));
+  uniqueIds(notifications.recipients, ['notifications', 'recipients'], 'recipient', report);
+  notifications.recipients.forEach((recipient, i) => {
+    const path: ConfigPath = ['notifications', 'recipients', i];
+    if (recipient.user !== undefined) need(userIds, recipient.user, [...path, 'user'], 'user');
+    else {
+      if (recipient.role === undefined) report([...path, 'role'], 'give a role, or a user to take it from');
+      if (recipient.communes === undefined)
+        report([...path, 'communes'], 'give communes, or a user to take them from');
+    }
+    recipient.communes?.forEach((c, j) => {
+      if (c !== '*') need(communes, c, [...path, 'communes', j], 'commune');
+    });
+    if (recipient.email === undefined && recipient.phone === undefined)
+      report(path, `recipient '${recipient.id}' has neither email nor phone`);
+    if (recipient.email !== undefined && !notifications.email)
+      report([...path, 'email'], 'an e-mail address needs notifications.email (the SMTP server)');
+    if (recipient.phone !== undefined && !notifications.sms)
+      report([...path, 'phone'], 'a phone number needs notifications.sms (the SMS gateway)');
+  });
 }

@@ -18,6 +18,14 @@ export function secretSources(config: Config): { path: ConfigPath; ref: SecretRe
         out.push({ path: ['alerts', 'webhooks', i, 'headers', name], ref: value });
     }
   });
+  const { email, sms } = config.notifications ?? {};
+  if (email?.user !== undefined && typeof email.user !== 'string')
+    out.push({ path: ['notifications', 'email', 'user'], ref: email.user });
+  if (email?.password) out.push({ path: ['notifications', 'email', 'password'], ref: email.password });
+  if (sms && typeof sms.url !== 'string') out.push({ path: ['notifications', 'sms', 'url'], ref: sms.url });
+  for (const field of ['headers', 'params'] as const)
+    for (const [name, value] of Object.entries(sms?.[field] ?? {}))
+      if (typeof value !== 'string') out.push({ path: ['notifications', 'sms', field, name], ref: value });
   config.devices.forEach((device, i) => {
     if (device.protocol === 'opcua' && device.auth.type === 'username') {
       out.push({ path: ['devices', i, 'auth', 'password'], ref: device.auth.password });

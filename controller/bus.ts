@@ -19,6 +19,7 @@ export interface EventMap {
   telemetryDropped: import('./telemetry/events').TelemetryDropped;
   telemetryQuarantined: import('./telemetry/events').TelemetryQuarantined;
   alertChanged: import('./telemetry/events').AlertChanged;
+  alertNotificationSettled: import('./telemetry/events').AlertNotificationSettled;
   // audit log: controller/http/audit.ts
   auditRecorded: import('./audit/entry').AuditEntry;
 }

@@ -8,6 +8,7 @@ import { PROFILE_LIBRARY } from '../config/profiles';
 import { stringify } from 'yaml';
 import { CLIENT_USAGE, runClientCommand } from './http/client';
 import { newToken } from './http/auth';
+import { runAuditCommand } from './audit/exportCommand';
 import { runDemo } from './demo';
 import { runService } from './main';
 import { summarize } from './summary';
@@ -20,6 +21,8 @@ const USAGE = `usage: nocturne <command> [options]
   demo                the demo territory: simulators, embedded MQTT broker and the service
   schema [--write]    print the configuration's JSON Schema; --write updates config/nocturne.schema.json and docs/config.md
   token <user-id>     a new random token for a user, and the token_sha256 line for the configuration
+  audit export --user <id> [--format json|csv] [--config file] [--output file]
+                      a person's own actions from the audit log (RGPD right of access)
   profiles [id]       the shipped device profiles (register maps of lighting gateways); with an id, its
                       register_maps entry to read or adapt (a site names it in lighting.map as it is)
 
@@ -45,6 +48,12 @@ export async function main(argv: string[]): Promise<number> {
       return token(rest);
     case 'profiles':
       return profiles(rest);
+    case 'audit':
+      return runAuditCommand(rest, {
+        stdout: (text) => process.stdout.write(text),
+        stderr: (text) => process.stderr.write(text),
+        writeFile: (file, text) => writeFileSync(file, text),
+      });
     case 'relight':
     case 'clear':
     case 'status':

@@ -6,6 +6,7 @@ import { AlertsSection } from './alerts';
 import { EvaluationSection } from './evaluation';
 import { Building, EmissionFactor, Tariff, TelemetrySection } from './energy';
 import { User } from './access';
+import { NotificationsSection } from './notifications';
 import { Sensor, SensorModel } from './sensors';
 import { HttpSection, InfluxSection, MqttSection, ServiceSection, Site } from './service';
 
@@ -58,6 +59,7 @@ export const ConfigSchema = z
     telemetry: TelemetrySection,
     alerts: AlertsSection.describe('Alert rules (configuration, no code per rule) and where alerts go.'),
     evaluation: EvaluationSection,
+    notifications: NotificationsSection.optional().describe('Absent: alerts reach no one by e-mail or SMS.'),
   })
   .describe('nocturne site configuration: communes, devices, lighting and buildings.');
 
@@ -95,3 +97,8 @@ export type EvaluationConfig = Config['evaluation'];
 export type InvestmentConfig = EvaluationConfig['investments'][number];
 export type AlertRuleConfig = AlertsConfig['rules'][number];
 export type AlertWebhookConfig = AlertsConfig['webhooks'][number];
+export type NotificationsConfig = NonNullable<Config['notifications']>;
+export type RecipientConfig = NotificationsConfig['recipients'][number];
+export type QuietHoursConfig = NonNullable<NotificationsConfig['quiet_hours']>;
+export type EmailChannelConfig = NonNullable<NotificationsConfig['email']>;
+export type SmsChannelConfig = NonNullable<NotificationsConfig['sms']>;

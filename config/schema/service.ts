@@ -37,6 +37,15 @@ export const ServiceSection = z
       .max(3660)
       .default(366)
       .describe('Audit files of days older than this are deleted.'),
+    audit_ip_days: z
+      .number()
+      .int()
+      .min(1)
+      .max(3660)
+      .default(30)
+      .describe(
+        'Client IP addresses in audit entries older than this are truncated (IPv4 to /24, IPv6 to /48).',
+      ),
   })
   .default({
     instance: 'nocturne',
@@ -47,6 +56,7 @@ export const ServiceSection = z
     audit_file_mb: 16,
     audit_max_mb: 1024,
     audit_retention_days: 366,
+    audit_ip_days: 30,
   });
 
 /** A listening address: never empty, which Node reads as every interface. */

@@ -1,5 +1,5 @@
 import { createReadStream } from 'node:fs';
-import { mkdir, open, readdir, rm, stat, type FileHandle } from 'node:fs/promises';
+import { mkdir, open, readFile, readdir, rm, stat, writeFile, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import type { Config } from '../../config/schema';
@@ -8,9 +8,12 @@ import type { Clock, Timer } from '../../core/clock';
 import { excerptText } from '../../core/excerpt';
 import type { Component } from '../../core/lifecycle';
 import type { LightingCommandEvent, LightingRequestRefused } from '../lighting/runtime/events';
+import type { AlertNotificationSettled } from '../telemetry/events';
 import { coversAny } from '../scope';
 import type { AuditAction, AuditEntry } from './entry';
 import type { Logger } from '../../core/logger';
+import { writeFileAtomically } from '../../drivers/durableFile';
+import { daysToTruncate, truncateAddress } from './retention';
 
 export interface AuditQuery {
   from?: number;
@@ -32,6 +35,8 @@ export interface AuditLogOptions {
   maxTotalBytes?: number;
   /** Files of days older than this are deleted (at start and when a new file starts). Default 366. */
   retentionDays?: number;
+  /** Client addresses of entries older than this are cut to their network. Default 30. */
+  ipDays?: number;
   /** Identical refusals within this window collapse into one entry with their count. Default 60 s. */
   refusalWindowMs?: number;
 }
@@ -48,6 +53,7 @@ export function coerceAuditLogOptions(options: AuditLogOptions = {}): ResolvedAu
     maxFileBytes: Math.min(options.maxFileBytes ?? 16 * MIB, maxTotalBytes),
     maxTotalBytes,
     retentionDays: options.retentionDays ?? 366,
+    ipDays: options.ipDays ?? 30,
     refusalWindowMs: options.refusalWindowMs ?? 60_000,
   };
 }
@@ -58,6 +64,7 @@ export function auditLogOptionsFromConfig(service: Config['service']): AuditLogO
     maxFileBytes: service.audit_file_mb * MIB,
     maxTotalBytes: service.audit_max_mb * MIB,
     retentionDays: service.audit_retention_days,
+    ipDays: service.audit_ip_days,
   };
 }
 
@@ -74,6 +81,10 @@ const REFUSED_MESSAGE_CHARS = 1000;
 const REFUSED_FIELD_CHARS = 200;
 
 const FILE_PATTERN = /^audit-(\d{4}-\d{2}-\d{2})(?:\.(\d+))?\.jsonl$/;
+/** Holds the last UTC day whose files have had their addresses cut, so that each file is rewritten once. */
+const ADDRESSES_CUT_FILE = 'addresses-cut-through';
+/** Retention (deletion, addresses) is applied at start and then this often. */
+const MAINTENANCE_PERIOD_MS = 6 * 3_600_000;
 
 interface Pending {
   entry: AuditEntry;
@@ -141,6 +152,10 @@ export class AuditLog implements Component {
   private refusals?: RefusalWindow;
   private started = false;
   private stopped = false;
+  private maintenanceTimer?: Timer;
+  private maintenancePending = false;
+  /** Writes and retention passes, one at a time: no file is rewritten or deleted under a write. */
+  private exclusive: Promise<unknown> = Promise.resolve();
   private counts = { written: 0, failed: 0 };
 
   constructor(
@@ -159,6 +174,7 @@ export class AuditLog implements Component {
   listen(): void {
     this.deps.bus.on('lightingCommandChanged', this, (event) => this.onLightingCommand(event));
     this.deps.bus.on('lightingRequestRefused', this, (event) => this.onRefusedRequest(event));
+    this.deps.bus.on('alertNotificationSettled', this, (event) => this.onAlertNotification(event));
   }
 
   async start(): Promise<void> {
@@ -166,18 +182,105 @@ export class AuditLog implements Component {
     this.files = await this.scan();
     this.totalBytes = this.files.reduce((sum, file) => sum + file.size, 0);
     await this.applyRetention();
+    await this.truncateAddresses();
     this.started = true;
+    this.scheduleMaintenance();
     if (this.queue.length > 0) this.writing ??= this.drain();
+  }
+
+  /**
+   * Deletes what is past retention and cuts the addresses of entries past `ipDays`, between writes. Run
+   * at start and every MAINTENANCE_PERIOD_MS; a failure is logged and tried again next time.
+   */
+  maintain(): Promise<void> {
+    return this.oneAtATime(async () => {
+      await this.applyRetention();
+      await this.truncateAddresses();
+    });
+  }
+
+  private scheduleMaintenance(): void {
+    this.maintenanceTimer = this.deps.clock.setTimeout(() => {
+      this.maintenanceTimer = undefined;
+      if (this.stopped) return;
+      // A pass still waiting for its turn will see the same files: no second one.
+      if (!this.maintenancePending) {
+        this.maintenancePending = true;
+        this.maintain()
+          .catch((error: Error) => this.deps.logger.error(`audit log: retention failed: ${error.message}`))
+          .finally(() => (this.maintenancePending = false));
+      }
+      this.scheduleMaintenance();
+    }, MAINTENANCE_PERIOD_MS);
+  }
+
+  private oneAtATime<T>(work: () => Promise<T>): Promise<T> {
+    const next = this.exclusive.then(work, work);
+    this.exclusive = next.catch(() => undefined);
+    return next;
+  }
+
+  /**
+   * Rewrites each day file that has come past `ipDays` with its client addresses cut (retention.ts), once:
+   * durably (temporary file, fsync, rename: durableFile.ts), so a crash leaves the old file or the new one
+   * whole. It runs between writes (oneAtATime), and only on days long past.
+   */
+  private async truncateAddresses(): Promise<void> {
+    const marker = path.join(this.dir, ADDRESSES_CUT_FILE);
+    const doneThrough = await readFile(marker, 'utf8').then(
+      (text) => text.trim(),
+      () => '',
+    );
+    const { days, through } = daysToTruncate(
+      this.files.map((f) => f.day),
+      doneThrough,
+      this.deps.clock.now(),
+      this.options.ipDays,
+    );
+    // A file still open for appends (no entry since its day) is closed first: the rename replaces it.
+    if (this.current && days.includes(this.current.file.day)) {
+      const open = this.current;
+      this.current = undefined;
+      await open.handle.close();
+    }
+    for (const file of this.files.filter((f) => days.includes(f.day))) {
+      const name = path.join(this.dir, file.name);
+      const lines = (await readFile(name, 'utf8')).split('\n');
+      let changed = 0;
+      const cut = lines.map((line) => {
+        if (line.trim() === '') return line;
+        try {
+          const entry = JSON.parse(line) as AuditEntry;
+          const from = truncateAddress(entry.from);
+          if (from === entry.from) return line;
+          changed++;
+          return JSON.stringify({ ...entry, from });
+        } catch {
+          return line; // a line cut short by a crash: kept as it is, as queries skip it
+        }
+      });
+      if (changed === 0) continue;
+      const content = cut.join('\n');
+      await writeFileAtomically(name, content);
+      const size = Buffer.byteLength(content);
+      this.totalBytes += size - file.size;
+      file.size = size;
+      this.deps.logger.info(`audit log: ${file.name}: ${changed} client address(es) cut to their network`);
+    }
+    // Written once there was something to cut, so a young log has no such file.
+    if (days.length > 0 && through !== doneThrough) await writeFile(marker, `${through}\n`);
   }
 
   async stop(): Promise<void> {
     if (this.stopped) return;
     this.closeRefusalWindow();
     this.stopped = true;
+    if (this.maintenanceTimer) this.deps.clock.clearTimeout(this.maintenanceTimer);
     this.deps.bus.removeListeners(this);
     if (!this.started) this.abandon(this.queue.splice(0), 'the audit log never started');
     try {
       await this.flush();
+      await this.exclusive;
     } finally {
       const current = this.current;
       this.current = undefined;
@@ -312,13 +415,35 @@ export class AuditLog implements Component {
     }).catch(() => undefined); // already logged by the writer
   }
 
+  /**
+   * An alert message to a person: the recipient's id, never the address, which is personal data that
+   * the configuration already holds and that would otherwise outlive the person's entry here for a year.
+   */
+  private onAlertNotification(event: AlertNotificationSettled): void {
+    const channel = event.channel === 'email' ? 'e-mail' : 'SMS';
+    this.record({
+      at: event.at,
+      actor: 'nocturne',
+      via: 'service',
+      from: event.channel,
+      action: 'notify-alert',
+      target: `recipient ${event.recipient}`,
+      communes: [event.commune],
+      result: event.delivered ? 'ok' : 'failed',
+      message: event.delivered
+        ? `${channel} (${event.change}) delivered`
+        : `${channel} (${event.change}) given up: ${event.reason ?? 'unknown'}`,
+      id: event.alertId,
+    }).catch(() => undefined); // already logged by the writer
+  }
+
   private async drain(): Promise<void> {
     try {
       while (this.queue.length > 0) {
         const batch = this.queue;
         this.queue = [];
         try {
-          await this.writeBatch(batch);
+          await this.oneAtATime(() => this.writeBatch(batch));
           this.counts.written += batch.length;
           for (const pending of batch) pending.resolve();
           for (const pending of batch) this.deps.bus.emit('auditRecorded', pending.entry);

@@ -12,6 +12,8 @@ export const AUDIT_ACTIONS = [
   'delete-calendar',
   'assign-calendar',
   'acknowledge-alert',
+  'notify-alert',
+  'export-audit',
 ] as const;
 export type AuditAction = (typeof AUDIT_ACTIONS)[number];
 
@@ -23,8 +25,9 @@ export interface AuditEntry {
   actor: string;
   /** Absent for MQTT requests: the broker's ACL, not a configured user, let them in. */
   role?: Role;
-  via: Actor['via'];
-  /** Client address (HTTP) or client id / topic (MQTT). */
+  /** 'service': done by the service itself (an alert sent to a person). */
+  via: Actor['via'] | 'service';
+  /** Client address (HTTP), client id / topic (MQTT), or channel (an alert sent: email, sms). */
   from: string;
   action: AuditAction;
   /** What it was about, as an operator reads it: 'zone metz-rue-serpenoise', 'program eco', 'alert 12'. */

@@ -50,6 +50,12 @@ export interface MetricsReport {
       string,
       { delivered: number; failedAttempts: number; abandoned: number; queued: number }
     >;
+    /** E-mails and SMS to people, per channel; absent without a `notifications` section. */
+    notifications?: {
+      email?: { delivered: number; failedAttempts: number; abandoned: number; queued: number };
+      sms?: { delivered: number; failedAttempts: number; abandoned: number; queued: number };
+      held: number;
+    };
   };
   devices: {
     id: string;

@@ -108,6 +108,8 @@ export const ENDPOINTS = {
   'GET /api/alerts': { access: 'alerts:read' },
   'POST /api/alerts/:id/acknowledge': { access: 'alerts:acknowledge', audit: 'acknowledge-alert' },
   'GET /api/audit': { access: 'audit:read' },
+  // Anyone for their own actions, an admin for anyone's (checked by the route): RGPD right of access.
+  'GET /api/audit/export': { access: 'authenticated', audit: 'export-audit' },
   'GET /metrics': { access: 'metrics:read' },
   'POST /api/usage/views': { access: 'authenticated' },
   'GET /api/usage': { access: 'reports:read' },

@@ -295,5 +295,20 @@ function telemetryMetrics(report: MetricsReport): MetricFamily[] {
         { labels: { webhook, outcome: 'abandoned' }, value: w.abandoned },
       ]),
     },
+    {
+      name: 'nocturne_notifications_total',
+      help: 'Alert messages to people (e-mail, SMS) by channel and outcome; abandoned: given up or dropped.',
+      type: 'counter',
+      samples: (['email', 'sms'] as const).flatMap((channel) => {
+        const c = alerts.notifications?.[channel];
+        return c
+          ? [
+              { labels: { channel, outcome: 'delivered' }, value: c.delivered },
+              { labels: { channel, outcome: 'failed_attempt' }, value: c.failedAttempts },
+              { labels: { channel, outcome: 'abandoned' }, value: c.abandoned },
+            ]
+          : [];
+      }),
+    },
   ];
 }

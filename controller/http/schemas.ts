@@ -3,6 +3,7 @@ import { Id, Level } from '../../config/schema/common';
 import { Calendar, Program } from '../../config/schema/lighting';
 import type { TargetSpec } from '../lighting/topology';
 import { AUDIT_ACTIONS } from '../audit/entry';
+import { AUDIT_EXPORT_FORMATS } from '../audit/export';
 import { COMMAND_ID_PATTERN } from '../lighting/runtime/requestChecks';
 
 /**
@@ -190,6 +191,11 @@ export const AuditQueryString = z.strictObject({
   commune: Id.optional(),
   action: z.enum(AUDIT_ACTIONS).optional(),
   limit: z.coerce.number().int().min(1).max(5000).default(500),
+});
+
+export const AuditExportQuery = z.strictObject({
+  user: Id.describe('Whose actions: your own id, or (admin) anyone’s.'),
+  format: z.enum(AUDIT_EXPORT_FORMATS).default('json').describe('json, or csv for a spreadsheet.'),
 });
 
 export function queryInstantMs(value: string): number {

@@ -29,7 +29,7 @@ import { ThrottledLog } from '../../core/throttledLog';
 import { EventTickets } from './tickets';
 
 export interface ApiServerDeps {
-  config: Pick<Config, 'http' | 'users' | 'zones' | 'communes'>;
+  config: Pick<Config, 'http' | 'users' | 'zones' | 'communes'> & { site: Pick<Config['site'], 'timezone'> };
   services: ApiServices;
   audit: AuditLog;
   clock: Clock;
@@ -217,6 +217,7 @@ export class ApiServer implements Component {
       tickets: this.tickets,
       streams: this.streams,
       options: this.options,
+      timeZone: this.deps.config.site.timezone,
       now: () => this.deps.clock.now(),
       metrics: () =>
         collectMetrics({

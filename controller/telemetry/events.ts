@@ -35,10 +35,27 @@ export interface AlertChanged {
   alert: AlertView;
 }
 
+/**
+ * A message about an alert to a person was delivered or given up (after its retries). Names the
+ * recipient by id, never by address: the audit log keeps it a year.
+ */
+export interface AlertNotificationSettled {
+  at: number;
+  alertId: string;
+  change: 'raised' | 'acknowledged' | 'cleared';
+  commune: string;
+  recipient: string;
+  channel: 'email' | 'sms';
+  delivered: boolean;
+  /** Why it was given up. */
+  reason?: string;
+}
+
 /** The telemetry entries of the bus's EventMap. */
 export interface TelemetryEventMap {
   telemetryHealthChanged: TelemetryHealthChanged;
   telemetryDropped: TelemetryDropped;
   telemetryQuarantined: TelemetryQuarantined;
   alertChanged: AlertChanged;
+  alertNotificationSettled: AlertNotificationSettled;
 }

@@ -4,9 +4,10 @@ import type { AuditAction } from '../../audit/entry';
 import type { LightingService } from '../../lighting/runtime/lightingService';
 import type { Actor } from '../../scope';
 import { ApiError } from '../errors';
-import { AuditQueryString, queryInstantMs } from '../schemas';
+import { auditExport } from '../../audit/export';
+import { AuditExportQuery, AuditQueryString, queryInstantMs } from '../schemas';
 import { describeTarget, type CommuneIndex } from '../communeIndex';
-import { BEARER, actorOf, at, type AuditNote, type RouteContext } from './shared';
+import { BEARER, actorOf, at, note, type AuditNote, type RouteContext } from './shared';
 
 /** The audit log, and what an audited request is about when its handler did not say. */
 export function registerAuditRoutes(fastify: FastifyInstance, ctx: RouteContext): void {
@@ -42,6 +43,41 @@ export function registerAuditRoutes(fastify: FastifyInstance, ctx: RouteContext)
         actor.communes,
         actor.user,
       );
+    },
+  });
+
+  app.route({
+    ...at('GET /api/audit/export'),
+    schema: {
+      tags: ['audit'],
+      summary:
+        'A person’s own actions from the audit log, oldest first, as JSON or CSV (RGPD right of access): your own, or anyone’s for an admin (within the admin’s communes).',
+      querystring: AuditExportQuery,
+      security: BEARER,
+    },
+    handler: async (request, reply) => {
+      const actor = actorOf(request);
+      const { user, format } = request.query;
+      if (user !== actor.user && actor.role !== 'admin')
+        throw new ApiError(
+          403,
+          'forbidden',
+          `only an admin may export the actions of another user ('${user}')`,
+        );
+      const entries = await ctx.audit.query(
+        { actor: user, limit: Number.MAX_SAFE_INTEGER },
+        user === actor.user ? [] : actor.communes,
+        user === actor.user ? user : undefined,
+      );
+      const { contentType, body } = auditExport(user, entries, format, {
+        timeZone: ctx.timeZone,
+        exportedAt: ctx.now(),
+      });
+      note(request, user, [], `audit of user ${user}`, `${entries.length} entries exported as ${format}`);
+      return reply
+        .type(contentType)
+        .header('content-disposition', `attachment; filename="audit-${user}.${format}"`)
+        .send(body);
     },
   });
 }
@@ -87,6 +123,11 @@ export function fallbackNote(
       return { target: `zone ${id ?? '?'}`, communes: commune ? [commune] : [], ...(id ? { id } : {}) };
     }
     case 'acknowledge-alert':
+    case 'export-audit': {
+      const user = (request.query as { user?: unknown }).user;
+      return { target: `audit of user ${typeof user === 'string' ? user : '?'}`, communes: [] };
+    }
+    case 'notify-alert': // recorded by the service itself, never by an endpoint
       return { target: `alert ${id ?? '?'}`, communes: [], ...(id ? { id } : {}) };
   }
 }

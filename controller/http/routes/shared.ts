@@ -42,6 +42,8 @@ export interface RouteContext {
   tickets: EventTickets;
   streams: EventStreams;
   options: ResolvedApiOptions;
+  /** The site's time zone: local times in exports. */
+  timeZone: string;
   now: () => number;
   metrics: () => MetricFamily[];
 }

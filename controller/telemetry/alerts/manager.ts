@@ -13,6 +13,7 @@ import type { CatalogPoint, PointCatalog } from '../points';
 import type { LineSink } from '../../../drivers/timeSeries';
 import { AlertEngine, type AlertChange } from './engine';
 import { changeMessage } from './messages';
+import { AlertNotifier, type NotificationStats } from './notifier';
 import { AlertStore } from './store';
 import { WebhookSender, type WebhookPayload, type WebhookStats } from './webhook';
 
@@ -42,12 +43,15 @@ export interface AlertStats {
   mqttFailures: number;
   eventLinesLost: number;
   webhooks: Record<string, WebhookStats>;
+  /** Absent without a `notifications` section. */
+  notifications?: NotificationStats;
 }
 
 /**
  * The alert subsystem: the engine (pure) fed from the bus and the sampler, ticking every `evaluate_s`,
  * its state saved to `<state_dir>/alerts.json` after every change, and each change sent out as an
- * InfluxDB event (Grafana annotations), an MQTT message and webhook POSTs. Implements the AlertService
+ * InfluxDB event (Grafana annotations), an MQTT message, webhook POSTs, and e-mails and SMS to the
+ * people routed to it (notifier.ts). Implements the AlertService
  * the HTTP API and the console use.
  *
  * MQTT (QoS `alerts.mqtt.qos`): every change on `<base>/alerts/<commune>/<kind>` (not retained); each
@@ -59,6 +63,7 @@ export class AlertManager implements AlertService {
   readonly engine: AlertEngine;
   private readonly store: AlertStore;
   private readonly webhooks: WebhookSender[];
+  private readonly notifier: AlertNotifier | undefined;
   private readonly timeline = new EventTimeline();
   private readonly subscribers = new Set<{
     communes: readonly string[];
@@ -88,6 +93,18 @@ export class AlertManager implements AlertService {
           logger: deps.logger.child(`webhook:${webhook.id}`),
         }),
     );
+    const notifications = deps.config.notifications;
+    this.notifier = notifications
+      ? new AlertNotifier({
+          config: deps.config,
+          notifications,
+          bus: deps.bus,
+          clock: deps.clock,
+          logger: deps.logger.child('notifications'),
+          configDir: deps.configDir,
+          env: deps.env,
+        })
+      : undefined;
   }
 
   component(): Component {
@@ -98,6 +115,7 @@ export class AlertManager implements AlertService {
     if (this.running) return;
     const { bus, clock } = this.deps;
     for (const webhook of this.webhooks) webhook.start();
+    this.notifier?.start();
     const saved = await this.store.load();
     this.running = true;
     const now = clock.now();
@@ -140,6 +158,11 @@ export class AlertManager implements AlertService {
           `alerts: stopping webhook '${webhook.config.id}' failed: ${(error as Error).message}`,
         );
       }
+    }
+    try {
+      await this.notifier?.stop();
+    } catch (error) {
+      this.deps.logger.error(`alerts: stopping notifications failed: ${(error as Error).message}`);
     }
     try {
       await this.lastSave;
@@ -191,6 +214,7 @@ export class AlertManager implements AlertService {
       open: this.engine.openCount(),
       ...this.counters,
       webhooks: Object.fromEntries(this.webhooks.map((w) => [w.config.id, w.stats()])),
+      ...(this.notifier ? { notifications: this.notifier.stats() } : {}),
     };
   }
 
@@ -227,6 +251,7 @@ export class AlertManager implements AlertService {
       };
       for (const webhook of this.webhooks) if (webhook.accepts(alert, change)) webhook.enqueue(payload);
     }
+    this.notifier?.notify(alert, change);
     for (const subscriber of this.subscribers) {
       if (!coversAny(subscriber.communes, [alert.commune])) continue;
       try {

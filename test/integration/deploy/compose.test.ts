@@ -152,6 +152,16 @@ describe('docker-compose.yml, as docker-compose 1.29 reads it', () => {
     }
   });
 
+  test('InfluxDB creates its bucket with the retention of .env (3 years unless set), as documented', () => {
+    expect(resolvedConfig().services.influxdb.environment).toMatchObject({
+      DOCKER_INFLUXDB_INIT_BUCKET: 'nocturne',
+      DOCKER_INFLUXDB_INIT_RETENTION: '156w',
+    });
+    const doc = readFileSync(path.join(ROOT, 'docs', 'telemetry-storage.md'), 'utf8');
+    expect(doc).toContain('INFLUX_RETENTION');
+    expect(doc).toContain('156w');
+  });
+
   test('the services; the simulators only in the demo profile', () => {
     const config = resolvedConfig();
     expect(Object.keys(config.services).sort()).toEqual(EXPECTED_SERVICES);

@@ -70,6 +70,7 @@ export async function startApi(options: ApiOptions = {}, trustedProxies: string[
   const audit = new AuditLog(stateDir, { bus, clock, logger });
   const server = new ApiServer({
     config: {
+      site: { timezone: 'Europe/Paris' },
       http: { host: '127.0.0.1', port: 0, trusted_proxies: trustedProxies },
       communes: [
         { id: 'metz', name: 'Metz' },

@@ -340,6 +340,7 @@ describe('AuditLog', () => {
       maxFileBytes: 16 * 1024 * 1024,
       maxTotalBytes: 1024 * 1024 * 1024,
       retentionDays: 366,
+      ipDays: 30,
       refusalWindowMs: 60_000,
     });
   });
