@@ -19,6 +19,7 @@ const DRIVER_FORMATS = [
   '^drivers/driver\\.ts$',
   '^drivers/modbus/codec\\.ts$',
   '^drivers/influx/lineProtocol\\.ts$',
+  '^drivers/influx/influxql\\.ts$',
   '^drivers/mqtt/uplinks\\.ts$',
 ];
 

@@ -8,3 +8,22 @@ export interface LineSink {
   /** Resolves once the lines are safe (on disk); rejects when they could not be taken. */
   write(lines: readonly string[]): Promise<void>;
 }
+
+/** A piece of one series from a query: a chunked answer may split a series over several pieces. */
+export interface SeriesPiece {
+  measurement: string;
+  tags: Readonly<Record<string, string>>;
+  /** `time` (epoch ms) first, then the selected fields. */
+  columns: readonly string[];
+  /** One row per instant, values in the order of `columns`; null where a field has no value. */
+  values: readonly (readonly unknown[])[];
+}
+
+/**
+ * The time-series port for reading: InfluxQL in (drivers/influx/influxql.ts builds it safely), pieces
+ * of series out, as they arrive, so that a caller streams a year of data without holding it. Breaking
+ * out of the iteration aborts the request. InfluxQueryClient (drivers/influx/query.ts) implements it.
+ */
+export interface SeriesReader {
+  query(influxql: string, signal?: AbortSignal): AsyncIterable<SeriesPiece>;
+}
