@@ -2,6 +2,8 @@ import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import type { Config } from '../config/schema';
 import { EmbeddedBroker } from '../drivers/mqtt/embeddedBroker';
+import { InfluxQueryClient, influxQueryOptionsFromConfig } from '../drivers/influx/query';
+import { Exporter } from './exports/exporter';
 import { MqttConnection } from '../drivers/mqtt/connection';
 import { AuditLog, auditLogOptionsFromConfig } from './audit/auditLog';
 import { ApiServer } from './http/server';
@@ -162,6 +164,19 @@ export class Service {
     this.audit.listen();
     this.lifecycle.add(this.audit);
     const health = this.health;
+    // -- exports: InfluxDB read back (its keep-alive connections closed at stop) --
+    const influxReader = config.influx
+      ? new InfluxQueryClient(influxQueryOptionsFromConfig(config.influx, { configDir, env }))
+      : undefined;
+    if (influxReader)
+      this.lifecycle.add(
+        component(
+          'InfluxDB reader',
+          () => Promise.resolve(),
+          () => Promise.resolve(influxReader.close()),
+        ),
+      );
+    const exporter = new Exporter({ config, reader: influxReader, logger: logger.child('exports') });
     this.api = new ApiServer({
       config,
       services: {
@@ -170,6 +185,7 @@ export class Service {
         alerts: this.alerts,
         health: () => health.report(),
         metrics: () => health.metrics(),
+        exports: exporter,
       },
       audit: this.audit,
       clock,

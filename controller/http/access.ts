@@ -26,6 +26,8 @@ export const PERMISSIONS = [
   'audit:read',
   /** Prometheus metrics: territory-wide, so only for tokens whose communes are '*'. */
   'metrics:read',
+  /** Series of the token's communes exported from InfluxDB as CSV or NDJSON. */
+  'exports:read',
 ] as const;
 
 export type Permission = (typeof PERMISSIONS)[number];
@@ -46,6 +48,7 @@ export const ROLE_PERMISSIONS: Readonly<Record<Role, readonly Permission[]>> = {
     'alerts:read',
     'alerts:acknowledge',
     'audit:read',
+    'exports:read',
   ],
   emergency: ['lighting:read', 'relight'],
   'energy-manager': [
@@ -55,6 +58,7 @@ export const ROLE_PERMISSIONS: Readonly<Record<Role, readonly Permission[]>> = {
     'alerts:read',
     'alerts:acknowledge',
     'metrics:read',
+    'exports:read',
   ],
   viewer: ['lighting:read', 'programs:read', 'energy:read', 'alerts:read', 'metrics:read'],
 };
@@ -105,6 +109,7 @@ export const ENDPOINTS = {
   'POST /api/alerts/:id/acknowledge': { access: 'alerts:acknowledge', audit: 'acknowledge-alert' },
   'GET /api/audit': { access: 'audit:read' },
   'GET /metrics': { access: 'metrics:read' },
+  'GET /api/exports': { access: 'exports:read' },
 } as const satisfies Record<string, EndpointSpec>;
 
 export type Endpoint = keyof typeof ENDPOINTS;

@@ -307,6 +307,11 @@ function foreignCalls(r: Random): Call[] {
       path: `/api/commands/${encodeAll(id)}/progress`,
     })),
     { path: `/api/buildings/${encodeAll(fixture.buildingOut)}` },
+    ...[
+      `kind=building&id=${encodeURIComponent(fixture.buildingOut)}`,
+      `kind=zone&id=${encodeURIComponent(out)}`,
+      `kind=commune&id=${OUT}`,
+    ].map((what) => ({ path: `/api/exports?${what}&from=2026-01-01&to=2026-01-02` })),
     { method: 'POST', path: `/api/alerts/${encodeURIComponent(fixture.alertOut)}/acknowledge` },
     ...[fixture.relightOut, encodeAll(fixture.relightOut)].map((id) => ({
       method: 'DELETE',

@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import { registerAuditRoutes } from './audit';
 import { registerCommandRoutes } from './commands';
 import { registerDefinitionRoutes } from './definitions';
+import { registerExportRoutes } from './exports';
 import { registerLightingStateRoutes } from './lightingState';
 import { registerServiceRoutes } from './service';
 import type { RouteContext } from './shared';
@@ -21,4 +22,5 @@ export function registerRoutes(fastify: FastifyInstance, ctx: RouteContext): voi
   registerDefinitionRoutes(fastify, ctx);
   registerTelemetryRoutes(fastify, ctx);
   registerAuditRoutes(fastify, ctx);
+  registerExportRoutes(fastify, ctx);
 }

@@ -4,6 +4,7 @@ import type { HealthReport, MetricsReport } from '../../health/report';
 import type { CommandRecord, LightingService } from '../../lighting/runtime/lightingService';
 import type { Actor } from '../../scope';
 import type { AuditLog } from '../../audit/auditLog';
+import type { ExportService } from '../../exports/exporter';
 import type { AuthenticatedUser } from '../auth';
 import type { Endpoint } from '../access';
 import { ApiError } from '../errors';
@@ -21,6 +22,8 @@ export interface ApiServices {
   health(): HealthReport;
   /** The telemetry side's counters for /metrics, where there is a telemetry side. */
   metrics?(): MetricsReport;
+  /** Series exports from InfluxDB; absent where there is no time-series store (tests of other parts). */
+  exports?: ExportService;
 }
 
 /** What a command handler tells the audit log about what it did. */

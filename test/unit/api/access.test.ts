@@ -25,6 +25,7 @@ describe('access', () => {
       'energy:read',
       'alerts:read',
       'alerts:acknowledge',
+      'exports:read',
     ]);
   });
 
