@@ -13,6 +13,7 @@ const PURE = [
   '^controller/telemetry/alerts/(engine|rule|rules|pointRules|lightingRules|serviceRules|checks|messages|scope)\\.ts$',
   '^controller/lighting/runtime/events\\.ts$',
   '^controller/exports/(csv|rows|selection)\\.ts$',
+  '^controller/opendata/datasets\\.ts$',
 ];
 
 /** Drivers' formats: values to bytes or text and back, no I/O; validation and decisions may use them. */

@@ -4,6 +4,7 @@ import type { Config } from '../config/schema';
 import { EmbeddedBroker } from '../drivers/mqtt/embeddedBroker';
 import { InfluxQueryClient, influxQueryOptionsFromConfig } from '../drivers/influx/query';
 import { Exporter } from './exports/exporter';
+import { OpenDataPublisher } from './opendata/publisher';
 import { MqttConnection } from '../drivers/mqtt/connection';
 import { AuditLog, auditLogOptionsFromConfig } from './audit/auditLog';
 import { ApiServer } from './http/server';
@@ -186,6 +187,12 @@ export class Service {
         health: () => health.report(),
         metrics: () => health.metrics(),
         exports: exporter,
+        openData: new OpenDataPublisher({
+          config,
+          reader: influxReader,
+          clock,
+          logger: logger.child('opendata'),
+        }),
       },
       audit: this.audit,
       clock,

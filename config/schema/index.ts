@@ -6,6 +6,7 @@ import { AlertsSection } from './alerts';
 import { Building, EmissionFactor, Tariff, TelemetrySection } from './energy';
 import { User } from './access';
 import { Sensor, SensorModel } from './sensors';
+import { OpenDataSection } from './openData';
 import { HttpSection, InfluxSection, MqttSection, ServiceSection, Site } from './service';
 
 export const CONFIG_VERSION = 1;
@@ -56,6 +57,7 @@ export const ConfigSchema = z
       .describe('Dated kg CO2e per unit, with their source.'),
     telemetry: TelemetrySection,
     alerts: AlertsSection.describe('Alert rules (configuration, no code per rule) and where alerts go.'),
+    open_data: OpenDataSection,
   })
   .describe('nocturne site configuration: communes, devices, lighting and buildings.');
 
@@ -91,3 +93,4 @@ export type TelemetryConfig = Config['telemetry'];
 export type AlertsConfig = Config['alerts'];
 export type AlertRuleConfig = AlertsConfig['rules'][number];
 export type AlertWebhookConfig = AlertsConfig['webhooks'][number];
+export type OpenDataSetConfig = Config['open_data']['datasets'][number];

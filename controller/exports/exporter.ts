@@ -1,4 +1,3 @@
-import type { Config } from '../../config/schema';
 import type { Logger } from '../../core/logger';
 import { timeZone } from '../../core/localTime';
 import type { SeriesPiece, SeriesReader } from '../../drivers/timeSeries';
@@ -11,7 +10,10 @@ import {
   type ExportFormat,
   type ExportKind,
   type ExportPlan,
+  type ExportShape,
+  type ExportTerritory,
 } from './selection';
+import { startText } from './stream';
 
 /** An export as asked, before checking: from the API's query string or the command line. */
 export interface ExportRequest {
@@ -58,7 +60,7 @@ const CONTENT_TYPES: Readonly<Record<ExportFormat, string>> = {
 };
 
 export interface ExporterDeps {
-  config: Pick<Config, 'site' | 'buildings' | 'zones' | 'communes'>;
+  config: ExportTerritory & { site: { timezone: string } };
   /** Undefined when InfluxDB is not configured: every export is then unavailable. */
   reader: SeriesReader | undefined;
   logger: Logger;
@@ -92,10 +94,13 @@ export class Exporter implements ExportService {
     if (!reader)
       throw new ExportError('unavailable', 'InfluxDB is not configured: there is nothing to export');
     const formatter = new RowFormatter(request.format, zone);
-    const pieces = this.pieces(reader, plan, signal)[Symbol.asyncIterator]();
-    let first: IteratorResult<{ shape: ExportPlan['queries'][number]['shape']; piece: SeriesPiece }>;
+    let body: AsyncIterable<string>;
     try {
-      first = await pieces.next();
+      body = await startText(this.pieces(reader, plan, signal), {
+        head: formatter.start(),
+        item: ({ shape, piece }) => formatter.piece(shape, piece),
+        tail: '',
+      });
     } catch (error) {
       this.deps.logger.warn(`export of ${request.kind} '${request.id}': ${(error as Error).message}`);
       throw new ExportError('unavailable', `InfluxDB could not be read: ${(error as Error).message}`);
@@ -103,15 +108,7 @@ export class Exporter implements ExportService {
     return {
       fileName: `${plan.baseName}.${request.format}`,
       contentType: CONTENT_TYPES[request.format],
-      body: (async function* () {
-        try {
-          yield formatter.start();
-          for (let next = first; !next.done; next = await pieces.next())
-            yield formatter.piece(next.value.shape, next.value.piece);
-        } finally {
-          await pieces.return?.(undefined);
-        }
-      })(),
+      body,
     };
   }
 
@@ -119,7 +116,7 @@ export class Exporter implements ExportService {
     reader: SeriesReader,
     plan: ExportPlan,
     signal: AbortSignal | undefined,
-  ): AsyncGenerator<{ shape: ExportPlan['queries'][number]['shape']; piece: SeriesPiece }> {
+  ): AsyncGenerator<{ shape: ExportShape; piece: SeriesPiece }> {
     for (const query of plan.queries)
       for await (const piece of reader.query(query.influxql, signal)) yield { shape: query.shape, piece };
   }

@@ -1,5 +1,4 @@
 import type { IANAZone } from 'luxon';
-import type { Config } from '../../config/schema';
 import { parseCivilDate, zonedInstant } from '../../core/localTime';
 import { quoteIdentifier, tagConditions, timeRange } from '../../drivers/influx/influxql';
 
@@ -66,6 +65,17 @@ export const EXPORT_SHAPES: Readonly<Record<ExportShape['measurement'], ExportSh
   },
 };
 
+/** What a plan needs of the configuration (Config has it; a benchmark builds it without devices). */
+export interface ExportTerritory {
+  communes: readonly { id: string }[];
+  zones: readonly { id: string; commune: string }[];
+  buildings: readonly {
+    id: string;
+    commune: string;
+    points: readonly { id: string; measurement: 'meter' | 'sensor' }[];
+  }[];
+}
+
 export interface ExportQuery {
   shape: ExportShape;
   influxql: string;
@@ -115,7 +125,7 @@ export function parseInstant(field: string, text: string, zone: IANAZone): numbe
 }
 
 export function planExport(
-  config: Pick<Config, 'buildings' | 'zones' | 'communes'>,
+  config: ExportTerritory,
   request: { kind: ExportKind; id: string; fromMs: number; toMs: number },
 ): ExportPlan {
   const { kind, id, fromMs, toMs } = request;

@@ -110,6 +110,8 @@ export const ENDPOINTS = {
   'GET /api/audit': { access: 'audit:read' },
   'GET /metrics': { access: 'metrics:read' },
   'GET /api/exports': { access: 'exports:read' },
+  'GET /opendata': { access: 'public' },
+  'GET /opendata/:file': { access: 'public' },
 } as const satisfies Record<string, EndpointSpec>;
 
 export type Endpoint = keyof typeof ENDPOINTS;

@@ -375,8 +375,8 @@ const LISTS = [
 ];
 
 /**
- * Endpoints that hold nothing of a commune: the service, the caller's own identity and streams, and the
- * territory-wide definitions a reader may read.
+ * Endpoints that hold nothing of a commune: the service, the caller's own identity and streams, the
+ * territory-wide definitions a reader may read, and the open data anyone may read.
  */
 const NOT_OF_A_COMMUNE = new Set([
   'GET /api/health',
@@ -388,6 +388,9 @@ const NOT_OF_A_COMMUNE = new Set([
   'GET /api/programs/:id',
   'GET /api/calendars',
   'GET /api/calendars/:id',
+  // Public, aggregated, and scanned for what must not be there (test/integration/exports/opendata.test.ts).
+  'GET /opendata',
+  'GET /opendata/:file',
 ]);
 
 /** Endpoints of the table that no foreign call reaches: a new endpoint must be added here. */

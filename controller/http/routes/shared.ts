@@ -5,6 +5,7 @@ import type { CommandRecord, LightingService } from '../../lighting/runtime/ligh
 import type { Actor } from '../../scope';
 import type { AuditLog } from '../../audit/auditLog';
 import type { ExportService } from '../../exports/exporter';
+import type { OpenDataService } from '../../opendata/publisher';
 import type { AuthenticatedUser } from '../auth';
 import type { Endpoint } from '../access';
 import { ApiError } from '../errors';
@@ -24,6 +25,8 @@ export interface ApiServices {
   metrics?(): MetricsReport;
   /** Series exports from InfluxDB; absent where there is no time-series store (tests of other parts). */
   exports?: ExportService;
+  /** Open datasets and their catalogue; absent in tests of other parts. */
+  openData?: OpenDataService;
 }
 
 /** What a command handler tells the audit log about what it did. */

@@ -6,6 +6,7 @@ import type { Config } from '../../../config/schema';
 import { ManualClock } from '../../../core/clock';
 import { AuditLog } from '../../../controller/audit/auditLog';
 import { Bus } from '../../../controller/bus';
+import type { ApiOptions } from '../../../controller/http/options';
 import type { ApiServices } from '../../../controller/http/routes';
 import { ApiServer } from '../../../controller/http/server';
 import { RecordingLogger } from '../../unit/api/harness';
@@ -21,6 +22,8 @@ export const bearerOf = (user: string): { authorization: string } => ({
 export interface TerritoryApi {
   url: string;
   audit: AuditLog;
+  /** Where the audit log writes its files. */
+  auditDir: string;
   close(): Promise<void>;
 }
 
@@ -31,6 +34,7 @@ export interface TerritoryApi {
 export async function startTerritoryApi(
   extra: Pick<ApiServices, 'exports'> & Record<string, unknown>,
   now = Date.parse('2026-12-01T08:00:00Z'),
+  options: ApiOptions = {},
 ): Promise<TerritoryApi> {
   const stateDir = await mkdtemp(path.join(tmpdir(), 'nocturne-exports-'));
   const logger = new RecordingLogger();
@@ -43,6 +47,7 @@ export async function startTerritoryApi(
     audit,
     clock,
     logger,
+    options,
   });
   audit.listen();
   await audit.start();
@@ -50,6 +55,7 @@ export async function startTerritoryApi(
   return {
     url: server.url,
     audit,
+    auditDir: path.join(stateDir, 'audit'),
     close: async () => {
       await server.stop();
       await audit.stop();
