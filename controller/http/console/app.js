@@ -2,6 +2,7 @@
 import { ApiError, api, errorBox, h, replace, session } from './lib.js';
 import { alertsPage } from './alerts.js';
 import { emergencyPage } from './emergency.js';
+import { exportsPage } from './exports.js';
 import { programsPage } from './programs.js';
 import { zonesPage } from './zones.js';
 
@@ -17,6 +18,7 @@ const PAGES = [
   { id: 'zones', title: 'Zones', permission: 'lighting:read', render: zonesPage },
   { id: 'programs', title: 'Programs', permission: 'programs:read', render: programsPage },
   { id: 'alerts', title: 'Alerts', permission: 'alerts:read', render: alertsPage },
+  { id: 'exports', title: 'Exports', permission: 'exports:read', render: exportsPage },
 ];
 
 const main = document.getElementById('main');

@@ -23,6 +23,12 @@ export const ExportQueryString = z.strictObject({
     .describe('Start (included): 2026-11-01 (local midnight) or ISO 8601 with offset.'),
   to: z.string().min(1).max(40).describe('End (excluded), written as from.'),
   format: z.enum(EXPORT_FORMATS).default('csv').describe('csv (French spreadsheet) or ndjson.'),
+  ticket: z
+    .string()
+    .min(1)
+    .max(200)
+    .optional()
+    .describe('One-use ticket from POST /api/events/ticket, for a download link (no Authorization header).'),
 });
 
 /** Series exports, streamed from InfluxDB to the client (docs/exports.md). */

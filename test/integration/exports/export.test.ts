@@ -181,6 +181,19 @@ describe('GET /api/exports against a real influxd', () => {
     expect((await fetch(exportUrl(gymnase))).status).toBe(401);
   });
 
+  it('takes a one-use ticket instead of a header, for the console’s download link', async () => {
+    const issued = await fetch(`${api.url}/api/events/ticket`, {
+      method: 'POST',
+      headers: bearerOf('energie-metz'),
+    });
+    const { ticket } = (await issued.json()) as { ticket: string };
+    const url = exportUrl({ kind: 'point', id: 'mairie/temp', from: FROM, to: TO, ticket });
+    const download = await fetch(url);
+    expect(download.status).toBe(200);
+    expect(readCsv(Buffer.from(await download.arrayBuffer())).rows).toHaveLength(292);
+    expect((await fetch(url)).status).toBe(401);
+  });
+
   it('answers 503 with the reason when InfluxDB cannot be reached, before any row is sent', async () => {
     const deadUrl = `http://127.0.0.1:${await freePort()}`;
     const deadReader = new InfluxQueryClient({ url: deadUrl, bucket: 'telemetry' });
