@@ -14,6 +14,8 @@ const PURE = [
   '^controller/evaluation/(report|usage)\\.ts$',
   '^controller/telemetry/alerts/(engine|rule|rules|pointRules|lightingRules|serviceRules|checks|messages|scope|recipients|notifyMessages|smsTemplate)\\.ts$',
   '^controller/lighting/runtime/events\\.ts$',
+  '^controller/exports/(csv|rows|selection)\\.ts$',
+  '^controller/opendata/datasets\\.ts$',
 ];
 
 /** Drivers' formats: values to bytes or text and back, no I/O; validation and decisions may use them. */
@@ -21,6 +23,7 @@ const DRIVER_FORMATS = [
   '^drivers/driver\\.ts$',
   '^drivers/modbus/codec\\.ts$',
   '^drivers/influx/lineProtocol\\.ts$',
+  '^drivers/influx/influxql\\.ts$',
   '^drivers/mqtt/uplinks\\.ts$',
 ];
 

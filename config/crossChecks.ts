@@ -25,6 +25,7 @@ export function crossCheck(config: Config, report: Report, expanded: Config = ex
   uniqueIds(config.presence_sensors, ['presence_sensors'], 'presence sensor', report);
   uniqueIds(config.buildings, ['buildings'], 'building', report);
   uniqueIds(config.users, ['users'], 'user', report);
+  uniqueIds(config.open_data.datasets, ['open_data', 'datasets'], 'open data set', report);
 
   const suggest = suggester();
   const need = (ids: Map<string, unknown>, id: string, path: ConfigPath, what: string): boolean => {
@@ -185,6 +186,12 @@ export function crossCheck(config: Config, report: Report, expanded: Config = ex
       report([...path, 'topic'], `topic '${sensor.topic}' is already used by sensor '${other}'`);
     else topics.set(sensor.topic, sensor.id);
   });
+
+  config.open_data.datasets.forEach((dataset, i) =>
+    dataset.communes.forEach((commune, j) =>
+      need(communes, commune, ['open_data', 'datasets', i, 'communes', j], 'commune'),
+    ),
+  );
 
   const pointRefs = new Set<string>();
   const sensorNaming = new Map<string, { keys: string; at: string }>();

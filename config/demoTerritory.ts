@@ -338,6 +338,7 @@ export function buildTerritory(options: TerritoryOptions): Input {
             }),
           },
         }),
+    open_data: { datasets: DEMO_OPEN_DATA },
     users: DEMO_USERS.filter((u) =>
       u.communes.every((c) => c === '*' || communes.some((k) => k.id === c)),
     ).map(({ token, ...user }) => ({
@@ -501,6 +502,42 @@ function demoAlertRules(has: {
     },
   ];
 }
+
+/** What the demo publishes as open data (docs/exports.md): one dataset per source. */
+const DEMO_OPEN_DATA: NonNullable<NonNullable<Input['open_data']>['datasets']> = [
+  {
+    id: 'consommations-batiments',
+    title: 'Consommations quotidiennes des bâtiments publics',
+    description:
+      'Électricité, gaz et eau consommés chaque jour par les bâtiments communaux, par bâtiment et type de compteur.',
+    source: 'building-energy',
+    licence: 'licence-ouverte-2.0',
+    frequency: 'daily',
+    keywords: ['énergie', 'bâtiments publics', 'consommation'],
+    quantities: ['electricity', 'gas', 'water'],
+  },
+  {
+    id: 'eclairage-public',
+    title: 'Éclairage public : énergie et heures d’allumage par zone',
+    description:
+      'Énergie consommée et heures d’allumage moyennes des luminaires, par zone d’éclairage et par jour.',
+    source: 'lighting-zones',
+    licence: 'odbl-1.0',
+    frequency: 'daily',
+    keywords: ['éclairage public', 'énergie', 'sobriété'],
+  },
+  {
+    id: 'environnement',
+    title: 'Mesures environnementales quotidiennes',
+    description:
+      'Moyenne, minimum et maximum quotidiens des capteurs de température, de qualité de l’air et de bruit, par site.',
+    source: 'environment',
+    licence: 'licence-ouverte-2.0',
+    frequency: 'daily',
+    keywords: ['environnement', 'qualité de l’air', 'température', 'bruit'],
+    quantities: ['temperature', 'no2', 'pm2_5', 'noise_laeq'],
+  },
+];
 
 /** Illustrative figures: each municipality puts its own contract prices here. */
 const DEMO_TARIFFS: NonNullable<Input['tariffs']> = [

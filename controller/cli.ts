@@ -7,6 +7,7 @@ import { DEMO_CONFIG } from '../config/paths';
 import { PROFILE_LIBRARY } from '../config/profiles';
 import { stringify } from 'yaml';
 import { CLIENT_USAGE, runClientCommand } from './http/client';
+import { EXPORT_USAGE, runExportCommand } from './http/exportCommand';
 import { newToken } from './http/auth';
 import { runAuditCommand } from './audit/exportCommand';
 import { runDemo } from './demo';
@@ -26,7 +27,7 @@ const USAGE = `usage: nocturne <command> [options]
   profiles [id]       the shipped device profiles (register maps of lighting gateways); with an id, its
                       register_maps entry to read or adapt (a site names it in lighting.map as it is)
 
-${CLIENT_USAGE}`;
+${CLIENT_USAGE}${EXPORT_USAGE}`;
 
 /** Returns the process exit code; long-running commands resolve when they have stopped. */
 export async function main(argv: string[]): Promise<number> {
@@ -63,6 +64,16 @@ export async function main(argv: string[]): Promise<number> {
         stderr: (text) => process.stderr.write(text),
         env: process.env,
       });
+    case 'export':
+      return runExportCommand(
+        rest,
+        {
+          stdout: (text) => process.stdout.write(text),
+          stderr: (text) => process.stderr.write(text),
+          env: process.env,
+        },
+        process.stdout,
+      );
     case undefined:
     case 'help':
     case '--help':

@@ -2,10 +2,11 @@ import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import type { Config } from '../config/schema';
 import { EmbeddedBroker } from '../drivers/mqtt/embeddedBroker';
-import { InfluxqlReader } from '../drivers/influx/influxqlReader';
-import { influxWriterOptionsFromConfig } from '../drivers/influx/options';
 import { ReportGatherer } from './evaluation/gather';
 import { UsageLog } from './evaluation/usageLog';
+import { InfluxQueryClient, influxQueryOptionsFromConfig } from '../drivers/influx/query';
+import { Exporter } from './exports/exporter';
+import { OpenDataPublisher } from './opendata/publisher';
 import { MqttConnection } from '../drivers/mqtt/connection';
 import { AuditLog, auditLogOptionsFromConfig } from './audit/auditLog';
 import { ApiServer } from './http/server';
@@ -175,19 +176,28 @@ export class Service {
       periodMs: config.telemetry.service_period_s * 1000,
     });
     this.lifecycle.add(usage);
-    const influx = influxWriterOptionsFromConfig(config.influx, { stateDir, configDir, env });
+    // -- InfluxDB read back, for exports, open data and the report (keep-alive connections closed at stop) --
+    const influxReader = config.influx
+      ? new InfluxQueryClient(influxQueryOptionsFromConfig(config.influx, { configDir, env }))
+      : undefined;
+    if (influxReader)
+      this.lifecycle.add(
+        component(
+          'InfluxDB reader',
+          () => Promise.resolve(),
+          () => Promise.resolve(influxReader.close()),
+        ),
+      );
     const reports = new ReportGatherer({
       config,
-      reader:
-        influx.url !== undefined && influx.bucket !== undefined
-          ? new InfluxqlReader({ url: influx.url, bucket: influx.bucket, token: influx.token })
-          : undefined,
+      reader: influxReader,
       lighting: this.lighting,
       usage,
       catalog: telemetry.catalog,
       clock,
     });
     const health = this.health;
+    const exporter = new Exporter({ config, reader: influxReader, logger: logger.child('exports') });
     this.api = new ApiServer({
       config,
       services: {
@@ -198,6 +208,13 @@ export class Service {
         metrics: () => health.metrics(),
         usage,
         reports,
+        exports: exporter,
+        openData: new OpenDataPublisher({
+          config,
+          reader: influxReader,
+          clock,
+          logger: logger.child('opendata'),
+        }),
       },
       audit: this.audit,
       clock,

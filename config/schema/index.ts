@@ -8,6 +8,7 @@ import { Building, EmissionFactor, Tariff, TelemetrySection } from './energy';
 import { User } from './access';
 import { NotificationsSection } from './notifications';
 import { Sensor, SensorModel } from './sensors';
+import { OpenDataSection } from './openData';
 import { HttpSection, InfluxSection, MqttSection, ServiceSection, Site } from './service';
 
 export const CONFIG_VERSION = 1;
@@ -60,6 +61,7 @@ export const ConfigSchema = z
     alerts: AlertsSection.describe('Alert rules (configuration, no code per rule) and where alerts go.'),
     evaluation: EvaluationSection,
     notifications: NotificationsSection.optional().describe('Absent: alerts reach no one by e-mail or SMS.'),
+    open_data: OpenDataSection,
   })
   .describe('nocturne site configuration: communes, devices, lighting and buildings.');
 
@@ -102,3 +104,4 @@ export type RecipientConfig = NotificationsConfig['recipients'][number];
 export type QuietHoursConfig = NonNullable<NotificationsConfig['quiet_hours']>;
 export type EmailChannelConfig = NonNullable<NotificationsConfig['email']>;
 export type SmsChannelConfig = NonNullable<NotificationsConfig['sms']>;
+export type OpenDataSetConfig = Config['open_data']['datasets'][number];

@@ -8,7 +8,7 @@ import {
   zonedInstant,
   type CivilDate,
 } from '../../core/localTime';
-import type { SeriesResult, TimeSeriesReader } from '../../drivers/timeSeriesQuery';
+import { readWhole, type SeriesPiece, type SeriesReader } from '../../drivers/timeSeries';
 import { outsideOf, type Actor } from '../scope';
 import type { PointCatalog } from '../telemetry/points';
 import {
@@ -28,7 +28,7 @@ import { ReportError, type ReportService, type UsageService } from './services';
 export interface ReportGathererDeps {
   config: Config;
   /** InfluxDB; absent: the report has no energy, uptime, completeness nor alerts, and says so. */
-  reader: TimeSeriesReader | undefined;
+  reader: SeriesReader | undefined;
   /** The lighting runtime's zones now: luminaires, and those whose device reads back the decided level. */
   lighting: { zones(actor: Actor): readonly { commune: string; luminaires: number; confirmed: number }[] };
   usage: UsageService;
@@ -44,7 +44,7 @@ const SYSTEM: Actor = { user: 'nocturne', role: 'admin', communes: ['*'], via: '
 
 /**
  * The I/O side of the evaluation report: reads the month's readings from InfluxDB (InfluxQL through the
- * TimeSeriesReader port), the luminaires' confirmation from the lighting runtime and the usage counts,
+ * SeriesReader port), the luminaires' confirmation from the lighting runtime and the usage counts,
  * and hands them to the pure buildReport. docs/evaluation.md says which query gives which figure.
  */
 export class ReportGatherer implements ReportService {
@@ -145,27 +145,27 @@ export class ReportGatherer implements ReportService {
     const tz = this.deps.config.site.timezone;
     const [lighting, lightingLastYear, buildings, buildingsLastYear, devices, received, alerts] =
       await Promise.all([
-        reader
-          .query(lightingQuery(window, tz))
-          .then((r) => this.daily(r, () => ['electricity', 'kWh'], 1 / 1000)),
-        reader
-          .query(lightingQuery(lastYear, tz))
-          .then((r) => this.daily(r, () => ['electricity', 'kWh'], 1 / 1000)),
-        reader.query(meterQuery(window, tz)).then((r) => this.daily(r, (t) => [t.kind, t.unit], 1)),
-        reader.query(meterQuery(lastYear, tz)).then((r) => this.daily(r, (t) => [t.kind, t.unit], 1)),
-        reader.query(healthQuery(window, this.healthGapMs())).then((r) => this.uptimes(r, window)),
+        readWhole(reader, lightingQuery(window, tz)).then((r) =>
+          this.daily(r, () => ['electricity', 'kWh'], 1 / 1000),
+        ),
+        readWhole(reader, lightingQuery(lastYear, tz)).then((r) =>
+          this.daily(r, () => ['electricity', 'kWh'], 1 / 1000),
+        ),
+        readWhole(reader, meterQuery(window, tz)).then((r) => this.daily(r, (t) => [t.kind, t.unit], 1)),
+        readWhole(reader, meterQuery(lastYear, tz)).then((r) => this.daily(r, (t) => [t.kind, t.unit], 1)),
+        readWhole(reader, healthQuery(window, this.healthGapMs())).then((r) => this.uptimes(r, window)),
         Promise.all([
-          reader.query(countQuery('meter', 'meter', window)),
-          reader.query(countQuery('sensor', 'point', window)),
+          readWhole(reader, countQuery('meter', 'meter', window)),
+          readWhole(reader, countQuery('sensor', 'point', window)),
         ]).then(([meters, sensors]) => counts([...meters, ...sensors])),
-        reader.query(alertQuery(window)).then(alertEvents),
+        readWhole(reader, alertQuery(window)).then(alertEvents),
       ]);
     return { lighting, lightingLastYear, buildings, buildingsLastYear, devices, received, alerts };
   }
 
   /** Rows (time, value) per series → amounts per local day. */
   private daily(
-    series: readonly SeriesResult[],
+    series: readonly SeriesPiece[],
     quantityOf: (tags: Record<string, string>) => [string, string],
     scale: number,
   ): DailyAmount[] {
@@ -186,7 +186,7 @@ export class ReportGatherer implements ReportService {
     return HEALTH_BUCKET_MS + 3 * this.deps.config.telemetry.device_period_s * 1000;
   }
 
-  private uptimes(series: readonly SeriesResult[], window: { from: number; to: number }): DeviceUptime[] {
+  private uptimes(series: readonly SeriesPiece[], window: { from: number; to: number }): DeviceUptime[] {
     return series.map((s) => {
       const samples = s.values.flatMap(([at, health]) =>
         typeof at === 'number' && typeof health === 'number' ? [{ at, health }] : [],
@@ -277,7 +277,7 @@ export function alertQuery(window: { from: number; to: number }): string {
   );
 }
 
-function counts(series: readonly SeriesResult[]): Map<string, number> {
+function counts(series: readonly SeriesPiece[]): Map<string, number> {
   const out = new Map<string, number>();
   for (const s of series) {
     const point = s.tags.meter ?? s.tags.point;
@@ -287,7 +287,7 @@ function counts(series: readonly SeriesResult[]): Map<string, number> {
   return out;
 }
 
-function alertEvents(series: readonly SeriesResult[]): AlertEvent[] {
+function alertEvents(series: readonly SeriesPiece[]): AlertEvent[] {
   const out: AlertEvent[] = [];
   for (const s of series) {
     const [timeAt, idAt, stateAt] = ['time', 'id', 'state'].map((c) => s.columns.indexOf(c));

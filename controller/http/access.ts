@@ -28,6 +28,8 @@ export const PERMISSIONS = [
   'metrics:read',
   /** The monthly evaluation report and the usage counts of the token's communes. */
   'reports:read',
+  /** Series of the token's communes exported from InfluxDB as CSV or NDJSON. */
+  'exports:read',
 ] as const;
 
 export type Permission = (typeof PERMISSIONS)[number];
@@ -49,6 +51,7 @@ export const ROLE_PERMISSIONS: Readonly<Record<Role, readonly Permission[]>> = {
     'alerts:acknowledge',
     'audit:read',
     'reports:read',
+    'exports:read',
   ],
   emergency: ['lighting:read', 'relight'],
   'energy-manager': [
@@ -59,6 +62,7 @@ export const ROLE_PERMISSIONS: Readonly<Record<Role, readonly Permission[]>> = {
     'alerts:acknowledge',
     'metrics:read',
     'reports:read',
+    'exports:read',
   ],
   viewer: ['lighting:read', 'programs:read', 'energy:read', 'alerts:read', 'metrics:read', 'reports:read'],
 };
@@ -114,6 +118,9 @@ export const ENDPOINTS = {
   'POST /api/usage/views': { access: 'authenticated' },
   'GET /api/usage': { access: 'reports:read' },
   'GET /api/reports/:month': { access: 'reports:read' },
+  'GET /api/exports': { access: 'exports:read' },
+  'GET /opendata': { access: 'public' },
+  'GET /opendata/:file': { access: 'public' },
 } as const satisfies Record<string, EndpointSpec>;
 
 export type Endpoint = keyof typeof ENDPOINTS;

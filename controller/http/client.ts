@@ -98,9 +98,36 @@ export class NocturneClient {
   }
 
   async request<T>(method: string, path: string, body?: unknown, extraMs = 0): Promise<T> {
+    const response = await this.send(method, path, body, AbortSignal.timeout(this.timeoutMs + extraMs));
+    const text = await response.text();
+    const parsed = text === '' ? undefined : safeJson(text);
+    if (!response.ok) throw new ApiRequestError(response.status, isErrorBody(parsed) ? parsed : undefined);
+    return parsed as T;
+  }
+
+  /**
+   * A GET whose body is read as a stream (exports): the timeout covers the wait for the answer's
+   * headers only, since a year of data may take minutes to come.
+   */
+  async download(path: string): Promise<ReadableStream<Uint8Array>> {
+    const abort = new AbortController();
+    const timer = setTimeout(() => abort.abort(new Error('no answer in time')), this.timeoutMs);
     let response: Response;
     try {
-      response = await fetch(`${this.base}${path}`, {
+      response = await this.send('GET', path, undefined, abort.signal);
+    } finally {
+      clearTimeout(timer);
+    }
+    if (!response.ok || !response.body) {
+      const parsed = safeJson(await response.text());
+      throw new ApiRequestError(response.status, isErrorBody(parsed) ? parsed : undefined);
+    }
+    return response.body;
+  }
+
+  private async send(method: string, path: string, body: unknown, signal: AbortSignal): Promise<Response> {
+    try {
+      return await fetch(`${this.base}${path}`, {
         method,
         headers: {
           authorization: `Bearer ${this.options.token}`,
@@ -108,15 +135,11 @@ export class NocturneClient {
           ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
         },
         ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
-        signal: AbortSignal.timeout(this.timeoutMs + extraMs),
+        signal,
       });
     } catch (error) {
       throw new UnreachableError(this.base, error);
     }
-    const text = await response.text();
-    const parsed = text === '' ? undefined : safeJson(text);
-    if (!response.ok) throw new ApiRequestError(response.status, isErrorBody(parsed) ? parsed : undefined);
-    return parsed as T;
   }
 }
 
@@ -194,7 +217,7 @@ export interface ClientIo {
   env: NodeJS.ProcessEnv;
 }
 
-const CONNECTION_OPTIONS = {
+export const CONNECTION_OPTIONS = {
   url: { type: 'string' },
   token: { type: 'string' },
   'token-file': { type: 'string' },
@@ -322,7 +345,7 @@ async function reportCommand(args: string[], io: ClientIo): Promise<number> {
   return EXIT.ok;
 }
 
-function connect(
+export function connect(
   values: { url?: string; token?: string; 'token-file'?: string },
   io: ClientIo,
 ): NocturneClient {
@@ -366,7 +389,7 @@ export function confirmation(progress: CommandProgress): string {
   return parts.join(', ');
 }
 
-function reportFailure(error: unknown, io: ClientIo): number {
+export function reportFailure(error: unknown, io: ClientIo): number {
   if (error instanceof UsageError) {
     io.stderr(`nocturne: ${error.message}\n`);
     return EXIT.usage;

@@ -46,6 +46,9 @@ const AUTH_LOG_INTERVAL_MS = 10_000;
 
 const CLIENTS: Record<string, Actor['via']> = { console: 'console', cli: 'cli' };
 
+/** Where a browser cannot set a header: an event stream (EventSource) and a download link (an export). */
+const TICKET_ENDPOINTS: ReadonlySet<string> = new Set(['GET /api/events', 'GET /api/exports']);
+
 /** Content Security Policy of the console: its own files only, nothing inline, no framing. */
 const CONSOLE_CSP =
   "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; " +
@@ -240,7 +243,7 @@ export class ApiServer implements Component {
     const byTicket =
       typeof ticket === 'string' &&
       request.headers.authorization === undefined &&
-      request.routeOptions.config.endpoint === 'GET /api/events';
+      TICKET_ENDPOINTS.has(request.routeOptions.config.endpoint ?? '');
     const credential = byTicket ? ticket : request.headers.authorization;
     // A valid credential always gets in: only failing attempts are ever refused (failedAuth.ts).
     const result = byTicket

@@ -139,19 +139,11 @@ export function influxWriterOptionsFromConfig(
 ): InfluxWriterOptions {
   const spoolDir = path.resolve(context.configDir, context.stateDir, 'spool');
   if (!influx) return { spoolDir };
-  let token: string | undefined;
-  if (influx.token) {
-    try {
-      token = readSecret(influx.token, context.configDir, context.env);
-    } catch (error) {
-      throw new Error(`influx.token: ${(error as Error).message}`, { cause: error });
-    }
-  }
   return {
     url: influx.url,
     org: influx.org,
     bucket: influx.bucket,
-    token,
+    token: readInfluxToken(influx, context.configDir, context.env),
     batchSize: influx.batch_size,
     flushMs: influx.flush_ms,
     gzip: influx.gzip,
@@ -159,4 +151,18 @@ export function influxWriterOptionsFromConfig(
     spoolMaxBytes: Math.round(influx.spool_max_mb * MIB),
     syncIntervalMs: influx.spool_sync_ms,
   };
+}
+
+/** The `influx.token` secret, read where a client is built; an error names the field. */
+export function readInfluxToken(
+  influx: InfluxConfig,
+  configDir: string,
+  env?: NodeJS.ProcessEnv,
+): string | undefined {
+  if (!influx.token) return undefined;
+  try {
+    return readSecret(influx.token, configDir, env);
+  } catch (error) {
+    throw new Error(`influx.token: ${(error as Error).message}`, { cause: error });
+  }
 }

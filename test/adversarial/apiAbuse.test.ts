@@ -308,6 +308,11 @@ function foreignCalls(r: Random): Call[] {
     })),
     { path: `/api/buildings/${encodeAll(fixture.buildingOut)}` },
     { path: `/api/reports/2026-11?commune=${OUT}` },
+    ...[
+      `kind=building&id=${encodeURIComponent(fixture.buildingOut)}`,
+      `kind=zone&id=${encodeURIComponent(out)}`,
+      `kind=commune&id=${OUT}`,
+    ].map((what) => ({ path: `/api/exports?${what}&from=2026-01-01&to=2026-01-02` })),
     { method: 'POST', path: `/api/alerts/${encodeURIComponent(fixture.alertOut)}/acknowledge` },
     ...[fixture.relightOut, encodeAll(fixture.relightOut)].map((id) => ({
       method: 'DELETE',
@@ -372,8 +377,8 @@ const LISTS = [
 ];
 
 /**
- * Endpoints that hold nothing of a commune: the service, the caller's own identity and streams, and the
- * territory-wide definitions a reader may read.
+ * Endpoints that hold nothing of a commune: the service, the caller's own identity and streams, the
+ * territory-wide definitions a reader may read, and the open data anyone may read.
  */
 const NOT_OF_A_COMMUNE = new Set([
   'GET /api/health',
@@ -386,6 +391,9 @@ const NOT_OF_A_COMMUNE = new Set([
   'GET /api/calendars',
   'GET /api/calendars/:id',
   'POST /api/usage/views',
+  // Public, aggregated, and scanned for what must not be there (test/integration/exports/opendata.test.ts).
+  'GET /opendata',
+  'GET /opendata/:file',
 ]);
 
 /** Endpoints of the table that no foreign call reaches: a new endpoint must be added here. */

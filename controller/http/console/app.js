@@ -2,6 +2,7 @@
 import { ApiError, api, errorBox, h, replace, session } from './lib.js';
 import { alertsPage } from './alerts.js';
 import { emergencyPage } from './emergency.js';
+import { exportsPage } from './exports.js';
 import { programsPage } from './programs.js';
 import { reportPage } from './report.js';
 import { t } from './i18n.js';
@@ -20,6 +21,7 @@ const PAGES = [
   { id: 'programs', title: 'Programs', permission: 'programs:read', render: programsPage },
   { id: 'alerts', title: 'Alerts', permission: 'alerts:read', render: alertsPage },
   { id: 'report', title: t('report.nav'), permission: 'reports:read', render: reportPage },
+  { id: 'exports', title: 'Exports', permission: 'exports:read', render: exportsPage },
 ];
 
 /** Usage counting (docs/evaluation.md): what happened, never who; a lost beacon is not worth an error. */

@@ -3,6 +3,8 @@ import { registerAuditRoutes } from './audit';
 import { registerCommandRoutes } from './commands';
 import { registerDefinitionRoutes } from './definitions';
 import { registerEvaluationRoutes } from './evaluation';
+import { registerExportRoutes } from './exports';
+import { registerOpenDataRoutes } from './opendata';
 import { registerLightingStateRoutes } from './lightingState';
 import { registerServiceRoutes } from './service';
 import type { RouteContext } from './shared';
@@ -23,4 +25,6 @@ export function registerRoutes(fastify: FastifyInstance, ctx: RouteContext): voi
   registerTelemetryRoutes(fastify, ctx);
   registerAuditRoutes(fastify, ctx);
   registerEvaluationRoutes(fastify, ctx);
+  registerExportRoutes(fastify, ctx);
+  registerOpenDataRoutes(fastify, ctx);
 }

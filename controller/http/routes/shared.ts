@@ -5,6 +5,8 @@ import type { HealthReport, MetricsReport } from '../../health/report';
 import type { CommandRecord, LightingService } from '../../lighting/runtime/lightingService';
 import type { Actor } from '../../scope';
 import type { AuditLog } from '../../audit/auditLog';
+import type { ExportService } from '../../exports/exporter';
+import type { OpenDataService } from '../../opendata/publisher';
 import type { AuthenticatedUser } from '../auth';
 import type { Endpoint } from '../access';
 import { ApiError } from '../errors';
@@ -25,6 +27,10 @@ export interface ApiServices {
   /** Usage counts and the monthly evaluation report (controller/evaluation/), where they are wired. */
   usage?: UsageService;
   reports?: ReportService;
+  /** Series exports from InfluxDB; absent where there is no time-series store (tests of other parts). */
+  exports?: ExportService;
+  /** Open datasets and their catalogue; absent in tests of other parts. */
+  openData?: OpenDataService;
 }
 
 /** What a command handler tells the audit log about what it did. */

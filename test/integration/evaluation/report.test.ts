@@ -7,7 +7,7 @@ import { reportCsv } from '../../../controller/evaluation/format';
 import { UsageLog } from '../../../controller/evaluation/usageLog';
 import { PointCatalog } from '../../../controller/telemetry/points';
 import type { Actor } from '../../../controller/scope';
-import { InfluxqlReader } from '../../../drivers/influx/influxqlReader';
+import { InfluxQueryClient } from '../../../drivers/influx/query';
 import { startInflux, type InfluxHarness } from '../../helpers/influxd';
 import { writeLines } from '../../helpers/telemetryFixture';
 import { energyConfig } from '../../unit/energy/fixtures';
@@ -107,10 +107,12 @@ describe('the monthly evaluation report from a real influxd', () => {
   let influx: InfluxHarness;
   let stateDir: string;
   let usage: UsageLog;
+  let reader: InfluxQueryClient;
   const clock = new ManualClock(utc('2026-11-02T09:00:00'));
 
   beforeAll(async () => {
     influx = await startInflux({ database: 'nocturne' });
+    reader = new InfluxQueryClient({ url: influx.url, bucket: influx.database });
     const lines = knownPoints();
     for (let i = 0; i < lines.length; i += 5000) await writeLines(influx, lines.slice(i, i + 5000));
     stateDir = await mkdtemp(path.join(os.tmpdir(), 'nocturne-usage-'));
@@ -120,6 +122,7 @@ describe('the monthly evaluation report from a real influxd', () => {
 
   afterAll(async () => {
     await usage?.stop();
+    reader?.close();
     await influx?.stop();
     if (stateDir) await rm(stateDir, { recursive: true, force: true });
   });
@@ -169,7 +172,7 @@ describe('the monthly evaluation report from a real influxd', () => {
     clock.set(utc('2026-12-15T12:00:00'));
     const gatherer = new ReportGatherer({
       config,
-      reader: new InfluxqlReader({ url: influx.url, bucket: influx.database }),
+      reader,
       lighting: { zones: () => [{ commune: 'metz', luminaires: 3, confirmed: 2 }] },
       usage,
       catalog: new PointCatalog(config),
@@ -222,7 +225,7 @@ describe('the monthly evaluation report from a real influxd', () => {
   it("keeps a commune's report within the token's communes", async () => {
     const gatherer = new ReportGatherer({
       config,
-      reader: new InfluxqlReader({ url: influx.url, bucket: influx.database }),
+      reader,
       lighting: { zones: () => [] },
       usage,
       catalog: new PointCatalog(config),

@@ -26,6 +26,7 @@ describe('access', () => {
       'alerts:read',
       'alerts:acknowledge',
       'reports:read',
+      'exports:read',
     ]);
   });
 
