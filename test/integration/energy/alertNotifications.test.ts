@@ -7,10 +7,11 @@ import { AuditLog } from '../../../controller/audit/auditLog';
 import { Bus } from '../../../controller/bus';
 import { DeviceRegistry } from '../../../controller/devices';
 import { EmailSender } from '../../../controller/telemetry/alerts/emailSender';
+import { AlertNotifier } from '../../../controller/telemetry/alerts/notifier';
 import { AlertManager } from '../../../controller/telemetry/alerts/manager';
 import { SmsSender } from '../../../controller/telemetry/alerts/smsSender';
 import { PointCatalog } from '../../../controller/telemetry/points';
-import { systemClock } from '../../../core/clock';
+import { ManualClock, systemClock } from '../../../core/clock';
 import { localDateTime, timeZone } from '../../../core/localTime';
 import { silentLogger } from '../../../core/logger';
 import type { Config } from '../../../config/schema';
@@ -355,5 +356,45 @@ describe('alerts to people, end to end', () => {
     expect(alerts.stats().notifications?.held).toBe(1);
     expect(server.mails).toHaveLength(2);
     expect(server.mails.every((m) => m.subject.includes('CRITIQUE'))).toBe(true);
+  });
+
+  it('sends what quiet hours held when they end, with the time it was raised', async () => {
+    const server = await smtp();
+    const sms = await gateway([]);
+    const config = notifiedConfig(server.port, sms.url, [], { from: '22:00', to: '07:00' });
+    const clock = new ManualClock(Date.parse('2026-12-04T23:30:00+01:00'));
+    const notifier = new AlertNotifier({
+      config,
+      notifications: config.notifications!,
+      bus: new Bus(silentLogger),
+      clock,
+      logger: silentLogger,
+      configDir: __dirname,
+      env: ENV,
+    });
+    notifier.start();
+    cleanups.push(() => notifier.stop());
+    notifier.notify(
+      {
+        id: 'porte-1',
+        rule: 'porte',
+        kind: 'threshold',
+        severity: 'warning',
+        state: 'raised',
+        commune: 'woippy',
+        source: 'armoire/porte',
+        message: 'Porte de l’armoire ouverte',
+        raisedAt: clock.now(),
+      },
+      'raised',
+    );
+    expect(notifier.stats().held).toBe(1);
+    clock.set(Date.parse('2026-12-05T06:59:00+01:00'));
+    expect(notifier.stats().held).toBe(1);
+    clock.set(Date.parse('2026-12-05T07:00:00+01:00'));
+    expect(notifier.stats().held).toBe(0);
+    await waitFor('the held e-mail', () => server.mails.length === 1);
+    expect(server.mails[0].to).toEqual(['marie@woippy.fr']);
+    expect(server.mails[0].text).toContain('Quand : vendredi 4 décembre 2026 à 23:30 UTC+1');
   });
 });
