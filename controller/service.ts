@@ -5,6 +5,7 @@ import { EmbeddedBroker } from '../drivers/mqtt/embeddedBroker';
 import { MqttConnection } from '../drivers/mqtt/connection';
 import { AuditLog, auditLogOptionsFromConfig } from './audit/auditLog';
 import { ApiServer } from './http/server';
+import { MapLayout } from './http/mapLayout';
 import { Bus } from './bus';
 import type { Clock } from '../core/clock';
 import type { ServiceContext } from './context';
@@ -170,6 +171,7 @@ export class Service {
         alerts: this.alerts,
         health: () => health.report(),
         metrics: () => health.metrics(),
+        map: new MapLayout(config),
       },
       audit: this.audit,
       clock,

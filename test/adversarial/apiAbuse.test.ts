@@ -367,6 +367,7 @@ const LISTS = [
   '/api/buildings',
   '/api/alerts',
   '/api/communes',
+  '/api/map',
 ];
 
 /**

@@ -2,6 +2,7 @@
 import { ApiError, api, errorBox, h, replace, session } from './lib.js';
 import { alertsPage } from './alerts.js';
 import { emergencyPage } from './emergency.js';
+import { mapEntry } from './map.js';
 import { programsPage } from './programs.js';
 import { zonesPage } from './zones.js';
 
@@ -15,6 +16,7 @@ const PAGES = [
     className: 'emergency',
   },
   { id: 'zones', title: 'Zones', permission: 'lighting:read', render: zonesPage },
+  mapEntry,
   { id: 'programs', title: 'Programs', permission: 'programs:read', render: programsPage },
   { id: 'alerts', title: 'Alerts', permission: 'alerts:read', render: alertsPage },
 ];

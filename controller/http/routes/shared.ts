@@ -8,6 +8,7 @@ import type { AuthenticatedUser } from '../auth';
 import type { Endpoint } from '../access';
 import { ApiError } from '../errors';
 import type { EventStreams } from '../events';
+import type { MapLayout } from '../mapLayout';
 import type { MetricFamily } from '../metrics';
 import type { ResolvedApiOptions } from '../options';
 import type { EventTickets } from '../tickets';
@@ -21,6 +22,8 @@ export interface ApiServices {
   health(): HealthReport;
   /** The telemetry side's counters for /metrics, where there is a telemetry side. */
   metrics?(): MetricsReport;
+  /** Positions for the console's map, from the configuration. */
+  map: MapLayout;
 }
 
 /** What a command handler tells the audit log about what it did. */

@@ -1,4 +1,5 @@
 import type { AuditEntry } from '../../../controller/audit/entry';
+import type { MapView } from '../../../controller/http/mapLayout';
 import type { AlertView, BuildingView } from '../../../controller/telemetry/services';
 import type {
   CalendarEntry,
@@ -158,6 +159,16 @@ const CASES: Case[] = [
     scope: 'filtered',
     call: () => ({ method: 'GET', path: '/api/zones' }),
     shows: (body, commune) => (body as ZoneView[]).some((z) => z.commune === commune),
+  },
+  {
+    endpoint: 'GET /api/map',
+    allowed: EVERYONE,
+    status: 200,
+    scope: 'filtered',
+    call: () => ({ method: 'GET', path: '/api/map' }),
+    shows: (body, commune) =>
+      (body as MapView).zones.some((z) => z.commune === commune) ||
+      (body as MapView).buildings.some((b) => b.commune === commune),
   },
   {
     endpoint: 'GET /api/zones/:id',

@@ -16,6 +16,7 @@ import {
 import type { Actor } from '../../../controller/scope';
 import type { TargetSpec } from '../../../controller/lighting/topology';
 import type { ApiServices } from '../../../controller/http/routes';
+import { MapLayout } from '../../../controller/http/mapLayout';
 
 /**
  * Small in-test services for the HTTP layer's unit tests only (authentication, validation, error
@@ -45,6 +46,9 @@ export class InTestServices implements ApiServices {
     alert('a-2', 'montigny-les-metz', 'raised'),
     alert('a-3', 'metz', 'cleared'),
   ];
+
+  /** Nothing placed: the map's own tests run against the real service. */
+  readonly map = new MapLayout({ zones: [], buildings: [], sensors: [], http: {} });
 
   readonly lighting: LightingService = {
     relight: (request, actor) => this.command('emergency', request, actor),
