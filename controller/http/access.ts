@@ -94,6 +94,7 @@ export const ENDPOINTS = {
   'POST /api/programs/preview': { access: 'programs:read' },
   'POST /api/programs/year-cost': { access: 'programs:read' },
   'GET /api/calendars': { access: 'programs:read' },
+  'POST /api/calendars/preview': { access: 'programs:read' },
   'GET /api/calendars/:id': { access: 'programs:read' },
   'PUT /api/programs/:id': { access: 'programs:write', audit: 'put-program' },
   'DELETE /api/programs/:id': { access: 'programs:write', audit: 'delete-program' },

@@ -353,6 +353,11 @@ function foreignCalls(r: Random): Call[] {
     { method: 'PUT', path: `/api/zones/${encodeAll(out)}/calendar`, body: { calendar: 'metz-calendrier' } },
     { method: 'POST', path: '/api/programs/preview', body: { zone: out, program: 'constant-40' } },
     { method: 'POST', path: '/api/programs/year-cost', body: { zone: out, program: 'constant-40' } },
+    {
+      method: 'POST',
+      path: '/api/calendars/preview',
+      body: { zone: out, calendar: { id: 'apercu', default: 'constant-40' } },
+    },
     // Definitions Montigny's zones follow.
     { method: 'DELETE', path: '/api/programs/constant-40' },
     { method: 'DELETE', path: '/api/calendars/montigny-calendrier' },
@@ -594,6 +599,10 @@ function bodyEndpoints(): { method: string; path: string; valid: unknown }[] {
     'POST /api/overrides': { target: { zone: live.zones.in }, level: 1, reason: 'r', untilReleased: true },
     'POST /api/programs/preview': { zone: live.zones.in, program: 'constant-40' },
     'POST /api/programs/year-cost': { zone: live.zones.in, program: 'constant-40' },
+    'POST /api/calendars/preview': {
+      zone: live.zones.in,
+      calendar: { id: 'apercu', default: 'constant-40' },
+    },
     'PUT /api/programs/:id': { steps: [{ at: 'dusk', level: 50 }] },
     'PUT /api/calendars/:id': { default: 'constant-40', rules: [] },
     'PUT /api/zones/:id/calendar': { calendar: 'metz-calendrier' },

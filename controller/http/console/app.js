@@ -3,6 +3,8 @@ import { ApiError, api, errorBox, h, replace, session } from './lib.js';
 import { alertsPage } from './alerts.js';
 import { emergencyPage } from './emergency.js';
 import { mapEntry } from './map.js';
+import { calendarsEntry } from './calendars.js';
+import { overridesEntry } from './overrides.js';
 import { programsPage } from './programs.js';
 import { zonesPage } from './zones.js';
 
@@ -18,6 +20,8 @@ const PAGES = [
   { id: 'zones', title: 'Zones', permission: 'lighting:read', render: zonesPage },
   mapEntry,
   { id: 'programs', title: 'Programs', permission: 'programs:read', render: programsPage },
+  calendarsEntry,
+  overridesEntry,
   { id: 'alerts', title: 'Alerts', permission: 'alerts:read', render: alertsPage },
 ];
 

@@ -2,7 +2,10 @@ import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import type { CalendarConfig } from '../../../config/schema';
+import type { ZoneView } from '../../../controller/lighting/runtime/lightingService';
 import {
+  eventually,
   request,
   startLiveService,
   tokenFor,
@@ -105,4 +108,95 @@ it('the map shows every luminaire of the reader’s communes, live, and the emer
   expect(problemsOf(emergency)).toEqual([]);
   await emergency.close();
   expect((await request(live, 'admin-all', 'GET', '/api/relights')).body).toEqual([]);
+}, 60_000);
+
+it('a lighting manager adds 14 July to a calendar, sees the next 14 nights and the year’s cost, then saves it', async () => {
+  // Metz's calendar without its 14 July rule: what the manager starts from.
+  const calendar = (
+    await request<{ calendar: CalendarConfig }>(live, 'admin-all', 'GET', '/api/calendars/metz-calendrier')
+  ).body.calendar;
+  const without = { ...calendar, rules: calendar.rules.filter((r) => r.name !== 'Fête nationale') };
+  expect((await request(live, 'admin-all', 'PUT', '/api/calendars/metz-calendrier', without)).status).toBe(
+    200,
+  );
+
+  const page = await logIn('lighting-metz', DESKTOP);
+  await page.goto(`${live.url}/#/calendars`);
+  await page.getByRole('heading', { name: 'Calendriers' }).waitFor();
+  await page.getByLabel('Calendrier', { exact: true }).selectOption('metz-calendrier');
+  await page.getByRole('button', { name: 'Ajouter une règle' }).click();
+  await page.getByLabel('Règle 1 : nom').fill('14 juillet');
+  await page.getByLabel('Règle 1 : programme').selectOption('nuit-complete');
+  await page.getByLabel(/^Règle 1 : dates/).fill('07-14');
+  await page.getByLabel('Zone de l’aperçu').selectOption(live.zones.in);
+  await page.getByLabel(/^À partir du/).fill('2026-07-07');
+  await page.getByRole('button', { name: 'Aperçu' }).click();
+
+  const nights = page.locator('#calendar-nights');
+  await nights.getByRole('heading', { name: `Les 14 prochaines nuits dans ${live.zones.in}` }).waitFor();
+  await expect(nights.locator('tbody tr').count()).resolves.toBe(14);
+  await expect(nights.locator('tr[data-night="2026-07-14"]').textContent()).resolves.toMatch(
+    /^mar\. 14 juil\. 2026nuit-complete14 juillet/,
+  );
+  await expect(nights.locator('tr[data-night="2026-07-13"]').textContent()).resolves.not.toContain(
+    'nuit-complete',
+  );
+  const year = page.locator('#calendar-year');
+  await year.getByRole('row', { name: /^Ce calendrier [\d  ,]+ [\d  ,]+ [\d  ,]+$/ }).waitFor();
+  await year.getByRole('row', { name: /^Différence/ }).waitFor();
+  await shot(page, 'calendar-14-juillet-preview-desktop');
+
+  await page.getByRole('button', { name: 'Enregistrer' }).click();
+  await page.getByText('Calendrier metz-calendrier enregistré').waitFor();
+  const saved = (
+    await request<{ calendar: CalendarConfig }>(live, 'admin-all', 'GET', '/api/calendars/metz-calendrier')
+  ).body.calendar;
+  expect(saved.rules[0]).toEqual({ name: '14 juillet', program: 'nuit-complete', dates: ['07-14'] });
+  expect(problemsOf(page)).toEqual([]);
+  await page.close();
+  expect((await request(live, 'admin-all', 'PUT', '/api/calendars/metz-calendrier', calendar)).status).toBe(
+    200,
+  );
+}, 60_000);
+
+it('an override is set on a zone with a short expiry, shows in force with its end, and ends by itself', async () => {
+  const page = await logIn('lighting-metz', DESKTOP);
+  await page.goto(`${live.url}/#/overrides`);
+  await page.getByRole('heading', { name: 'Dérogations', exact: true }).waitFor();
+  await page.getByLabel('Zone', { exact: true }).selectOption(live.zones.in);
+  await page.getByLabel('Niveau (%)').fill('30');
+  // Eight seconds from now, in the browser's own time zone, as the field takes it.
+  const until = await page.evaluate(() => {
+    const d = new Date(Date.now() + 8000);
+    const p = (n: number): string => String(n).padStart(2, '0');
+    return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())}T${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())}`;
+  });
+  await page.getByLabel('Jusqu’au').fill(until);
+  await page.getByLabel('Motif').fill('Travaux de voirie');
+  await page.getByRole('button', { name: 'Appliquer la dérogation' }).click();
+
+  const list = page.locator('#overrides');
+  await list.getByText(/Travaux de voirie — lighting-metz, .* · fin le /).waitFor();
+  await list.getByText(/30 % · 4 luminaires/).waitFor();
+  const device = live.config.zones.find((z) => z.id === live.zones.in)!.luminaires[0].device;
+  const channelsAt = (level: number): Promise<true | undefined> =>
+    Promise.resolve(
+      live.simulation
+        .controller(device)
+        .allChannels()
+        .slice(0, 4)
+        .every((c) => c.inEffect === level) || undefined,
+    );
+  await eventually('the devices at 30 %', () => channelsAt(30));
+  await shot(page, 'override-in-force-desktop');
+
+  // It ends on its own: the list follows through the event stream, and the devices leave 30 %.
+  await list.getByText('Aucune.').waitFor({ timeout: 20_000 });
+  expect((await request(live, 'admin-all', 'GET', '/api/overrides')).body).toEqual([]);
+  const schedule = (await request<ZoneView>(live, 'admin-all', 'GET', `/api/zones/${live.zones.in}`)).body
+    .schedule!;
+  await eventually('the devices back to the schedule', () => channelsAt(schedule.level));
+  await shot(page, 'override-ended-desktop');
+  expect(problemsOf(page)).toEqual([]);
+  await page.close();
 }, 60_000);

@@ -289,6 +289,25 @@ const CASES: Case[] = [
     }),
   },
   {
+    endpoint: 'POST /api/calendars/preview',
+    allowed: READERS,
+    status: 200,
+    scope: 'commune',
+    call: (w) => ({
+      method: 'POST',
+      path: '/api/calendars/preview',
+      body: {
+        zone: zone(w),
+        calendar: {
+          id: 'apercu',
+          default: 'nuit-complete',
+          rules: [{ dates: ['07-14'], program: 'abaissement' }],
+        },
+        nights: 3,
+      },
+    }),
+  },
+  {
     endpoint: 'GET /api/calendars',
     allowed: READERS,
     status: 200,

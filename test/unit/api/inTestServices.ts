@@ -107,6 +107,11 @@ export class InTestServices implements ApiServices {
       this.zoneIn(request.zone, actor);
       throw new LightingError('unavailable', 'not started');
     },
+    previewCalendar: (request, actor) => {
+      this.calls.push({ method: 'previewCalendar', args: [request] });
+      this.zoneIn(request.zone, actor);
+      throw new LightingError('unavailable', 'not started');
+    },
     subscribe: (_actor, listener) => {
       this.listeners.add(listener);
       return () => this.listeners.delete(listener);
