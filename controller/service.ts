@@ -6,6 +6,7 @@ import { MqttConnection } from '../drivers/mqtt/connection';
 import { AuditLog, auditLogOptionsFromConfig } from './audit/auditLog';
 import { ApiServer } from './http/server';
 import { MapLayout } from './http/mapLayout';
+import { OfficialsBoard } from './http/officials';
 import { Bus } from './bus';
 import type { Clock } from '../core/clock';
 import type { ServiceContext } from './context';
@@ -172,6 +173,11 @@ export class Service {
         health: () => health.report(),
         metrics: () => health.metrics(),
         map: new MapLayout(config),
+        officials: new OfficialsBoard(
+          config,
+          { lighting: this.lighting, energy: this.energy, alerts: this.alerts },
+          clock,
+        ),
       },
       audit: this.audit,
       clock,

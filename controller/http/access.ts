@@ -103,6 +103,8 @@ export const ENDPOINTS = {
   'PUT /api/zones/:id/calendar': { access: 'programs:write', audit: 'assign-calendar' },
   'GET /api/buildings': { access: 'energy:read' },
   'GET /api/buildings/:id': { access: 'energy:read' },
+  'GET /api/buildings/:id/points/:point/history': { access: 'energy:read' },
+  'GET /api/officials/:commune': { access: 'energy:read' },
   'GET /api/alerts': { access: 'alerts:read' },
   'POST /api/alerts/:id/acknowledge': { access: 'alerts:acknowledge', audit: 'acknowledge-alert' },
   'GET /api/audit': { access: 'audit:read' },

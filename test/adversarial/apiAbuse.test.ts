@@ -104,6 +104,8 @@ const fixture = {
   luminaireIn: '',
   luminaireOut: '',
   buildingOut: '',
+  /** 'building/points/point' of a sensor point of Montigny. */
+  sensorOut: '',
   alertOut: '',
 };
 
@@ -215,8 +217,13 @@ beforeAll(async () => {
   const buildings = (await must('admin-all', { path: '/api/buildings' }, 200)) as {
     id: string;
     commune: string;
+    points: { id: string; measurement: string }[];
   }[];
   fixture.buildingOut = buildings.find((b) => b.commune === OUT)!.id;
+  const sensing = buildings.find(
+    (b) => b.commune === OUT && b.points.some((p) => p.measurement === 'sensor'),
+  )!;
+  fixture.sensorOut = `${sensing.id}/points/${sensing.points.find((p) => p.measurement === 'sensor')!.id}`;
   // An alert of each building from its first power reading (the 'power-seen' rule).
   const deadline = Date.now() + 15_000;
   while (fixture.alertOut === '' && Date.now() < deadline) {
@@ -307,6 +314,8 @@ function foreignCalls(r: Random): Call[] {
       path: `/api/commands/${encodeAll(id)}/progress`,
     })),
     { path: `/api/buildings/${encodeAll(fixture.buildingOut)}` },
+    { path: `/api/buildings/${fixture.sensorOut}/history` },
+    ...idVariants(OUT).map((id) => ({ path: `/api/officials/${id}` })),
     { method: 'POST', path: `/api/alerts/${encodeURIComponent(fixture.alertOut)}/acknowledge` },
     ...[fixture.relightOut, encodeAll(fixture.relightOut)].map((id) => ({
       method: 'DELETE',
@@ -397,7 +406,7 @@ function uncovered(calls: Call[]): string[] {
   return Object.keys(ENDPOINTS).filter((endpoint) => {
     if (NOT_OF_A_COMMUNE.has(endpoint)) return false;
     const [method, pattern] = endpoint.split(' ');
-    const regex = new RegExp(`^${pattern.replace(/:id/g, '[^/?]+')}(\\?|$)`);
+    const regex = new RegExp(`^${pattern.replace(/:\w+/g, '[^/?]+')}(\\?|$)`);
     return !reached.some((c) => (c.method ?? 'GET') === method && regex.test(c.path));
   });
 }

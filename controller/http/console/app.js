@@ -5,6 +5,7 @@ import { emergencyPage } from './emergency.js';
 import { mapEntry } from './map.js';
 import { calendarsEntry } from './calendars.js';
 import { overridesEntry } from './overrides.js';
+import { officialsEntry } from './officials.js';
 import { programsPage } from './programs.js';
 import { zonesPage } from './zones.js';
 
@@ -23,6 +24,7 @@ const PAGES = [
   calendarsEntry,
   overridesEntry,
   { id: 'alerts', title: 'Alerts', permission: 'alerts:read', render: alertsPage },
+  officialsEntry,
 ];
 
 const main = document.getElementById('main');

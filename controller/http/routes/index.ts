@@ -4,6 +4,7 @@ import { registerCommandRoutes } from './commands';
 import { registerDefinitionRoutes } from './definitions';
 import { registerLightingStateRoutes } from './lightingState';
 import { registerMapRoutes } from './map';
+import { registerOfficialsRoutes } from './officials';
 import { registerServiceRoutes } from './service';
 import type { RouteContext } from './shared';
 import { registerTelemetryRoutes } from './telemetry';
@@ -23,4 +24,5 @@ export function registerRoutes(fastify: FastifyInstance, ctx: RouteContext): voi
   registerTelemetryRoutes(fastify, ctx);
   registerAuditRoutes(fastify, ctx);
   registerMapRoutes(fastify, ctx);
+  registerOfficialsRoutes(fastify, ctx);
 }

@@ -9,6 +9,7 @@ import type { Endpoint } from '../access';
 import { ApiError } from '../errors';
 import type { EventStreams } from '../events';
 import type { MapLayout } from '../mapLayout';
+import type { OfficialsBoard } from '../officials';
 import type { MetricFamily } from '../metrics';
 import type { ResolvedApiOptions } from '../options';
 import type { EventTickets } from '../tickets';
@@ -24,6 +25,8 @@ export interface ApiServices {
   metrics?(): MetricsReport;
   /** Positions for the console's map, from the configuration. */
   map: MapLayout;
+  /** The elected officials' figures of a commune. */
+  officials: OfficialsBoard;
 }
 
 /** What a command handler tells the audit log about what it did. */

@@ -234,6 +234,16 @@ function countsOf(nightsByProgram: ReadonlyMap<string, number>): { id: string; n
   return [...nightsByProgram].map(([id, count]) => ({ id, nights: count }));
 }
 
+/** € per kWh of electricity in force on `date` ('YYYY-MM-DD') for the commune; undefined when none is. */
+export function electricityPriceOn(
+  tariffs: readonly TariffConfig[],
+  commune: string,
+  date: string,
+): number | undefined {
+  const tariff = inForce(electricity(tariffs, commune, [], 'tariff'), date);
+  return tariff ? tariff.entry.eur_per_unit / tariff.kWhPerUnit : undefined;
+}
+
 interface Dated<T> {
   entry: T;
   from: string;

@@ -4,7 +4,10 @@ import path from 'node:path';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import type { CalendarConfig } from '../../../config/schema';
 import type { ZoneView } from '../../../controller/lighting/runtime/lightingService';
+import type { PointHistoryView } from '../../../controller/telemetry/services';
 import {
+  IN,
+  OUT,
   eventually,
   request,
   startLiveService,
@@ -197,6 +200,70 @@ it('an override is set on a zone with a short expiry, shows in force with its en
     .schedule!;
   await eventually('the devices back to the schedule', () => channelsAt(schedule.level));
   await shot(page, 'override-ended-desktop');
+  expect(problemsOf(page)).toEqual([]);
+  await page.close();
+}, 60_000);
+
+/** A sensor point of a building of the commune, from the configuration. */
+function sensorOf(commune: string): { building: string; point: string } {
+  const building = live.config.buildings.find(
+    (b) => b.commune === commune && b.points.some((p) => p.measurement === 'sensor'),
+  )!;
+  return { building: building.id, point: building.points.find((p) => p.measurement === 'sensor')!.id };
+}
+
+it('a viewer sees the figures and 24-hour curves of their commune, and nothing of another commune', async () => {
+  const metz = sensorOf(IN);
+  const montigny = sensorOf(OUT);
+  // The sampler has fed the point's history (the simulated meter gateway answers every period).
+  await eventually('a bucket of history', async () => {
+    const answer = await request<PointHistoryView>(
+      live,
+      'viewer-metz',
+      'GET',
+      `/api/buildings/${metz.building}/points/${metz.point}/history`,
+    );
+    return answer.body.buckets.length > 0 ? true : undefined;
+  });
+
+  const page = await logIn('viewer-metz', PHONE);
+  await page.goto(`${live.url}/#/officials`);
+  await page.getByRole('heading', { name: 'Ma commune' }).waitFor();
+  await expect(page.getByLabel('Commune').locator('option').allTextContents()).resolves.toEqual(['Metz']);
+  const tiles = page.locator('#officials-tiles');
+  await tiles.getByText('Points lumineux allumés').waitFor();
+  await expect(tiles.locator('li', { hasText: 'Points lumineux allumés' }).textContent()).resolves.toMatch(
+    /allumés\d+ \/ 4/,
+  );
+  // Last year's month is not known to the service: said so, not invented.
+  await expect(tiles.locator('li', { hasText: 'Même mois l’an dernier' }).textContent()).resolves.toContain(
+    'non disponible',
+  );
+  await page.locator('#officials-curve svg.curve path.mean').waitFor({ state: 'attached' });
+  await expect(page.locator('#officials-curve svg.curve').getAttribute('aria-label')).resolves.toMatch(
+    /^Courbe sur 24 heures : de [\d ,-]+ à [\d ,-]+/,
+  );
+  await expect(page.locator('#officials-points tbody tr').count()).resolves.toBeGreaterThan(0);
+  for (const row of await page.locator('#officials-points tbody tr').all())
+    await expect(row.getAttribute('data-point')).resolves.not.toContain(montigny.building);
+  await shot(page, 'officials-metz-phone');
+  expect(await page.evaluate('document.documentElement.scrollWidth')).toBeLessThanOrEqual(PHONE.width);
+
+  // The API itself refuses Montigny to a viewer of Metz, whatever the page shows.
+  const statuses = await page.evaluate(
+    async ({ token, paths }) =>
+      Promise.all(
+        paths.map(async (p) => (await fetch(p, { headers: { authorization: `Bearer ${token}` } })).status),
+      ),
+    {
+      token: tokenFor('viewer-metz'),
+      paths: [
+        `/api/officials/${OUT}`,
+        `/api/buildings/${montigny.building}/points/${montigny.point}/history`,
+      ],
+    },
+  );
+  expect(statuses).toEqual([403, 403]);
   expect(problemsOf(page)).toEqual([]);
   await page.close();
 }, 60_000);

@@ -71,6 +71,8 @@ const fixture = {
   building: {} as Record<Where, string>,
   calendar: {} as Record<Where, CalendarEntry['calendar']>,
   zoneCalendar: {} as Record<Where, string>,
+  /** 'building/points/point' of a sensor point of each commune. */
+  sensor: {} as Record<Where, string>,
 };
 let serial = 0;
 const communeOf = (where: Where): string => (where === 'in' ? IN : OUT);
@@ -396,6 +398,20 @@ const CASES: Case[] = [
     call: (w) => ({ method: 'GET', path: `/api/buildings/${fixture.building[w]}` }),
   },
   {
+    endpoint: 'GET /api/buildings/:id/points/:point/history',
+    allowed: READERS,
+    status: 200,
+    scope: 'commune',
+    call: (w) => ({ method: 'GET', path: `/api/buildings/${fixture.sensor[w]}/history` }),
+  },
+  {
+    endpoint: 'GET /api/officials/:commune',
+    allowed: READERS,
+    status: 200,
+    scope: 'commune',
+    call: (w) => ({ method: 'GET', path: `/api/officials/${communeOf(w)}` }),
+  },
+  {
     endpoint: 'GET /api/alerts',
     allowed: READERS,
     status: 200,
@@ -457,6 +473,11 @@ beforeAll(async () => {
       'buildings',
     );
     fixture.building[where] = buildings.find((b) => b.commune === communeOf(where))!.id;
+    const sensing = buildings.find(
+      (b) => b.commune === communeOf(where) && b.points.some((p) => p.measurement === 'sensor'),
+    )!;
+    fixture.sensor[where] =
+      `${sensing.id}/points/${sensing.points.find((p) => p.measurement === 'sensor')!.id}`;
   }
   // The rule raises an alert per building at its first power reading.
   const alerts = await eventually('an alert in each commune', async () => {
