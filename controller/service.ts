@@ -10,6 +10,8 @@ import { OpenDataPublisher } from './opendata/publisher';
 import { MqttConnection } from '../drivers/mqtt/connection';
 import { AuditLog, auditLogOptionsFromConfig } from './audit/auditLog';
 import { ApiServer } from './http/server';
+import { MapLayout } from './http/mapLayout';
+import { OfficialsBoard } from './http/officials';
 import { Bus } from './bus';
 import type { Clock } from '../core/clock';
 import type { ServiceContext } from './context';
@@ -215,6 +217,12 @@ export class Service {
           clock,
           logger: logger.child('opendata'),
         }),
+        map: new MapLayout(config),
+        officials: new OfficialsBoard(
+          config,
+          { lighting: this.lighting, energy: this.energy, alerts: this.alerts },
+          clock,
+        ),
       },
       audit: this.audit,
       clock,

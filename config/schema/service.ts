@@ -72,6 +72,25 @@ const AddressOrPrefix = z.string().refine(isAddressOrPrefix, {
   message: "must be an IP address or a prefix such as '10.0.0.0/8' or 'fd00::/8'",
 });
 
+/**
+ * A tile server for the console's map: its origin is added to the console's Content Security Policy
+ * (img-src), so it must be a plain https (or http) URL whose host is fixed, or starts with a `{s}` label.
+ */
+export const MapTiles = z.strictObject({
+  url: z
+    .string()
+    .regex(
+      /^https?:\/\/(\{s\}\.)?[a-z0-9.-]+(:\d{1,5})?\/[^\s'";]*\{z\}[^\s'";]*\{x\}[^\s'";]*\{y\}[^\s'";]*$/,
+      {
+        message:
+          "must be an http(s) tile URL with {z}, {x} and {y}, such as 'https://{s}.tile.openstreetmap.org/{z}/{x}/{y}.png'",
+      },
+    )
+    .describe('Tile URL template: {z}/{x}/{y}, and optionally {s} as the first label of the host.'),
+  attribution: z.string().min(1).max(300).describe('Shown on the map, as the tile provider’s licence asks.'),
+  max_zoom: z.number().int().min(1).max(22).default(19),
+});
+
 export const HttpSection = z
   .strictObject({
     host: ListenHost.default('127.0.0.1'),
@@ -82,6 +101,9 @@ export const HttpSection = z
       .describe(
         'Reverse proxies whose X-Forwarded-For is believed (addresses or prefixes). Empty: the peer address is the client.',
       ),
+    map_tiles: MapTiles.optional().describe(
+      'Background tiles of the console’s map. Absent: the map is drawn from the configuration alone (no tile server).',
+    ),
   })
   .default({ host: '127.0.0.1', port: 8080, trusted_proxies: [] });
 

@@ -176,6 +176,13 @@ export const YearCostBody = z
   })
   .superRefine(oneProgram);
 
+export const CalendarPreviewBody = z.strictObject({
+  zone: Id,
+  calendar: Calendar.describe('The draft calendar, as PUT /api/calendars/:id would take it (with its id).'),
+  from: NightDate.optional().describe('First night; default: the current night.'),
+  nights: z.number().int().min(1).max(62).optional().describe('Nights listed one by one; default 14.'),
+});
+
 export const AlertsQuery = z.strictObject({
   includeCleared: z.stringbool().optional().describe('Add recently cleared alerts.'),
 });

@@ -24,6 +24,7 @@ import { collectMetrics, type HttpCounters } from './collect';
 import { coerceApiOptions, type ApiOptions, type ResolvedApiOptions } from './options';
 import { fallbackNote, registerRoutes, type ApiServices } from './routes';
 import { registerStaticFiles } from './staticFiles';
+import { consoleCsp, registerMapAssets } from './mapSupport';
 import { CommuneIndex } from './communeIndex';
 import { ThrottledLog } from '../../core/throttledLog';
 import { EventTickets } from './tickets';
@@ -49,11 +50,6 @@ const CLIENTS: Record<string, Actor['via']> = { console: 'console', cli: 'cli' }
 /** Where a browser cannot set a header: an event stream (EventSource) and a download link (an export). */
 const TICKET_ENDPOINTS: ReadonlySet<string> = new Set(['GET /api/events', 'GET /api/exports']);
 
-/** Content Security Policy of the console: its own files only, nothing inline, no framing. */
-const CONSOLE_CSP =
-  "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; " +
-  "frame-ancestors 'none'; base-uri 'none'; form-action 'self'";
-
 /**
  * The operators' HTTP API, its OpenAPI document and the web console, as a Component: built and
  * listening in start(), closed in stop(). Every request goes through one authentication hook (bearer
@@ -71,6 +67,8 @@ export class ApiServer implements Component {
   private readonly streams: EventStreams;
   private readonly authLog = new ThrottledLog<AuthRefusal>(AUTH_LOG_INTERVAL_MS);
   private readonly counters: HttpCounters = { requests: new Map(), authFailures: 0, auditFailures: 0 };
+  /** Content Security Policy of the console (and of every answer). */
+  private readonly csp: string;
   private app?: FastifyInstance;
   private stopping?: Promise<void>;
 
@@ -84,6 +82,7 @@ export class ApiServer implements Component {
     );
     this.tickets = new EventTickets(deps.clock, this.options.ticketTtlMs);
     this.territory = new CommuneIndex(deps.config);
+    this.csp = consoleCsp(deps.config.http.map_tiles?.url);
     this.streams = new EventStreams({
       clock: deps.clock,
       logger: deps.logger.child('events'),
@@ -163,7 +162,7 @@ export class ApiServer implements Component {
       }
     });
     app.addHook('onSend', async (request, reply, payload) => {
-      setSecurityHeaders(reply);
+      setSecurityHeaders(reply, this.csp);
       // Answers carry live state, commune data and audit entries: no browser or proxy keeps them. The
       // console's files say otherwise themselves (staticFiles.ts).
       if (!reply.hasHeader('cache-control')) void reply.header('cache-control', 'no-store');
@@ -232,6 +231,7 @@ export class ApiServer implements Component {
     });
     app.get('/api/openapi.json', { schema: { hide: true } }, () => app.swagger());
     registerStaticFiles(app, this.options.consoleDir);
+    registerMapAssets(app);
     await app.ready();
     return app;
   }
@@ -415,11 +415,11 @@ function pathOf(url: string): string {
   return short.replace(/[\u0000-\u001f\u007f]/g, (c) => `%${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
 }
 
-function setSecurityHeaders(reply: FastifyReply): void {
+function setSecurityHeaders(reply: FastifyReply, csp: string): void {
   void reply.header('x-content-type-options', 'nosniff');
   void reply.header('referrer-policy', 'no-referrer');
   void reply.header('x-frame-options', 'DENY');
-  void reply.header('content-security-policy', CONSOLE_CSP);
+  void reply.header('content-security-policy', csp);
 }
 
 /**

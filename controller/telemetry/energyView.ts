@@ -2,7 +2,14 @@ import type { BuildingConfig, Config } from '../../config/schema';
 import type { Clock } from '../../core/clock';
 import { timeZone } from '../../core/localTime';
 import { coversAny, type Actor } from '../scope';
-import { AlertError, type BuildingView, type EnergyService, type PointView } from './services';
+import {
+  AlertError,
+  type BuildingView,
+  type EnergyService,
+  type PointHistoryView,
+  type PointView,
+} from './services';
+import { BUCKET_MS, type PointHistory } from './pointHistory';
 
 import type { DeviceBook } from './deviceBook';
 import { OpeningHours } from './openingHours';
@@ -21,6 +28,7 @@ export class EnergyView implements EnergyService {
     private readonly catalog: PointCatalog,
     private readonly book: DeviceBook,
     private readonly clock: Clock,
+    private readonly pointHistory: PointHistory,
   ) {
     const zone = timeZone(config.site.timezone);
     for (const building of config.buildings) this.hours.set(building.id, new OpeningHours(building, zone));
@@ -34,6 +42,34 @@ export class EnergyView implements EnergyService {
   }
 
   building(id: string, actor: Actor): BuildingView {
+    return this.view(this.visible(id, actor), this.clock.now());
+  }
+
+  history(buildingId: string, pointId: string, actor: Actor): PointHistoryView {
+    const building = this.visible(buildingId, actor);
+    const point = this.catalog.bySource.get(`${building.id}/${pointId}`);
+    if (!point || point.isMeter)
+      throw new AlertError(
+        'not-found',
+        `no sensor point '${pointId}' in building '${building.id}' (known: ${building.points
+          .filter((p) => p.measurement === 'sensor')
+          .map((p) => p.id)
+          .join(', ')})`,
+      );
+    const now = this.clock.now();
+    const { id, name, quantity, unit, room, value, at, stale } = this.view(building, now).points.find(
+      (p) => p.id === pointId,
+    )!;
+    return {
+      building: building.id,
+      commune: building.commune,
+      point: { id, name, quantity, unit, room, value, at, stale },
+      bucketMs: BUCKET_MS,
+      buckets: this.pointHistory.series(point.index, now),
+    };
+  }
+
+  private visible(id: string, actor: Actor): BuildingConfig {
     const building = this.config.buildings.find((b) => b.id === id);
     if (!building) throw new AlertError('not-found', `no building '${id}'`);
     if (!coversAny(actor.communes, [building.commune]))
@@ -41,7 +77,7 @@ export class EnergyView implements EnergyService {
         'forbidden',
         `building '${id}' is in commune '${building.commune}', outside yours`,
       );
-    return this.view(building, this.clock.now());
+    return building;
   }
 
   private view(building: BuildingConfig, now: number): BuildingView {

@@ -5,6 +5,7 @@ import type { DeviceRegistry } from '../devices';
 import type { Logger } from '../../core/logger';
 import type { CounterStep } from './counters';
 import type { DeviceBook } from './deviceBook';
+import type { PointHistory } from './pointHistory';
 import { type CatalogPoint, type PointCatalog } from './points';
 import { ThrottledErrors } from './recorder';
 import type { LineSink } from '../../drivers/timeSeries';
@@ -21,6 +22,8 @@ export interface SamplerDeps {
   maxClockSkewMs: number;
   /** Told of each new value of a watched point (alert rules), after its line is made. */
   onWatched?: (point: CatalogPoint, now: number) => void;
+  /** The last 24 hours of every sensor point (the officials' curves). */
+  history?: PointHistory;
 }
 
 export interface SamplerStats {
@@ -129,7 +132,7 @@ export class Sampler {
   /** Samples of one device to lines: the hot path. Samples of keys not ours (lighting) are skipped. */
   ingest(deviceId: string, samples: readonly Sample[]): void {
     if (!this.running) return;
-    const { catalog, maxClockSkewMs, onWatched } = this.deps;
+    const { catalog, maxClockSkewMs, onWatched, history } = this.deps;
     const counters = this.counters;
     let lines: string[] | undefined;
     let now = 0;
@@ -148,6 +151,14 @@ export class Sampler {
       if (!Number.isSafeInteger(timestamp)) timestamp = Math.round(timestamp);
       (lines ??= []).push(point.ingest(sample, timestamp, this.step));
       point.lines++;
+      // Sensors only: a meter's value is its index, whose curve says nothing a day long.
+      if (
+        history &&
+        point.counter === undefined &&
+        typeof point.value === 'number' &&
+        point.quality !== 'bad'
+      )
+        history.record(point.index, point.value, timestamp);
       if (point.watched && onWatched) {
         if (now === 0) now = this.deps.clock.now();
         onWatched(point, now);

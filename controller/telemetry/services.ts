@@ -37,10 +37,32 @@ export interface BuildingView {
   points: PointView[];
 }
 
+/** Five minutes of a point: PointHistory's bucket. */
+export interface HistoryBucket {
+  /** Start of the bucket, epoch ms. */
+  at: number;
+  min: number;
+  mean: number;
+  max: number;
+  samples: number;
+}
+
+/** The last 24 hours of a sensor point, in 5-minute buckets (min, mean, max), kept in memory. */
+export interface PointHistoryView {
+  building: string;
+  commune: string;
+  point: Pick<PointView, 'id' | 'name' | 'quantity' | 'unit' | 'room' | 'value' | 'at' | 'stale'>;
+  bucketMs: number;
+  /** Oldest first; buckets without a sample are left out. */
+  buckets: HistoryBucket[];
+}
+
 export interface EnergyService {
   buildings(actor: Actor): BuildingView[];
   /** Throws an error with code 'not-found' or 'forbidden' (see AlertError). */
   building(id: string, actor: Actor): BuildingView;
+  /** A sensor point's last 24 hours; 'not-found' (also for meters) or 'forbidden'. */
+  history(building: string, point: string, actor: Actor): PointHistoryView;
 }
 
 export type AlertState = 'raised' | 'acknowledged' | 'cleared';

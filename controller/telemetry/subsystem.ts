@@ -6,6 +6,7 @@ import { DeviceBook, servedCommunes } from './deviceBook';
 import { EnergyView } from './energyView';
 import { PointCatalog } from './points';
 import { ServiceMetricsWriter, TelemetryRecorder } from './recorder';
+import { PointHistory } from './pointHistory';
 import { Sampler } from './sampler';
 import { TelemetryStorage } from './storage';
 
@@ -138,8 +139,10 @@ export function buildTelemetry(context: ServiceContext, options: TelemetryOption
     configDir: context.configDir,
     env: context.env,
   });
+  const history = new PointHistory(catalog.points.length);
   const sampler = new Sampler({
     catalog,
+    history,
     devices,
     book,
     sink: storage,
@@ -149,7 +152,7 @@ export function buildTelemetry(context: ServiceContext, options: TelemetryOption
     maxClockSkewMs: config.telemetry.max_clock_skew_s * 1000,
     onWatched: (point, now) => alerts.observePoint(point, now),
   });
-  const energy = new EnergyView(config, catalog, book, clock);
+  const energy = new EnergyView(config, catalog, book, clock, history);
   const serviceMetrics = new ServiceMetricsWriter({
     instance: config.service.instance,
     periodMs: config.telemetry.service_period_s * 1000,

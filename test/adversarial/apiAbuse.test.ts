@@ -104,6 +104,8 @@ const fixture = {
   luminaireIn: '',
   luminaireOut: '',
   buildingOut: '',
+  /** 'building/points/point' of a sensor point of Montigny. */
+  sensorOut: '',
   alertOut: '',
 };
 
@@ -215,8 +217,13 @@ beforeAll(async () => {
   const buildings = (await must('admin-all', { path: '/api/buildings' }, 200)) as {
     id: string;
     commune: string;
+    points: { id: string; measurement: string }[];
   }[];
   fixture.buildingOut = buildings.find((b) => b.commune === OUT)!.id;
+  const sensing = buildings.find(
+    (b) => b.commune === OUT && b.points.some((p) => p.measurement === 'sensor'),
+  )!;
+  fixture.sensorOut = `${sensing.id}/points/${sensing.points.find((p) => p.measurement === 'sensor')!.id}`;
   // An alert of each building from its first power reading (the 'power-seen' rule).
   const deadline = Date.now() + 15_000;
   while (fixture.alertOut === '' && Date.now() < deadline) {
@@ -313,6 +320,8 @@ function foreignCalls(r: Random): Call[] {
       `kind=zone&id=${encodeURIComponent(out)}`,
       `kind=commune&id=${OUT}`,
     ].map((what) => ({ path: `/api/exports?${what}&from=2026-01-01&to=2026-01-02` })),
+    { path: `/api/buildings/${fixture.sensorOut}/history` },
+    ...idVariants(OUT).map((id) => ({ path: `/api/officials/${id}` })),
     { method: 'POST', path: `/api/alerts/${encodeURIComponent(fixture.alertOut)}/acknowledge` },
     ...[fixture.relightOut, encodeAll(fixture.relightOut)].map((id) => ({
       method: 'DELETE',
@@ -359,6 +368,11 @@ function foreignCalls(r: Random): Call[] {
     { method: 'PUT', path: `/api/zones/${encodeAll(out)}/calendar`, body: { calendar: 'metz-calendrier' } },
     { method: 'POST', path: '/api/programs/preview', body: { zone: out, program: 'constant-40' } },
     { method: 'POST', path: '/api/programs/year-cost', body: { zone: out, program: 'constant-40' } },
+    {
+      method: 'POST',
+      path: '/api/calendars/preview',
+      body: { zone: out, calendar: { id: 'apercu', default: 'constant-40' } },
+    },
     // Definitions Montigny's zones follow.
     { method: 'DELETE', path: '/api/programs/constant-40' },
     { method: 'DELETE', path: '/api/calendars/montigny-calendrier' },
@@ -374,6 +388,7 @@ const LISTS = [
   '/api/alerts',
   '/api/communes',
   '/api/usage',
+  '/api/map',
 ];
 
 /**
@@ -604,6 +619,10 @@ function bodyEndpoints(): { method: string; path: string; valid: unknown }[] {
     'POST /api/overrides': { target: { zone: live.zones.in }, level: 1, reason: 'r', untilReleased: true },
     'POST /api/programs/preview': { zone: live.zones.in, program: 'constant-40' },
     'POST /api/programs/year-cost': { zone: live.zones.in, program: 'constant-40' },
+    'POST /api/calendars/preview': {
+      zone: live.zones.in,
+      calendar: { id: 'apercu', default: 'constant-40' },
+    },
     'PUT /api/programs/:id': { steps: [{ at: 'dusk', level: 50 }] },
     'PUT /api/calendars/:id': { default: 'constant-40', rules: [] },
     'PUT /api/zones/:id/calendar': { calendar: 'metz-calendrier' },

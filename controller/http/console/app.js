@@ -3,6 +3,10 @@ import { ApiError, api, errorBox, h, replace, session } from './lib.js';
 import { alertsPage } from './alerts.js';
 import { emergencyPage } from './emergency.js';
 import { exportsPage } from './exports.js';
+import { mapEntry } from './map.js';
+import { calendarsEntry } from './calendars.js';
+import { overridesEntry } from './overrides.js';
+import { officialsEntry } from './officials.js';
 import { programsPage } from './programs.js';
 import { reportPage } from './report.js';
 import { t } from './i18n.js';
@@ -18,10 +22,14 @@ const PAGES = [
     className: 'emergency',
   },
   { id: 'zones', title: 'Zones', permission: 'lighting:read', render: zonesPage },
+  mapEntry,
   { id: 'programs', title: 'Programs', permission: 'programs:read', render: programsPage },
+  calendarsEntry,
+  overridesEntry,
   { id: 'alerts', title: 'Alerts', permission: 'alerts:read', render: alertsPage },
   { id: 'report', title: t('report.nav'), permission: 'reports:read', render: reportPage },
   { id: 'exports', title: 'Exports', permission: 'exports:read', render: exportsPage },
+  officialsEntry,
 ];
 
 /** Usage counting (docs/evaluation.md): what happened, never who; a lost beacon is not worth an error. */

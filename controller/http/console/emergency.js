@@ -1,6 +1,7 @@
 // Emergency relight, made for a phone at 3 a.m.: commune → zone → confirm → relight → "confirmed by
 // N/N luminaires" from the devices' read-back → clear.
 import { api, describeTarget, errorBox, formatDateTime, h, replace } from './lib.js';
+import { zoneMapPicker } from './map.js';
 
 const REASONS = [
   'Road accident',
@@ -92,6 +93,15 @@ export function emergencyPage(main, { onUnauthorized }) {
     };
     search.addEventListener('input', draw);
     draw();
+    // Or by place: a tap on the map, or "near me" (map.js).
+    const onMap = h('div');
+    zoneMapPicker(onMap, {
+      commune: commune.id,
+      onPick: (id) => {
+        const z = own.find((zone) => zone.id === id);
+        if (z) confirm({ zone: z.id }, z.name || z.id, z.luminaires, commune);
+      },
+    });
     replace(
       flow,
       h('h2', { id: 'flow-title' }, `2. Choose the zone in ${commune.name}`),
@@ -112,6 +122,7 @@ export function emergencyPage(main, { onUnauthorized }) {
         ),
       ),
       list,
+      onMap,
       communes.length > 1
         ? h(
             'p',

@@ -6,6 +6,7 @@ import { ApiError } from '../errors';
 import {
   AssignCalendarBody,
   CalendarBody,
+  CalendarPreviewBody,
   IdParams,
   PreviewBody,
   ProgramBody,
@@ -115,6 +116,18 @@ export function registerDefinitionRoutes(fastify: FastifyInstance, ctx: RouteCon
         actorOf(request),
       );
     },
+  });
+
+  app.route({
+    ...at('POST /api/calendars/preview'),
+    schema: {
+      tags: ['programs'],
+      summary:
+        'A draft calendar in a zone before it is saved: the program of each coming night (14 by default) and its year’s cost against the zone’s calendar now (CalendarPreview).',
+      body: CalendarPreviewBody,
+      security: BEARER,
+    },
+    handler: (request) => lighting.previewCalendar(request.body, actorOf(request)),
   });
 
   app.route({

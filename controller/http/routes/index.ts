@@ -6,6 +6,8 @@ import { registerEvaluationRoutes } from './evaluation';
 import { registerExportRoutes } from './exports';
 import { registerOpenDataRoutes } from './opendata';
 import { registerLightingStateRoutes } from './lightingState';
+import { registerMapRoutes } from './map';
+import { registerOfficialsRoutes } from './officials';
 import { registerServiceRoutes } from './service';
 import type { RouteContext } from './shared';
 import { registerTelemetryRoutes } from './telemetry';
@@ -27,4 +29,6 @@ export function registerRoutes(fastify: FastifyInstance, ctx: RouteContext): voi
   registerEvaluationRoutes(fastify, ctx);
   registerExportRoutes(fastify, ctx);
   registerOpenDataRoutes(fastify, ctx);
+  registerMapRoutes(fastify, ctx);
+  registerOfficialsRoutes(fastify, ctx);
 }

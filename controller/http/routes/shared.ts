@@ -11,6 +11,8 @@ import type { AuthenticatedUser } from '../auth';
 import type { Endpoint } from '../access';
 import { ApiError } from '../errors';
 import type { EventStreams } from '../events';
+import type { MapLayout } from '../mapLayout';
+import type { OfficialsBoard } from '../officials';
 import type { MetricFamily } from '../metrics';
 import type { ResolvedApiOptions } from '../options';
 import type { EventTickets } from '../tickets';
@@ -31,6 +33,10 @@ export interface ApiServices {
   exports?: ExportService;
   /** Open datasets and their catalogue; absent in tests of other parts. */
   openData?: OpenDataService;
+  /** Positions for the console's map, from the configuration. */
+  map: MapLayout;
+  /** The elected officials' figures of a commune. */
+  officials: OfficialsBoard;
 }
 
 /** What a command handler tells the audit log about what it did. */

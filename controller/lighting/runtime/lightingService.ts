@@ -278,6 +278,42 @@ export interface YearCost {
   notes: string[];
 }
 
+export interface CalendarPreviewRequest {
+  zone: string;
+  /** A calendar not saved yet, validated like putCalendar (its programs must exist). */
+  calendar: unknown;
+  /** First night, 'YYYY-MM-DD'; default: the current night. */
+  from?: string;
+  /** Nights listed one by one; default 14. The year's cost always covers 365 nights from `from`. */
+  nights?: number;
+}
+
+/** Which program a calendar gives one night, and what that night uses. */
+export interface CalendarNight {
+  night: string;
+  program: string;
+  /** Position of the rule that chose it; absent when the default applied. */
+  rule?: number;
+  ruleName?: string;
+  dusk: number;
+  dawn: number;
+  plannedWh: number;
+  savedPct: number;
+}
+
+/** A year of a zone under a proposed calendar, against its calendar now (see YearCost). */
+export interface CalendarCost extends Omit<YearCost, 'proposed'> {
+  proposed: CostFigures & { calendar: string; programs: { id: string; nights: number }[] };
+}
+
+export interface CalendarPreview {
+  zone: string;
+  commune: string;
+  timeZone: string;
+  nights: CalendarNight[];
+  year: CalendarCost;
+}
+
 // ---- Change events (server-sent events of the console) ----
 
 export interface LuminaireLevel {
@@ -404,6 +440,8 @@ export interface LightingService {
   previewProgram(request: PreviewRequest, actor: Actor): ProgramPreview;
   /** What a program costs a zone over a year, against what the zone's calendar does now. */
   yearCost(request: YearCostRequest, actor: Actor): YearCost;
+  /** A draft calendar in a zone: the program of each coming night, and its year's cost against the zone's calendar now. */
+  previewCalendar(request: CalendarPreviewRequest, actor: Actor): CalendarPreview;
 
   // -- events and metrics --
 

@@ -9,7 +9,7 @@ import { nightEnergy } from '../energy';
 import { addDays, formatCivilDate, timeZone, type CivilDate } from '../../../core/localTime';
 import { planNight } from '../schedule';
 import type { GeoPoint } from '../../../core/sun';
-import type { CostFigures, ProgramPreview, YearCost } from './lightingService';
+import type { CalendarCost, CalendarNight, CostFigures, ProgramPreview, YearCost } from './lightingService';
 
 /**
  * Previews for the console: what a program does in a zone on one night, and what it costs over a year
@@ -88,7 +88,70 @@ export interface YearCostInput {
 const KWH_PER_UNIT: Record<string, number> = { Wh: 0.001, kWh: 1, MWh: 1000 };
 
 export function yearCost(input: YearCostInput): YearCost {
-  const { zone, proposed, calendar, programs, from, nights } = input;
+  const { proposed } = input;
+  const compared = compareNights(input, () => proposed);
+  return {
+    ...compared,
+    proposed: { ...compared.proposed, program: proposed.id },
+  };
+}
+
+export interface CalendarCostInput extends Omit<YearCostInput, 'proposed'> {
+  /** The calendar proposed instead of the zone's (validated: its programs exist). */
+  proposed: CalendarConfig;
+}
+
+/** A zone with a proposed calendar over a year, against the zone as it is: as yearCost for one program. */
+export function calendarCost(input: CalendarCostInput): CalendarCost {
+  const { proposed, programs } = input;
+  const proposedPrograms = new Map<string, number>();
+  const compared = compareNights(input, (night) => {
+    const choice = programFor(proposed, night).program;
+    proposedPrograms.set(choice, (proposedPrograms.get(choice) ?? 0) + 1);
+    return programs.get(choice);
+  });
+  return {
+    ...compared,
+    proposed: { ...compared.proposed, calendar: proposed.id, programs: countsOf(proposedPrograms) },
+  };
+}
+
+/** Which program a calendar gives each night, with its dusk, dawn and energy: the next nights of a draft. */
+export function calendarNights(
+  zone: ZoneContext,
+  calendar: CalendarConfig,
+  programs: ReadonlyMap<string, ProgramConfig>,
+  from: CivilDate,
+  nights: number,
+): CalendarNight[] {
+  const context = { location: zone.location, zone: timeZone(zone.timeZone) };
+  return Array.from({ length: nights }, (_, n) => {
+    const night = addDays(from, n);
+    const choice = programFor(calendar, night);
+    const plan = planNight(programs.get(choice.program)!, night, context);
+    const energy = nightEnergy(plan, zone.ratedW);
+    return {
+      night: formatCivilDate(night),
+      program: choice.program,
+      ...(choice.rule !== undefined ? { rule: choice.rule } : {}),
+      ...(choice.ruleName !== undefined ? { ruleName: choice.ruleName } : {}),
+      dusk: plan.dusk,
+      dawn: plan.dawn,
+      plannedWh: energy.plannedWh,
+      savedPct: energy.savedPct,
+    };
+  });
+}
+
+/**
+ * The proposal (a program per night, undefined: an unknown program, counted as off) against the zone's
+ * calendar, night by night, with the dated tariffs and emission factors in force on each night.
+ */
+function compareNights(
+  input: Omit<YearCostInput, 'proposed'>,
+  proposedOn: (night: CivilDate) => ProgramConfig | undefined,
+): Omit<YearCost, 'proposed'> & { proposed: CostFigures } {
+  const { zone, calendar, programs, from, nights } = input;
   const context = { location: zone.location, zone: timeZone(zone.timeZone) };
   const notes: string[] = [];
   const tariffs = electricity(input.tariffs, zone.commune, notes, 'tariff');
@@ -114,10 +177,12 @@ export function yearCost(input: YearCostInput): YearCost {
     const price = tariff ? tariff.entry.eur_per_unit / tariff.kWhPerUnit : undefined;
     const kg = factor ? factor.entry.kg_co2e_per_unit / factor.kWhPerUnit : undefined;
 
-    const proposedPlan = planNight(proposed, night, context);
-    const proposedEnergy = nightEnergy(proposedPlan, zone.ratedW);
-    proposedSum.add(proposedEnergy.plannedWh / 1000, price, kg);
-    fullSum.add(proposedEnergy.fullNightWh / 1000, price, kg);
+    const proposed = proposedOn(night);
+    if (proposed) {
+      const proposedEnergy = nightEnergy(planNight(proposed, night, context), zone.ratedW);
+      proposedSum.add(proposedEnergy.plannedWh / 1000, price, kg);
+      fullSum.add(proposedEnergy.fullNightWh / 1000, price, kg);
+    }
 
     const choice = programFor(calendar, night);
     currentPrograms.set(choice.program, (currentPrograms.get(choice.program) ?? 0) + 1);
@@ -143,11 +208,8 @@ export function yearCost(input: YearCostInput): YearCost {
     from: formatCivilDate(from),
     to: formatCivilDate(addDays(from, nights - 1)),
     nights,
-    proposed: { ...proposedFigures, program: proposed.id },
-    current: {
-      ...currentFigures,
-      programs: [...currentPrograms].map(([id, count]) => ({ id, nights: count })),
-    },
+    proposed: proposedFigures,
+    current: { ...currentFigures, programs: countsOf(currentPrograms) },
     difference: {
       kWh: proposedFigures.kWh - currentFigures.kWh,
       eur: minus(proposedFigures.eur, currentFigures.eur),
@@ -166,6 +228,20 @@ export function yearCost(input: YearCostInput): YearCost {
     })),
     notes,
   };
+}
+
+function countsOf(nightsByProgram: ReadonlyMap<string, number>): { id: string; nights: number }[] {
+  return [...nightsByProgram].map(([id, count]) => ({ id, nights: count }));
+}
+
+/** € per kWh of electricity in force on `date` ('YYYY-MM-DD') for the commune; undefined when none is. */
+export function electricityPriceOn(
+  tariffs: readonly TariffConfig[],
+  commune: string,
+  date: string,
+): number | undefined {
+  const tariff = inForce(electricity(tariffs, commune, [], 'tariff'), date);
+  return tariff ? tariff.entry.eur_per_unit / tariff.kWhPerUnit : undefined;
 }
 
 interface Dated<T> {

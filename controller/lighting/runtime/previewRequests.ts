@@ -4,6 +4,8 @@ import { nightOf, parseCivilDate, timeZone, type CivilDate } from '../../../core
 import type { Actor } from '../../scope';
 import type { LightingDefinitions } from './definitions';
 import type {
+  CalendarPreview,
+  CalendarPreviewRequest,
   PreviewRequest,
   ProgramPreview,
   ProgramSource,
@@ -12,14 +14,18 @@ import type {
   YearCostRequest,
 } from './lightingService';
 import type { LightingParts } from './parts';
-import { previewNight, yearCost } from './preview';
+import { calendarCost, calendarNights, previewNight, yearCost } from './preview';
 import { checkVisible, invalid, show } from './requestChecks';
-import { validateProgram } from './validation';
+import { validateCalendar, validateProgram } from './validation';
 import { communeOfZone, zoneContext } from './views';
+
+/** Nights a calendar preview lists by default: the next two weeks. */
+const CALENDAR_PREVIEW_NIGHTS = 14;
 
 /**
  * The answers to "what would this program do": one night of a zone, or its year's energy and cost, for a
- * program in force or one proposed in the request. The request is checked here; preview.ts computes.
+ * program in force or one proposed in the request; and to "what would this calendar do": the program of
+ * each coming night and the year's cost of a draft calendar. The request is checked here; preview.ts computes.
  */
 export class PreviewRequests {
   constructor(
@@ -47,12 +53,7 @@ export class PreviewRequests {
     const issues: ValidationIssue[] = [];
     const z = this.zoneOf(t, request?.zone, actor, issues);
     const program = this.programOf(request?.program, issues);
-    let from: CivilDate | undefined;
-    if (request?.from !== undefined) {
-      from = typeof request.from === 'string' ? parseCivilDate(request.from) : undefined;
-      if (!from)
-        issues.push({ path: ['from'], message: `must be a date 'YYYY-MM-DD' (is ${show(request.from)})` });
-    }
+    const from = this.fromOf(request?.from, issues);
     const nights = request?.nights ?? 365;
     if (!Number.isInteger(nights) || nights < 1 || nights > 731)
       issues.push({ path: ['nights'], message: `must be a whole number from 1 to 731 (is ${show(nights)})` });
@@ -69,6 +70,48 @@ export class PreviewRequests {
       tariffs: this.config.tariffs,
       emissionFactors: this.config.emission_factors,
     });
+  }
+
+  previewCalendar(request: CalendarPreviewRequest, actor: Actor): CalendarPreview {
+    const t = this.running(); // unavailable outranks invalid: a stopped service says so first
+    const issues: ValidationIssue[] = [];
+    const z = this.zoneOf(t, request?.zone, actor, issues);
+    const checked = validateCalendar(request?.calendar, {
+      programs: new Set(this.definitions.programsById.keys()),
+    });
+    if (!checked.ok)
+      for (const issue of checked.issues) issues.push({ ...issue, path: ['calendar', ...issue.path] });
+    const from = this.fromOf(request?.from, issues);
+    const nights = request?.nights ?? CALENDAR_PREVIEW_NIGHTS;
+    if (!Number.isInteger(nights) || nights < 1 || nights > 62)
+      issues.push({ path: ['nights'], message: `must be a whole number from 1 to 62 (is ${show(nights)})` });
+    if (issues.length > 0 || z === undefined || !checked.ok) throw invalid('calendar preview', issues);
+    const context = zoneContext(t, this.config, z);
+    const first = from ?? nightOf(timeZone(context.timeZone), this.clock.now());
+    const programs = this.definitions.programConfigs();
+    return {
+      zone: context.zone,
+      commune: context.commune,
+      timeZone: context.timeZone,
+      nights: calendarNights(context, checked.value, programs, first, nights),
+      year: calendarCost({
+        zone: context,
+        proposed: checked.value,
+        calendar: this.definitions.calendarsById.get(t.zoneCalendars[z])!.calendar,
+        programs,
+        from: first,
+        nights: 365,
+        tariffs: this.config.tariffs,
+        emissionFactors: this.config.emission_factors,
+      }),
+    };
+  }
+
+  private fromOf(value: unknown, issues: ValidationIssue[]): CivilDate | undefined {
+    if (value === undefined) return undefined;
+    const from = typeof value === 'string' ? parseCivilDate(value) : undefined;
+    if (!from) issues.push({ path: ['from'], message: `must be a date 'YYYY-MM-DD' (is ${show(value)})` });
+    return from;
   }
 
   private zoneOf(t: LightingParts, id: unknown, actor: Actor, issues: ValidationIssue[]): number | undefined {

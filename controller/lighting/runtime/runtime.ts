@@ -26,6 +26,8 @@ import {
   type WaitOptions,
   type YearCost,
   type YearCostRequest,
+  type CalendarPreview,
+  type CalendarPreviewRequest,
   type ZoneDetail,
   type ZoneView,
 } from './lightingService';
@@ -442,6 +444,10 @@ export class LightingRuntime implements LightingService {
 
   yearCost(request: YearCostRequest, actor: Actor): YearCost {
     return this.previews.yearCost(request, actor);
+  }
+
+  previewCalendar(request: CalendarPreviewRequest, actor: Actor): CalendarPreview {
+    return this.previews.previewCalendar(request, actor);
   }
 
   // ======== events ========

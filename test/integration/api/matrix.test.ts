@@ -1,4 +1,5 @@
 import type { AuditEntry } from '../../../controller/audit/entry';
+import type { MapView } from '../../../controller/http/mapLayout';
 import type { AlertView, BuildingView } from '../../../controller/telemetry/services';
 import type {
   CalendarEntry,
@@ -70,6 +71,8 @@ const fixture = {
   building: {} as Record<Where, string>,
   calendar: {} as Record<Where, CalendarEntry['calendar']>,
   zoneCalendar: {} as Record<Where, string>,
+  /** 'building/points/point' of a sensor point of each commune. */
+  sensor: {} as Record<Where, string>,
 };
 let serial = 0;
 const communeOf = (where: Where): string => (where === 'in' ? IN : OUT);
@@ -158,6 +161,16 @@ const CASES: Case[] = [
     scope: 'filtered',
     call: () => ({ method: 'GET', path: '/api/zones' }),
     shows: (body, commune) => (body as ZoneView[]).some((z) => z.commune === commune),
+  },
+  {
+    endpoint: 'GET /api/map',
+    allowed: EVERYONE,
+    status: 200,
+    scope: 'filtered',
+    call: () => ({ method: 'GET', path: '/api/map' }),
+    shows: (body, commune) =>
+      (body as MapView).zones.some((z) => z.commune === commune) ||
+      (body as MapView).buildings.some((b) => b.commune === commune),
   },
   {
     endpoint: 'GET /api/zones/:id',
@@ -278,6 +291,25 @@ const CASES: Case[] = [
     }),
   },
   {
+    endpoint: 'POST /api/calendars/preview',
+    allowed: READERS,
+    status: 200,
+    scope: 'commune',
+    call: (w) => ({
+      method: 'POST',
+      path: '/api/calendars/preview',
+      body: {
+        zone: zone(w),
+        calendar: {
+          id: 'apercu',
+          default: 'nuit-complete',
+          rules: [{ dates: ['07-14'], program: 'abaissement' }],
+        },
+        nights: 3,
+      },
+    }),
+  },
+  {
     endpoint: 'GET /api/calendars',
     allowed: READERS,
     status: 200,
@@ -366,6 +398,20 @@ const CASES: Case[] = [
     call: (w) => ({ method: 'GET', path: `/api/buildings/${fixture.building[w]}` }),
   },
   {
+    endpoint: 'GET /api/buildings/:id/points/:point/history',
+    allowed: READERS,
+    status: 200,
+    scope: 'commune',
+    call: (w) => ({ method: 'GET', path: `/api/buildings/${fixture.sensor[w]}/history` }),
+  },
+  {
+    endpoint: 'GET /api/officials/:commune',
+    allowed: READERS,
+    status: 200,
+    scope: 'commune',
+    call: (w) => ({ method: 'GET', path: `/api/officials/${communeOf(w)}` }),
+  },
+  {
     endpoint: 'GET /api/alerts',
     allowed: READERS,
     status: 200,
@@ -427,6 +473,11 @@ beforeAll(async () => {
       'buildings',
     );
     fixture.building[where] = buildings.find((b) => b.commune === communeOf(where))!.id;
+    const sensing = buildings.find(
+      (b) => b.commune === communeOf(where) && b.points.some((p) => p.measurement === 'sensor'),
+    )!;
+    fixture.sensor[where] =
+      `${sensing.id}/points/${sensing.points.find((p) => p.measurement === 'sensor')!.id}`;
   }
   // The rule raises an alert per building at its first power reading.
   const alerts = await eventually('an alert in each commune', async () => {

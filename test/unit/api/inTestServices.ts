@@ -17,6 +17,9 @@ import type { Actor } from '../../../controller/scope';
 import type { TargetSpec } from '../../../controller/lighting/topology';
 import type { ApiServices } from '../../../controller/http/routes';
 import type { ReportService, UsageService } from '../../../controller/evaluation/services';
+import { MapLayout } from '../../../controller/http/mapLayout';
+import { OfficialsBoard } from '../../../controller/http/officials';
+import { systemClock } from '../../../core/clock';
 
 /**
  * Small in-test services for the HTTP layer's unit tests only (authentication, validation, error
@@ -49,6 +52,22 @@ export class InTestServices implements ApiServices {
     alert('a-2', 'montigny-les-metz', 'raised'),
     alert('a-3', 'metz', 'cleared'),
   ];
+
+  /** Nothing placed: the map's own tests run against the real service. */
+  readonly map = new MapLayout({ zones: [], buildings: [], sensors: [], http: {} });
+  /** Over these services; its scope and figures are tested against the real service. */
+  readonly officials = new OfficialsBoard(
+    {
+      communes: [
+        { id: 'metz', name: 'Metz' },
+        { id: 'montigny-les-metz', name: 'Montigny-lès-Metz' },
+      ],
+      tariffs: [],
+      site: { name: 'test', timezone: 'Europe/Paris', location: { lat: 49.1, lon: 6.2 } },
+    },
+    this,
+    systemClock,
+  );
 
   readonly lighting: LightingService = {
     relight: (request, actor) => this.command('emergency', request, actor),
@@ -107,6 +126,11 @@ export class InTestServices implements ApiServices {
       this.zoneIn(request.zone, actor);
       throw new LightingError('unavailable', 'not started');
     },
+    previewCalendar: (request, actor) => {
+      this.calls.push({ method: 'previewCalendar', args: [request] });
+      this.zoneIn(request.zone, actor);
+      throw new LightingError('unavailable', 'not started');
+    },
     subscribe: (_actor, listener) => {
       this.listeners.add(listener);
       return () => this.listeners.delete(listener);
@@ -132,6 +156,23 @@ export class InTestServices implements ApiServices {
       if (!inScope(actor, found.commune))
         throw new AlertError('forbidden', `building '${id}' is in ${found.commune}`);
       return found;
+    },
+    history: (id, point, actor) => {
+      const found = this.energy.building(id, actor);
+      return {
+        building: id,
+        commune: found.commune,
+        point: {
+          id: point,
+          quantity: 'temperature',
+          unit: '°C',
+          value: undefined,
+          at: undefined,
+          stale: false,
+        },
+        bucketMs: 300_000,
+        buckets: [],
+      };
     },
   };
 

@@ -4,7 +4,12 @@ import path from 'node:path';
 import type { Config } from '../../../../config/schema';
 import { Bus } from '../../../../controller/bus';
 import { ManualClock } from '../../../../core/clock';
-import { LightingError, type LightingChange } from '../../../../controller/lighting/runtime/lightingService';
+import {
+  LightingError,
+  type CalendarNight,
+  type CalendarPreview,
+  type LightingChange,
+} from '../../../../controller/lighting/runtime/lightingService';
 import type { Actor } from '../../../../controller/scope';
 import { LightingRuntime } from '../../../../controller/lighting/runtime/runtime';
 import { parseCivilDate } from '../../../../core/localTime';
@@ -501,5 +506,63 @@ describe('LightingRuntime', () => {
     }
     expect(thrown).toBeInstanceOf(LightingError);
     expect(pathsOf(thrown as LightingError)).toEqual(['night', 'program']);
+  });
+
+  it('previews a draft calendar: 14 July on its own program, the next 14 nights, the year against the calendar now', async () => {
+    started = await start(config, dir);
+    // The zone's calendar lights the nights of 13 and 14 July fully; the draft keeps only the 14th.
+    const current = started.runtime.calendar(metzZone.calendar).calendar;
+    const draft = {
+      ...current,
+      rules: [
+        { name: '14 juillet', program: 'nuit-complete', dates: ['07-14'] },
+        ...current.rules.filter((r) => r.name !== 'Fête nationale'),
+      ],
+    };
+    const preview = started.runtime.previewCalendar(
+      { zone: metzZone.id, calendar: draft, from: '2026-07-07' },
+      ADMIN,
+    );
+    expect(preview.nights.map((n) => n.night)).toEqual(
+      Array.from({ length: 14 }, (_, d) => `2026-07-${String(7 + d).padStart(2, '0')}`),
+    );
+    const night = (p: CalendarPreview, date: string): CalendarNight =>
+      p.nights.find((n) => n.night === date)!;
+    expect(night(preview, '2026-07-14')).toMatchObject({
+      program: 'nuit-complete',
+      rule: 0,
+      ruleName: '14 juillet',
+      savedPct: 0,
+    });
+    expect(night(preview, '2026-07-14').dawn).toBeGreaterThan(night(preview, '2026-07-14').dusk);
+    const now = started.runtime.previewCalendar(
+      { zone: metzZone.id, calendar: current, from: '2026-07-07' },
+      ADMIN,
+    );
+    expect(night(now, '2026-07-13').program).toBe('nuit-complete');
+    expect(night(preview, '2026-07-13').program).not.toBe('nuit-complete');
+    // The year against the calendar now: the same calendar costs the same; the draft saves the 13th.
+    expect(now.year.difference.kWh).toBeCloseTo(0, 9);
+    expect(preview.year).toMatchObject({
+      nights: 365,
+      from: '2026-07-07',
+      proposed: { calendar: current.id },
+    });
+    const saved = (night(preview, '2026-07-13').plannedWh - night(now, '2026-07-13').plannedWh) / 1000;
+    expect(saved).toBeLessThan(0);
+    expect(preview.year.difference.kWh).toBeCloseTo(saved, 6);
+    expect(preview.year.difference.eur).toBeCloseTo(saved * 0.2276, 6);
+
+    let refused: unknown;
+    try {
+      started.runtime.previewCalendar(
+        { zone: metzZone.id, calendar: { ...draft, default: 'nowhere' }, nights: 100 },
+        METZ_ONLY,
+      );
+    } catch (error) {
+      refused = error;
+    }
+    expect(refused).toBeInstanceOf(LightingError);
+    expect(pathsOf(refused as LightingError)).toEqual(['calendar.default', 'nights']);
   });
 });

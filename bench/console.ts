@@ -1,0 +1,203 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { createServer, type Server } from 'node:http';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { buildTerritory, sha256Hex } from '../config/demoTerritory';
+import { systemClock } from '../core/clock';
+import { silentLogger } from '../core/logger';
+import { Service } from '../controller/service';
+import { freePorts } from '../test/helpers/ports';
+import { FarmProcess, option, percentile, round, workspace } from './support/lightingBench';
+
+// npm run bench -- console: the console's map with 10,000 luminaires in Debian's headless Chromium, on
+// loopback against the real service (segment controllers simulated in their own process). Measured:
+// time to first render (the canvas painted) and to interactive (a tap answered), bytes transferred on
+// the first load, and frame times while levels change at 10 Hz through the event stream. The floor, in
+// the same run: a bare page drawing the same 10,000 points as canvas circles, and redrawing them all at
+// each change. Targets (issue #15): first render ≤ 500 ms, first load ≤ 300 KB, no frame over 50 ms.
+
+const CONTROLLERS = 100;
+const PER_CONTROLLER = 100;
+const TOKEN = 'bench-console-token-5f1c0a9e7b';
+const CHANGE_HZ = 10;
+
+/** The bare floor: 10,000 circles on a canvas, redrawn at each change, and its frame times. */
+const FLOOR_PAGE = `<!doctype html><html><body style="margin:0"><canvas id="c" width="1280" height="800"></canvas>
+<script>
+const n = 10000, c = document.getElementById('c'), g = c.getContext('2d');
+const x = new Float64Array(n).map(() => Math.random() * 1280), y = new Float64Array(n).map(() => Math.random() * 800);
+const fill = new Array(n).fill('#5b6775');
+function draw() { g.clearRect(0, 0, 1280, 800); for (let i = 0; i < n; i++) { g.beginPath(); g.arc(x[i], y[i], 5, 0, 6.2832); g.fillStyle = fill[i]; g.fill(); } }
+draw(); requestAnimationFrame(() => { performance.mark('nocturne:map-drawn'); document.body.dataset.ready = 'true'; });
+window.change = (k) => { for (let i = k % 100; i < n; i += 100) fill[i] = fill[i] === '#ffe066' ? '#c99a2e' : '#ffe066'; requestAnimationFrame(draw); };
+</script></body></html>`;
+
+interface Load {
+  firstRenderMs: number;
+  interactiveMs: number;
+  bytes: number;
+}
+
+/** Frame durations (ms) over `seconds`, from requestAnimationFrame, while `tick` runs at CHANGE_HZ. */
+async function frames(page: Page, seconds: number, tick: (k: number) => Promise<unknown>): Promise<number[]> {
+  // In the page (the project's TypeScript has no DOM types): every frame's duration from requestAnimationFrame.
+  await page.evaluate(`(() => {
+    window.frameTimes = [];
+    let last = performance.now();
+    const loop = (t) => { window.frameTimes.push(t - last); last = t; requestAnimationFrame(loop); };
+    requestAnimationFrame(loop);
+  })()`);
+  for (let k = 0; k < seconds * CHANGE_HZ; k++) {
+    const started = performance.now();
+    await tick(k);
+    await new Promise((resolve) =>
+      setTimeout(resolve, Math.max(0, 1000 / CHANGE_HZ - (performance.now() - started))),
+    );
+  }
+  return page.evaluate<number[]>('window.frameTimes.slice(1)');
+}
+
+async function openMap(browser: Browser, url: string): Promise<{ page: Page; load: Load }> {
+  const context = await browser.newContext({ viewport: { width: 1280, height: 900 }, locale: 'fr-FR' });
+  await context.addInitScript(`sessionStorage.setItem('nocturne.token', ${JSON.stringify(TOKEN)})`);
+  const page = await context.newPage();
+  let bytes = 0;
+  const cdp = await context.newCDPSession(page);
+  await cdp.send('Network.enable');
+  cdp.on('Network.loadingFinished', (event: { encodedDataLength: number }) => {
+    bytes += event.encodedDataLength;
+  });
+  await page.goto(`${url}/#/map`);
+  await page.locator('#map[data-ready="true"]').waitFor({ timeout: 60_000 });
+  const firstRenderMs = await page.evaluate(
+    () => performance.getEntriesByName('nocturne:map-drawn')[0]?.startTime ?? Number.NaN,
+  );
+  // Interactive: a tap on the map answered with the luminaire's details.
+  const box = (await page.locator('#map').boundingBox())!;
+  await page.mouse.click(box.x + box.width / 2, box.y + box.height / 2);
+  await page
+    .locator('#map-detail .panel')
+    .waitFor({ timeout: 10_000 })
+    .catch(() => undefined);
+  const interactiveMs = await page.evaluate(() => performance.now());
+  return { page, load: { firstRenderMs, interactiveMs, bytes } };
+}
+
+async function main(): Promise<void> {
+  const seconds = option('seconds', 10);
+  const ports = await freePorts(CONTROLLERS + 1);
+  const dir = await mkdtemp(path.join(tmpdir(), 'nocturne-bench-console-'));
+  const input = buildTerritory({
+    communes: 6,
+    modbusControllers: CONTROLLERS,
+    opcuaControllers: 0,
+    luminairesPerController: PER_CONTROLLER,
+    zonesPerController: 1,
+    presenceSensorsPerZone: 0,
+    buildings: false,
+    alerts: false,
+    modbusPorts: ports.slice(0, CONTROLLERS),
+    opcuaPorts: [],
+    embeddedMqttPort: ports[CONTROLLERS],
+    httpPort: 0,
+    stateDir: path.join(dir, 'var'),
+  });
+  input.users = [{ id: 'bench', role: 'admin', communes: ['*'], token_sha256: sha256Hex(TOKEN) }];
+  input.service = { ...input.service, log_level: 'error' };
+  const ws = await workspace(input);
+  const farm = await FarmProcess.start(ws.configFile, true);
+  const service = new Service(ws.config, {
+    logger: silentLogger,
+    clock: systemClock,
+    configFile: ws.configFile,
+  });
+  const floorServer: Server = createServer((_request, response) => {
+    response.writeHead(200, { 'content-type': 'text/html' }).end(FLOOR_PAGE);
+  });
+  let browser: Browser | undefined;
+  try {
+    await service.start(new AbortController().signal);
+    await new Promise<void>((resolve) => floorServer.listen(0, '127.0.0.1', resolve));
+    const floorUrl = `http://127.0.0.1:${(floorServer.address() as { port: number }).port}/`;
+    browser = await chromium.launch({
+      executablePath: '/usr/bin/chromium',
+      args: ['--headless=new', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
+    });
+
+    // The floor.
+    const floorPage = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+    await floorPage.goto(floorUrl);
+    await floorPage.locator('body[data-ready="true"]').waitFor();
+    const floorRender = await floorPage.evaluate(
+      () => performance.getEntriesByName('nocturne:map-drawn')[0].startTime,
+    );
+    const floorFrames = await frames(floorPage, seconds, (k) => floorPage.evaluate(`window.change(${k})`));
+    await floorPage.close();
+
+    // Ours: the console's map; levels changed by overrides of one zone (100 luminaires) per tick.
+    const { page, load } = await openMap(browser, service.api.url);
+    const zones = ws.config.zones.map((z) => z.id);
+    const headers = { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' };
+    const ourFrames = await frames(page, seconds, (k) =>
+      fetch(`${service.api.url}/api/overrides`, {
+        method: 'POST',
+        headers,
+        body: JSON.stringify({
+          id: `bench-${k % zones.length}`,
+          target: { zone: zones[k % zones.length] },
+          level: k % 2 === 0 ? 30 : 80,
+          reason: 'bench',
+          untilReleased: true,
+        }),
+      }).then((r) => r.arrayBuffer()),
+    );
+
+    const stats = (values: number[]) => ({
+      p50: round(percentile(values, 50)),
+      p99: round(percentile(values, 99)),
+      worst: round(Math.max(...values)),
+    });
+    const ours = stats(ourFrames);
+    const floor = stats(floorFrames);
+    console.log(`luminaires                 ${CONTROLLERS * PER_CONTROLLER}`);
+    console.log(
+      `first render               ${round(load.firstRenderMs)} ms   (floor ${round(floorRender)} ms, ×${round(load.firstRenderMs / floorRender)})`,
+    );
+    console.log(`interactive                ${round(load.interactiveMs)} ms`);
+    console.log(`first load                 ${round(load.bytes / 1024)} KB`);
+    console.log(
+      `frames at ${CHANGE_HZ} Hz changes   p50 ${ours.p50} ms  p99 ${ours.p99} ms  worst ${ours.worst} ms`,
+    );
+    console.log(
+      `floor frames               p50 ${floor.p50} ms  p99 ${floor.p99} ms  worst ${floor.worst} ms   (×${round(ours.p50 / floor.p50)} p50, ×${round(ours.p99 / floor.p99)} p99)`,
+    );
+    console.log(
+      JSON.stringify({
+        luminaires: CONTROLLERS * PER_CONTROLLER,
+        first_render_ms: round(load.firstRenderMs),
+        interactive_ms: round(load.interactiveMs),
+        first_load_kb: round(load.bytes / 1024),
+        worst_frame_ms: ours.worst,
+        frame_p50_ms: ours.p50,
+        frame_p99_ms: ours.p99,
+        floor_first_render_ms: round(floorRender),
+        floor_frame_p50_ms: floor.p50,
+        floor_frame_p99_ms: floor.p99,
+        floor_worst_frame_ms: floor.worst,
+      }),
+    );
+  } finally {
+    await browser?.close();
+    floorServer.close();
+    await service.stop();
+    await farm.stop();
+    await ws.remove();
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+main().catch((error: unknown) => {
+  console.error(error);
+  process.exit(1);
+});

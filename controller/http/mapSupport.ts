@@ -1,0 +1,66 @@
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { gzipSync } from 'node:zlib';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+
+/**
+ * What the console's map needs from the server beyond the API: Leaflet's files, served from
+ * node_modules (no CDN: the console works on a closed network), and the Content Security Policy that
+ * lets the browser load a commune's tiles when it configured a tile server.
+ */
+
+const LEAFLET_FILES: Record<string, string> = {
+  'leaflet.js': 'text/javascript; charset=utf-8',
+  'leaflet.css': 'text/css; charset=utf-8',
+};
+
+/** The console's CSP: its own files only, nothing inline, no framing; images also from the tile server. */
+export function consoleCsp(tileUrl: string | undefined): string {
+  const tiles = tileUrl === undefined ? '' : ` ${tileOrigin(tileUrl)}`;
+  return (
+    `default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:${tiles}; connect-src 'self'; ` +
+    "frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
+  );
+}
+
+/** 'https://{s}.tile.example.org/{z}/{x}/{y}.png' → 'https://*.tile.example.org' (the schema checked its shape). */
+export function tileOrigin(tileUrl: string): string {
+  const { protocol, host } = new URL(tileUrl.replace('{s}.', 's.'));
+  return `${protocol}//${tileUrl.includes('{s}.') ? host.replace(/^s\./, '*.') : host}`;
+}
+
+/**
+ * The body gzipped when the browser accepts it: a map of 10,000 luminaires and Leaflet itself are
+ * most of the console's first load, and both shrink five-fold.
+ */
+export function sendMaybeCompressed(
+  request: FastifyRequest,
+  reply: FastifyReply,
+  type: string,
+  body: Buffer | string,
+  gzipped?: Buffer,
+): FastifyReply {
+  void reply.type(type).header('vary', 'accept-encoding');
+  if (!/\bgzip\b/.test(String(request.headers['accept-encoding'] ?? ''))) return reply.send(body);
+  return reply.header('content-encoding', 'gzip').send(gzipped ?? gzipSync(body));
+}
+
+/** GET /vendor/leaflet.js and /vendor/leaflet.css, read and compressed once. */
+export function registerMapAssets(app: FastifyInstance): void {
+  const dir = path.dirname(require.resolve('leaflet/dist/leaflet.js'));
+  const cache = new Map<string, Promise<{ plain: Buffer; gzipped: Buffer }>>();
+  const load = (name: string): Promise<{ plain: Buffer; gzipped: Buffer }> => {
+    let file = cache.get(name);
+    if (!file) {
+      file = readFile(path.join(dir, name)).then((plain) => ({ plain, gzipped: gzipSync(plain) }));
+      cache.set(name, file);
+    }
+    return file;
+  };
+  for (const [name, type] of Object.entries(LEAFLET_FILES))
+    app.get(`/vendor/${name}`, { schema: { hide: true } }, async (request, reply) => {
+      const file = await load(name);
+      void reply.header('cache-control', 'no-cache');
+      return sendMaybeCompressed(request, reply, type, file.plain, file.gzipped);
+    });
+}

@@ -1,0 +1,269 @@
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import type { CalendarConfig } from '../../../config/schema';
+import type { ZoneView } from '../../../controller/lighting/runtime/lightingService';
+import type { PointHistoryView } from '../../../controller/telemetry/services';
+import {
+  IN,
+  OUT,
+  eventually,
+  request,
+  startLiveService,
+  tokenFor,
+  type LiveService,
+  type TestUser,
+} from '../../integration/api/liveService';
+
+// The map, calendars, overrides and the officials' page, in French, in Debian's headless Chromium
+// against the real service and simulated segment controllers. Screenshots go to test-artifacts/console/.
+
+const ARTIFACTS = path.join(__dirname, '..', '..', '..', 'test-artifacts', 'console');
+const PHONE = { width: 360, height: 740 };
+const DESKTOP = { width: 1280, height: 900 };
+
+let live: LiveService;
+let context: BrowserContext;
+let profile: string;
+
+beforeAll(async () => {
+  await mkdir(ARTIFACTS, { recursive: true });
+  profile = await mkdtemp(path.join(tmpdir(), 'nocturne-chromium-'));
+  live = await startLiveService();
+  context = await chromium.launchPersistentContext(profile, {
+    executablePath: '/usr/bin/chromium',
+    headless: true,
+    locale: 'fr-FR',
+    args: [
+      '--headless=new',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
+  });
+}, 60_000);
+
+afterAll(async () => {
+  await context?.close();
+  await live?.stop();
+  if (profile) await rm(profile, { recursive: true, force: true });
+});
+
+/**
+ * A fresh tab logged in with the user's bearer token, through the login form by its field's id (its
+ * wording is the catalogue's); page errors, 404s and console errors are collected.
+ */
+async function logIn(user: TestUser, viewport: { width: number; height: number }): Promise<Page> {
+  const page = await context.newPage();
+  await page.setViewportSize(viewport);
+  await page.emulateMedia({ colorScheme: viewport === PHONE ? 'dark' : 'light' });
+  const problems: string[] = [];
+  page.on('pageerror', (error) => problems.push(error.message));
+  page.on('response', (response) => {
+    if (response.status() === 404) problems.push(`404 ${response.url()}`);
+  });
+  page.on('console', (message) => {
+    if (message.type() === 'error' && !/status of 40[13]/.test(message.text())) problems.push(message.text());
+  });
+  await page.goto(live.url);
+  await page.locator('#token').fill(tokenFor(user));
+  await page.locator('form button[type=submit]').click();
+  await page.getByText(new RegExp(`${user} · `)).waitFor();
+  (page as Page & { problems: string[] }).problems = problems;
+  return page;
+}
+
+const problemsOf = (page: Page): string[] => (page as Page & { problems: string[] }).problems;
+
+const shot = (page: Page, name: string): Promise<Buffer> =>
+  page.screenshot({ path: path.join(ARTIFACTS, `${name}.png`), fullPage: true });
+
+/** Taps the middle of a map: the one street of a commune of the test territory passes there. */
+async function tapMiddle(page: Page, selector: string): Promise<void> {
+  const box = (await page.locator(selector).boundingBox())!;
+  await page.mouse.click(box.x + box.width / 2, box.y + box.height / 2);
+}
+
+it('the map shows every luminaire of the reader’s communes, live, and the emergency page picks a zone by a tap on it', async () => {
+  const page = await logIn('lighting-all', DESKTOP);
+  await page.goto(`${live.url}/#/map`);
+  await page.locator('#map[data-ready="true"]').waitFor();
+  await page.getByText('8 luminaires sur la carte, 0 sans position').waitFor();
+  await page.getByRole('list', { name: 'Légende' }).getByText('rallumé (urgence)').waitFor();
+  await shot(page, 'map-desktop');
+  expect(problemsOf(page)).toEqual([]);
+  await page.close();
+
+  const emergency = await logIn('emergency-metz', PHONE);
+  const zone = live.config.zones.find((z) => z.id === live.zones.in)!;
+  await emergency.locator('#zone-map[data-ready="true"]').waitFor();
+  await shot(emergency, 'emergency-map-phone');
+  await tapMiddle(emergency, '#zone-map');
+  // The confirm step names the zone tapped; the relight is then the usual one.
+  await emergency.getByText(new RegExp(`${zone.name}.*4 luminaires`)).waitFor();
+  await shot(emergency, 'emergency-map-picked-phone');
+  expect(await emergency.evaluate('document.documentElement.scrollWidth')).toBeLessThanOrEqual(PHONE.width);
+  expect(problemsOf(emergency)).toEqual([]);
+  await emergency.close();
+  expect((await request(live, 'admin-all', 'GET', '/api/relights')).body).toEqual([]);
+}, 60_000);
+
+it('a lighting manager adds 14 July to a calendar, sees the next 14 nights and the year’s cost, then saves it', async () => {
+  // Metz's calendar without its 14 July rule: what the manager starts from.
+  const calendar = (
+    await request<{ calendar: CalendarConfig }>(live, 'admin-all', 'GET', '/api/calendars/metz-calendrier')
+  ).body.calendar;
+  const without = { ...calendar, rules: calendar.rules.filter((r) => r.name !== 'Fête nationale') };
+  expect((await request(live, 'admin-all', 'PUT', '/api/calendars/metz-calendrier', without)).status).toBe(
+    200,
+  );
+
+  const page = await logIn('lighting-metz', DESKTOP);
+  await page.goto(`${live.url}/#/calendars`);
+  await page.getByRole('heading', { name: 'Calendriers' }).waitFor();
+  await page.getByLabel('Calendrier', { exact: true }).selectOption('metz-calendrier');
+  await page.getByRole('button', { name: 'Ajouter une règle' }).click();
+  await page.getByLabel('Règle 1 : nom').fill('14 juillet');
+  await page.getByLabel('Règle 1 : programme').selectOption('nuit-complete');
+  await page.getByLabel(/^Règle 1 : dates/).fill('07-14');
+  await page.getByLabel('Zone de l’aperçu').selectOption(live.zones.in);
+  await page.getByLabel(/^À partir du/).fill('2026-07-07');
+  await page.getByRole('button', { name: 'Aperçu' }).click();
+
+  const nights = page.locator('#calendar-nights');
+  await nights.getByRole('heading', { name: `Les 14 prochaines nuits dans ${live.zones.in}` }).waitFor();
+  await expect(nights.locator('tbody tr').count()).resolves.toBe(14);
+  await expect(nights.locator('tr[data-night="2026-07-14"]').textContent()).resolves.toMatch(
+    /^mar\. 14 juil\. 2026nuit-complete14 juillet/,
+  );
+  await expect(nights.locator('tr[data-night="2026-07-13"]').textContent()).resolves.not.toContain(
+    'nuit-complete',
+  );
+  const year = page.locator('#calendar-year');
+  await year.getByRole('row', { name: /^Ce calendrier [\d  ,]+ [\d  ,]+ [\d  ,]+$/ }).waitFor();
+  await year.getByRole('row', { name: /^Différence/ }).waitFor();
+  await shot(page, 'calendar-14-juillet-preview-desktop');
+
+  await page.getByRole('button', { name: 'Enregistrer' }).click();
+  await page.getByText('Calendrier metz-calendrier enregistré').waitFor();
+  const saved = (
+    await request<{ calendar: CalendarConfig }>(live, 'admin-all', 'GET', '/api/calendars/metz-calendrier')
+  ).body.calendar;
+  expect(saved.rules[0]).toEqual({ name: '14 juillet', program: 'nuit-complete', dates: ['07-14'] });
+  expect(problemsOf(page)).toEqual([]);
+  await page.close();
+  expect((await request(live, 'admin-all', 'PUT', '/api/calendars/metz-calendrier', calendar)).status).toBe(
+    200,
+  );
+}, 60_000);
+
+it('an override is set on a zone with a short expiry, shows in force with its end, and ends by itself', async () => {
+  const page = await logIn('lighting-metz', DESKTOP);
+  await page.goto(`${live.url}/#/overrides`);
+  await page.getByRole('heading', { name: 'Dérogations', exact: true }).waitFor();
+  await page.getByLabel('Zone', { exact: true }).selectOption(live.zones.in);
+  await page.getByLabel('Niveau (%)').fill('30');
+  // Eight seconds from now, in the browser's own time zone, as the field takes it.
+  const until = await page.evaluate(() => {
+    const d = new Date(Date.now() + 8000);
+    const p = (n: number): string => String(n).padStart(2, '0');
+    return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())}T${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())}`;
+  });
+  await page.getByLabel('Jusqu’au').fill(until);
+  await page.getByLabel('Motif').fill('Travaux de voirie');
+  await page.getByRole('button', { name: 'Appliquer la dérogation' }).click();
+
+  const list = page.locator('#overrides');
+  await list.getByText(/Travaux de voirie — lighting-metz, .* · fin le /).waitFor();
+  await list.getByText(/30 % · 4 luminaires/).waitFor();
+  const device = live.config.zones.find((z) => z.id === live.zones.in)!.luminaires[0].device;
+  const channelsAt = (level: number): Promise<true | undefined> =>
+    Promise.resolve(
+      live.simulation
+        .controller(device)
+        .allChannels()
+        .slice(0, 4)
+        .every((c) => c.inEffect === level) || undefined,
+    );
+  await eventually('the devices at 30 %', () => channelsAt(30));
+  await shot(page, 'override-in-force-desktop');
+
+  // It ends on its own: the list follows through the event stream, and the devices leave 30 %.
+  await list.getByText('Aucune.').waitFor({ timeout: 20_000 });
+  expect((await request(live, 'admin-all', 'GET', '/api/overrides')).body).toEqual([]);
+  const schedule = (await request<ZoneView>(live, 'admin-all', 'GET', `/api/zones/${live.zones.in}`)).body
+    .schedule!;
+  await eventually('the devices back to the schedule', () => channelsAt(schedule.level));
+  await shot(page, 'override-ended-desktop');
+  expect(problemsOf(page)).toEqual([]);
+  await page.close();
+}, 60_000);
+
+/** A sensor point of a building of the commune, from the configuration. */
+function sensorOf(commune: string): { building: string; point: string } {
+  const building = live.config.buildings.find(
+    (b) => b.commune === commune && b.points.some((p) => p.measurement === 'sensor'),
+  )!;
+  return { building: building.id, point: building.points.find((p) => p.measurement === 'sensor')!.id };
+}
+
+it('a viewer sees the figures and 24-hour curves of their commune, and nothing of another commune', async () => {
+  const metz = sensorOf(IN);
+  const montigny = sensorOf(OUT);
+  // The sampler has fed the point's history (the simulated meter gateway answers every period).
+  await eventually('a bucket of history', async () => {
+    const answer = await request<PointHistoryView>(
+      live,
+      'viewer-metz',
+      'GET',
+      `/api/buildings/${metz.building}/points/${metz.point}/history`,
+    );
+    return answer.body.buckets.length > 0 ? true : undefined;
+  });
+
+  const page = await logIn('viewer-metz', PHONE);
+  await page.goto(`${live.url}/#/officials`);
+  await page.getByRole('heading', { name: 'Ma commune' }).waitFor();
+  await expect(page.getByLabel('Commune').locator('option').allTextContents()).resolves.toEqual(['Metz']);
+  const tiles = page.locator('#officials-tiles');
+  await tiles.getByText('Points lumineux allumés').waitFor();
+  await expect(tiles.locator('li', { hasText: 'Points lumineux allumés' }).textContent()).resolves.toMatch(
+    /allumés\d+ \/ 4/,
+  );
+  // Last year's month is not known to the service: said so, not invented.
+  await expect(tiles.locator('li', { hasText: 'Même mois l’an dernier' }).textContent()).resolves.toContain(
+    'non disponible',
+  );
+  await page.locator('#officials-curve svg.curve path.mean').waitFor({ state: 'attached' });
+  await expect(page.locator('#officials-curve svg.curve').getAttribute('aria-label')).resolves.toMatch(
+    /^Courbe sur 24 heures : de [\d ,-]+ à [\d ,-]+/,
+  );
+  await expect(page.locator('#officials-points tbody tr').count()).resolves.toBeGreaterThan(0);
+  for (const row of await page.locator('#officials-points tbody tr').all())
+    await expect(row.getAttribute('data-point')).resolves.not.toContain(montigny.building);
+  await shot(page, 'officials-metz-phone');
+  expect(await page.evaluate('document.documentElement.scrollWidth')).toBeLessThanOrEqual(PHONE.width);
+
+  // The API itself refuses Montigny to a viewer of Metz, whatever the page shows.
+  const statuses = await page.evaluate(
+    async ({ token, paths }) =>
+      Promise.all(
+        paths.map(async (p) => (await fetch(p, { headers: { authorization: `Bearer ${token}` } })).status),
+      ),
+    {
+      token: tokenFor('viewer-metz'),
+      paths: [
+        `/api/officials/${OUT}`,
+        `/api/buildings/${montigny.building}/points/${montigny.point}/history`,
+      ],
+    },
+  );
+  expect(statuses).toEqual([403, 403]);
+  expect(problemsOf(page)).toEqual([]);
+  await page.close();
+}, 60_000);
