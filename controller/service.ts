@@ -164,6 +164,7 @@ export class Service {
     const health = this.health;
     this.api = new ApiServer({
       config,
+      stateDir,
       services: {
         lighting: this.lighting,
         energy: this.energy,

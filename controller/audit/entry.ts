@@ -12,6 +12,9 @@ export const AUDIT_ACTIONS = [
   'delete-calendar',
   'assign-calendar',
   'acknowledge-alert',
+  'set-password',
+  'enrol',
+  'sign-out-everywhere',
 ] as const;
 export type AuditAction = (typeof AUDIT_ACTIONS)[number];
 

@@ -26,6 +26,8 @@ export const PERMISSIONS = [
   'audit:read',
   /** Prometheus metrics: territory-wide, so only for tokens whose communes are '*'. */
   'metrics:read',
+  /** People's passwords, enrolment codes for phones, sign-out everywhere (users within the admin's communes). */
+  'users:manage',
 ] as const;
 
 export type Permission = (typeof PERMISSIONS)[number];
@@ -105,6 +107,12 @@ export const ENDPOINTS = {
   'POST /api/alerts/:id/acknowledge': { access: 'alerts:acknowledge', audit: 'acknowledge-alert' },
   'GET /api/audit': { access: 'audit:read' },
   'GET /metrics': { access: 'metrics:read' },
+  'POST /api/session': { access: 'public' },
+  'POST /api/session/enrol': { access: 'public' },
+  'DELETE /api/session': { access: 'authenticated' },
+  'PUT /api/users/:id/password': { access: 'users:manage', audit: 'set-password' },
+  'POST /api/users/:id/enrolment': { access: 'users:manage', audit: 'enrol' },
+  'POST /api/users/:id/signout': { access: 'users:manage', audit: 'sign-out-everywhere' },
 } as const satisfies Record<string, EndpointSpec>;
 
 export type Endpoint = keyof typeof ENDPOINTS;

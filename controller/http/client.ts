@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
+import QRCode from 'qrcode';
 import type { CommandProgress, CommandRecord } from '../lighting/runtime/lightingService';
 import type { TargetSpec } from '../lighting/topology';
 import type { ErrorBody } from './errors';
@@ -185,6 +186,8 @@ export interface ClientIo {
   stdout: (text: string) => void;
   stderr: (text: string) => void;
   env: NodeJS.ProcessEnv;
+  /** One line typed (not echoed on a terminal) or piped in: a new password. */
+  readSecret?: (prompt: string) => Promise<string>;
 }
 
 const CONNECTION_OPTIONS = {
@@ -198,15 +201,19 @@ export const CLIENT_USAGE = `client commands (talk to a running service):
                       target: all | commune:<id> | zone:<id> | <commune or zone id> | luminaire ids…
   clear <id>          clear an emergency relight
   status [id]         relights and overrides in force with their confirmation, or one command's
+  user password <id> [--password-file <file>]   set a person's console password (typed, or piped in);
+                      their sessions end
+  user enrol <id>     a one-use link and QR code to sign a person's phone in (valid 15 minutes)
+  user signout <id>   sign a person out everywhere: every session and unused enrolment link ends
   options: --url (default $NOCTURNE_URL or http://127.0.0.1:8080)
            --token-file <file> or $NOCTURNE_TOKEN (--token works too, but other users can read argv)
   exit codes: 0 done, 1 refused or failed, 2 usage, 3 not confirmed in time, 4 authentication or
               permission, 5 service unreachable or unavailable
 `;
 
-/** Runs relight, clear or status; resolves with the exit code. */
+/** Runs relight, clear, status or user; resolves with the exit code. */
 export async function runClientCommand(
-  command: 'relight' | 'clear' | 'status',
+  command: 'relight' | 'clear' | 'status' | 'user',
   args: string[],
   io: ClientIo,
 ): Promise<number> {
@@ -218,6 +225,8 @@ export async function runClientCommand(
         return await clearCommand(args, io);
       case 'status':
         return await statusCommand(args, io);
+      case 'user':
+        return await userCommand(args, io);
     }
   } catch (error) {
     return reportFailure(error, io);
@@ -295,6 +304,62 @@ async function statusCommand(args: string[], io: ClientIo): Promise<number> {
     );
   }
   return EXIT.ok;
+}
+
+const USER_ACTIONS = ['password', 'enrol', 'signout'] as const;
+
+/** People's sign-in, through the API with an administrator's token (routes/people.ts). */
+async function userCommand(args: string[], io: ClientIo): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args,
+    allowPositionals: true,
+    options: { ...CONNECTION_OPTIONS, 'password-file': { type: 'string' } },
+  });
+  const [action, user, ...extra] = positionals;
+  if (
+    !USER_ACTIONS.includes(action as (typeof USER_ACTIONS)[number]) ||
+    user === undefined ||
+    extra.length > 0
+  )
+    throw new UsageError(
+      `user takes ${USER_ACTIONS.join(' | ')} and a user id, e.g. 'nocturne user enrol police-metz'`,
+    );
+  const client = connect(values, io);
+  const path = `/api/users/${encodeURIComponent(user)}`;
+  if (action === 'password') {
+    const password = await newPassword(values['password-file'], io);
+    const { sessionsEnded } = await client.request<{ sessionsEnded: number }>('PUT', `${path}/password`, {
+      password,
+    });
+    io.stdout(`password of '${user}' set; ${sessionsEnded} session(s) ended\n`);
+    return EXIT.ok;
+  }
+  if (action === 'enrol') {
+    const { link, expiresAt } = await client.request<{ link: string; expiresAt: number }>(
+      'POST',
+      `${path}/enrolment`,
+    );
+    const qr = await QRCode.toString(link, { type: 'terminal', small: true });
+    io.stdout(
+      `enrolment link for '${user}', one use, until ${new Date(expiresAt).toISOString()}:\n  ${link}\n${qr}\n`,
+    );
+    return EXIT.ok;
+  }
+  const { sessionsEnded } = await client.request<{ sessionsEnded: number }>('POST', `${path}/signout`);
+  io.stdout(`'${user}' signed out everywhere: ${sessionsEnded} session(s) ended\n`);
+  return EXIT.ok;
+}
+
+async function newPassword(file: string | undefined, io: ClientIo): Promise<string> {
+  if (file !== undefined) {
+    try {
+      return readFileSync(file, 'utf8').split('\n')[0];
+    } catch (error) {
+      throw new UsageError(`--password-file: ${(error as Error).message}`);
+    }
+  }
+  if (!io.readSecret) throw new UsageError('give the password with --password-file <file>');
+  return io.readSecret('new password (not shown): ');
 }
 
 function connect(

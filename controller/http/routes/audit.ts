@@ -88,6 +88,10 @@ export function fallbackNote(
     }
     case 'acknowledge-alert':
       return { target: `alert ${id ?? '?'}`, communes: [], ...(id ? { id } : {}) };
+    case 'set-password':
+    case 'enrol':
+    case 'sign-out-everywhere':
+      return { target: `user ${id ?? '?'}`, communes: [], ...(id ? { id } : {}) };
   }
 }
 

@@ -3,6 +3,7 @@ import { registerAuditRoutes } from './audit';
 import { registerCommandRoutes } from './commands';
 import { registerDefinitionRoutes } from './definitions';
 import { registerLightingStateRoutes } from './lightingState';
+import { registerPeopleRoutes } from './people';
 import { registerServiceRoutes } from './service';
 import type { RouteContext } from './shared';
 import { registerTelemetryRoutes } from './telemetry';
@@ -21,4 +22,5 @@ export function registerRoutes(fastify: FastifyInstance, ctx: RouteContext): voi
   registerDefinitionRoutes(fastify, ctx);
   registerTelemetryRoutes(fastify, ctx);
   registerAuditRoutes(fastify, ctx);
+  registerPeopleRoutes(fastify, ctx);
 }
