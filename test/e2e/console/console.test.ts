@@ -29,6 +29,8 @@ beforeAll(async () => {
   context = await chromium.launchPersistentContext(profile, {
     executablePath: '/usr/bin/chromium',
     headless: true,
+    // French municipal staff: the console follows the browser's language, French first.
+    locale: 'fr-FR',
     args: [
       '--headless=new',
       '--no-sandbox',
@@ -48,8 +50,8 @@ afterAll(async () => {
   if (profile) await rm(profile, { recursive: true, force: true });
 });
 
-/** A fresh tab (its own sessionStorage) logged in with the user's token. */
-async function logIn(user: TestUser, viewport: { width: number; height: number }): Promise<Page> {
+/** A fresh tab, its problems (page errors, 404s, console errors) recorded. */
+async function openPage(viewport: { width: number; height: number }): Promise<Page> {
   const page = await context.newPage();
   await page.setViewportSize(viewport);
   // Phones at night are in dark mode; desktops in the office, in light mode.
@@ -60,13 +62,21 @@ async function logIn(user: TestUser, viewport: { width: number; height: number }
     if (response.status() === 404) problems.push(`404 ${response.url()}`);
   });
   page.on('console', (message) => {
-    if (message.type() === 'error' && !/status of 40[13]/.test(message.text())) problems.push(message.text());
+    if (message.type() === 'error' && !/status of (40[13]|429)/.test(message.text()))
+      problems.push(message.text());
   });
-  await page.goto(live.url);
-  await page.getByLabel('Access token').fill(tokenFor(user));
-  await page.getByRole('button', { name: 'Log in' }).click();
-  await page.getByText(new RegExp(`${user} · `)).waitFor();
   (page as Page & { problems: string[] }).problems = problems;
+  return page;
+}
+
+/** A fresh tab (its own sessionStorage) logged in with the user's token, the other method of the login page. */
+async function logIn(user: TestUser, viewport: { width: number; height: number }): Promise<Page> {
+  const page = await openPage(viewport);
+  await page.goto(live.url);
+  await page.getByText('Autre méthode').click();
+  await page.getByLabel('Jeton d’accès').fill(tokenFor(user));
+  await page.getByRole('button', { name: 'Se connecter avec le jeton' }).click();
+  await page.getByText(new RegExp(`${user} · `)).waitFor();
   return page;
 }
 
@@ -75,19 +85,30 @@ const problemsOf = (page: Page): string[] => (page as Page & { problems: string[
 const shot = (page: Page, name: string): Promise<Buffer> =>
   page.screenshot({ path: path.join(ARTIFACTS, `${name}.png`), fullPage: true });
 
-it('an emergency user relights a zone on a phone, sees it confirmed by the devices, then clears it', async () => {
-  const page = await logIn('emergency-metz', PHONE);
-  // The role's first page is the emergency page; with one commune it goes straight to the zones.
-  await page.getByRole('heading', { name: 'Emergency relight' }).waitFor();
+it('a police officer signs in on a phone with the enrolment link, relights a street, sees it confirmed, then clears it', async () => {
+  const enrolment = await request<{ link: string; code: string }>(
+    live,
+    'admin-metz',
+    'POST',
+    '/api/users/emergency-metz/enrolment',
+  );
+  expect(enrolment.status).toBe(200);
+  const page = await openPage(PHONE);
+  await page.goto(enrolment.body.link);
+  // The role's first page is the emergency page; with one commune it goes straight to the streets.
+  await page.getByRole('heading', { name: 'Rallumage d’urgence' }).waitFor();
+  expect(page.url()).not.toContain(enrolment.body.code);
+  await expect(page.evaluate('document.documentElement.lang')).resolves.toBe('fr');
   const zoneName = live.config.zones.find((z) => z.id === live.zones.in)!.name!;
-  await page.getByLabel('Find a street').fill(zoneName.slice(0, 8));
+  await page.getByLabel('Chercher une rue').fill(zoneName.slice(0, 8));
   await page.getByRole('button', { name: new RegExp(zoneName) }).click();
-  await page.getByLabel('Reason').selectOption('Road accident');
+  await page.getByLabel('Motif').selectOption({ label: 'Accident de la route' });
+  await page.getByLabel('Précision (facultatif)').fill('carrefour bloqué');
   await shot(page, 'emergency-1-confirm-phone');
 
-  await page.getByRole('button', { name: new RegExp(`^RELIGHT ${zoneName.toUpperCase()}`) }).click();
+  await page.getByRole('button', { name: new RegExp(`^RALLUMER ${zoneName.toUpperCase()}`) }).click();
   const confirmation = page.locator('#confirmation');
-  await confirmation.filter({ hasText: '✓ Confirmed by 4/4 luminaires' }).waitFor({ timeout: 15_000 });
+  await confirmation.filter({ hasText: '✓ Confirmé par 4/4 luminaires' }).waitFor({ timeout: 15_000 });
   await shot(page, 'emergency-2-confirmed-phone');
 
   // The devices themselves hold the level: read back from the simulated segment controller.
@@ -100,13 +121,15 @@ it('an emergency user relights a zone on a phone, sees it confirmed by the devic
       target: { zone: live.zones.in },
       actor: 'emergency-metz',
       via: 'console',
-      reason: 'Road accident',
+      // A code, the same in every language, and the free text apart.
+      reason: 'road-accident: carrefour bloqué',
     }),
   );
+  await page.getByText('Accident de la route — carrefour bloqué — par emergency-metz').waitFor();
 
   page.once('dialog', (dialog) => void dialog.accept());
-  await page.getByRole('button', { name: 'Clear this relight' }).click();
-  await page.getByText('Relight cleared: the schedule applies again.').waitFor();
+  await page.getByRole('button', { name: 'Arrêter ce rallumage' }).click();
+  await page.getByText('Rallumage arrêté : la programmation normale reprend.').waitFor();
   await shot(page, 'emergency-3-cleared-phone');
   expect(
     (await request<CommandRecord[]>(live, 'admin-all', 'GET', '/api/relights')).body.filter(
@@ -117,12 +140,63 @@ it('an emergency user relights a zone on a phone, sees it confirmed by the devic
   // Usable at 360 px: nothing wider than the screen.
   expect(await page.evaluate('document.documentElement.scrollWidth')).toBeLessThanOrEqual(PHONE.width);
   expect(problemsOf(page)).toEqual([]);
+
+  // The session survives a restart of the service: same device, still signed in.
+  await live.restart();
+  await page.reload();
+  await page.getByRole('heading', { name: 'Rallumage d’urgence' }).waitFor();
+
+  // A state change by cookie without the CSRF token is refused; with it (as the console sends it) it is not.
+  const statuses = await page.evaluate(async () => {
+    const post = (headers: Record<string, string>) =>
+      fetch('/api/events/ticket', { method: 'POST', headers }).then((r) => r.status);
+    const me = (await (await fetch('/api/me')).json()) as { csrf: string };
+    return [await post({}), await post({ 'x-csrf-token': me.csrf })];
+  });
+  expect(statuses).toEqual([403, 200]);
+
+  // An administrator signs the officer out everywhere: the phone is back at the login page.
+  const signout = await request(live, 'admin-metz', 'POST', '/api/users/emergency-metz/signout');
+  expect(signout.body).toEqual({ user: 'emergency-metz', sessionsEnded: 1 });
+  await page.reload();
+  await page.getByRole('heading', { name: 'Connexion' }).waitFor();
+  await shot(page, 'emergency-4-signed-out-phone');
+  expect(problemsOf(page)).toEqual([]);
   await page.close();
-}, 60_000);
+}, 90_000);
+
+it('a person signs in with name and password, and is locked out after 5 failures', async () => {
+  const password = 'lanterne-magique-2026';
+  const set = await request(live, 'admin-all', 'PUT', '/api/users/viewer-metz/password', { password });
+  expect(set.status).toBe(200);
+  const page = await openPage(PHONE);
+  await page.goto(live.url);
+  await page.getByLabel('Identifiant').fill('viewer-metz');
+  await page.getByLabel('Mot de passe').fill(password);
+  await shot(page, 'login-phone');
+  await page.getByRole('button', { name: 'Se connecter', exact: true }).click();
+  await page.getByText(/viewer-metz · élu·e ou lecteur/).waitFor();
+  await page.getByRole('button', { name: 'Se déconnecter' }).click();
+
+  for (let i = 1; i <= 5; i++) {
+    await page.getByLabel('Identifiant').fill('viewer-metz');
+    await page.getByLabel('Mot de passe').fill(`mauvais-${i}`);
+    await page.getByRole('button', { name: 'Se connecter', exact: true }).click();
+    await page.getByText('Identifiant ou mot de passe incorrect.').waitFor();
+  }
+  // Locked now, even with the right password.
+  await page.getByLabel('Identifiant').fill('viewer-metz');
+  await page.getByLabel('Mot de passe').fill(password);
+  await page.getByRole('button', { name: 'Se connecter', exact: true }).click();
+  await page.getByText(/Trop d’essais manqués : réessayez dans \d+ s/).waitFor();
+  await shot(page, 'login-locked-phone');
+  expect(problemsOf(page)).toEqual([]);
+  await page.close();
+}, 90_000);
 
 it('a lighting manager edits a program and sees the night preview and the year cost', async () => {
   const page = await logIn('lighting-metz', DESKTOP);
-  await page.getByRole('link', { name: 'Programs' }).click();
+  await page.getByRole('link', { name: 'Programmes' }).click();
   await page.getByLabel('Program', { exact: true }).selectOption('abaissement');
   await page.getByLabel('Step 3 level').fill('10');
   await page.getByLabel('Step 3 time').fill('23:30');
@@ -143,7 +217,7 @@ it('a lighting manager edits a program and sees the night preview and the year c
 
   // Saving a program Montigny's zones also follow is beyond a Metz manager: the console shows why.
   await page.getByRole('button', { name: 'Save' }).click();
-  await page.getByRole('alert').filter({ hasText: 'Not allowed' }).waitFor();
+  await page.getByRole('alert').filter({ hasText: 'Action non autorisée.' }).waitFor();
   await shot(page, 'programs-save-refused-desktop');
   expect(problemsOf(page)).toEqual([]);
   await page.close();
@@ -151,7 +225,7 @@ it('a lighting manager edits a program and sees the night preview and the year c
 
 it('an energy manager watches live levels but never reaches a relight button, and the API refuses it too', async () => {
   const page = await logIn('energy-metz', DESKTOP);
-  await expect(page.getByRole('link', { name: 'Emergency' }).count()).resolves.toBe(0);
+  await expect(page.getByRole('link', { name: 'Urgence' }).count()).resolves.toBe(0);
   await page.getByRole('heading', { name: 'Zones' }).waitFor();
   const row = page.locator(`tr[data-zone="${live.zones.in}"]`);
   await row.waitFor();
@@ -162,13 +236,13 @@ it('an energy manager watches live levels but never reaches a relight button, an
     target: { zone: live.zones.in },
     reason: 'fire',
   });
-  await row.getByText('emergency 4').waitFor({ timeout: 10_000 });
+  await row.getByText('urgence 4').waitFor({ timeout: 10_000 });
   await shot(page, 'energy-manager-zones-live');
 
   // Typing the emergency page's address leads back to a page the role may see.
   await page.goto(`${live.url}/#/emergency`);
   await page.getByRole('heading', { name: 'Zones' }).waitFor();
-  await expect(page.getByRole('button', { name: /RELIGHT/ }).count()).resolves.toBe(0);
+  await expect(page.getByRole('button', { name: /RALLUMER/ }).count()).resolves.toBe(0);
   const status = await page.evaluate(async (token) => {
     const response = await fetch('/api/relights', {
       method: 'POST',
