@@ -163,6 +163,13 @@ export function formatDateTime(ms) {
   }).format(ms);
 }
 
+/** A calendar day given as 'YYYY-MM-DD', in words of the reader's locale: « 14 juillet 2026 ». */
+export function formatDay(isoDate) {
+  const ms = Date.parse(`${isoDate}T00:00:00Z`);
+  if (Number.isNaN(ms)) return isoDate;
+  return new Intl.DateTimeFormat(currentLocale(), { dateStyle: 'long', timeZone: 'UTC' }).format(ms);
+}
+
 export function describeTarget(target) {
   if (!target) return '';
   if (target.all) return t('target.all');

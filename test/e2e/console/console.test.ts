@@ -197,26 +197,26 @@ it('a person signs in with name and password, and is locked out after 5 failures
 it('a lighting manager edits a program and sees the night preview and the year cost', async () => {
   const page = await logIn('lighting-metz', DESKTOP);
   await page.getByRole('link', { name: 'Programmes' }).click();
-  await page.getByLabel('Program', { exact: true }).selectOption('abaissement');
-  await page.getByLabel('Step 3 level').fill('10');
-  await page.getByLabel('Step 3 time').fill('23:30');
+  await page.getByLabel('Programme', { exact: true }).selectOption('abaissement');
+  await page.getByLabel('Étape 3 niveau').fill('10');
+  await page.getByLabel('Étape 3 heure').fill('23:30');
   await page.getByLabel('Zone').selectOption(live.zones.in);
-  await page.getByLabel('Night of').fill('2025-12-03');
-  await page.getByRole('button', { name: 'Preview' }).click();
+  await page.getByLabel('Nuit du').fill('2025-12-03');
+  await page.getByRole('button', { name: 'Aperçu' }).click();
 
   const preview = page.locator('#preview');
-  await preview.getByRole('heading', { name: `Night of 2025-12-03 in ${live.zones.in}` }).waitFor();
+  await preview.getByRole('heading', { name: `Nuit du 3 décembre 2025 dans ${live.zones.in}` }).waitFor();
   // The edited step, at its clock time in the zone's time zone, with its level.
   await expect(preview.getByRole('row', { name: /23:30 23:30 10 %/ }).count()).resolves.toBe(1);
   const year = page.locator('#year-cost');
-  await year.getByRole('row', { name: /^This program \(abaissement\) [\d,.]+ [\d,.]+ [\d,.]+$/ }).waitFor();
-  await expect(year.getByRole('row', { name: /^Difference/ }).textContent()).resolves.toMatch(
-    /^Difference-?[\d,.]+-?[\d,.]+-?[\d,.]+$/,
+  await year.getByRole('row', { name: /^Ce programme \(abaissement\)( [\d\s,]+){3}$/ }).waitFor();
+  await expect(year.getByRole('row', { name: /^Différence/ }).textContent()).resolves.toMatch(
+    /^Différence([−-]?[\d\s,]+){3}$/,
   );
   await shot(page, 'programs-preview-desktop');
 
   // Saving a program Montigny's zones also follow is beyond a Metz manager: the console shows why.
-  await page.getByRole('button', { name: 'Save' }).click();
+  await page.getByRole('button', { name: 'Enregistrer' }).click();
   await page.getByRole('alert').filter({ hasText: 'Action non autorisée.' }).waitFor();
   await shot(page, 'programs-save-refused-desktop');
   expect(problemsOf(page)).toEqual([]);
