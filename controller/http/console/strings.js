@@ -201,6 +201,20 @@ export const STRINGS = {
     'programs.chartStep': '{level} % à partir de {at}',
     'programs.dusk': 'crépuscule',
     'programs.dawn': 'aube',
+
+    'docs.title': 'API de nocturne',
+    'docs.openapi': 'Document OpenAPI',
+    'docs.console': 'Console',
+    'docs.intro':
+      'Chaque point d’accès, d’après le document OpenAPI (descriptions en anglais). Envoyez « Authorization: Bearer <jeton> » ; voir docs/api.md pour les rôles, les erreurs, les limites et les événements.',
+    'docs.tokenRequired': 'Jeton ou session requis.',
+    'docs.noToken': 'Sans jeton.',
+    'docs.parameter': 'paramètre',
+    'docs.in': 'dans',
+    'docs.schema': 'schéma',
+    'docs.required': '(obligatoire)',
+    'docs.body': 'Corps de la requête',
+    'docs.unreadable': 'Impossible de lire le document OpenAPI : {message}',
   },
   en: {
     'nav.pages': 'Pages',
@@ -399,5 +413,19 @@ export const STRINGS = {
     'programs.chartStep': '{level} % from {at}',
     'programs.dusk': 'dusk',
     'programs.dawn': 'dawn',
+
+    'docs.title': 'nocturne API',
+    'docs.openapi': 'OpenAPI document',
+    'docs.console': 'Console',
+    'docs.intro':
+      'Every endpoint, from the OpenAPI document. Send “Authorization: Bearer <token>”; see docs/api.md for roles, errors, rate limits and events.',
+    'docs.tokenRequired': 'Token or session required.',
+    'docs.noToken': 'No token needed.',
+    'docs.parameter': 'parameter',
+    'docs.in': 'in',
+    'docs.schema': 'schema',
+    'docs.required': '(required)',
+    'docs.body': 'Request body',
+    'docs.unreadable': 'Could not read the OpenAPI document: {message}',
   },
 };

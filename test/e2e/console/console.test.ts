@@ -1,4 +1,4 @@
-import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
@@ -81,6 +81,26 @@ async function logIn(user: TestUser, viewport: { width: number; height: number }
 }
 
 const problemsOf = (page: Page): string[] => (page as Page & { problems: string[] }).problems;
+
+/** Serious and critical violations axe-core finds on the page as it is now (WCAG 2.1 A and AA, and best practices). */
+async function accessibilityProblems(page: Page): Promise<string[]> {
+  // Evaluated through the DevTools protocol: the console's CSP allows no injected script tag.
+  await page.evaluate(await readFile(require.resolve('axe-core/axe.min.js'), 'utf8'));
+  const violations = await page.evaluate(async () => {
+    const axe = (globalThis as unknown as { axe: { run(options: unknown): Promise<AxeResults> } }).axe;
+    const results = await axe.run({
+      runOnly: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'best-practice'],
+    });
+    return results.violations;
+  });
+  return violations
+    .filter((v) => v.impact === 'serious' || v.impact === 'critical')
+    .map((v) => `${v.id} (${v.impact}): ${v.help} at ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`);
+}
+
+interface AxeResults {
+  violations: { id: string; impact: string | null; help: string; nodes: { target: string[] }[] }[];
+}
 
 const shot = (page: Page, name: string): Promise<Buffer> =>
   page.screenshot({ path: path.join(ARTIFACTS, `${name}.png`), fullPage: true });
@@ -177,6 +197,9 @@ it('a person signs in with name and password, and is locked out after 5 failures
   await page.getByRole('button', { name: 'Se connecter', exact: true }).click();
   await page.getByText(/viewer-metz · élu·e ou lecteur/).waitFor();
   await page.getByRole('button', { name: 'Se déconnecter' }).click();
+  await page.getByRole('heading', { name: 'Connexion' }).waitFor();
+  // Signed out, the pages' links are gone with the session.
+  await expect(page.getByRole('link', { name: 'Zones' }).count()).resolves.toBe(0);
 
   for (let i = 1; i <= 5; i++) {
     await page.getByLabel('Identifiant').fill('viewer-metz');
@@ -257,3 +280,67 @@ it('an energy manager watches live levels but never reaches a relight button, an
   await page.close();
   expect((await request(live, 'admin-all', 'DELETE', '/api/relights/e2e-live')).status).toBe(200);
 }, 60_000);
+
+it('every page of the console passes axe-core with no serious or critical violation, in French', async () => {
+  const problems: Record<string, string[]> = {};
+  const login = await openPage(PHONE);
+  await login.goto(live.url);
+  await login.getByRole('heading', { name: 'Connexion' }).waitFor();
+  await login.getByText('Autre méthode').click();
+  problems.login = await accessibilityProblems(login);
+  await login.goto(`${live.url}/api/docs`);
+  await login.getByRole('heading', { name: 'API de nocturne' }).waitFor();
+  await login.locator('#endpoints article').first().waitFor();
+  problems.docs = await accessibilityProblems(login);
+  await login.close();
+
+  // The emergency page at each of its steps, on a phone at night (dark mode).
+  const phone = await logIn('emergency-metz', PHONE);
+  await phone.getByRole('heading', { name: 'Rallumage d’urgence' }).waitFor();
+  await phone.getByLabel('Chercher une rue').waitFor();
+  problems['emergency: streets'] = await accessibilityProblems(phone);
+  const zoneName = live.config.zones.find((z) => z.id === live.zones.in)!.name!;
+  await phone.getByRole('button', { name: new RegExp(zoneName) }).click();
+  await phone.getByLabel('Motif').waitFor();
+  problems['emergency: confirm'] = await accessibilityProblems(phone);
+  // WCAG 2.5.5: every control of the emergency page at least 44 × 44 CSS pixels.
+  const small = await phone.evaluate(`
+    [...document.querySelectorAll('main button, main input, main select, main a, header button, header a')]
+      .map((node) => ({ node, box: node.getBoundingClientRect() }))
+      .filter(({ box }) => box.width > 0 && (box.width < 44 || box.height < 44))
+      .map(({ node, box }) => node.outerHTML.slice(0, 60) + ' ' + Math.round(box.width) + '×' + Math.round(box.height))
+  `);
+  expect(small).toEqual([]);
+  // Focus goes to the one button that matters; going back reaches the choices above it, in reading order.
+  await expect(phone.evaluate('document.activeElement.textContent')).resolves.toMatch(/^RALLUMER /);
+  await phone.keyboard.press('Shift+Tab');
+  await expect(phone.evaluate('document.activeElement.id')).resolves.toBe('duration');
+  await phone.keyboard.press('Shift+Tab');
+  await expect(phone.evaluate('document.activeElement.id')).resolves.toBe('reason-note');
+  expect(await phone.evaluate('document.documentElement.scrollWidth')).toBeLessThanOrEqual(PHONE.width);
+  await phone.close();
+
+  const desk = await logIn('admin-all', DESKTOP);
+  for (const [id, heading] of [
+    ['zones', 'Zones'],
+    ['programs', 'Programmes'],
+    ['alerts', 'Alertes'],
+  ]) {
+    await desk.goto(`${live.url}/#/${id}`);
+    await desk.getByRole('heading', { name: heading, exact: true }).waitFor();
+    await desk.waitForLoadState('networkidle');
+    problems[id] = await accessibilityProblems(desk);
+  }
+  await shot(desk, 'alerts-desktop');
+  expect(problemsOf(desk)).toEqual([]);
+  await desk.close();
+  expect(problems).toEqual({
+    login: [],
+    docs: [],
+    'emergency: streets': [],
+    'emergency: confirm': [],
+    zones: [],
+    programs: [],
+    alerts: [],
+  });
+}, 90_000);
