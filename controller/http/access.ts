@@ -110,6 +110,7 @@ export const ENDPOINTS = {
   'POST /api/session': { access: 'public' },
   'POST /api/session/enrol': { access: 'public' },
   'DELETE /api/session': { access: 'authenticated' },
+  'GET /api/users': { access: 'users:manage' },
   'PUT /api/users/:id/password': { access: 'users:manage', audit: 'set-password' },
   'POST /api/users/:id/enrolment': { access: 'users:manage', audit: 'enrol' },
   'POST /api/users/:id/signout': { access: 'users:manage', audit: 'sign-out-everywhere' },

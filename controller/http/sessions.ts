@@ -107,6 +107,15 @@ export class SignIns {
     return { id, expiresAt: session.expires_at };
   }
 
+  /** Sessions in force per user. */
+  sessionCounts(): Map<string, number> {
+    const now = this.clock.now();
+    const counts = new Map<string, number>();
+    for (const session of this.sessions.values())
+      if (session.expires_at > now) counts.set(session.user, (counts.get(session.user) ?? 0) + 1);
+    return counts;
+  }
+
   /** The session of a cookie's id while it lasts. */
   find(id: string): StoredSession | undefined {
     const session = this.sessions.get(sha256(id));

@@ -371,6 +371,7 @@ const LISTS = [
   '/api/buildings',
   '/api/alerts',
   '/api/communes',
+  '/api/users',
 ];
 
 /**

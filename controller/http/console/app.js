@@ -4,6 +4,7 @@ import { ApiError, api, errorBox, h, replace, session } from './lib.js';
 import { currentLanguage, setLanguage, t } from './i18n.js';
 import { alertsPage } from './alerts.js';
 import { emergencyPage } from './emergency.js';
+import { peoplePage } from './people.js';
 import { programsPage } from './programs.js';
 import { zonesPage } from './zones.js';
 
@@ -19,6 +20,7 @@ const PAGES = [
   { id: 'zones', title: 'nav.zones', permission: 'lighting:read', render: zonesPage },
   { id: 'programs', title: 'nav.programs', permission: 'programs:read', render: programsPage },
   { id: 'alerts', title: 'nav.alerts', permission: 'alerts:read', render: alertsPage },
+  { id: 'people', title: 'nav.people', permission: 'users:manage', render: peoplePage },
 ];
 
 const main = document.getElementById('main');

@@ -14,6 +14,7 @@ export const STRINGS = {
     'nav.zones': 'Zones',
     'nav.programs': 'Programmes',
     'nav.alerts': 'Alertes',
+    'nav.people': 'Personnes',
     'nav.noPage': 'Ce compte ne donne accès à aucune page de la console.',
     'nav.sessionEnded': 'Votre session a pris fin : reconnectez-vous.',
 
@@ -215,6 +216,23 @@ export const STRINGS = {
     'docs.required': '(obligatoire)',
     'docs.body': 'Corps de la requête',
     'docs.unreadable': 'Impossible de lire le document OpenAPI : {message}',
+
+    'people.title': 'Personnes',
+    'people.intro':
+      'Un lien d’inscription connecte un téléphone, une seule fois, dans les 15 minutes. « Déconnecter partout » met fin à toutes les sessions de la personne (téléphone perdu, départ). Les mots de passe se définissent avec « nocturne user password <id> ».',
+    'people.person': 'Personne',
+    'people.role': 'Rôle',
+    'people.sessions': 'Sessions',
+    'people.actions': 'Actions',
+    'people.passwordSet': 'mot de passe défini',
+    'people.noPassword': 'sans mot de passe',
+    'people.enrol': 'Lien d’inscription',
+    'people.signOut': 'Déconnecter partout',
+    'people.qrAlt': 'QR code du lien d’inscription de {person}',
+    'people.enrolTitle': 'Lien d’inscription pour {person}',
+    'people.enrolHelp': 'À scanner avec le téléphone de la personne. Valable une seule fois, jusqu’au {at}.',
+    'people.signOutAsk': 'Déconnecter {person} partout ? Ses téléphones et postes devront se reconnecter.',
+    'people.signedOut': '{person} est déconnecté·e partout : {count} session(s) terminée(s).',
   },
   en: {
     'nav.pages': 'Pages',
@@ -229,6 +247,7 @@ export const STRINGS = {
     'nav.zones': 'Zones',
     'nav.programs': 'Programs',
     'nav.alerts': 'Alerts',
+    'nav.people': 'People',
     'nav.noPage': 'This account gives access to no page of the console.',
     'nav.sessionEnded': 'Your session ended: log in again.',
 
@@ -427,5 +446,22 @@ export const STRINGS = {
     'docs.required': '(required)',
     'docs.body': 'Request body',
     'docs.unreadable': 'Could not read the OpenAPI document: {message}',
+
+    'people.title': 'People',
+    'people.intro':
+      'An enrolment link signs a phone in, once, within 15 minutes. “Sign out everywhere” ends every session of the person (a lost phone, someone leaving). Passwords are set with “nocturne user password <id>”.',
+    'people.person': 'Person',
+    'people.role': 'Role',
+    'people.sessions': 'Sessions',
+    'people.actions': 'Actions',
+    'people.passwordSet': 'password set',
+    'people.noPassword': 'no password',
+    'people.enrol': 'Enrolment link',
+    'people.signOut': 'Sign out everywhere',
+    'people.qrAlt': 'QR code of the enrolment link of {person}',
+    'people.enrolTitle': 'Enrolment link for {person}',
+    'people.enrolHelp': 'To scan with the person’s phone. Valid once, until {at}.',
+    'people.signOutAsk': 'Sign {person} out everywhere? Their phones and desks will have to sign in again.',
+    'people.signedOut': '{person} is signed out everywhere: {count} session(s) ended.',
   },
 };

@@ -120,6 +120,27 @@ export function registerPeopleRoutes(fastify: FastifyInstance, ctx: RouteContext
   });
 
   app.route({
+    ...at('GET /api/users'),
+    schema: {
+      tags: ['users'],
+      summary:
+        'The people an administrator manages (all their communes within the administrator’s): role, communes, whether a password is set, sessions in force.',
+      security: BEARER,
+    },
+    handler: (request) => {
+      const scope = actorOf(request).communes;
+      const sessions = signIns.sessionCounts();
+      return [...users.values()]
+        .filter((user) => outsideOf(scope, user.communes).length === 0)
+        .map((user) => ({
+          ...identityOf(user),
+          password: signIns.passwordOf(user.id) !== undefined,
+          sessions: sessions.get(user.id) ?? 0,
+        }));
+    },
+  });
+
+  app.route({
     ...at('PUT /api/users/:id/password'),
     schema: {
       tags: ['users'],

@@ -106,18 +106,21 @@ const shot = (page: Page, name: string): Promise<Buffer> =>
   page.screenshot({ path: path.join(ARTIFACTS, `${name}.png`), fullPage: true });
 
 it('a police officer signs in on a phone with the enrolment link, relights a street, sees it confirmed, then clears it', async () => {
-  const enrolment = await request<{ link: string; code: string }>(
-    live,
-    'admin-metz',
-    'POST',
-    '/api/users/emergency-metz/enrolment',
-  );
-  expect(enrolment.status).toBe(200);
+  // The administrator, at a desk, issues the link; its QR code is on the screen.
+  const admin = await logIn('admin-metz', DESKTOP);
+  await admin.getByRole('link', { name: 'Personnes' }).click();
+  const row = admin.locator('tr[data-user="emergency-metz"]');
+  await row.getByRole('button', { name: 'Lien d’inscription' }).click();
+  await admin.getByRole('img', { name: 'QR code du lien d’inscription de emergency-metz' }).waitFor();
+  await shot(admin, 'people-enrolment-desktop');
+  const link = (await admin.locator('#people-result code.link').textContent())!;
+  const code = /#enrol=([\w-]{22})$/.exec(link)![1];
+
   const page = await openPage(PHONE);
-  await page.goto(enrolment.body.link);
+  await page.goto(link);
   // The role's first page is the emergency page; with one commune it goes straight to the streets.
   await page.getByRole('heading', { name: 'Rallumage d’urgence' }).waitFor();
-  expect(page.url()).not.toContain(enrolment.body.code);
+  expect(page.url()).not.toContain(code);
   await expect(page.evaluate('document.documentElement.lang')).resolves.toBe('fr');
   const zoneName = live.config.zones.find((z) => z.id === live.zones.in)!.name!;
   await page.getByLabel('Chercher une rue').fill(zoneName.slice(0, 8));
@@ -175,9 +178,14 @@ it('a police officer signs in on a phone with the enrolment link, relights a str
   });
   expect(statuses).toEqual([403, 200]);
 
-  // An administrator signs the officer out everywhere: the phone is back at the login page.
-  const signout = await request(live, 'admin-metz', 'POST', '/api/users/emergency-metz/signout');
-  expect(signout.body).toEqual({ user: 'emergency-metz', sessionsEnded: 1 });
+  // The administrator signs the officer out everywhere: the phone is back at the login page.
+  await admin.reload();
+  await row.getByText('1', { exact: true }).waitFor();
+  admin.once('dialog', (dialog) => void dialog.accept());
+  await row.getByRole('button', { name: 'Déconnecter partout' }).click();
+  await admin.getByText('emergency-metz est déconnecté·e partout : 1 session(s) terminée(s).').waitFor();
+  expect(problemsOf(admin)).toEqual([]);
+  await admin.close();
   await page.reload();
   await page.getByRole('heading', { name: 'Connexion' }).waitFor();
   await shot(page, 'emergency-4-signed-out-phone');
@@ -325,13 +333,20 @@ it('every page of the console passes axe-core with no serious or critical violat
     ['zones', 'Zones'],
     ['programs', 'Programmes'],
     ['alerts', 'Alertes'],
+    ['people', 'Personnes'],
   ]) {
     await desk.goto(`${live.url}/#/${id}`);
     await desk.getByRole('heading', { name: heading, exact: true }).waitFor();
     await desk.waitForLoadState('networkidle');
     problems[id] = await accessibilityProblems(desk);
   }
-  await shot(desk, 'alerts-desktop');
+  await desk
+    .locator('tr[data-user="viewer-metz"]')
+    .getByRole('button', { name: 'Lien d’inscription' })
+    .click();
+  await desk.getByRole('img', { name: /^QR code/ }).waitFor();
+  problems['people: enrolment'] = await accessibilityProblems(desk);
+  await shot(desk, 'people-desktop');
   expect(problemsOf(desk)).toEqual([]);
   await desk.close();
   expect(problems).toEqual({
@@ -342,5 +357,7 @@ it('every page of the console passes axe-core with no serious or critical violat
     zones: [],
     programs: [],
     alerts: [],
+    people: [],
+    'people: enrolment': [],
   });
 }, 90_000);

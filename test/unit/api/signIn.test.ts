@@ -176,6 +176,23 @@ describe('administration of people', () => {
       expect((await call(api, 'GET', '/api/me', { headers: { cookie } })).status).toBe(401);
   });
 
+  it('lists the people an administrator manages, with their password set or not and their sessions', async () => {
+    await setPassword('police-metz');
+    await signIn('police-metz');
+    const list = await call<{ user: string; password: boolean; sessions: number }[]>(
+      api,
+      'GET',
+      '/api/users',
+      {
+        headers: bearer('admin'),
+      },
+    );
+    expect(list.status).toBe(200);
+    expect(list.body.find((u) => u.user === 'police-metz')).toMatchObject({ password: true, sessions: 1 });
+    expect(list.body.find((u) => u.user === 'viewer-metz')).toMatchObject({ password: false, sessions: 0 });
+    expect((await call(api, 'GET', '/api/users', { headers: bearer('viewer-all') })).status).toBe(403);
+  });
+
   it('is for administrators, within their communes, with a password long enough', async () => {
     const byManager = await call(api, 'POST', '/api/users/police-metz/signout', {
       headers: bearer('lm-metz'),
