@@ -361,3 +361,42 @@ it('every page of the console passes axe-core with no serious or critical violat
     'people: enrolment': [],
   });
 }, 90_000);
+
+it('has every text the console asks for in both languages of the catalogue', async () => {
+  const page = await openPage(DESKTOP);
+  await page.goto(live.url);
+  const catalogue = (await page.evaluate(
+    "import('/strings.js').then((m) => Object.fromEntries(Object.entries(m.STRINGS).map(([l, s]) => [l, Object.keys(s)])))",
+  )) as { fr: string[]; en: string[] };
+  expect([...catalogue.en].sort()).toEqual([...catalogue.fr].sort());
+  // Keys written out in the pages' code, t('…'); keys built from data (roles, slots, kinds) are looked up
+  // in the pages and checked by the French tests above.
+  const dir = path.join(__dirname, '..', '..', '..', 'controller', 'http', 'console');
+  const used = new Set<string>();
+  for (const file of [
+    'app.js',
+    'lib.js',
+    'emergency.js',
+    'zones.js',
+    'programs.js',
+    'alerts.js',
+    'people.js',
+    'docs.js',
+  ]) {
+    const source = await readFile(path.join(dir, file), 'utf8');
+    for (const [, key] of source.matchAll(/\bt\('([\w.-]+)'/g)) used.add(key);
+  }
+  expect(used.size).toBeGreaterThan(100);
+  expect([...used].filter((key) => !catalogue.fr.includes(key))).toEqual([]);
+
+  // English on request, remembered on the device; then back to French for whoever comes next.
+  await page.getByRole('button', { name: 'English' }).click();
+  await page.getByRole('heading', { name: 'Log in' }).waitFor();
+  await expect(page.evaluate('document.documentElement.lang')).resolves.toBe('en');
+  await page.reload();
+  await page.getByLabel('Password').waitFor();
+  await page.getByRole('button', { name: 'Français' }).click();
+  await page.getByRole('heading', { name: 'Connexion' }).waitFor();
+  expect(problemsOf(page)).toEqual([]);
+  await page.close();
+});
