@@ -52,7 +52,35 @@ export async function verifyPassword(password: string, stored: string | undefine
   return timingSafeEqual(presented, expected);
 }
 
+/**
+ * Hashes waiting at most. scrypt runs on libuv's thread pool, which file writes share (the state file a
+ * relight is persisted to): one hash at a time leaves the other threads free, and beyond this many
+ * waiting, sign-ins are turned away rather than queued without end.
+ */
+const MAX_WAITING = 16;
+let waiting = 0;
+let previous: Promise<unknown> = Promise.resolve();
+
+/** Too many sign-ins at once: try again in a moment. */
+export class PasswordHashingBusy extends Error {
+  constructor() {
+    super(`${MAX_WAITING} password checks are already waiting: try again in a moment`);
+    this.name = 'PasswordHashingBusy';
+  }
+}
+
+/** One hash at a time, in order of arrival. */
 function derive(password: string, salt: Buffer, cost: ScryptCost, length = KEY_BYTES): Promise<Buffer> {
+  if (waiting >= MAX_WAITING) return Promise.reject(new PasswordHashingBusy());
+  waiting++;
+  const mine = previous.then(() => scryptKey(password, salt, cost, length));
+  previous = mine.catch(() => undefined);
+  return mine.finally(() => {
+    waiting--;
+  });
+}
+
+function scryptKey(password: string, salt: Buffer, cost: ScryptCost, length: number): Promise<Buffer> {
   const N = 2 ** cost.log2N;
   return new Promise((resolve, reject) =>
     scrypt(

@@ -5,7 +5,7 @@ import { outsideOf } from '../../scope';
 import { permissionsOf } from '../access';
 import type { AuthenticatedUser } from '../auth';
 import { ApiError } from '../errors';
-import { hashPassword, verifyPassword } from '../passwords';
+import { PasswordHashingBusy, hashPassword, verifyPassword } from '../passwords';
 import { EnrolBody, IdParams, PasswordBody, SignInBody } from '../schemas';
 import { clearedSessionCookie, csrfTokenFor, sessionCookie } from '../sessions';
 import { BEARER, actorOf, at, note, type RouteContext } from './shared';
@@ -67,7 +67,13 @@ export function registerPeopleRoutes(fastify: FastifyInstance, ctx: RouteContext
       const account = `account ${request.body.user.toLowerCase()}`;
       refuseIfBlocked(request, reply, account);
       const user = users.get(request.body.user);
-      const matches = await verifyPassword(request.body.password, user && signIns.passwordOf(user.id));
+      const matches = await verifyPassword(request.body.password, user && signIns.passwordOf(user.id)).catch(
+        (error: unknown) => {
+          if (!(error instanceof PasswordHashingBusy)) throw error;
+          void reply.header('retry-after', '5');
+          throw new ApiError(503, 'unavailable', error.message);
+        },
+      );
       if (!user || !matches) {
         limiter.recordFailure(request.ip, account);
         logger.warn(`sign-in refused for '${request.body.user.slice(0, 64)}' from ${request.ip}`);

@@ -1,4 +1,9 @@
-import { hashPassword, isPasswordHash, verifyPassword } from '../../../controller/http/passwords';
+import {
+  PasswordHashingBusy,
+  hashPassword,
+  isPasswordHash,
+  verifyPassword,
+} from '../../../controller/http/passwords';
 import {
   SignIns,
   changesState,
@@ -52,6 +57,18 @@ describe('passwords (scrypt)', () => {
     const flipped = stored.slice(0, at) + (stored[at] === 'A' ? 'B' : 'A') + stored.slice(at + 1);
     await expect(verifyPassword('un mot de passe', flipped)).resolves.toBe(false);
   });
+});
+
+it('checks one password at a time, and turns away checks beyond 16 waiting rather than queue them', async () => {
+  const stored = await hashPassword('un mot de passe', CHEAP);
+  const results = await Promise.allSettled(
+    Array.from({ length: 20 }, () => verifyPassword('un mot de passe', stored)),
+  );
+  expect(results.filter((r) => r.status === 'fulfilled' && r.value)).toHaveLength(16);
+  expect(
+    results.filter((r) => r.status === 'rejected' && r.reason instanceof PasswordHashingBusy),
+  ).toHaveLength(4);
+  await expect(verifyPassword('un mot de passe', stored)).resolves.toBe(true);
 });
 
 describe('SignIns', () => {
