@@ -365,9 +365,9 @@ it('every page of the console passes axe-core with no serious or critical violat
 it('has every text the console asks for in both languages of the catalogue', async () => {
   const page = await openPage(DESKTOP);
   await page.goto(live.url);
-  const catalogue = (await page.evaluate(
+  const catalogue = await page.evaluate<{ fr: string[]; en: string[] }>(
     "import('/strings.js').then((m) => Object.fromEntries(Object.entries(m.STRINGS).map(([l, s]) => [l, Object.keys(s)])))",
-  )) as { fr: string[]; en: string[] };
+  );
   expect([...catalogue.en].sort()).toEqual([...catalogue.fr].sort());
   // Keys written out in the pages' code, t('…'); keys built from data (roles, slots, kinds) are looked up
   // in the pages and checked by the French tests above.
