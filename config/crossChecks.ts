@@ -271,6 +271,7 @@ export function crossCheck(config: Config, report: Report, expanded: Config = ex
   );
   const hashes = new Map<string, string>();
   config.users.forEach((user, i) => {
+    if (user.token_sha256 === undefined) return;
     const other = hashes.get(user.token_sha256);
     if (other !== undefined) report(['users', i, 'token_sha256'], `same token as user '${other}'`);
     hashes.set(user.token_sha256, user.id);

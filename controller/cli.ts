@@ -1,4 +1,5 @@
 import { writeFileSync } from 'node:fs';
+import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
 import { CONFIG_DOC_FILE, SCHEMA_FILE, configDocText, schemaText } from '../config/exportSchema';
 import { ConfigError, formatIssue } from '../config/issues';
@@ -59,10 +60,12 @@ export async function main(argv: string[]): Promise<number> {
     case 'clear':
     case 'status':
     case 'report':
+    case 'user':
       return runClientCommand(command, rest, {
         stdout: (text) => process.stdout.write(text),
         stderr: (text) => process.stderr.write(text),
         env: process.env,
+        readSecret,
       });
     case 'export':
       return runExportCommand(
@@ -83,6 +86,34 @@ export async function main(argv: string[]): Promise<number> {
     default:
       process.stderr.write(`nocturne: unknown command '${command}'\n${USAGE}`);
       return 2;
+  }
+}
+
+/** One line from stdin; on a terminal, with a prompt and without echo. */
+async function readSecret(prompt: string): Promise<string> {
+  const input = process.stdin;
+  if (!input.isTTY) {
+    const lines = createInterface({ input })[Symbol.asyncIterator]();
+    const first = await lines.next();
+    return first.done ? '' : first.value;
+  }
+  process.stderr.write(prompt);
+  input.setRawMode(true);
+  input.resume();
+  let typed = '';
+  try {
+    for await (const chunk of input) {
+      for (const char of String(chunk)) {
+        if (char === '\r' || char === '\n') return typed;
+        if (char === '\u0003') throw new Error('cancelled');
+        typed = char === '\u007f' ? typed.slice(0, -1) : typed + char;
+      }
+    }
+    return typed;
+  } finally {
+    input.setRawMode(false);
+    input.pause();
+    process.stderr.write('\n');
   }
 }
 

@@ -202,6 +202,7 @@ export class Service {
     const exporter = new Exporter({ config, reader: influxReader, logger: logger.child('exports') });
     this.api = new ApiServer({
       config,
+      stateDir,
       services: {
         lighting: this.lighting,
         energy: this.energy,

@@ -22,6 +22,12 @@ export interface LoggerOptions {
   destination?: NodeJS.WritableStream;
 }
 
+/** Fields never written as they are: passwords, tokens, cookies, enrolment codes, at the top or one level down. */
+const SECRET_FIELDS = ['password', 'token', 'authorization', 'cookie', 'code', 'csrf'].flatMap((f) => [
+  f,
+  `*.${f}`,
+]);
+
 export function createLogger(options: LoggerOptions): Logger {
   const stream =
     options.format === 'pretty'
@@ -35,7 +41,16 @@ export function createLogger(options: LoggerOptions): Logger {
           destination: options.destination ?? 1,
         })
       : (options.destination ?? process.stdout);
-  const root = pino({ level: 'trace', base: undefined, timestamp: pino.stdTimeFunctions.isoTime }, stream);
+  const root = pino(
+    {
+      level: 'trace',
+      base: undefined,
+      timestamp: pino.stdTimeFunctions.isoTime,
+      // No component logs these, but a field passed by mistake must not carry a secret to the log.
+      redact: { paths: SECRET_FIELDS, censor: '[redacted]' },
+    },
+    stream,
+  );
   return new PinoLogger(root, '', options.level, options.levels ?? {});
 }
 

@@ -15,5 +15,8 @@ export const User = z.strictObject({
   token_sha256: z
     .string()
     .regex(/^[0-9a-f]{64}$/, { message: 'must be the hex SHA-256 of the token (64 lowercase hex digits)' })
-    .describe('SHA-256 of the bearer token. The token itself is never stored.'),
+    .optional()
+    .describe(
+      'SHA-256 of the bearer token. The token itself is never stored. Absent: the user signs in to the console only (password or enrolment code, set with `nocturne user`).',
+    ),
 });

@@ -104,8 +104,23 @@ export const HttpSection = z
     map_tiles: MapTiles.optional().describe(
       'Background tiles of the console’s map. Absent: the map is drawn from the configuration alone (no tile server).',
     ),
+    session_days: z
+      .number()
+      .min(0.01)
+      .max(400)
+      .default(30)
+      .describe(
+        'How long a person signed in to the console stays signed in on that device (days); an administrator can end it sooner.',
+      ),
+    public_url: z
+      .string()
+      .regex(/^https?:\/\/[^/?#]+\/?$/, { message: "must be 'https://host[:port]', with no path" })
+      .optional()
+      .describe(
+        'Address at which phones reach the console, for enrolment links. Absent: the address the administrator used.',
+      ),
   })
-  .default({ host: '127.0.0.1', port: 8080, trusted_proxies: [] });
+  .default({ host: '127.0.0.1', port: 8080, trusted_proxies: [], session_days: 30 });
 
 /** How a client reaches a broker: credentials, TLS, keepalive and reconnection (the service's, and MQTT sources' own). */
 export const BROKER_ACCESS = {

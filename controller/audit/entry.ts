@@ -14,6 +14,9 @@ export const AUDIT_ACTIONS = [
   'acknowledge-alert',
   'notify-alert',
   'export-audit',
+  'set-password',
+  'enrol',
+  'sign-out-everywhere',
 ] as const;
 export type AuditAction = (typeof AUDIT_ACTIONS)[number];
 

@@ -30,6 +30,8 @@ export const PERMISSIONS = [
   'reports:read',
   /** Series of the token's communes exported from InfluxDB as CSV or NDJSON. */
   'exports:read',
+  /** People's passwords, enrolment codes for phones, sign-out everywhere (users within the admin's communes). */
+  'users:manage',
 ] as const;
 
 export type Permission = (typeof PERMISSIONS)[number];
@@ -125,6 +127,13 @@ export const ENDPOINTS = {
   'GET /api/exports': { access: 'exports:read' },
   'GET /opendata': { access: 'public' },
   'GET /opendata/:file': { access: 'public' },
+  'POST /api/session': { access: 'public' },
+  'POST /api/session/enrol': { access: 'public' },
+  'DELETE /api/session': { access: 'authenticated' },
+  'GET /api/users': { access: 'users:manage' },
+  'PUT /api/users/:id/password': { access: 'users:manage', audit: 'set-password' },
+  'POST /api/users/:id/enrolment': { access: 'users:manage', audit: 'enrol' },
+  'POST /api/users/:id/signout': { access: 'users:manage', audit: 'sign-out-everywhere' },
 } as const satisfies Record<string, EndpointSpec>;
 
 export type Endpoint = keyof typeof ENDPOINTS;

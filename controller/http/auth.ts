@@ -24,15 +24,12 @@ export class TokenAuthenticator {
   private readonly users: { hash: Buffer; user: AuthenticatedUser }[];
 
   constructor(users: readonly UserConfig[]) {
-    this.users = users.map((u) => ({
-      hash: Buffer.from(u.token_sha256, 'hex'),
-      user: {
-        id: u.id,
-        ...(u.name !== undefined ? { name: u.name } : {}),
-        role: u.role,
-        communes: [...u.communes],
-      },
-    }));
+    // People who only sign in to the console have no token.
+    this.users = users.flatMap((u) =>
+      u.token_sha256 === undefined
+        ? []
+        : [{ hash: Buffer.from(u.token_sha256, 'hex'), user: authenticatedUser(u) }],
+    );
   }
 
   /** From an `Authorization` header value. */
@@ -53,6 +50,15 @@ export class TokenAuthenticator {
     }
     return found ? { ok: true, user: found } : { ok: false, reason: 'unknown' };
   }
+}
+
+export function authenticatedUser(u: UserConfig): AuthenticatedUser {
+  return {
+    id: u.id,
+    ...(u.name !== undefined ? { name: u.name } : {}),
+    role: u.role,
+    communes: [...u.communes],
+  };
 }
 
 /** A new token: 32 random bytes (256 bits), base64url, with the line to paste into the configuration. */

@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
+import QRCode from 'qrcode';
 import type { CommandProgress, CommandRecord } from '../lighting/runtime/lightingService';
 import type { TargetSpec } from '../lighting/topology';
 import type { ErrorBody } from './errors';
@@ -215,6 +216,8 @@ export interface ClientIo {
   stdout: (text: string) => void;
   stderr: (text: string) => void;
   env: NodeJS.ProcessEnv;
+  /** One line typed (not echoed on a terminal) or piped in: a new password. */
+  readSecret?: (prompt: string) => Promise<string>;
 }
 
 export const CONNECTION_OPTIONS = {
@@ -231,15 +234,19 @@ export const CLIENT_USAGE = `client commands (talk to a running service):
   report <YYYY-MM> [--commune <id>] [--csv]
                       the monthly evaluation report (docs/evaluation.md) as a table, or as CSV for
                       a French spreadsheet (; and decimal comma, UTF-8 with BOM)
+  user password <id> [--password-file <file>]   set a person's console password (typed, or piped in);
+                      their sessions end
+  user enrol <id>     a one-use link and QR code to sign a person's phone in (valid 15 minutes)
+  user signout <id>   sign a person out everywhere: every session and unused enrolment link ends
   options: --url (default $NOCTURNE_URL or http://127.0.0.1:8080)
            --token-file <file> or $NOCTURNE_TOKEN (--token works too, but other users can read argv)
   exit codes: 0 done, 1 refused or failed, 2 usage, 3 not confirmed in time, 4 authentication or
               permission, 5 service unreachable or unavailable
 `;
 
-/** Runs relight, clear or status; resolves with the exit code. */
+/** Runs relight, clear, status, report or user; resolves with the exit code. */
 export async function runClientCommand(
-  command: 'relight' | 'clear' | 'status' | 'report',
+  command: 'relight' | 'clear' | 'status' | 'report' | 'user',
   args: string[],
   io: ClientIo,
 ): Promise<number> {
@@ -253,6 +260,8 @@ export async function runClientCommand(
         return await statusCommand(args, io);
       case 'report':
         return await reportCommand(args, io);
+      case 'user':
+        return await userCommand(args, io);
     }
   } catch (error) {
     return reportFailure(error, io);
@@ -343,6 +352,62 @@ async function reportCommand(args: string[], io: ClientIo): Promise<number> {
   const report = await connect(values, io).report(positionals[0], values.commune);
   io.stdout(values.csv ? reportCsv(report) : reportText(report));
   return EXIT.ok;
+}
+
+const USER_ACTIONS = ['password', 'enrol', 'signout'] as const;
+
+/** People's sign-in, through the API with an administrator's token (routes/people.ts). */
+async function userCommand(args: string[], io: ClientIo): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args,
+    allowPositionals: true,
+    options: { ...CONNECTION_OPTIONS, 'password-file': { type: 'string' } },
+  });
+  const [action, user, ...extra] = positionals;
+  if (
+    !USER_ACTIONS.includes(action as (typeof USER_ACTIONS)[number]) ||
+    user === undefined ||
+    extra.length > 0
+  )
+    throw new UsageError(
+      `user takes ${USER_ACTIONS.join(' | ')} and a user id, e.g. 'nocturne user enrol police-metz'`,
+    );
+  const client = connect(values, io);
+  const path = `/api/users/${encodeURIComponent(user)}`;
+  if (action === 'password') {
+    const password = await newPassword(values['password-file'], io);
+    const { sessionsEnded } = await client.request<{ sessionsEnded: number }>('PUT', `${path}/password`, {
+      password,
+    });
+    io.stdout(`password of '${user}' set; ${sessionsEnded} session(s) ended\n`);
+    return EXIT.ok;
+  }
+  if (action === 'enrol') {
+    const { link, expiresAt } = await client.request<{ link: string; expiresAt: number }>(
+      'POST',
+      `${path}/enrolment`,
+    );
+    const qr = await QRCode.toString(link, { type: 'terminal', small: true });
+    io.stdout(
+      `enrolment link for '${user}', one use, until ${new Date(expiresAt).toISOString()}:\n  ${link}\n${qr}\n`,
+    );
+    return EXIT.ok;
+  }
+  const { sessionsEnded } = await client.request<{ sessionsEnded: number }>('POST', `${path}/signout`);
+  io.stdout(`'${user}' signed out everywhere: ${sessionsEnded} session(s) ended\n`);
+  return EXIT.ok;
+}
+
+async function newPassword(file: string | undefined, io: ClientIo): Promise<string> {
+  if (file !== undefined) {
+    try {
+      return readFileSync(file, 'utf8').split('\n')[0];
+    } catch (error) {
+      throw new UsageError(`--password-file: ${(error as Error).message}`);
+    }
+  }
+  if (!io.readSecret) throw new UsageError('give the password with --password-file <file>');
+  return io.readSecret('new password (not shown): ');
 }
 
 export function connect(

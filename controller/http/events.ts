@@ -98,6 +98,11 @@ export class EventStreams {
     for (const stream of [...this.open]) stream.close();
   }
 
+  /** A user's streams, at sign-out everywhere; a client that still holds a valid token reconnects. */
+  closeUser(user: string): void {
+    for (const stream of [...this.open]) if (stream.user === user) stream.close();
+  }
+
   private refusal(user: string): ApiError | undefined {
     let mine = 0;
     for (const stream of this.open) if (stream.user === user) mine++;

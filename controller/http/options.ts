@@ -14,6 +14,16 @@ export interface ApiOptions {
   failedAuthPerWindow?: number;
   /** Default 5 minutes. */
   failedAuthWindowMs?: number;
+  /**
+   * Failed sign-ins (name and password, or enrolment code) per account and per client address within a
+   * window; beyond it sign-ins there are refused until the window ends, even with the right password,
+   * since passwords, unlike tokens, can be guessed. Default 5.
+   */
+  signInFailuresPerWindow?: number;
+  /** Default 15 minutes. */
+  signInWindowMs?: number;
+  /** Lifetime of an enrolment code (link and QR code for a phone). Default 15 minutes. */
+  enrolmentTtlMs?: number;
   /** Lifetime of a one-use event-stream ticket. Default 30 s. */
   ticketTtlMs?: number;
   /** Comment line sent on idle event streams, so proxies and phones keep them open. Default 15 s. */
@@ -40,6 +50,9 @@ export function coerceApiOptions(options: ApiOptions = {}): ResolvedApiOptions {
     rateWindowMs: options.rateWindowMs ?? 60_000,
     failedAuthPerWindow: options.failedAuthPerWindow ?? 10,
     failedAuthWindowMs: options.failedAuthWindowMs ?? 5 * 60_000,
+    signInFailuresPerWindow: options.signInFailuresPerWindow ?? 5,
+    signInWindowMs: options.signInWindowMs ?? 15 * 60_000,
+    enrolmentTtlMs: options.enrolmentTtlMs ?? 15 * 60_000,
     ticketTtlMs: options.ticketTtlMs ?? 30_000,
     heartbeatMs: options.heartbeatMs ?? 15_000,
     maxStreamsPerUser: options.maxStreamsPerUser ?? 8,

@@ -5,6 +5,7 @@ import type { TargetSpec } from '../lighting/topology';
 import { AUDIT_ACTIONS } from '../audit/entry';
 import { AUDIT_EXPORT_FORMATS } from '../audit/export';
 import { COMMAND_ID_PATTERN } from '../lighting/runtime/requestChecks';
+import { PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH } from './passwords';
 
 /**
  * Request schemas of the HTTP API. Field names are camelCase, like the service's answers. Each field
@@ -211,4 +212,25 @@ export function queryInstantMs(value: string): number {
 
 export const EventsQuery = z.strictObject({
   ticket: z.string().min(1).max(200).optional().describe('One-use ticket from POST /api/events/ticket.'),
+});
+
+/** Sign-in for people (routes/people.ts). A password's own rules are checked by the route (passwords.ts). */
+export const SignInBody = z.strictObject({
+  user: z.string().min(1).max(64).describe('The user id of the configuration (users[].id).'),
+  password: z.string().min(1).max(PASSWORD_MAX_LENGTH),
+});
+
+export const EnrolBody = z.strictObject({
+  code: z
+    .string()
+    .regex(/^[\w-]{22}$/, { message: 'must be the 22-character code of the enrolment link' })
+    .describe('The code of an enrolment link, from POST /api/users/{id}/enrolment.'),
+});
+
+export const PasswordBody = z.strictObject({
+  password: z
+    .string()
+    .min(PASSWORD_MIN_LENGTH)
+    .max(PASSWORD_MAX_LENGTH)
+    .describe(`The new password, ${PASSWORD_MIN_LENGTH} to ${PASSWORD_MAX_LENGTH} characters.`),
 });

@@ -1,4 +1,5 @@
 import type { AddressInfo } from 'node:net';
+import path from 'node:path';
 import fastifyRateLimit from '@fastify/rate-limit';
 import fastifySwagger from '@fastify/swagger';
 import Fastify, {
@@ -16,7 +17,7 @@ import type { Actor } from '../scope';
 import type { Logger } from '../../core/logger';
 import { ENDPOINTS, allows, type EndpointSpec } from './access';
 import type { AuditLog } from '../audit/auditLog';
-import { TokenAuthenticator, type AuthResult } from './auth';
+import { TokenAuthenticator, authenticatedUser, type AuthResult, type AuthenticatedUser } from './auth';
 import { ApiError, toApiError, validationError, type RequestPart } from './errors';
 import { EventStreams } from './events';
 import { FailedAuthLimiter } from './failedAuth';
@@ -28,9 +29,21 @@ import { consoleCsp, registerMapAssets } from './mapSupport';
 import { CommuneIndex } from './communeIndex';
 import { ThrottledLog } from '../../core/throttledLog';
 import { EventTickets } from './tickets';
+import { SIGN_IN_FILE, loadSignInState, saveSignInState } from './signInFile';
+import {
+  CSRF_HEADER,
+  SESSION_COOKIE,
+  SignIns,
+  changesState,
+  clearedSessionCookie,
+  csrfMatches,
+  sessionIdOf,
+} from './sessions';
 
 export interface ApiServerDeps {
   config: Pick<Config, 'http' | 'users' | 'zones' | 'communes'> & { site: Pick<Config['site'], 'timezone'> };
+  /** Where people's password hashes and sessions are kept (people.json). */
+  stateDir: string;
   services: ApiServices;
   audit: AuditLog;
   clock: Clock;
@@ -49,6 +62,7 @@ const CLIENTS: Record<string, Actor['via']> = { console: 'console', cli: 'cli' }
 
 /** Where a browser cannot set a header: an event stream (EventSource) and a download link (an export). */
 const TICKET_ENDPOINTS: ReadonlySet<string> = new Set(['GET /api/events', 'GET /api/exports']);
+const DAY_MS = 86_400_000;
 
 /**
  * The operators' HTTP API, its OpenAPI document and the web console, as a Component: built and
@@ -63,6 +77,10 @@ export class ApiServer implements Component {
   private readonly authenticator: TokenAuthenticator;
   private readonly failedAuth: FailedAuthLimiter;
   private readonly tickets: EventTickets;
+  private readonly signIns: SignIns;
+  private readonly signInFailures: FailedAuthLimiter;
+  private readonly users: ReadonlyMap<string, AuthenticatedUser>;
+  private readonly signInFile: string;
   private readonly territory: CommuneIndex;
   private readonly streams: EventStreams;
   private readonly authLog = new ThrottledLog<AuthRefusal>(AUTH_LOG_INTERVAL_MS);
@@ -81,6 +99,18 @@ export class ApiServer implements Component {
       this.options.failedAuthWindowMs,
     );
     this.tickets = new EventTickets(deps.clock, this.options.ticketTtlMs);
+    this.users = new Map(deps.config.users.map((u) => [u.id, authenticatedUser(u)]));
+    this.signInFile = path.join(deps.stateDir, SIGN_IN_FILE);
+    this.signIns = new SignIns(
+      deps.clock,
+      { sessionMs: deps.config.http.session_days * DAY_MS, enrolmentMs: this.options.enrolmentTtlMs },
+      (state) => saveSignInState(this.signInFile, state),
+    );
+    this.signInFailures = new FailedAuthLimiter(
+      deps.clock,
+      this.options.signInFailuresPerWindow,
+      this.options.signInWindowMs,
+    );
     this.territory = new CommuneIndex(deps.config);
     this.csp = consoleCsp(deps.config.http.map_tiles?.url);
     this.streams = new EventStreams({
@@ -104,6 +134,7 @@ export class ApiServer implements Component {
   }
 
   async start(signal: AbortSignal): Promise<void> {
+    this.signIns.restore(await loadSignInState(this.signInFile, this.deps.logger, this.deps.clock.now()));
     const app = await this.build();
     this.app = app;
     signal.throwIfAborted();
@@ -191,6 +222,12 @@ export class ApiServer implements Component {
               scheme: 'bearer',
               description: 'A token from the configuration’s users.',
             },
+            session: {
+              type: 'apiKey',
+              in: 'cookie',
+              name: SESSION_COOKIE,
+              description: `A person signed in (POST /api/session); state-changing requests also send the ${CSRF_HEADER} header.`,
+            },
           },
         },
       },
@@ -221,6 +258,15 @@ export class ApiServer implements Component {
       options: this.options,
       timeZone: this.deps.config.site.timezone,
       now: () => this.deps.clock.now(),
+      signIn: {
+        signIns: this.signIns,
+        limiter: this.signInFailures,
+        users: this.users,
+        ...(this.deps.config.http.public_url !== undefined
+          ? { publicUrl: this.deps.config.http.public_url }
+          : {}),
+        logger: this.deps.logger.child('sign-in'),
+      },
       metrics: () =>
         collectMetrics({
           services: this.deps.services,
@@ -244,6 +290,11 @@ export class ApiServer implements Component {
       typeof ticket === 'string' &&
       request.headers.authorization === undefined &&
       TICKET_ENDPOINTS.has(request.routeOptions.config.endpoint ?? '');
+    const sessionId =
+      byTicket || request.headers.authorization !== undefined
+        ? undefined
+        : sessionIdOf(request.headers.cookie);
+    if (sessionId !== undefined) return this.authenticateSession(request, reply, sessionId);
     const credential = byTicket ? ticket : request.headers.authorization;
     // A valid credential always gets in: only failing attempts are ever refused (failedAuth.ts).
     const result = byTicket
@@ -258,6 +309,35 @@ export class ApiServer implements Component {
       role: user.role,
       communes: user.communes,
       via: (typeof client === 'string' && CLIENTS[client]) || 'api',
+      from: request.ip,
+    };
+  }
+
+  /**
+   * A person's browser, by its session cookie. Requests that change state must also carry the session's
+   * CSRF token in a header, which another site's page cannot read or send: bearer tokens need none,
+   * since no browser adds them by itself.
+   */
+  private authenticateSession(request: FastifyRequest, reply: FastifyReply, sessionId: string): void {
+    const session = this.signIns.find(sessionId);
+    const user = session && this.users.get(session.user);
+    if (!user) {
+      void reply.header('set-cookie', clearedSessionCookie(request.protocol === 'https'));
+      throw this.refuseCredentials(request, reply, 'unknown', sessionId);
+    }
+    if (changesState(request.method) && !csrfMatches(sessionId, request.headers[CSRF_HEADER]))
+      throw new ApiError(
+        403,
+        'forbidden',
+        `missing or wrong '${CSRF_HEADER}' header: a signed-in browser sends the token GET /api/me gives it`,
+      );
+    request.authenticatedUser = user;
+    request.sessionId = sessionId;
+    request.actor = {
+      user: user.id,
+      role: user.role,
+      communes: user.communes,
+      via: 'console',
       from: request.ip,
     };
   }

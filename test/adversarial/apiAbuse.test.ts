@@ -331,6 +331,10 @@ function foreignCalls(r: Random): Call[] {
       method: 'DELETE',
       path: `/api/overrides/${id}`,
     })),
+    // People beyond Metz: a territory-wide user is no Metz administrator's to manage.
+    { method: 'PUT', path: '/api/users/admin-all/password', body: { password: 'mot-de-passe-étranger' } },
+    { method: 'POST', path: '/api/users/emergency-all/enrolment' },
+    { method: 'POST', path: '/api/users/admin-all/signout' },
     ...targets.map((t) => ({ method: 'POST', path: '/api/relights', body: target(t) })),
     ...targets.map((t) => ({
       method: 'POST',
@@ -389,6 +393,7 @@ const LISTS = [
   '/api/communes',
   '/api/usage',
   '/api/map',
+  '/api/users',
 ];
 
 /**
@@ -398,6 +403,9 @@ const LISTS = [
 const NOT_OF_A_COMMUNE = new Set([
   'GET /api/health',
   'GET /api/me',
+  'POST /api/session',
+  'POST /api/session/enrol',
+  'DELETE /api/session',
   'POST /api/events/ticket',
   'GET /api/events',
   'GET /metrics',
@@ -626,6 +634,9 @@ function bodyEndpoints(): { method: string; path: string; valid: unknown }[] {
     'PUT /api/programs/:id': { steps: [{ at: 'dusk', level: 50 }] },
     'PUT /api/calendars/:id': { default: 'constant-40', rules: [] },
     'PUT /api/zones/:id/calendar': { calendar: 'metz-calendrier' },
+    'POST /api/session': { user: 'admin-metz', password: 'x' },
+    'POST /api/session/enrol': { code: 'a'.repeat(22) },
+    'PUT /api/users/:id/password': { password: 'x'.repeat(12) },
   };
   return Object.keys(ENDPOINTS)
     .filter((e) => e.startsWith('POST ') || e.startsWith('PUT '))

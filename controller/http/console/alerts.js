@@ -1,12 +1,13 @@
 // Open alerts, newest first; acknowledging says "seen, someone is on it".
 import { api, errorBox, formatDateTime, h, replace, session, throttle } from './lib.js';
+import { t } from './i18n.js';
 
 export function alertsPage(main, { onUnauthorized }) {
   const cleared = h('input', { id: 'include-cleared', type: 'checkbox' });
   const list = h('div', { 'aria-live': 'polite' });
   main.append(
-    h('h1', {}, 'Alerts'),
-    h('p', {}, h('label', { for: 'include-cleared' }, cleared, ' Show recently cleared alerts')),
+    h('h1', {}, t('alerts.title')),
+    h('p', {}, h('label', { for: 'include-cleared' }, cleared, ` ${t('alerts.showCleared')}`)),
     list,
   );
 
@@ -17,7 +18,7 @@ export function alertsPage(main, { onUnauthorized }) {
       replace(
         list,
         alerts.length === 0
-          ? h('p', { class: 'muted' }, 'No open alert.')
+          ? h('p', { class: 'muted' }, t('alerts.none'))
           : h('div', { class: 'stack' }, alerts.map(card)),
       );
     } catch (error) {
@@ -34,16 +35,24 @@ export function alertsPage(main, { onUnauthorized }) {
       h(
         'div',
         {},
-        h('span', { class: `badge ${alert.severity}` }, alert.severity),
-        h('span', { class: 'badge' }, alert.state),
-        h('strong', {}, alert.message),
+        h('span', { class: `badge ${alert.severity}` }, t(`severity.${alert.severity}`)),
+        h('span', { class: 'badge' }, t(`alertState.${alert.state}`)),
+        // The kind in the reader's language; the service's own message (in English) as the detail.
+        h('strong', {}, t(`alertKind.${alert.kind}`)),
       ),
+      h('div', { lang: 'en' }, alert.message),
       h(
         'div',
         { class: 'muted' },
-        `${alert.commune} · ${alert.source} · ${alert.kind} · raised ${formatDateTime(alert.raisedAt)}`,
-        alert.acknowledgedBy ? ` · acknowledged by ${alert.acknowledgedBy}` : '',
-        alert.clearedAt ? ` · cleared ${formatDateTime(alert.clearedAt)}` : '',
+        [
+          alert.commune,
+          alert.source,
+          t('alerts.raisedAt', { at: formatDateTime(alert.raisedAt) }),
+          alert.acknowledgedBy ? t('alerts.acknowledgedBy', { user: alert.acknowledgedBy }) : null,
+          alert.clearedAt ? t('alerts.clearedAt', { at: formatDateTime(alert.clearedAt) }) : null,
+        ]
+          .filter(Boolean)
+          .join(' · '),
       ),
       alert.state === 'raised' && session.can('alerts:acknowledge')
         ? h(
@@ -62,7 +71,7 @@ export function alertsPage(main, { onUnauthorized }) {
                   }
                 },
               },
-              'Acknowledge',
+              t('alerts.acknowledge'),
             ),
           )
         : null,

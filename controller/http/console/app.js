@@ -1,5 +1,7 @@
-// The console's shell: login with a token, the pages a role may see, the live event stream.
+// The console's shell: sign-in (name and password, enrolment link, or a token), the pages a role may
+// see, the live event stream, and the language switch.
 import { ApiError, api, errorBox, h, replace, session } from './lib.js';
+import { currentLanguage, setLanguage, t } from './i18n.js';
 import { alertsPage } from './alerts.js';
 import { emergencyPage } from './emergency.js';
 import { exportsPage } from './exports.js';
@@ -7,29 +9,30 @@ import { mapEntry } from './map.js';
 import { calendarsEntry } from './calendars.js';
 import { overridesEntry } from './overrides.js';
 import { officialsEntry } from './officials.js';
+import { peoplePage } from './people.js';
 import { programsPage } from './programs.js';
 import { reportPage } from './report.js';
-import { t } from './i18n.js';
 import { zonesPage } from './zones.js';
 
 // What a role cannot do is not shown; the API refuses it anyway.
 const PAGES = [
   {
     id: 'emergency',
-    title: 'Emergency',
+    title: 'nav.emergency',
     permission: 'relight',
     render: emergencyPage,
     className: 'emergency',
   },
-  { id: 'zones', title: 'Zones', permission: 'lighting:read', render: zonesPage },
+  { id: 'zones', title: 'nav.zones', permission: 'lighting:read', render: zonesPage },
   mapEntry,
-  { id: 'programs', title: 'Programs', permission: 'programs:read', render: programsPage },
+  { id: 'programs', title: 'nav.programs', permission: 'programs:read', render: programsPage },
   calendarsEntry,
   overridesEntry,
-  { id: 'alerts', title: 'Alerts', permission: 'alerts:read', render: alertsPage },
-  { id: 'report', title: t('report.nav'), permission: 'reports:read', render: reportPage },
-  { id: 'exports', title: 'Exports', permission: 'exports:read', render: exportsPage },
+  { id: 'alerts', title: 'nav.alerts', permission: 'alerts:read', render: alertsPage },
+  { id: 'report', title: 'report.nav', permission: 'reports:read', render: reportPage },
+  { id: 'exports', title: 'exports.title', permission: 'exports:read', render: exportsPage },
   officialsEntry,
+  { id: 'people', title: 'nav.people', permission: 'users:manage', render: peoplePage },
 ];
 
 /** Usage counting (docs/evaluation.md): what happened, never who; a lost beacon is not worth an error. */
@@ -42,76 +45,167 @@ const nav = document.getElementById('nav');
 const who = document.getElementById('who');
 const live = document.getElementById('live');
 const logout = document.getElementById('logout');
+const language = document.getElementById('language');
 
 let current; // { id, onEvent?, dispose? }
 let stream; // EventSource
 let reconnectTimer;
+let liveOn = false;
 
 function visiblePages() {
   return PAGES.filter((p) => session.can(p.permission));
 }
 
-function showLogin(message) {
+/** The shell's fixed texts, in the reader's language. */
+function drawShell() {
+  for (const node of document.querySelectorAll('[data-text]')) node.textContent = t(node.dataset.text);
+  nav.setAttribute('aria-label', t('nav.pages'));
+  // The switch names the other language in that language, as people look for it.
+  const other = currentLanguage() === 'fr' ? 'en' : 'fr';
+  language.textContent = t('nav.otherLanguage');
+  language.setAttribute('lang', other);
+  language.title = t('nav.language');
+  if (!live.hidden) setLive(liveOn);
+}
+
+function forget() {
   closeStream();
   session.token = null;
+  session.csrf = undefined;
   session.me = undefined;
   nav.hidden = true;
   live.hidden = true;
   logout.hidden = true;
   who.textContent = '';
-  const input = h('input', {
-    id: 'token',
-    type: 'password',
-    // The phone's password manager may keep it: nobody types a 43-character token at 3 a.m.
-    autocomplete: 'current-password',
+}
+
+function showLogin(message) {
+  forget();
+  const status = h('div', { role: 'status', 'aria-live': 'polite' });
+  const user = h('input', {
+    id: 'user',
+    name: 'username',
+    autocomplete: 'username',
     autocapitalize: 'off',
     spellcheck: 'false',
     required: true,
   });
-  const status = h('div', { role: 'status' });
+  const password = h('input', {
+    id: 'password',
+    type: 'password',
+    autocomplete: 'current-password',
+    required: true,
+  });
   const form = h(
     'form',
     {
       class: 'panel stack',
       onsubmit: async (event) => {
         event.preventDefault();
-        replace(status, 'Checking…');
+        replace(status, t('login.checking'));
         try {
-          const me = await api('GET', '/api/me', undefined, input.value.trim());
-          session.token = input.value.trim();
+          signedIn(await api('POST', '/api/session', { user: user.value.trim(), password: password.value }));
+        } catch (error) {
+          password.value = '';
+          replace(status, loginError(error, 'login.wrong'));
+        }
+      },
+    },
+    h('label', { for: 'user' }, t('login.user')),
+    user,
+    h('label', { for: 'password' }, t('login.password')),
+    password,
+    h('button', { class: 'primary', type: 'submit' }, t('login.submit')),
+  );
+  const token = h('input', {
+    id: 'token',
+    type: 'password',
+    // A password manager may keep it: nobody types a 43-character token at 3 a.m.
+    autocomplete: 'off',
+    autocapitalize: 'off',
+    spellcheck: 'false',
+    required: true,
+  });
+  const tokenForm = h(
+    'form',
+    {
+      class: 'stack',
+      onsubmit: async (event) => {
+        event.preventDefault();
+        replace(status, t('login.checking'));
+        try {
+          const me = await api('GET', '/api/me', undefined, token.value.trim());
+          session.token = token.value.trim();
           session.me = me;
           replace(status);
           beacon({ event: 'sign-in' });
           start();
         } catch (error) {
-          replace(status, errorBox(error.status === 401 ? new Error('This token is not valid.') : error));
+          replace(status, loginError(error, 'login.tokenWrong'));
         }
       },
     },
-    h('label', { for: 'token' }, 'Access token'),
-    input,
-    h('button', { class: 'primary', type: 'submit' }, 'Log in'),
-    status,
+    h('p', { class: 'muted' }, t('login.tokenHelp')),
+    h('label', { for: 'token' }, t('login.token')),
+    token,
+    h('button', { type: 'submit' }, t('login.tokenSubmit')),
   );
   replace(
     main,
-    h('h1', {}, 'Log in'),
+    h('h1', {}, t('login.title')),
     message ? h('p', { class: 'error', role: 'alert' }, message) : null,
-    h('p', { class: 'muted' }, 'Paste the token your administrator gave you. It stays in this tab only.'),
+    h('p', { class: 'muted' }, t('login.intro')),
     form,
+    status,
+    h('details', { class: 'other-method' }, h('summary', {}, t('login.other')), tokenForm),
   );
-  input.focus();
+  user.focus();
+}
+
+function loginError(error, wrongKey) {
+  if (error instanceof ApiError && error.status === 401) return errorText(t(wrongKey));
+  if (error instanceof ApiError && error.status === 429)
+    return errorText(t('login.locked', { seconds: retryAfter(error) }));
+  return errorBox(error);
+}
+
+const errorText = (text) => h('p', { class: 'error', role: 'alert' }, text);
+
+/** The seconds the service said to wait, from its message (the header is not exposed to the page). */
+function retryAfter(error) {
+  const match = /(\d+) s\b/.exec(error.message);
+  return match ? match[1] : '…';
+}
+
+/** An enrolment link (#enrol=<code>): the phone signs in once with it, and the code leaves the address bar. */
+async function enrol(code) {
+  history.replaceState(null, '', location.pathname);
+  forget();
+  replace(main, h('h1', {}, t('login.title')), h('p', { role: 'status' }, t('login.enrolling')));
+  try {
+    signedIn(await api('POST', '/api/session/enrol', { code }));
+  } catch (error) {
+    showLogin(error instanceof ApiError && error.status === 401 ? t('login.enrolWrong') : error.message);
+  }
+}
+
+function signedIn(answer) {
+  const { csrf, ...me } = answer;
+  session.csrf = csrf;
+  session.me = me;
+  beacon({ event: 'sign-in' });
+  start();
 }
 
 function start() {
   const me = session.me;
-  who.textContent = `${me.name || me.user} · ${me.role} · ${me.communes.join(', ')}`;
+  who.textContent = `${me.name || me.user} · ${t(`role.${me.role}`)} · ${me.communes.join(', ')}`;
   logout.hidden = false;
   nav.hidden = false;
   replace(
     nav,
     visiblePages().map((p) =>
-      h('a', { href: `#/${p.id}`, class: p.className, dataset: { page: p.id } }, p.title),
+      h('a', { href: `#/${p.id}`, class: p.className, dataset: { page: p.id } }, t(p.title)),
     ),
   );
   openStream();
@@ -119,10 +213,12 @@ function start() {
 }
 
 function route() {
+  const enrolment = /^#enrol=([\w-]+)$/.exec(location.hash);
+  if (enrolment) return enrol(enrolment[1]);
   if (!session.me) return;
   const pages = visiblePages();
   if (pages.length === 0) {
-    replace(main, h('p', {}, 'This token gives access to no page of the console.'));
+    replace(main, h('p', {}, t('nav.noPage')));
     return;
   }
   const wanted = location.hash.replace(/^#\//, '').split('/')[0];
@@ -139,7 +235,7 @@ function route() {
   replace(main);
   current = {
     id: page.id,
-    ...(page.render(main, { onUnauthorized: () => showLogin('Your session ended: log in again.') }) || {}),
+    ...(page.render(main, { onUnauthorized: () => showLogin(t('nav.sessionEnded')) }) || {}),
   };
   main.focus({ preventScroll: true });
   beacon({ event: 'page', page: page.id });
@@ -155,8 +251,7 @@ async function openStream() {
     const { ticket } = await api('POST', '/api/events/ticket');
     stream = new EventSource(`/api/events?ticket=${encodeURIComponent(ticket)}`);
   } catch (error) {
-    if (error instanceof ApiError && error.status === 401)
-      return showLogin('Your session ended: log in again.');
+    if (error instanceof ApiError && error.status === 401) return showLogin(t('nav.sessionEnded'));
     return scheduleReconnect();
   }
   stream.addEventListener('ready', () => setLive(true));
@@ -186,25 +281,39 @@ function closeStream() {
 }
 
 function setLive(on) {
+  liveOn = on;
   live.hidden = false;
   live.className = `live ${on ? 'on' : 'off'}`;
-  live.textContent = on ? 'live' : 'reconnecting…';
+  live.textContent = on ? t('nav.live') : t('nav.reconnecting');
 }
 
-logout.addEventListener('click', () => {
+logout.addEventListener('click', async () => {
+  if (!session.token && session.me) await api('DELETE', '/api/session').catch(() => undefined);
   showLogin();
   location.hash = '';
 });
+
+language.addEventListener('click', () => {
+  setLanguage(currentLanguage() === 'fr' ? 'en' : 'fr');
+  drawShell();
+  if (session.me) start();
+  else showLogin();
+});
+
 window.addEventListener('hashchange', route);
 
 (async () => {
-  if (!session.token) return showLogin();
+  drawShell();
+  if (/^#enrol=/.test(location.hash)) return route();
   try {
-    session.me = await api('GET', '/api/me');
+    // With a token in this tab, or else the cookie of a person signed in on this device.
+    const me = await api('GET', '/api/me');
+    session.csrf = me.csrf;
+    session.me = me;
     start();
   } catch (error) {
-    showLogin(
-      error instanceof ApiError && error.status === 401 ? 'Your session ended: log in again.' : error.message,
-    );
+    if (error instanceof ApiError && error.status === 401)
+      return showLogin(session.token ? t('nav.sessionEnded') : undefined);
+    showLogin(error.message);
   }
 })();

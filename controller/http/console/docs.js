@@ -1,7 +1,9 @@
 // A reading view of /api/openapi.json: endpoints by tag, with their parameters and body schemas.
 import { h, replace } from './lib.js';
+import { t } from './i18n.js';
 
 const target = document.getElementById('endpoints');
+for (const node of document.querySelectorAll('[data-text]')) node.textContent = t(node.dataset.text);
 
 function schemaText(schema) {
   return JSON.stringify(schema, null, 2);
@@ -15,14 +17,22 @@ function operation(method, path, op) {
     { class: 'panel', id: `${method}-${path}` },
     h('h3', {}, h('code', {}, `${method.toUpperCase()} ${path}`)),
     op.summary ? h('p', {}, op.summary) : null,
-    op.security && op.security.length
-      ? h('p', { class: 'muted' }, 'Bearer token required.')
-      : h('p', { class: 'muted' }, 'No token needed.'),
+    h('p', { class: 'muted' }, t(op.security && op.security.length ? 'docs.tokenRequired' : 'docs.noToken')),
     params.length
       ? h(
           'table',
           {},
-          h('thead', {}, h('tr', {}, h('th', {}, 'parameter'), h('th', {}, 'in'), h('th', {}, 'schema'))),
+          h(
+            'thead',
+            {},
+            h(
+              'tr',
+              {},
+              h('th', {}, t('docs.parameter')),
+              h('th', {}, t('docs.in')),
+              h('th', {}, t('docs.schema')),
+            ),
+          ),
           h(
             'tbody',
             {},
@@ -30,7 +40,7 @@ function operation(method, path, op) {
               h(
                 'tr',
                 {},
-                h('td', {}, h('code', {}, p.name), p.required ? ' (required)' : ''),
+                h('td', {}, h('code', {}, p.name), p.required ? ` ${t('docs.required')}` : ''),
                 h('td', {}, p.in),
                 h('td', {}, h('code', {}, JSON.stringify(p.schema))),
               ),
@@ -42,7 +52,7 @@ function operation(method, path, op) {
       ? h(
           'details',
           {},
-          h('summary', {}, 'Request body'),
+          h('summary', {}, t('docs.body')),
           h('pre', { class: 'scroll' }, schemaText(body.schema)),
         )
       : null,
@@ -65,6 +75,6 @@ function operation(method, path, op) {
       [...byTag].map(([tag, ops]) => h('section', {}, h('h2', {}, tag), ops)),
     );
   } catch (error) {
-    replace(target, h('p', { class: 'error' }, `Could not read the OpenAPI document: ${error.message}`));
+    replace(target, h('p', { class: 'error' }, t('docs.unreadable', { message: error.message })));
   }
 })();

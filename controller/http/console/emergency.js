@@ -1,27 +1,26 @@
 // Emergency relight, made for a phone at 3 a.m.: commune → zone → confirm → relight → "confirmed by
 // N/N luminaires" from the devices' read-back → clear.
-import { api, describeTarget, errorBox, formatDateTime, h, replace } from './lib.js';
+import {
+  REASON_CODES,
+  api,
+  describeReason,
+  describeTarget,
+  errorBox,
+  formatDateTime,
+  h,
+  reasonOf,
+  replace,
+} from './lib.js';
+import { t } from './i18n.js';
 import { zoneMapPicker } from './map.js';
 
-const REASONS = [
-  'Road accident',
-  'Police intervention',
-  'Fire and rescue',
-  'Public safety',
-  'Medical emergency',
-];
-const DURATIONS = [
-  { label: 'Until cleared', minutes: 0 },
-  { label: '1 hour', minutes: 60 },
-  { label: '2 hours', minutes: 120 },
-  { label: '4 hours', minutes: 240 },
-  { label: '8 hours', minutes: 480 },
-];
+/** Minutes; 0 until cleared. */
+const DURATIONS = [0, 60, 120, 240, 480];
 
 export function emergencyPage(main, { onUnauthorized }) {
   const flow = h('section', { 'aria-labelledby': 'flow-title' });
   const inForce = h('section', { 'aria-labelledby': 'in-force-title' });
-  main.append(h('h1', {}, 'Emergency relight'), flow, inForce);
+  main.append(h('h1', {}, t('emergency.title')), flow, inForce);
 
   let communes = [];
   let zones = [];
@@ -47,7 +46,7 @@ export function emergencyPage(main, { onUnauthorized }) {
   function chooseCommune() {
     replace(
       flow,
-      h('h2', { id: 'flow-title' }, '1. Choose the commune'),
+      h('h2', { id: 'flow-title' }, t('emergency.chooseCommune')),
       h(
         'div',
         { class: 'choices' },
@@ -56,7 +55,7 @@ export function emergencyPage(main, { onUnauthorized }) {
             'button',
             { type: 'button', onclick: () => chooseZone(c) },
             c.name,
-            h('small', {}, `${c.zones} zones, ${c.luminaires} luminaires`),
+            h('small', {}, t('emergency.communeCounts', { zones: c.zones, luminaires: c.luminaires })),
           ),
         ),
       ),
@@ -69,7 +68,7 @@ export function emergencyPage(main, { onUnauthorized }) {
     const search = h('input', {
       id: 'zone-search',
       type: 'search',
-      placeholder: 'Street name',
+      placeholder: t('emergency.streetPlaceholder'),
       autocomplete: 'off',
     });
     const draw = () => {
@@ -86,7 +85,7 @@ export function emergencyPage(main, { onUnauthorized }) {
                 onclick: () => confirm({ zone: z.id }, z.name || z.id, z.luminaires, commune),
               },
               z.name || z.id,
-              h('small', {}, `${z.luminaires} luminaires`),
+              h('small', {}, t('emergency.luminaires', { count: z.luminaires })),
             ),
           ),
       );
@@ -104,8 +103,8 @@ export function emergencyPage(main, { onUnauthorized }) {
     });
     replace(
       flow,
-      h('h2', { id: 'flow-title' }, `2. Choose the zone in ${commune.name}`),
-      h('label', { for: 'zone-search' }, 'Find a street'),
+      h('h2', { id: 'flow-title' }, t('emergency.chooseZone', { commune: commune.name })),
+      h('label', { for: 'zone-search' }, t('emergency.findStreet')),
       search,
       h(
         'p',
@@ -116,9 +115,14 @@ export function emergencyPage(main, { onUnauthorized }) {
             type: 'button',
             class: 'quiet',
             onclick: () =>
-              confirm({ commune: commune.id }, `all of ${commune.name}`, commune.luminaires, commune),
+              confirm(
+                { commune: commune.id },
+                t('emergency.allOf', { commune: commune.name }),
+                commune.luminaires,
+                commune,
+              ),
           },
-          `Whole commune: ${commune.name}`,
+          t('emergency.wholeCommune', { commune: commune.name }),
         ),
       ),
       list,
@@ -127,7 +131,11 @@ export function emergencyPage(main, { onUnauthorized }) {
         ? h(
             'p',
             {},
-            h('button', { type: 'button', class: 'quiet', onclick: chooseCommune }, '← Other commune'),
+            h(
+              'button',
+              { type: 'button', class: 'quiet', onclick: chooseCommune },
+              t('emergency.otherCommune'),
+            ),
           )
         : null,
     );
@@ -137,12 +145,19 @@ export function emergencyPage(main, { onUnauthorized }) {
     const reason = h(
       'select',
       { id: 'reason' },
-      REASONS.map((r) => h('option', { value: r }, r)),
+      REASON_CODES.map((code) => h('option', { value: code }, t(`reason.${code}`))),
     );
+    const note = h('input', { id: 'reason-note', maxlength: 400, autocomplete: 'off' });
     const duration = h(
       'select',
       { id: 'duration' },
-      DURATIONS.map((d) => h('option', { value: String(d.minutes) }, d.label)),
+      DURATIONS.map((minutes) =>
+        h(
+          'option',
+          { value: String(minutes) },
+          minutes === 0 ? t('emergency.untilCleared') : t('emergency.hours', { count: minutes / 60 }),
+        ),
+      ),
     );
     const status = h('div', { role: 'status', 'aria-live': 'polite' });
     const relight = h(
@@ -152,13 +167,13 @@ export function emergencyPage(main, { onUnauthorized }) {
         class: 'danger',
         onclick: async () => {
           relight.disabled = true;
-          replace(status, 'Sending…');
+          replace(status, t('emergency.sending'));
           const minutes = Number(duration.value);
           try {
             const accepted = await api('POST', '/api/relights', {
               target,
               level: 100,
-              reason: reason.value,
+              reason: reasonOf(reason.value, note.value),
               ...(minutes > 0 ? { expiresInMin: minutes } : {}),
             });
             follow(accepted.record, accepted.progress, label);
@@ -169,18 +184,20 @@ export function emergencyPage(main, { onUnauthorized }) {
           }
         },
       },
-      `RELIGHT ${label.toUpperCase()}`,
+      t('emergency.relight', { label: label.toUpperCase() }),
     );
     replace(
       flow,
-      h('h2', { id: 'flow-title' }, '3. Confirm'),
+      h('h2', { id: 'flow-title' }, t('emergency.confirmTitle')),
       h(
         'div',
         { class: 'panel' },
-        h('p', {}, `Relight ${label} at 100 %: ${luminaires} luminaires.`),
-        h('label', { for: 'reason' }, 'Reason'),
+        h('p', {}, t('emergency.confirmText', { label, luminaires })),
+        h('label', { for: 'reason' }, t('emergency.reason')),
         reason,
-        h('label', { for: 'duration' }, 'For how long'),
+        h('label', { for: 'reason-note' }, t('emergency.note')),
+        note,
+        h('label', { for: 'duration' }, t('emergency.duration')),
         duration,
       ),
       relight,
@@ -188,7 +205,11 @@ export function emergencyPage(main, { onUnauthorized }) {
       h(
         'p',
         {},
-        h('button', { type: 'button', class: 'quiet', onclick: () => chooseZone(commune) }, 'Cancel'),
+        h(
+          'button',
+          { type: 'button', class: 'quiet', onclick: () => chooseZone(commune) },
+          t('emergency.cancel'),
+        ),
       ),
     );
     relight.focus();
@@ -200,8 +221,12 @@ export function emergencyPage(main, { onUnauthorized }) {
     watching = { id: record.id, box };
     replace(
       flow,
-      h('h2', { id: 'flow-title' }, `4. Relight of ${label}`),
-      h('p', { class: 'muted' }, `Relight ${record.id}, accepted ${formatDateTime(record.acceptedAt)}.`),
+      h('h2', { id: 'flow-title' }, t('emergency.followTitle', { label })),
+      h(
+        'p',
+        { class: 'muted' },
+        t('emergency.accepted', { id: record.id, at: formatDateTime(record.acceptedAt) }),
+      ),
       box,
       h(
         'p',
@@ -209,11 +234,11 @@ export function emergencyPage(main, { onUnauthorized }) {
         h(
           'button',
           { type: 'button', class: 'primary', onclick: () => clear(record.id, clearStatus) },
-          'Clear this relight',
+          t('emergency.clear'),
         ),
       ),
       clearStatus,
-      h('p', {}, h('button', { type: 'button', class: 'quiet', onclick: load }, 'New relight')),
+      h('p', {}, h('button', { type: 'button', class: 'quiet', onclick: load }, t('emergency.newRelight'))),
     );
     showProgress(progress);
     // Events carry the progress; polling covers a stream that is reconnecting.
@@ -232,18 +257,21 @@ export function emergencyPage(main, { onUnauthorized }) {
     if (!watching || progress.id !== watching.id) return;
     const done = progress.done && progress.failed === 0;
     watching.box.className = done ? 'confirmed' : 'pending';
-    const lines = [`Confirmed by ${progress.confirmed}/${progress.total} luminaires`];
-    if (progress.pending) lines.push(`${progress.pending} waiting for their device`);
+    const lines = [t('emergency.confirmed', { done: progress.confirmed, total: progress.total })];
+    if (progress.pending) lines.push(t('emergency.pending', { count: progress.pending }));
     if (progress.failed)
       lines.push(
-        `${progress.failed} not confirmed: ${progress.failures.map((f) => `${f.device} (${f.error})`).join(', ')}`,
+        t('emergency.failed', {
+          count: progress.failed,
+          list: progress.failures.map((f) => `${f.device} (${f.error})`).join(', '),
+        }),
       );
     replace(watching.box, done ? `✓ ${lines[0]}` : lines.join(' · '));
     if (progress.done) clearInterval(poll);
   }
 
   async function clear(id, status) {
-    if (!window.confirm('Clear this relight? The schedule applies again.')) return;
+    if (!window.confirm(t('emergency.clearAsk'))) return;
     try {
       await api('DELETE', `/api/relights/${encodeURIComponent(id)}`);
       if (watching && watching.id === id) {
@@ -251,10 +279,14 @@ export function emergencyPage(main, { onUnauthorized }) {
         watching = undefined;
         replace(
           flow,
-          h('div', { class: 'confirmed', role: 'status' }, 'Relight cleared: the schedule applies again.'),
-          h('p', {}, h('button', { type: 'button', class: 'primary', onclick: load }, 'New relight')),
+          h('div', { class: 'confirmed', role: 'status' }, t('emergency.cleared')),
+          h(
+            'p',
+            {},
+            h('button', { type: 'button', class: 'primary', onclick: load }, t('emergency.newRelight')),
+          ),
         );
-      } else replace(status, 'Cleared.');
+      } else replace(status, t('emergency.clearedShort'));
       refreshInForce();
     } catch (error) {
       fail(status)(error);
@@ -267,9 +299,9 @@ export function emergencyPage(main, { onUnauthorized }) {
       const status = h('div', { role: 'status' });
       replace(
         inForce,
-        h('h2', { id: 'in-force-title' }, 'Relights in force'),
+        h('h2', { id: 'in-force-title' }, t('emergency.inForce')),
         relights.length === 0
-          ? h('p', { class: 'muted' }, 'None.')
+          ? h('p', { class: 'muted' }, t('emergency.none'))
           : h(
               'div',
               { class: 'stack' },
@@ -278,11 +310,15 @@ export function emergencyPage(main, { onUnauthorized }) {
                   'div',
                   { class: 'panel' },
                   h('strong', {}, describeTarget(r.target)),
-                  ` · ${r.level} % · ${r.luminaires} luminaires`,
+                  ` · ${r.level} % · ${t('emergency.luminaires', { count: r.luminaires })}`,
                   h(
                     'div',
                     { class: 'muted' },
-                    `${r.reason} — by ${r.actor}, ${formatDateTime(r.acceptedAt)}${r.expiresAt ? `, until ${formatDateTime(r.expiresAt)}` : ''}`,
+                    t('emergency.by', {
+                      reason: describeReason(r.reason),
+                      actor: r.actor,
+                      at: formatDateTime(r.acceptedAt),
+                    }) + (r.expiresAt ? t('emergency.until', { at: formatDateTime(r.expiresAt) }) : ''),
                   ),
                   h(
                     'div',
@@ -297,12 +333,12 @@ export function emergencyPage(main, { onUnauthorized }) {
                             fail(status),
                           ),
                       },
-                      'Follow',
+                      t('emergency.follow'),
                     ),
                     h(
                       'button',
                       { type: 'button', class: 'quiet', onclick: () => clear(r.id, status) },
-                      'Clear',
+                      t('emergency.clearShort'),
                     ),
                   ),
                 ),

@@ -1,5 +1,6 @@
-// Shared helpers of the console: the API with the session's token, DOM building without innerHTML
-// (every text from the service goes in as text), and formatting.
+// Shared helpers of the console: the API with the session's cookie or token, DOM building without
+// innerHTML (every text from the service goes in as text), and formatting in the reader's locale.
+import { currentLocale, t } from './i18n.js';
 
 const TOKEN_KEY = 'nocturne.token';
 
@@ -11,6 +12,11 @@ export const session = {
     if (value) sessionStorage.setItem(TOKEN_KEY, value);
     else sessionStorage.removeItem(TOKEN_KEY);
   },
+  /**
+   * A person signed in with a cookie (which no script reads): the CSRF token that must go with every
+   * request that changes something. From the sign-in answer, or GET /api/me after a reload.
+   */
+  csrf: undefined,
   /** GET /api/me once logged in: user, role, communes, permissions. */
   me: undefined,
   can(permission) {
@@ -26,17 +32,27 @@ export class ApiError extends Error {
   }
 }
 
-/** JSON over the API with the session's bearer token; throws ApiError on anything but 2xx. */
+/**
+ * JSON over the API with the session's bearer token, or else its cookie and CSRF token; throws
+ * ApiError on anything but 2xx (status 0 when the service cannot be reached).
+ */
 export async function api(method, path, body, token = session.token) {
   const headers = { 'x-nocturne-client': 'console' };
   if (token) headers.authorization = `Bearer ${token}`;
+  else if (session.csrf && method !== 'GET') headers['x-csrf-token'] = session.csrf;
   if (body !== undefined) headers['content-type'] = 'application/json';
-  const response = await fetch(path, {
-    method,
-    headers,
-    body: body === undefined ? undefined : JSON.stringify(body),
-    cache: 'no-store',
-  });
+  let response;
+  try {
+    response = await fetch(path, {
+      method,
+      headers,
+      body: body === undefined ? undefined : JSON.stringify(body),
+      cache: 'no-store',
+      credentials: 'same-origin',
+    });
+  } catch {
+    throw new ApiError(0, undefined);
+  }
   const text = await response.text();
   let data;
   try {
@@ -74,17 +90,16 @@ export function replace(node, ...children) {
   return node;
 }
 
-/** An error box naming every problem the API listed. */
+/** An error box: what went wrong in the reader's words, then every problem the API listed. */
 export function errorBox(error) {
   const issues = (error && error.body && error.body.issues) || [];
+  const [title, detail] =
+    error instanceof ApiError ? messageFor(error) : [String(error && error.message ? error.message : error)];
   return h(
     'div',
     { class: 'error', role: 'alert' },
-    h(
-      'strong',
-      {},
-      error instanceof ApiError ? messageFor(error) : String(error && error.message ? error.message : error),
-    ),
+    h('strong', {}, title),
+    detail ? h('div', { class: 'detail' }, detail) : null,
     issues.length
       ? h(
           'ul',
@@ -95,17 +110,21 @@ export function errorBox(error) {
   );
 }
 
+/** The reader's words for what went wrong, by status; the service's own words (in English) as detail. */
 function messageFor(error) {
-  if (error.status === 401) return 'Your token is no longer valid: log in again.';
-  if (error.status === 403) return `Not allowed: ${error.message}`;
-  if (error.status === 429) return `Too many requests: ${error.message}`;
-  if (error.status === 503) return `The service is not ready: ${error.message}`;
-  return error.message;
+  if (error.status === 0) return [t('error.network')];
+  const generic = [400, 401, 403, 404, 409, 429, 500, 503].includes(error.status)
+    ? t(`error.${error.status}`)
+    : t('error.500');
+  const own = error.body && error.body.message;
+  return own && error.status !== 401 && error.status !== 500
+    ? [generic, t('error.detail', { message: own })]
+    : [generic];
 }
 
 /** A level bar and its percentage; the width goes through the CSSOM, which the CSP allows. */
 export function levelBar(min, max) {
-  if (min === undefined || min === null) return h('span', { class: 'muted' }, 'fail-safe');
+  if (min === undefined || min === null) return h('span', { class: 'muted' }, t('level.failsafe'));
   const bar = h('span');
   bar.style.setProperty('width', `${Math.max(0, Math.min(100, max))}%`);
   const text = min === max ? `${round(max)} %` : `${round(min)}–${round(max)} %`;
@@ -119,12 +138,15 @@ export function round(value, digits = 0) {
 
 export function formatNumber(value, digits = 0) {
   if (value === undefined || value === null) return '—';
-  return value.toLocaleString(undefined, { maximumFractionDigits: digits, minimumFractionDigits: digits });
+  return value.toLocaleString(currentLocale(), {
+    maximumFractionDigits: digits,
+    minimumFractionDigits: digits,
+  });
 }
 
 export function formatTime(ms, timeZone) {
   if (ms === undefined || ms === null) return '—';
-  return new Intl.DateTimeFormat(undefined, {
+  return new Intl.DateTimeFormat(currentLocale(), {
     hour: '2-digit',
     minute: '2-digit',
     hourCycle: 'h23',
@@ -134,19 +156,44 @@ export function formatTime(ms, timeZone) {
 
 export function formatDateTime(ms) {
   if (ms === undefined || ms === null) return '—';
-  return new Intl.DateTimeFormat(undefined, {
+  return new Intl.DateTimeFormat(currentLocale(), {
     dateStyle: 'short',
     timeStyle: 'short',
     hourCycle: 'h23',
   }).format(ms);
 }
 
+/** A calendar day given as 'YYYY-MM-DD', in words of the reader's locale: « 14 juillet 2026 ». */
+export function formatDay(isoDate) {
+  const ms = Date.parse(`${isoDate}T00:00:00Z`);
+  if (Number.isNaN(ms)) return isoDate;
+  return new Intl.DateTimeFormat(currentLocale(), { dateStyle: 'long', timeZone: 'UTC' }).format(ms);
+}
+
 export function describeTarget(target) {
   if (!target) return '';
-  if (target.all) return 'whole territory';
-  if (target.commune) return `commune ${target.commune}`;
-  if (target.zone) return `zone ${target.zone}`;
-  return `${target.luminaires.length} luminaire(s)`;
+  if (target.all) return t('target.all');
+  if (target.commune) return t('target.commune', { id: target.commune });
+  if (target.zone) return t('target.zone', { id: target.zone });
+  return t('target.luminaires', { count: target.luminaires.length });
+}
+
+/**
+ * Reasons of emergency relights travel as codes, in any language's log the same ('road-accident'),
+ * with the free text, if any, after a colon ('road-accident: rue barrée'); a reason given as plain
+ * text by an older client is shown as it is.
+ */
+export const REASON_CODES = ['road-accident', 'police', 'fire-rescue', 'public-safety', 'medical'];
+
+export function reasonOf(code, note) {
+  const text = (note || '').trim();
+  return text ? `${code}: ${text}` : code;
+}
+
+export function describeReason(reason) {
+  const match = /^([a-z-]+)(?::\s*([\s\S]*))?$/.exec(reason || '');
+  if (!match || !REASON_CODES.includes(match[1])) return reason;
+  return match[2] ? `${t(`reason.${match[1]}`)} — ${match[2]}` : t(`reason.${match[1]}`);
 }
 
 /** Calls fn at most once per `ms`, the last call winning. */

@@ -1,16 +1,21 @@
 // Program editor: the steps of a night, a preview of one night in a zone (times, levels, dusk, dawn),
 // and the year's cost against what the zone's calendar does now.
-import { api, errorBox, formatNumber, formatTime, h, replace, session } from './lib.js';
+import { api, errorBox, formatDay, formatNumber, formatTime, h, replace, session } from './lib.js';
+import { t } from './i18n.js';
 
 const SVG = 'http://www.w3.org/2000/svg';
 
 export function programsPage(main, { onUnauthorized }) {
   const picker = h('select', { id: 'program-picker' });
-  const editor = h('section', { 'aria-label': 'Program editor' });
+  const editor = h('section', { 'aria-label': t('programs.editor') });
   const result = h('section', { id: 'preview', 'aria-live': 'polite' });
   main.append(
-    h('h1', {}, 'Programs'),
-    h('div', { class: 'row' }, h('div', {}, h('label', { for: 'program-picker' }, 'Program'), picker)),
+    h('h1', {}, t('programs.title')),
+    h(
+      'div',
+      { class: 'row' },
+      h('div', {}, h('label', { for: 'program-picker' }, t('programs.program')), picker),
+    ),
     editor,
     result,
   );
@@ -33,10 +38,10 @@ export function programsPage(main, { onUnauthorized }) {
           h(
             'option',
             { value: p.program.id },
-            `${p.program.name || p.program.id}${p.origin === 'runtime' ? ' (changed)' : ''}`,
+            `${p.program.name || p.program.id}${p.origin === 'runtime' ? ` ${t('programs.changed')}` : ''}`,
           ),
         ),
-        session.can('programs:write') ? h('option', { value: '' }, '+ New program') : null,
+        session.can('programs:write') ? h('option', { value: '' }, t('programs.new')) : null,
       );
       picker.value = select ?? (programs[0] ? programs[0].program.id : '');
       edit();
@@ -71,7 +76,9 @@ export function programsPage(main, { onUnauthorized }) {
     const twilight = h(
       'select',
       { id: 'program-twilight' },
-      ['official', 'civil', 'nautical'].map((t) => h('option', { value: t }, t)),
+      ['official', 'civil', 'nautical'].map((kind) =>
+        h('option', { value: kind }, t(`programs.twilight.${kind}`)),
+      ),
     );
     twilight.value = draft.twilight || 'civil';
     const steps = h('tbody');
@@ -87,7 +94,7 @@ export function programsPage(main, { onUnauthorized }) {
               {},
               h('input', {
                 type: 'text',
-                'aria-label': `Step ${i + 1} time`,
+                'aria-label': t('programs.stepTime', { n: i + 1 }),
                 value: step.at,
                 oninput: (e) => {
                   step.at = e.target.value;
@@ -102,7 +109,7 @@ export function programsPage(main, { onUnauthorized }) {
                 min: 0,
                 max: 100,
                 step: 1,
-                'aria-label': `Step ${i + 1} level`,
+                'aria-label': t('programs.stepLevel', { n: i + 1 }),
                 value: step.level,
                 oninput: (e) => {
                   step.level = e.target.value === '' ? e.target.value : Number(e.target.value);
@@ -117,7 +124,7 @@ export function programsPage(main, { onUnauthorized }) {
                 {
                   type: 'button',
                   class: 'quiet',
-                  'aria-label': `Remove step ${i + 1}`,
+                  'aria-label': t('programs.stepRemove', { n: i + 1 }),
                   onclick: () => {
                     draft.steps.splice(i, 1);
                     drawSteps();
@@ -159,19 +166,19 @@ export function programsPage(main, { onUnauthorized }) {
         h(
           'div',
           { class: 'row' },
-          h('div', {}, h('label', { for: 'program-id' }, 'Id'), id),
-          h('div', {}, h('label', { for: 'program-name' }, 'Name'), name),
-          h('div', {}, h('label', { for: 'program-twilight' }, 'Dusk and dawn'), twilight),
+          h('div', {}, h('label', { for: 'program-id' }, t('programs.id')), id),
+          h('div', {}, h('label', { for: 'program-name' }, t('programs.name')), name),
+          h('div', {}, h('label', { for: 'program-twilight' }, t('programs.twilight')), twilight),
         ),
-        h(
-          'p',
-          { class: 'muted' },
-          "Times: 'HH:MM', or dusk, dawn, sunset, sunrise with an offset such as 'dusk+10min' or 'dawn-15min'. Levels 0–100 %.",
-        ),
+        h('p', { class: 'muted' }, t('programs.help')),
         h(
           'table',
           { class: 'steps' },
-          h('thead', {}, h('tr', {}, h('th', {}, 'From'), h('th', {}, 'Level %'), h('th', {}))),
+          h(
+            'thead',
+            {},
+            h('tr', {}, h('th', {}, t('programs.from')), h('th', {}, t('programs.levelPct')), h('th', {})),
+          ),
           steps,
         ),
         h(
@@ -187,10 +194,12 @@ export function programsPage(main, { onUnauthorized }) {
                 drawSteps();
               },
             },
-            '+ Step',
+            t('programs.addStep'),
           ),
         ),
-        usedBy.length ? h('p', { class: 'muted' }, `Used by calendar(s): ${usedBy.join(', ')}`) : null,
+        usedBy.length
+          ? h('p', { class: 'muted' }, t('programs.usedBy', { calendars: usedBy.join(', ') }))
+          : null,
       ),
       h(
         'div',
@@ -198,8 +207,8 @@ export function programsPage(main, { onUnauthorized }) {
         h(
           'div',
           { class: 'row' },
-          h('div', {}, h('label', { for: 'preview-zone' }, 'Zone'), zone),
-          h('div', {}, h('label', { for: 'preview-night' }, 'Night of'), night),
+          h('div', {}, h('label', { for: 'preview-zone' }, t('programs.zone')), zone),
+          h('div', {}, h('label', { for: 'preview-night' }, t('programs.nightOf')), night),
         ),
         h(
           'p',
@@ -211,9 +220,11 @@ export function programsPage(main, { onUnauthorized }) {
               class: 'primary',
               onclick: () => preview(current(), zone.value, night.value, status),
             },
-            'Preview',
+            t('programs.preview'),
           ),
-          writable ? h('button', { type: 'button', onclick: () => save(current(), status) }, 'Save') : null,
+          writable
+            ? h('button', { type: 'button', onclick: () => save(current(), status) }, t('programs.save'))
+            : null,
         ),
       ),
       status,
@@ -221,7 +232,7 @@ export function programsPage(main, { onUnauthorized }) {
   }
 
   async function preview(program, zone, night, status) {
-    replace(status, 'Computing…');
+    replace(status, t('programs.computing'));
     replace(result);
     const body = { zone, draft: { ...program, id: program.id || 'draft' } };
     try {
@@ -237,19 +248,12 @@ export function programsPage(main, { onUnauthorized }) {
   }
 
   async function save(program, status) {
-    replace(status, 'Saving…');
+    replace(status, t('programs.saving'));
     try {
       const entry = await api('PUT', `/api/programs/${encodeURIComponent(program.id)}`, program);
-      replace(
-        status,
-        h(
-          'div',
-          { class: 'confirmed' },
-          `Program ${entry.program.id} saved; its zones follow it within a second.`,
-        ),
-      );
+      replace(status, h('div', { class: 'confirmed' }, t('programs.savedFollow', { id: entry.program.id })));
       await load(entry.program.id);
-      replace(status, h('div', { class: 'confirmed' }, `Program ${entry.program.id} saved.`));
+      replace(status, h('div', { class: 'confirmed' }, t('programs.saved', { id: entry.program.id })));
     } catch (error) {
       fail(status)(error);
     }
@@ -280,11 +284,15 @@ function nightView(p) {
   return h(
     'div',
     { class: 'panel' },
-    h('h2', {}, `Night of ${p.night} in ${p.zone}`),
+    h('h2', {}, t('programs.nightTitle', { night: formatDay(p.night), zone: p.zone })),
     h(
       'p',
       {},
-      `Dusk ${formatTime(p.dusk, tz)} · dawn ${formatTime(p.dawn, tz)} · starts at ${p.initialLevel} %`,
+      t('programs.duskDawn', {
+        dusk: formatTime(p.dusk, tz),
+        dawn: formatTime(p.dawn, tz),
+        level: p.initialLevel,
+      }),
     ),
     chart(p),
     h(
@@ -299,10 +307,10 @@ function nightView(p) {
           h(
             'tr',
             {},
-            h('th', {}, 'Time'),
-            h('th', {}, 'Step'),
-            h('th', { class: 'num' }, 'Level'),
-            h('th', {}, 'Note'),
+            h('th', {}, t('programs.time')),
+            h('th', {}, t('programs.step')),
+            h('th', { class: 'num' }, t('programs.level')),
+            h('th', {}, t('programs.note')),
           ),
         ),
         h(
@@ -320,8 +328,8 @@ function nightView(p) {
                 { class: 'muted' },
                 [
                   s.timing !== 'clock' && s.timing !== 'sun' ? s.timing : '',
-                  s.dst ? `DST ${s.dst}` : '',
-                  s.movedFrom ? `moved from ${formatTime(s.movedFrom, tz)}` : '',
+                  s.dst ? t('programs.dst', { dst: s.dst }) : '',
+                  s.movedFrom ? t('programs.movedFrom', { at: formatTime(s.movedFrom, tz) }) : '',
                 ]
                   .filter(Boolean)
                   .join(', '),
@@ -335,13 +343,20 @@ function nightView(p) {
       ? h(
           'ul',
           {},
-          p.skipped.map((s) => h('li', { class: 'muted' }, `${s.spec} skipped: ${s.reason}`)),
+          p.skipped.map((s) =>
+            h('li', { class: 'muted' }, t('programs.skipped', { spec: s.spec, reason: s.reason })),
+          ),
         )
       : null,
     h(
       'p',
       {},
-      `${p.energy.luminaires} luminaires: ${formatNumber(p.energy.plannedWh / 1000, 1)} kWh this night, against ${formatNumber(p.energy.fullNightWh / 1000, 1)} kWh at full power (${formatNumber(p.energy.savedPct)} % saved).`,
+      t('programs.energy', {
+        luminaires: p.energy.luminaires,
+        planned: formatNumber(p.energy.plannedWh / 1000, 1),
+        full: formatNumber(p.energy.fullNightWh / 1000, 1),
+        saved: formatNumber(p.energy.savedPct),
+      }),
     ),
   );
 }
@@ -359,7 +374,7 @@ function yearView(y) {
   return h(
     'div',
     { class: 'panel', id: 'year-cost' },
-    h('h2', {}, `${y.nights} nights, ${y.from} to ${y.to}`),
+    h('h2', {}, t('programs.yearTitle', { nights: y.nights, from: formatDay(y.from), to: formatDay(y.to) })),
     h(
       'div',
       { class: 'scroll' },
@@ -381,10 +396,10 @@ function yearView(y) {
         h(
           'tbody',
           {},
-          row(`This program (${y.proposed.program})`, y.proposed),
-          row(`Now (${y.current.programs.map((p) => p.id).join(', ')})`, y.current),
-          row('Difference', y.difference),
-          row('Full power dusk to dawn', y.fullNight),
+          row(t('programs.thisProgram', { id: y.proposed.program }), y.proposed),
+          row(t('programs.now', { ids: y.current.programs.map((p) => p.id).join(', ') }), y.current),
+          row(t('programs.difference'), y.difference),
+          row(t('programs.fullNight'), y.fullNight),
         ),
       ),
     ),
@@ -392,8 +407,15 @@ function yearView(y) {
       'p',
       { class: 'muted' },
       [
-        ...y.tariffs.map((t) => `${t.eurPerKWh} €/kWh from ${t.from}${t.source ? ` (${t.source})` : ''}`),
-        ...y.emissionFactors.map((f) => `${f.kgCo2ePerKWh} kg CO2e/kWh from ${f.from} (${f.source})`),
+        ...y.tariffs.map(
+          (tariff) =>
+            t('programs.tariff', { eur: formatNumber(tariff.eurPerKWh, 4), from: formatDay(tariff.from) }) +
+            (tariff.source ? ` (${tariff.source})` : ''),
+        ),
+        ...y.emissionFactors.map(
+          (f) =>
+            `${t('programs.emission', { kg: formatNumber(f.kgCo2ePerKWh, 3), from: formatDay(f.from) })} (${f.source})`,
+        ),
       ].join(' · '),
     ),
     y.notes.length
@@ -410,7 +432,7 @@ function yearView(y) {
 function chart(p) {
   const width = 600;
   const height = 120;
-  const x = (t) => ((t - p.start) / (p.end - p.start)) * width;
+  const x = (at) => ((at - p.start) / (p.end - p.start)) * width;
   const y = (level) => height - 15 - (level / 100) * (height - 25);
   let d = `M0,${y(0)} L0,${y(p.initialLevel)}`;
   let level = p.initialLevel;
@@ -425,19 +447,23 @@ function chart(p) {
   svg.setAttribute('role', 'img');
   svg.setAttribute(
     'aria-label',
-    `Levels through the night: ${p.steps.map((s) => `${s.level} % from ${formatTime(s.at, p.timeZone)}`).join(', ')}`,
+    t('programs.chart', {
+      steps: p.steps
+        .map((s) => t('programs.chartStep', { level: s.level, at: formatTime(s.at, p.timeZone) }))
+        .join(', '),
+    }),
   );
   const path = document.createElementNS(SVG, 'path');
   path.setAttribute('d', d);
   svg.append(path);
-  for (const [label, t] of [
-    ['dusk', p.dusk],
-    ['dawn', p.dawn],
+  for (const [label, at] of [
+    [t('programs.dusk'), p.dusk],
+    [t('programs.dawn'), p.dawn],
   ]) {
     const text = document.createElementNS(SVG, 'text');
-    text.setAttribute('x', String(Math.min(width - 60, Math.max(0, x(t)))));
+    text.setAttribute('x', String(Math.min(width - 60, Math.max(0, x(at)))));
     text.setAttribute('y', String(height - 2));
-    text.textContent = `${label} ${formatTime(t, p.timeZone)}`;
+    text.textContent = `${label} ${formatTime(at, p.timeZone)}`;
     svg.append(text);
   }
   return svg;

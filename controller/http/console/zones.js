@@ -1,15 +1,20 @@
 // Zones with their live level, who decides it and how much of it the devices confirm.
 import { api, errorBox, formatNumber, h, levelBar, replace, throttle } from './lib.js';
+import { t } from './i18n.js';
 
 const SLOTS = ['emergency', 'override', 'presence', 'schedule', 'undecided'];
 
 export function zonesPage(main, { onUnauthorized }) {
-  const filter = h('select', { id: 'commune-filter' }, h('option', { value: '' }, 'All communes'));
+  const filter = h('select', { id: 'commune-filter' }, h('option', { value: '' }, t('zones.allCommunes')));
   const body = h('div', { class: 'scroll' });
   const detail = h('section', { 'aria-live': 'polite' });
   main.append(
-    h('h1', {}, 'Zones'),
-    h('div', { class: 'row' }, h('div', {}, h('label', { for: 'commune-filter' }, 'Commune'), filter)),
+    h('h1', {}, t('zones.title')),
+    h(
+      'div',
+      { class: 'row' },
+      h('div', {}, h('label', { for: 'commune-filter' }, t('zones.commune')), filter),
+    ),
     body,
     detail,
   );
@@ -24,7 +29,7 @@ export function zonesPage(main, { onUnauthorized }) {
         const chosen = filter.value;
         replace(
           filter,
-          h('option', { value: '' }, 'All communes'),
+          h('option', { value: '' }, t('zones.allCommunes')),
           communes.map((c) => h('option', { value: c }, c)),
         );
         filter.value = chosen;
@@ -44,18 +49,18 @@ export function zonesPage(main, { onUnauthorized }) {
       h(
         'table',
         {},
-        h('caption', { class: 'muted' }, `${shown.length} zones`),
+        h('caption', { class: 'muted' }, t('zones.count', { count: shown.length })),
         h(
           'thead',
           {},
           h(
             'tr',
             {},
-            h('th', {}, 'Zone'),
-            h('th', {}, 'Level'),
-            h('th', {}, 'Decided by'),
-            h('th', { class: 'num' }, 'Confirmed'),
-            h('th', { class: 'num hide-narrow' }, 'Power W'),
+            h('th', {}, t('zones.zone')),
+            h('th', {}, t('zones.level')),
+            h('th', {}, t('zones.decidedBy')),
+            h('th', { class: 'num' }, t('zones.confirmed')),
+            h('th', { class: 'num hide-narrow' }, t('zones.power')),
           ),
         ),
         h(
@@ -86,7 +91,7 @@ export function zonesPage(main, { onUnauthorized }) {
                 'td',
                 {},
                 SLOTS.filter((s) => z.slots[s] > 0).map((s) =>
-                  h('span', { class: `badge ${s}` }, `${s} ${z.slots[s]}`),
+                  h('span', { class: `badge ${s}` }, `${t(`slot.${s}`)} ${z.slots[s]}`),
                 ),
               ),
               h('td', { class: 'num' }, `${z.confirmed}/${z.luminaires}`),
@@ -109,8 +114,12 @@ export function zonesPage(main, { onUnauthorized }) {
           'p',
           { class: 'muted' },
           zone.schedule
-            ? `Tonight: program ${zone.schedule.program}, ${zone.schedule.level} % by schedule${zone.schedule.allowPresence ? ', presence may raise it' : ''}.`
-            : 'No schedule decision now.',
+            ? t('zones.tonight', {
+                program: zone.schedule.program,
+                level: zone.schedule.level,
+                presence: zone.schedule.allowPresence ? t('zones.presenceMayRaise') : '',
+              })
+            : t('zones.noSchedule'),
         ),
         h(
           'div',
@@ -124,11 +133,11 @@ export function zonesPage(main, { onUnauthorized }) {
               h(
                 'tr',
                 {},
-                h('th', {}, 'Luminaire'),
-                h('th', {}, 'Level'),
-                h('th', {}, 'Slot'),
-                h('th', { class: 'num' }, 'In effect'),
-                h('th', { class: 'num hide-narrow' }, 'Power W'),
+                h('th', {}, t('zones.luminaire')),
+                h('th', {}, t('zones.level')),
+                h('th', {}, t('zones.slot')),
+                h('th', { class: 'num' }, t('zones.inEffect')),
+                h('th', { class: 'num hide-narrow' }, t('zones.power')),
               ),
             ),
             h(
@@ -140,7 +149,13 @@ export function zonesPage(main, { onUnauthorized }) {
                   {},
                   h('td', {}, l.id),
                   h('td', {}, levelBar(l.level, l.level)),
-                  h('td', {}, l.slot ? h('span', { class: `badge ${l.slot}` }, l.slot) : 'fail-safe'),
+                  h(
+                    'td',
+                    {},
+                    l.slot
+                      ? h('span', { class: `badge ${l.slot}` }, t(`slot.${l.slot}`))
+                      : t('level.failsafe'),
+                  ),
                   h('td', { class: 'num' }, l.inEffect ? `${formatNumber(l.inEffect.level)} %` : '—'),
                   h('td', { class: 'num hide-narrow' }, formatNumber(l.powerW)),
                 ),

@@ -129,6 +129,10 @@ export function fallbackNote(
     }
     case 'notify-alert': // recorded by the service itself, never by an endpoint
       return { target: `alert ${id ?? '?'}`, communes: [], ...(id ? { id } : {}) };
+    case 'set-password':
+    case 'enrol':
+    case 'sign-out-everywhere':
+      return { target: `user ${id ?? '?'}`, communes: [], ...(id ? { id } : {}) };
   }
 }
 

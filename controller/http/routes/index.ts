@@ -8,6 +8,7 @@ import { registerOpenDataRoutes } from './opendata';
 import { registerLightingStateRoutes } from './lightingState';
 import { registerMapRoutes } from './map';
 import { registerOfficialsRoutes } from './officials';
+import { registerPeopleRoutes } from './people';
 import { registerServiceRoutes } from './service';
 import type { RouteContext } from './shared';
 import { registerTelemetryRoutes } from './telemetry';
@@ -31,4 +32,5 @@ export function registerRoutes(fastify: FastifyInstance, ctx: RouteContext): voi
   registerOpenDataRoutes(fastify, ctx);
   registerMapRoutes(fastify, ctx);
   registerOfficialsRoutes(fastify, ctx);
+  registerPeopleRoutes(fastify, ctx);
 }

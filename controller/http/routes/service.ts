@@ -4,6 +4,8 @@ import { permissionsOf } from '../access';
 import { ApiError } from '../errors';
 import { METRICS_CONTENT_TYPE, renderMetrics } from '../metrics';
 import { EventsQuery } from '../schemas';
+import { csrfTokenFor } from '../sessions';
+import { identityOf } from './people';
 import { BEARER, actorOf, at, type RouteContext } from './shared';
 
 /** Service routes: health, the token's identity, event streams, metrics. */
@@ -29,17 +31,17 @@ export function registerServiceRoutes(fastify: FastifyInstance, ctx: RouteContex
     ...at('GET /api/me'),
     schema: {
       tags: ['service'],
-      summary: 'The token’s user, role, communes and permissions.',
+      summary:
+        'The token’s or session’s user, role, communes and permissions; for a signed-in browser, its CSRF token.',
       security: BEARER,
     },
     handler: (request) => {
-      const actor = actorOf(request);
+      if (!request.authenticatedUser)
+        throw new ApiError(500, 'internal', 'no user on an authenticated route');
+      // A signed-in browser's CSRF token, which it cannot otherwise recover after a reload.
       return {
-        user: actor.user,
-        ...(request.authenticatedUser?.name !== undefined ? { name: request.authenticatedUser.name } : {}),
-        role: actor.role,
-        communes: actor.communes,
-        permissions: permissionsOf(actor),
+        ...identityOf(request.authenticatedUser),
+        ...(request.sessionId !== undefined ? { csrf: csrfTokenFor(request.sessionId) } : {}),
       };
     },
   });

@@ -17,6 +17,9 @@ import type { MetricFamily } from '../metrics';
 import type { ResolvedApiOptions } from '../options';
 import type { EventTickets } from '../tickets';
 import { describeTarget, type CommuneIndex } from '../communeIndex';
+import type { Logger } from '../../../core/logger';
+import type { FailedAuthLimiter } from '../failedAuth';
+import type { SignIns } from '../sessions';
 
 /** What the API reads and commands, as the composition root wires it. */
 export interface ApiServices {
@@ -39,6 +42,17 @@ export interface ApiServices {
   officials: OfficialsBoard;
 }
 
+/** What sign-in for people needs besides the other routes' context. */
+export interface SignInContext {
+  signIns: SignIns;
+  /** Failed sign-ins per account and per address (failedAuth.ts), apart from the bearer tokens' own. */
+  limiter: FailedAuthLimiter;
+  users: ReadonlyMap<string, AuthenticatedUser>;
+  /** http.public_url: where phones reach the console. */
+  publicUrl?: string;
+  logger: Logger;
+}
+
 /** What a command handler tells the audit log about what it did. */
 export interface AuditNote {
   target: string;
@@ -58,6 +72,7 @@ export interface RouteContext {
   timeZone: string;
   now: () => number;
   metrics: () => MetricFamily[];
+  signIn: SignInContext;
 }
 
 declare module 'fastify' {
@@ -65,6 +80,8 @@ declare module 'fastify' {
     /** Set by the authentication hook on every route that is not public. */
     authenticatedUser?: AuthenticatedUser;
     actor?: Actor;
+    /** The session id of a request authenticated by its cookie (sessions.ts). */
+    sessionId?: string;
     /** Set by a command's handler once it succeeded. */
     auditNote?: AuditNote;
   }

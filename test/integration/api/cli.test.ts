@@ -148,3 +148,43 @@ it('prints the monthly evaluation report of the token’s communes, as a French 
     4,
   );
 });
+
+it('sets a person’s password (piped in), enrols a phone with a link and QR code, and signs them out everywhere', async () => {
+  const env = { NOCTURNE_TOKEN: tokenFor('admin-metz') };
+  const password = 'réverbère-de-la-place';
+  const set = await new Promise<{ code: number; stdout: string }>((resolve) => {
+    const child = execFile(
+      process.execPath,
+      [BIN, 'user', 'password', 'viewer-metz'],
+      { env: { PATH: process.env.PATH ?? '', NOCTURNE_URL: live.url, ...env }, timeout: 30_000 },
+      (error, stdout) => resolve({ code: error ? Number(error.code ?? 1) : 0, stdout }),
+    );
+    child.stdin?.end(`${password}\n`);
+  });
+  expect(set).toEqual({ code: 0, stdout: "password of 'viewer-metz' set; 0 session(s) ended\n" });
+  const signIn = await fetch(`${live.url}/api/session`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ user: 'viewer-metz', password }),
+  });
+  expect(signIn.status).toBe(200);
+  const cookie = (signIn.headers.get('set-cookie') ?? '').split(';')[0];
+
+  const enrol = await nocturne(['user', 'enrol', 'viewer-metz'], env);
+  expect(enrol.code).toBe(0);
+  const [, link] = /^ {2}(http:\/\/\S+\/#enrol=[\w-]{22})$/m.exec(enrol.stdout) ?? [];
+  expect(link.startsWith(live.url)).toBe(true);
+  // The QR code, drawn with half blocks for a terminal.
+  expect(enrol.stdout).toMatch(/[▀▄█]{10}/);
+
+  const out = await nocturne(['user', 'signout', 'viewer-metz'], env);
+  expect(out).toMatchObject({ code: 0, stdout: "'viewer-metz' signed out everywhere: 1 session(s) ended\n" });
+  expect((await fetch(`${live.url}/api/me`, { headers: { cookie } })).status).toBe(401);
+  // A Metz administrator manages no territory-wide user; a bad action is a usage error.
+  expect((await nocturne(['user', 'signout', 'admin-all'], env)).code).toBe(4);
+  expect((await nocturne(['user', 'forget', 'viewer-metz'], env)).code).toBe(2);
+  const audit = await request<AuditEntry[]>(live, 'admin-all', 'GET', '/api/audit?actor=admin-metz');
+  expect(audit.body.map((e) => e.action)).toEqual(
+    expect.arrayContaining(['set-password', 'enrol', 'sign-out-everywhere']),
+  );
+});

@@ -47,6 +47,8 @@ export interface LiveService {
   stateDir: string;
   /** A zone of each commune. */
   zones: { in: string; out: string };
+  /** Stops the service and starts a new one on the same port and state directory. */
+  restart(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -120,15 +122,26 @@ export async function startLiveService(): Promise<LiveService> {
     throw error;
   }
   const zoneOf = (commune: string): string => config.zones.find((z) => z.commune === commune)!.id;
-  return {
+  const live: LiveService = {
     config,
     service,
     simulation,
     url: service.api.url,
     stateDir,
     zones: { in: zoneOf(IN), out: zoneOf(OUT) },
+    restart: async () => {
+      const port = Number(new URL(live.url).port);
+      await service?.stop();
+      service = new Service(
+        { ...config, http: { ...config.http, port } },
+        { logger: silentLogger, clock: systemClock, configFile: file },
+      );
+      await service.start(new AbortController().signal);
+      live.service = service;
+    },
     stop,
   };
+  return live;
 }
 
 export interface Answer<T = unknown> {

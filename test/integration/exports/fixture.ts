@@ -42,7 +42,11 @@ export async function startTerritoryApi(
   const audit = new AuditLog(stateDir, { bus: new Bus(logger), clock, logger });
   const services = Object.assign(new InTestServices(), extra);
   const server = new ApiServer({
-    config: { ...EXPORTS_CONFIG, http: { host: '127.0.0.1', port: 0, trusted_proxies: [] } },
+    config: {
+      ...EXPORTS_CONFIG,
+      http: { host: '127.0.0.1', port: 0, trusted_proxies: [], session_days: 30 },
+    },
+    stateDir,
     services,
     audit,
     clock,

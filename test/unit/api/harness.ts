@@ -54,6 +54,8 @@ export interface ApiHarness {
   logger: RecordingLogger;
   stateDir: string;
   url: string;
+  /** A new server over the same state directory, as after a restart of the service. */
+  restart(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -68,37 +70,44 @@ export async function startApi(options: ApiOptions = {}, trustedProxies: string[
   const bus = new Bus(logger);
   const services = new InTestServices();
   const audit = new AuditLog(stateDir, { bus, clock, logger });
-  const server = new ApiServer({
-    config: {
-      site: { timezone: 'Europe/Paris' },
-      http: { host: '127.0.0.1', port: 0, trusted_proxies: trustedProxies },
-      communes: [
-        { id: 'metz', name: 'Metz' },
-        { id: 'montigny-les-metz', name: 'Montigny-lès-Metz' },
-      ],
-      zones: Object.entries(ZONES).map(([id, z]) => ({
-        id,
-        commune: z.commune,
-        calendar: 'cal',
-        luminaires: Array.from({ length: z.luminaires }, (_, i) => ({
-          id: `${id}-${i + 1}`,
-          power_w: 50,
-          device: 'sc',
-          channel: i + 1,
+  const makeServer = (): ApiServer =>
+    new ApiServer({
+      config: {
+        site: { timezone: 'Europe/Paris' },
+        http: { host: '127.0.0.1', port: 0, trusted_proxies: trustedProxies, session_days: 30 },
+        communes: [
+          { id: 'metz', name: 'Metz' },
+          { id: 'montigny-les-metz', name: 'Montigny-lès-Metz' },
+        ],
+        zones: Object.entries(ZONES).map(([id, z]) => ({
+          id,
+          commune: z.commune,
+          calendar: 'cal',
+          luminaires: Array.from({ length: z.luminaires }, (_, i) => ({
+            id: `${id}-${i + 1}`,
+            power_w: 50,
+            device: 'sc',
+            channel: i + 1,
+          })),
         })),
-      })),
-      users: USERS.map((u) => ({ ...u, communes: [...u.communes], token_sha256: sha256Hex(tokenOf(u.id)) })),
-    },
-    services,
-    audit,
-    clock,
-    logger,
-    options,
-  });
+        users: USERS.map((u) => ({
+          ...u,
+          communes: [...u.communes],
+          token_sha256: sha256Hex(tokenOf(u.id)),
+        })),
+      },
+      stateDir,
+      services,
+      audit,
+      clock,
+      logger,
+      options,
+    });
   audit.listen();
   await audit.start();
+  const server = makeServer();
   await server.start(new AbortController().signal);
-  return {
+  const harness: ApiHarness = {
     server,
     services,
     audit,
@@ -107,12 +116,19 @@ export async function startApi(options: ApiOptions = {}, trustedProxies: string[
     logger,
     stateDir,
     url: server.url,
+    restart: async () => {
+      await harness.server.stop();
+      harness.server = makeServer();
+      await harness.server.start(new AbortController().signal);
+      harness.url = harness.server.url;
+    },
     close: async () => {
-      await server.stop();
+      await harness.server.stop();
       await audit.stop();
       await rm(stateDir, { recursive: true, force: true });
     },
   };
+  return harness;
 }
 
 /** fetch with JSON in and out. */
