@@ -34,7 +34,7 @@ export function reportRows(report: EvaluationReport): ReportRow[] {
 
 function areaRows(area: AreaReport): ReportRow[] {
   const rows: ReportRow[] = [];
-  const label = area.commune === '*' ? 'Territoire' : `${area.name} (${area.commune})`;
+  const label = areaLabel(area);
   const add = (section: string, figure: string, value: number | undefined, unit: string): void => {
     rows.push({ area: label, section, figure, value, unit });
   };
@@ -74,6 +74,10 @@ function areaRows(area: AreaReport): ReportRow[] {
   return rows;
 }
 
+function areaLabel(area: AreaReport): string {
+  return area.commune === '*' ? 'Territoire' : `${area.name} (${area.commune})`;
+}
+
 /** 1234.5 → '1234,5'; at most `digits` decimals; '' for a figure not computed. */
 export function frenchNumber(value: number | undefined, digits = 2): string {
   if (value === undefined || !Number.isFinite(value)) return '';
@@ -86,7 +90,7 @@ export function reportCsv(report: EvaluationReport): string {
   for (const row of reportRows(report))
     lines.push([report.month, row.area, row.section, row.figure, frenchNumber(row.value), row.unit]);
   for (const area of [...report.communes, report.territory])
-    for (const note of area.notes) lines.push([report.month, area.name, 'Remarque', note, '', '']);
+    for (const note of area.notes) lines.push([report.month, areaLabel(area), 'Remarque', note, '', '']);
   return `\uFEFF${lines.map((cells) => cells.map(csvCell).join(';')).join('\r\n')}\r\n`;
 }
 

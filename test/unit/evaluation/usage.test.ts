@@ -74,7 +74,7 @@ describe('the report as CSV for a French spreadsheet', () => {
       '2026-11;"Saint-Julien; lès ""Metz"" (a)";Énergie — Éclairage, électricité;Coût;;€',
     );
     expect(lines).toContain(
-      '2026-11;"Saint-Julien; lès ""Metz""";Remarque;no electricity tariff per kWh in force on 2026-11-02: € not computed;;',
+      '2026-11;"Saint-Julien; lès ""Metz"" (a)";Remarque;no electricity tariff per kWh in force on 2026-11-02: € not computed;;',
     );
   });
 });
