@@ -6,6 +6,7 @@ import { AlertsSection } from './alerts';
 import { Building, EmissionFactor, Tariff, TelemetrySection } from './energy';
 import { User } from './access';
 import { Sensor, SensorModel } from './sensors';
+import { ClusterSection } from './cluster';
 import { HttpSection, InfluxSection, MqttSection, ServiceSection, Site } from './service';
 
 export const CONFIG_VERSION = 1;
@@ -56,6 +57,9 @@ export const ConfigSchema = z
       .describe('Dated kg CO2e per unit, with their source.'),
     telemetry: TelemetrySection,
     alerts: AlertsSection.describe('Alert rules (configuration, no code per rule) and where alerts go.'),
+    cluster: ClusterSection.optional().describe(
+      'Absent: single-machine mode. With etcd: one instance per shard drives the devices, the others stand by.',
+    ),
   })
   .describe('nocturne site configuration: communes, devices, lighting and buildings.');
 
