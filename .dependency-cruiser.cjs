@@ -12,6 +12,7 @@ const PURE = [
   '^controller/telemetry/(openingHours|points|counters|services)\\.ts$',
   '^controller/telemetry/alerts/(engine|rule|rules|pointRules|lightingRules|serviceRules|checks|messages|scope)\\.ts$',
   '^controller/lighting/runtime/events\\.ts$',
+  '^controller/cluster/leadership\\.ts$',
 ];
 
 /** Drivers' formats: values to bytes or text and back, no I/O; validation and decisions may use them. */
@@ -82,9 +83,9 @@ module.exports = {
       from: {
         path: '^controller/',
         pathNot:
-          '^controller/(service|main|cli|demo|devices)\\.ts$|^controller/telemetry/(storage|subsystem)\\.ts$|^controller/health/',
+          '^controller/(service|main|cli|demo|devices)\\.ts$|^controller/telemetry/(storage|subsystem)\\.ts$|^controller/health/|^controller/cluster/fromConfig\\.ts$',
       },
-      to: { path: '^drivers/(modbus|opcua|mqtt|http|influx)/', pathNot: DRIVER_FORMATS },
+      to: { path: '^drivers/(modbus|opcua|mqtt|http|influx|etcd)/', pathNot: DRIVER_FORMATS },
     },
   ],
   options: {
