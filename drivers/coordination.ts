@@ -25,6 +25,8 @@ export interface Coordination {
   stop(): Promise<void>;
   /** One attempt to create the leader key under a new lease. */
   tryToLead(listeners: CoordinationListeners): Promise<LeadAttempt>;
+  /** One keep-alive of the held lease now; resolves with its send instant once acknowledged. */
+  keepAliveNow(): Promise<number>;
   /** The shard's persisted state (text), undefined when none was written yet. */
   readState(): Promise<string | undefined>;
   /** Writes the state, only while the leader key is held by our lease; rejects otherwise. */

@@ -155,6 +155,10 @@ export class ClusterMember {
     if (text !== undefined) await this.deps.keepLocalCopy(text);
     logger.info('cluster: leading the shard, restoring its state');
     for (const component of this.leaderComponents) {
+      // Starting lighting on a large territory holds the event loop (10,000 luminaires: about a
+      // second), keep-alives included: the lease is renewed just before, so the deadline covers it.
+      this.leadership.keptAlive(await this.deps.coordination.keepAliveNow());
+      this.armFenceTimer();
       if (this.leadership.state !== 'leader') return;
       this.started.push(component);
       await component.start(this.abort.signal);

@@ -1,4 +1,4 @@
-import { Etcd3, type Lease, type Watcher } from 'etcd3';
+import type { Etcd3, Lease, Watcher } from 'etcd3';
 import type { Logger } from '../../core/logger';
 import type { Coordination, CoordinationListeners, LeadAttempt } from '../coordination';
 
@@ -43,7 +43,9 @@ export class EtcdCoordination implements Coordination {
 
   async start(signal?: AbortSignal): Promise<void> {
     const { options } = this;
-    this.client = new Etcd3({
+    // Loaded here, not with the module: gRPC is heavy, and single-machine mode must not pay for it.
+    const { Etcd3: Client } = await import('etcd3');
+    this.client = new Client({
       hosts: options.endpoints,
       auth: options.auth,
       credentials: options.tls,
@@ -112,6 +114,13 @@ export class EtcdCoordination implements Coordination {
     });
     lease.on('lost', (error: Error) => listeners.leaseLost(`lease lost: ${error.message}`));
     return { won: true, leaseSentAt: sentAt };
+  }
+
+  async keepAliveNow(): Promise<number> {
+    if (!this.lease) throw new Error('etcd: this instance does not hold the shard');
+    const sentAt = this.options.now();
+    await this.lease.keepaliveOnce();
+    return sentAt;
   }
 
   async readState(): Promise<string | undefined> {
