@@ -27,7 +27,7 @@ export const ClusterSection = z.strictObject({
         .int()
         .min(1)
         .max(60)
-        .default(2)
+        .default(5)
         .describe(
           'Time to live of the leader’s lease: a standby takes over at most this long after the leader died.',
         ),
@@ -36,9 +36,9 @@ export const ClusterSection = z.strictObject({
         .int()
         .min(0)
         .max(59_000)
-        .default(700)
+        .default(1_500)
         .describe(
-          'The leader stops commanding this long before its lease could expire: clock drift over one TTL plus the longest device write in flight. Less than lease_ttl_s.',
+          'The leader stops commanding this long before its lease could expire: at least the longest a write batch can wait in a device link and travel (its request timeout) plus clock drift over one TTL. Less than lease_ttl_s.',
         ),
       call_timeout_ms: z
         .number()
