@@ -3,7 +3,7 @@ import { startEtcdCluster, type EtcdCluster } from '../../helpers/etcd';
 import { startMosquitto, type Mosquitto } from '../../helpers/mosquitto';
 import { killProcess } from '../../helpers/serviceProcess';
 import { eventually } from '../lighting/harness';
-import { InstancePair, logged, SCHEDULE_LEVEL } from './pair';
+import { InstancePair, logged, SCHEDULE_LEVEL } from '../../helpers/instancePair';
 
 /**
  * Two instances of one shard on a real three-member etcd cluster (lease TTL 2 s), each its own process,

@@ -2,13 +2,14 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { connectAsync, type MqttClient } from 'mqtt';
-import { SegmentFarm } from '../../../bench/support/segmentFarm';
-import { toYaml } from '../../../config/generateDemo';
-import { parseConfig } from '../../../config/load';
-import { buildTerritory } from '../../../config/demoTerritory';
-import { freePorts } from '../../helpers/ports';
-import { killProcess, startServiceProcess, type ServiceProcess } from '../../helpers/serviceProcess';
-import { eventually } from '../lighting/harness';
+import { SegmentFarm } from '../../bench/support/segmentFarm';
+import { toYaml } from '../../config/generateDemo';
+import { parseConfig } from '../../config/load';
+import { buildTerritory } from '../../config/demoTerritory';
+import { systemClock } from '../../core/clock';
+import { freePorts } from './ports';
+import { killProcess, startServiceProcess, type ServiceProcess } from './serviceProcess';
+import { eventually } from '../integration/lighting/harness';
 
 /**
  * Two instances of one shard as their own processes (`a` and `b`, each with its configuration and state
@@ -27,10 +28,12 @@ export interface PairOptions {
   keyPrefix: string;
   controllers?: number;
   luminairesPerController?: number;
+  /** Simulated controllers as LeanSegmentBank (benchmarks: nothing computed on a read). */
+  lean?: boolean;
 }
 
 export class InstancePair {
-  readonly farm = new SegmentFarm();
+  readonly farm: SegmentFarm;
   devices: string[] = [];
   a?: ServiceProcess;
   b?: ServiceProcess;
@@ -42,7 +45,9 @@ export class InstancePair {
   private constructor(
     readonly dir: string,
     private readonly options: PairOptions,
-  ) {}
+  ) {
+    this.farm = new SegmentFarm(systemClock, options.lean ?? false);
+  }
 
   static async start(options: PairOptions): Promise<InstancePair> {
     const pair = new InstancePair(await mkdtemp(path.join(tmpdir(), 'nocturne-cluster-')), options);
@@ -60,6 +65,7 @@ export class InstancePair {
         opcuaControllers: 0,
         luminairesPerController: this.options.luminairesPerController ?? 8,
         zonesPerController: 2,
+        presenceSensorsPerZone: 0,
         buildings: false,
         alerts: false,
         modbusPorts: ports.slice(0, controllers),
@@ -76,7 +82,12 @@ export class InstancePair {
       input.service = { ...input.service, log_level: 'info', instance: `nocturne-${name}` };
       input.mqtt = { ...input.mqtt, client_id: `nocturne-${name}-${process.pid}` };
       input.cluster = {
-        etcd: { endpoints: this.options.endpoints[name], key_prefix: this.options.keyPrefix, lease_ttl_s: 2 },
+        etcd: {
+          endpoints: this.options.endpoints[name],
+          key_prefix: this.options.keyPrefix,
+          lease_ttl_s: 2,
+          safety_margin_ms: 300,
+        },
       };
       const yaml = toYaml(input);
       const file = path.join(this.dir, `${name}.yaml`);
@@ -145,7 +156,8 @@ export class InstancePair {
 
   /** Sends the relight until an instance answers 'ok' (the leader subscribes once its MQTT is up). */
   async relightAcknowledged(level: number): Promise<void> {
-    for (let attempt = 0; attempt < 40; attempt++) if ((await this.relight(level)) === 'ok') return;
+    for (let attempt = 0; attempt < 40; attempt++)
+      if ((await this.relight(level, { waitMs: 1_000 })) === 'ok') return;
     throw new Error(`no relight acknowledged\n${this.outputs()}`);
   }
 
