@@ -16,6 +16,7 @@ const PURE = [
   '^controller/lighting/runtime/events\\.ts$',
   '^controller/exports/(csv|rows|selection)\\.ts$',
   '^controller/opendata/datasets\\.ts$',
+  '^controller/cluster/leadership\\.ts$',
 ];
 
 /** Drivers' formats: values to bytes or text and back, no I/O; validation and decisions may use them. */
@@ -87,9 +88,9 @@ module.exports = {
       from: {
         path: '^controller/',
         pathNot:
-          '^controller/(service|main|cli|demo|devices)\\.ts$|^controller/telemetry/(storage|subsystem)\\.ts$|^controller/health/',
+          '^controller/(service|main|cli|demo|devices)\\.ts$|^controller/telemetry/(storage|subsystem)\\.ts$|^controller/health/|^controller/cluster/fromConfig\\.ts$',
       },
-      to: { path: '^drivers/(modbus|opcua|mqtt|http|influx)/', pathNot: DRIVER_FORMATS },
+      to: { path: '^drivers/(modbus|opcua|mqtt|http|influx|etcd)/', pathNot: DRIVER_FORMATS },
     },
   ],
   options: {

@@ -10,6 +10,8 @@ export function secretSources(config: Config): { path: ConfigPath; ref: SecretRe
   const out: { path: ConfigPath; ref: SecretRef }[] = [];
   if (config.mqtt.password) out.push({ path: ['mqtt', 'password'], ref: config.mqtt.password });
   if (config.influx?.token) out.push({ path: ['influx', 'token'], ref: config.influx.token });
+  const etcdPassword = config.cluster?.etcd?.password;
+  if (etcdPassword) out.push({ path: ['cluster', 'etcd', 'password'], ref: etcdPassword });
   config.alerts.webhooks.forEach((webhook, i) => {
     if (typeof webhook.url !== 'string')
       out.push({ path: ['alerts', 'webhooks', i, 'url'], ref: webhook.url });

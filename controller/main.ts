@@ -35,7 +35,14 @@ export async function runService(file: string, options: RunOptions = {}): Promis
     level: config.service.log_level,
     format: options.prettyLogs ? 'pretty' : config.service.log_format,
   });
-  let service = new Service(config, { logger, clock: systemClock, configFile: file });
+  // A cluster member that lost its shard leaves; its supervisor starts it again, as a standby. It
+  // leaves even if the etcd client still retries a member that stopped answering (it would hold the
+  // event loop open).
+  const fenced = (reason: string): void => {
+    stop(`cluster: ${reason}`, 1);
+    void stopped.then(() => process.exit(1));
+  };
+  let service = new Service(config, { logger, clock: systemClock, configFile: file, fenced });
   const aborter = new AbortController();
   const started = service.start(aborter.signal);
   /** The start, reloads and the final stop run one after the other, never interleaved. */
@@ -69,7 +76,7 @@ export async function runService(file: string, options: RunOptions = {}): Promis
   };
   const replaceService = async (next: Config): Promise<boolean> => {
     await service.stop();
-    service = new Service(next, { logger, clock: systemClock, configFile: file });
+    service = new Service(next, { logger, clock: systemClock, configFile: file, fenced });
     try {
       await service.start(aborter.signal);
     } catch (error) {

@@ -25,6 +25,7 @@ import type { LightingService } from './lighting/runtime/lightingService';
 import { LightingMqttBridge } from './lighting/runtime/mqttBridge';
 import { LightingRuntime } from './lighting/runtime/runtime';
 import type { Logger } from '../core/logger';
+import { clusterMemberFromConfig } from './cluster/fromConfig';
 
 export interface ServiceDeps {
   logger: Logger;
@@ -32,6 +33,8 @@ export interface ServiceDeps {
   /** The configuration file: relative paths in it (secrets, certificates, state) start from its folder. */
   configFile: string;
   env?: NodeJS.ProcessEnv;
+  /** With `cluster.etcd`: this instance lost its shard for good and should leave (main.ts stops it, exit 1). */
+  fenced?: (reason: string) => void;
 }
 
 /**
@@ -115,7 +118,19 @@ export class Service {
 
     this.lifecycle.add(devices.component('modbus'));
 
-    // -- lighting --
+    // -- lighting: in cluster mode, only while this instance leads its shard --
+    const etcd = config.cluster?.etcd;
+    const cluster =
+      etcd &&
+      clusterMemberFromConfig(etcd, {
+        configDir,
+        stateDir,
+        instance: config.service.instance,
+        env,
+        clock,
+        logger: logger.child('cluster'),
+        fenced: (reason) => deps.fenced?.(reason),
+      });
     const lighting = new LightingRuntime({
       config,
       stateDir,
@@ -124,12 +139,17 @@ export class Service {
       bus,
       mqtt,
       devices,
+      cluster,
     });
     this.lighting = lighting;
-    this.lifecycle.add(lighting.component());
-    this.lifecycle.add(
+    const lightingComponents = [
+      lighting.component(),
       new LightingMqttBridge({ lighting, mqtt, bus, clock, logger: logger.child('lighting') }).component(),
-    );
+    ];
+    if (cluster) {
+      cluster.lead(lightingComponents);
+      this.lifecycle.add(cluster.component());
+    } else for (const part of lightingComponents) this.lifecycle.add(part);
 
     if (config.mqtt.url === undefined) {
       const broker = new EmbeddedBroker({
@@ -230,6 +250,7 @@ export class Service {
       logger: logger.child('api'),
     });
     this.lifecycle.add(this.api);
+    if (cluster) this.lifecycle.add(cluster.campaignComponent());
   }
 
   start(signal: AbortSignal): Promise<void> {

@@ -42,6 +42,8 @@ export interface WriteRecord {
   at: number;
   address: number;
   values: number[];
+  /** The writer's TCP port: two instances (or two connections) write from different ones. */
+  from?: number;
 }
 
 export function preciseNow(): number {
@@ -53,8 +55,8 @@ class RecordingBank implements RegisterBank {
     private readonly inner: RegisterBank,
     private readonly device: string,
     private readonly sink: (record: WriteRecord) => void,
-    /** When the request's bytes reached the device's socket. */
-    private readonly arrivedAt: () => number | undefined,
+    /** When the request's bytes reached the device's socket, and from which client port. */
+    private readonly arrival: () => { at: number | undefined; from: number | undefined },
   ) {}
 
   readRegisters(table: 'holding' | 'input', address: number, count: number, unitId: number): number[] {
@@ -66,9 +68,9 @@ class RecordingBank implements RegisterBank {
   }
 
   writeRegisters(address: number, values: number[], unitId: number): void {
-    const at = this.arrivedAt() ?? preciseNow();
+    const { at, from } = this.arrival();
     this.inner.writeRegisters(address, values, unitId);
-    this.sink({ device: this.device, at, address, values: values.slice() });
+    this.sink({ device: this.device, at: at ?? preciseNow(), address, values: values.slice(), from });
   }
 
   writeBits(address: number, values: boolean[], unitId: number): void {
@@ -180,7 +182,7 @@ export class SegmentFarm {
           bank,
           device.id,
           (record) => this.writes.push(record),
-          () => server.requestArrivedAt,
+          () => ({ at: server.requestArrivedAt, from: server.requestFrom }),
         ),
         { host: device.host, port: device.port, unitIds: [device.unit_id], stampArrivals: true },
       );

@@ -9,6 +9,7 @@ import { User } from './access';
 import { NotificationsSection } from './notifications';
 import { Sensor, SensorModel } from './sensors';
 import { OpenDataSection } from './openData';
+import { ClusterSection } from './cluster';
 import { HttpSection, InfluxSection, MqttSection, ServiceSection, Site } from './service';
 
 export const CONFIG_VERSION = 1;
@@ -62,6 +63,9 @@ export const ConfigSchema = z
     evaluation: EvaluationSection,
     notifications: NotificationsSection.optional().describe('Absent: alerts reach no one by e-mail or SMS.'),
     open_data: OpenDataSection,
+    cluster: ClusterSection.optional().describe(
+      'Absent: single-machine mode. With etcd: one instance per shard drives the devices, the others stand by.',
+    ),
   })
   .describe('nocturne site configuration: communes, devices, lighting and buildings.');
 

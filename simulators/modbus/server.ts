@@ -69,9 +69,11 @@ export class ModbusSimServer {
   private server?: ServerTCP;
   private requestCount = 0;
   /** Arrival stamps of requests not answered yet, oldest first (ServerTCP answers in arrival order). */
-  private readonly arrivals: number[] = [];
+  private readonly arrivals: { at: number; from: number | undefined }[] = [];
   /** When the request being answered reached the socket (with `stampArrivals`). */
   requestArrivedAt: number | undefined;
+  /** The client's TCP port of the request being answered (with `stampArrivals`): who sent it. */
+  requestFrom: number | undefined;
   /** Answers waiting out a delay; cleared on stop so no timer outlives the server. */
   private readonly delayed = new Set<NodeJS.Timeout>();
 
@@ -136,7 +138,7 @@ export class ModbusSimServer {
         pending = pending.length === 0 ? chunk : Buffer.concat([pending, chunk]);
         // MBAP header: transaction (2), protocol (2), length of what follows (2).
         while (pending.length >= 6 && pending.length >= 6 + pending.readUInt16BE(4)) {
-          this.arrivals.push(at);
+          this.arrivals.push({ at, from: socket.remotePort });
           pending = pending.subarray(6 + pending.readUInt16BE(4));
         }
       });
@@ -146,7 +148,11 @@ export class ModbusSimServer {
   private vector(): IServiceVector {
     const answer = <T>(unitId: number, cb: (err: Error | null, value: T) => void, work: () => T): void => {
       this.requestCount++;
-      if (this.options.stampArrivals) this.requestArrivedAt = this.arrivals.shift();
+      if (this.options.stampArrivals) {
+        const arrival = this.arrivals.shift();
+        this.requestArrivedAt = arrival?.at;
+        this.requestFrom = arrival?.from;
+      }
       if (this.options.unitIds && !this.options.unitIds.includes(unitId)) return;
       const unitFaults = this.options.unitFaults?.(unitId);
       if (this.faults.silent || unitFaults?.silent) return;

@@ -79,6 +79,11 @@ export interface DispatcherDeps {
   logger: Logger;
   hooks: DispatcherHooks;
   random?: () => number;
+  /**
+   * Asked before every device write batch: false while this instance does not hold its shard
+   * (controller/cluster/), and the writes are not made. Absent: always (single-machine mode).
+   */
+  mayCommand?: () => boolean;
 }
 
 export interface DispatcherStats {
@@ -210,6 +215,10 @@ export class Dispatcher {
 
   // ---- sending ----
 
+  private mayWrite(): boolean {
+    return this.running && (this.deps.mayCommand?.() ?? true);
+  }
+
   private markToSend(i: number): void {
     const device = this.byDeviceIndex[this.deps.topology.deviceOf[i]];
     if (!device) return;
@@ -242,7 +251,7 @@ export class Dispatcher {
   }
 
   private send(device: DeviceState): void {
-    if (!this.running || device.writing || device.dirtyCount === 0) return;
+    if (device.writing || device.dirtyCount === 0 || !this.mayWrite()) return;
     const b = device.binding;
     const driver = this.deps.driver(b.deviceId);
     // Not created yet (OPC UA starts after lighting): the levels stay marked; its health going up resyncs it.
@@ -480,7 +489,7 @@ export class Dispatcher {
   private setup(device: DeviceState): void {
     const b = device.binding;
     const driver = this.deps.driver(b.deviceId);
-    if (!driver || !this.running) return;
+    if (!driver || !this.mayWrite()) return;
     device.needsSetup = false;
     this.checkIdentity(device, driver);
     const writes: PointWrite[] = [];
@@ -575,7 +584,7 @@ export class Dispatcher {
   private feed(device: DeviceState, now: number): void {
     const b = device.binding;
     const driver = this.deps.driver(b.deviceId);
-    if (!driver || device.writing) return;
+    if (!driver || device.writing || !this.mayWrite()) return;
     // Counted as fed now so that a slow answer does not queue one feed per tick.
     device.lastWriteAt = now;
     if (!b.watchdog) {

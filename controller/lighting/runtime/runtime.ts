@@ -101,6 +101,13 @@ export interface LightingRuntimeDeps {
   mqtt: Messaging;
   /** The device registry (drivers appear when their protocol's component starts). */
   devices: { get(deviceId: string): Driver | undefined };
+  /** Set when instances share the shard (controller/cluster/member.ts); absent in single-machine mode. */
+  cluster?: {
+    /** Asked before every device write batch. */
+    mayCommand(): boolean;
+    /** Writes the state where the standby reads it, before a command is acknowledged. */
+    replicate(text: string): Promise<void>;
+  };
 }
 
 const MAX_TIMER_MS = 2_147_000_000;
@@ -200,7 +207,12 @@ export class LightingRuntime implements LightingService {
     this.definitions.loadConfigured();
     const zoneCalendars = topology.zones.map((z) => z.calendar);
 
-    this.store = new LightingStore(this.deps.stateDir, () => this.snapshot());
+    const cluster = this.deps.cluster;
+    this.store = new LightingStore(
+      this.deps.stateDir,
+      () => this.snapshot(),
+      cluster && ((text) => cluster.replicate(text)),
+    );
     const loaded = await this.store.load();
     signal?.throwIfAborted();
     if (loaded.kind === 'corrupt')
@@ -229,6 +241,7 @@ export class LightingRuntime implements LightingService {
           readBack: (i, level, _confirmed, at) => this.readBack(i, level, at),
           failed: (binding, luminaires, error, at) => this.dispatchFailed(binding, luminaires, error, at),
         },
+        mayCommand: cluster && (() => cluster.mayCommand()),
       },
       this.options.dispatch,
     );

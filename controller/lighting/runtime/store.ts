@@ -42,6 +42,10 @@ export type LoadResult =
   /** Unreadable: moved aside to `movedTo`, the service starts from the configuration. */
   | { kind: 'corrupt'; state: PersistedState; error: string; movedTo: string };
 
+export function lightingStateFile(stateDir: string): string {
+  return path.join(stateDir, 'lighting', 'state.json');
+}
+
 /**
  * The state file with group commit: save() returns once a write that started after the call has
  * reached the disk; calls made while a write is under way share the next one, which takes the state
@@ -55,8 +59,10 @@ export class LightingStore {
   constructor(
     stateDir: string,
     private readonly snapshot: () => PersistedState,
+    /** A second copy written with the file, both before save() resolves (the shard's etcd key). */
+    private readonly replicate?: (text: string) => Promise<void>,
   ) {
-    this.file = path.join(stateDir, 'lighting', 'state.json');
+    this.file = lightingStateFile(stateDir);
   }
 
   async load(): Promise<LoadResult> {
@@ -99,7 +105,8 @@ export class LightingStore {
 
   private async writeNow(): Promise<void> {
     try {
-      await writeFileAtomically(this.file, `${JSON.stringify(this.snapshot(), null, 1)}\n`);
+      const text = `${JSON.stringify(this.snapshot(), null, 1)}\n`;
+      await Promise.all([writeFileAtomically(this.file, text), this.replicate?.(text)]);
     } finally {
       const waiting = this.next;
       this.next = undefined;

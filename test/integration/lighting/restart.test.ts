@@ -1,5 +1,3 @@
-import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -7,10 +5,14 @@ import { connectAsync, type MqttClient } from 'mqtt';
 import { SegmentFarm, preciseNow, type WriteRecord } from '../../../bench/support/segmentFarm';
 import { toYaml } from '../../../config/generateDemo';
 import { parseConfig } from '../../../config/load';
-import { PROJECT_ROOT } from '../../../config/paths';
 import { buildTerritory } from '../../../config/demoTerritory';
 import { startMosquitto, type Mosquitto } from '../../helpers/mosquitto';
 import { freePorts } from '../../helpers/ports';
+import {
+  killProcess as kill,
+  startServiceProcess as startService,
+  type ServiceProcess,
+} from '../../helpers/serviceProcess';
 import { eventually } from './harness';
 
 /**
@@ -20,39 +22,15 @@ import { eventually } from './harness';
  * relight's levels, within 2 s of the restart.
  */
 
-const CLI = path.join(PROJECT_ROOT, 'bin', 'nocturne.js');
-const BUILT = path.join(PROJECT_ROOT, 'dist', 'controller', 'cli.js');
 const SCHEDULE_LEVEL = 20;
 const FAIL_SAFE_LEVEL = 50;
 const RELIGHT_LEVEL = 90;
-
-interface Running {
-  child: ChildProcessWithoutNullStreams;
-  output: string[];
-  exited: Promise<number | null>;
-}
-
-function startService(configFile: string): Running {
-  if (!existsSync(BUILT)) throw new Error(`${BUILT} is missing: build with 'npx tsc -p .'`);
-  const child = spawn(process.execPath, [CLI, 'start', configFile], { cwd: PROJECT_ROOT });
-  const output: string[] = [];
-  child.stdout.on('data', (chunk: Buffer) => output.push(chunk.toString()));
-  child.stderr.on('data', (chunk: Buffer) => output.push(chunk.toString()));
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  return { child, output, exited };
-}
-
-async function kill(running: Running | undefined, signal: NodeJS.Signals): Promise<void> {
-  if (!running || running.child.exitCode !== null || running.child.signalCode !== null) return;
-  running.child.kill(signal);
-  await running.exited;
-}
 
 describe('service killed during an emergency relight', () => {
   let broker: Mosquitto | undefined;
   let farm: SegmentFarm | undefined;
   let dir: string | undefined;
-  let service: Running | undefined;
+  let service: ServiceProcess | undefined;
   let client: MqttClient | undefined;
 
   afterAll(async () => {

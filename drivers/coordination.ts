@@ -1,0 +1,36 @@
+/**
+ * The coordination port: what an instance needs of a consistent store shared by the instances of a
+ * shard (etcd: drivers/etcd/etcdCoordination.ts) to decide which one drives the devices, and to keep the
+ * state that must survive a failover. Instants are on the caller's monotonic clock (`now` given to
+ * the implementation).
+ */
+
+export type LeadAttempt =
+  /** The leader key is ours, under a lease whose grant request was sent at `leaseSentAt`. */
+  | { won: true; leaseSentAt: number }
+  /** Another instance (`holder`) leads; `vacated` resolves when its key is gone (lease expired or revoked). */
+  | { won: false; holder: string; vacated: Promise<void> };
+
+export interface CoordinationListeners {
+  /** The store acknowledged a keep-alive of our lease sent at `sentAt`. */
+  keptAlive(sentAt: number): void;
+  /** The lease is gone or cannot be renewed any more. */
+  leaseLost(reason: string): void;
+}
+
+export interface Coordination {
+  /** Connects; rejects when no endpoint answers. */
+  start(signal?: AbortSignal): Promise<void>;
+  /** Revokes the lease if held (the standby takes over at once) and closes; idempotent. */
+  stop(): Promise<void>;
+  /** One attempt to create the leader key under a new lease. */
+  tryToLead(listeners: CoordinationListeners): Promise<LeadAttempt>;
+  /** One keep-alive of the held lease now; resolves with its send instant once acknowledged. */
+  keepAliveNow(): Promise<number>;
+  /** The shard's persisted state (text), undefined when none was written yet. */
+  readState(): Promise<string | undefined>;
+  /** Writes the state, only while the leader key is held by our lease; rejects otherwise. */
+  writeState(text: string): Promise<void>;
+  /** Calls `listener` with every new version of the state (until stop()). */
+  watchState(listener: (text: string) => void): Promise<void>;
+}
