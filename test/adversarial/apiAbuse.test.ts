@@ -421,7 +421,12 @@ const NOT_OF_A_COMMUNE = new Set([
 
 /** Endpoints of the table that no foreign call reaches: a new endpoint must be added here. */
 function uncovered(calls: Call[]): string[] {
-  const reached: Call[] = [...calls, ...LISTS.map((path) => ({ path })), { path: '/api/audit' }];
+  const reached: Call[] = [
+    ...calls,
+    ...LISTS.map((path) => ({ path })),
+    { path: '/api/audit' },
+    { path: '/api/audit/export' },
+  ];
   return Object.keys(ENDPOINTS).filter((endpoint) => {
     if (NOT_OF_A_COMMUNE.has(endpoint)) return false;
     const [method, pattern] = endpoint.split(' ');
@@ -451,6 +456,16 @@ it(
           if (answer.status >= 500 || (answer.status === 200 && answer.text.includes(OUT)))
             wrong.push(`${user} GET ${path} with foreign queries → ${answer.status}, shows ${OUT}`);
         }
+        // Someone's own actions (right of access): another person's only within the reader's communes.
+        const exported = await call(user, { path: '/api/audit/export?user=emergency-all' });
+        const exportedEntries = (exported.json as { entries?: AuditEntry[] } | undefined)?.entries ?? [];
+        if (
+          exported.status >= 500 ||
+          exportedEntries.some((e) => !e.communes.includes(IN) && !e.communes.includes('*'))
+        )
+          wrong.push(
+            `${user} GET /api/audit/export?user=emergency-all → ${exported.status}, foreign entries`,
+          );
         for (const query of [
           `commune=${OUT}`,
           `commune=${OUT}&commune=${IN}`,

@@ -333,13 +333,13 @@ it('every page of the console passes axe-core with no serious or critical violat
     ['zones', 'Zones'],
     ['programs', 'Programmes'],
     ['alerts', 'Alertes'],
-    ['people', 'Personnes'],
     ['map', 'Carte'],
     ['calendars', 'Calendriers'],
     ['overrides', 'Dérogations'],
     ['officials', 'Ma commune'],
     ['report', 'Rapport d’évaluation mensuel'],
     ['exports', 'Exports'],
+    ['people', 'Personnes'],
   ]) {
     await desk.goto(`${live.url}/#/${id}`);
     await desk.getByRole('heading', { name: heading, exact: true }).waitFor();

@@ -71,8 +71,9 @@ async function logIn(user: TestUser, viewport: { width: number; height: number }
     if (message.type() === 'error' && !/status of 40[13]/.test(message.text())) problems.push(message.text());
   });
   await page.goto(live.url);
-  await page.locator('#token').fill(tokenFor(user));
-  await page.locator('form button[type=submit]').click();
+  await page.getByText('Autre méthode').click();
+  await page.getByLabel('Jeton d’accès').fill(tokenFor(user));
+  await page.getByRole('button', { name: 'Se connecter avec le jeton' }).click();
   await page.getByText(new RegExp(`${user} · `)).waitFor();
   (page as Page & { problems: string[] }).problems = problems;
   return page;
