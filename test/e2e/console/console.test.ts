@@ -1,86 +1,28 @@
-import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
+import { DESKTOP, PHONE, problemsOf, shot, startConsoleBrowser, type ConsoleBrowser } from './browser';
 import type { CommandRecord } from '../../../controller/lighting/runtime/lightingService';
-import {
-  request,
-  startLiveService,
-  tokenFor,
-  type LiveService,
-  type TestUser,
-} from '../../integration/api/liveService';
+import { request, tokenFor, type LiveService, type TestUser } from '../../integration/api/liveService';
 
 // The console end to end in Debian's headless Chromium against the real service and simulated
 // segment controllers. Screenshots go to test-artifacts/console/ (kept by CI as artifacts).
 
-const ARTIFACTS = path.join(__dirname, '..', '..', '..', 'test-artifacts', 'console');
-const PHONE = { width: 360, height: 740 };
-const DESKTOP = { width: 1280, height: 900 };
-
+let browser: ConsoleBrowser;
 let live: LiveService;
-let context: BrowserContext;
-let profile: string;
 
 beforeAll(async () => {
-  await mkdir(ARTIFACTS, { recursive: true });
-  profile = await mkdtemp(path.join(tmpdir(), 'nocturne-chromium-'));
-  live = await startLiveService();
-  context = await chromium.launchPersistentContext(profile, {
-    executablePath: '/usr/bin/chromium',
-    headless: true,
-    // French municipal staff: the console follows the browser's language, French first.
-    locale: 'fr-FR',
-    args: [
-      '--headless=new',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-    ],
-  });
+  browser = await startConsoleBrowser();
+  ({ live } = browser);
 }, 60_000);
 
 afterAll(async () => {
-  await context?.close();
-  await live?.stop();
-  if (profile) await rm(profile, { recursive: true, force: true });
+  await browser?.close();
 });
 
-/** A fresh tab, its problems (page errors, 404s, console errors) recorded. */
-async function openPage(viewport: { width: number; height: number }): Promise<Page> {
-  const page = await context.newPage();
-  await page.setViewportSize(viewport);
-  // Phones at night are in dark mode; desktops in the office, in light mode.
-  await page.emulateMedia({ colorScheme: viewport === PHONE ? 'dark' : 'light' });
-  const problems: string[] = [];
-  page.on('pageerror', (error) => problems.push(error.message));
-  page.on('response', (response) => {
-    if (response.status() === 404) problems.push(`404 ${response.url()}`);
-  });
-  page.on('console', (message) => {
-    if (message.type() === 'error' && !/status of (40[13]|429)/.test(message.text()))
-      problems.push(message.text());
-  });
-  (page as Page & { problems: string[] }).problems = problems;
-  return page;
-}
-
-/** A fresh tab (its own sessionStorage) logged in with the user's token, the other method of the login page. */
-async function logIn(user: TestUser, viewport: { width: number; height: number }): Promise<Page> {
-  const page = await openPage(viewport);
-  await page.goto(live.url);
-  await page.getByText('Autre méthode').click();
-  await page.getByLabel('Jeton d’accès').fill(tokenFor(user));
-  await page.getByRole('button', { name: 'Se connecter avec le jeton' }).click();
-  await page.getByText(new RegExp(`${user} · `)).waitFor();
-  return page;
-}
-
-const problemsOf = (page: Page): string[] => (page as Page & { problems: string[] }).problems;
+const openPage = (viewport: { width: number; height: number }): Promise<Page> => browser.openPage(viewport);
+const logIn = (user: TestUser, viewport: { width: number; height: number }): Promise<Page> =>
+  browser.logIn(user, viewport);
 
 /** Serious and critical violations axe-core finds on the page as it is now (WCAG 2.1 A and AA, and best practices). */
 async function accessibilityProblems(page: Page): Promise<string[]> {
@@ -101,9 +43,6 @@ async function accessibilityProblems(page: Page): Promise<string[]> {
 interface AxeResults {
   violations: { id: string; impact: string | null; help: string; nodes: { target: string[] }[] }[];
 }
-
-const shot = (page: Page, name: string): Promise<Buffer> =>
-  page.screenshot({ path: path.join(ARTIFACTS, `${name}.png`), fullPage: true });
 
 it('a police officer signs in on a phone with the enrolment link, relights a street, sees it confirmed, then clears it', async () => {
   // The administrator, at a desk, issues the link; its QR code is on the screen.

@@ -1,7 +1,5 @@
-import { mkdir, mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
-import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
+import { DESKTOP, PHONE, problemsOf, shot, startConsoleBrowser, type ConsoleBrowser } from './browser';
 import type { CalendarConfig } from '../../../config/schema';
 import type { ZoneView } from '../../../controller/lighting/runtime/lightingService';
 import type { PointHistoryView } from '../../../controller/telemetry/services';
@@ -10,7 +8,6 @@ import {
   OUT,
   eventually,
   request,
-  startLiveService,
   tokenFor,
   type LiveService,
   type TestUser,
@@ -19,70 +16,25 @@ import {
 // The map, calendars, overrides and the officials' page, in French, in Debian's headless Chromium
 // against the real service and simulated segment controllers. Screenshots go to test-artifacts/console/.
 
-const ARTIFACTS = path.join(__dirname, '..', '..', '..', 'test-artifacts', 'console');
-const PHONE = { width: 360, height: 740 };
-const DESKTOP = { width: 1280, height: 900 };
-
+let browser: ConsoleBrowser;
 let live: LiveService;
-let context: BrowserContext;
-let profile: string;
 
 beforeAll(async () => {
-  await mkdir(ARTIFACTS, { recursive: true });
-  profile = await mkdtemp(path.join(tmpdir(), 'nocturne-chromium-'));
-  live = await startLiveService();
-  context = await chromium.launchPersistentContext(profile, {
-    executablePath: '/usr/bin/chromium',
-    headless: true,
-    locale: 'fr-FR',
-    args: [
-      '--headless=new',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-    ],
-  });
+  browser = await startConsoleBrowser();
+  ({ live } = browser);
 }, 60_000);
 
 afterAll(async () => {
-  await context?.close();
-  await live?.stop();
-  if (profile) await rm(profile, { recursive: true, force: true });
+  await browser?.close();
 });
+
+const logIn = (user: TestUser, viewport: { width: number; height: number }): Promise<Page> =>
+  browser.logIn(user, viewport);
 
 /**
  * A fresh tab logged in with the user's bearer token, through the login form by its field's id (its
  * wording is the catalogue's); page errors, 404s and console errors are collected.
  */
-async function logIn(user: TestUser, viewport: { width: number; height: number }): Promise<Page> {
-  const page = await context.newPage();
-  await page.setViewportSize(viewport);
-  await page.emulateMedia({ colorScheme: viewport === PHONE ? 'dark' : 'light' });
-  const problems: string[] = [];
-  page.on('pageerror', (error) => problems.push(error.message));
-  page.on('response', (response) => {
-    if (response.status() === 404) problems.push(`404 ${response.url()}`);
-  });
-  page.on('console', (message) => {
-    if (message.type() === 'error' && !/status of 40[13]/.test(message.text())) problems.push(message.text());
-  });
-  await page.goto(live.url);
-  await page.getByText('Autre méthode').click();
-  await page.getByLabel('Jeton d’accès').fill(tokenFor(user));
-  await page.getByRole('button', { name: 'Se connecter avec le jeton' }).click();
-  await page.getByText(new RegExp(`${user} · `)).waitFor();
-  (page as Page & { problems: string[] }).problems = problems;
-  return page;
-}
-
-const problemsOf = (page: Page): string[] => (page as Page & { problems: string[] }).problems;
-
-const shot = (page: Page, name: string): Promise<Buffer> =>
-  page.screenshot({ path: path.join(ARTIFACTS, `${name}.png`), fullPage: true });
 
 /** Taps the middle of a map: the one street of a commune of the test territory passes there. */
 async function tapMiddle(page: Page, selector: string): Promise<void> {
