@@ -1,8 +1,17 @@
 // Calendar editor: which program on which night (rules tried in order, the first that holds wins; the
 // default otherwise), with the next 14 nights and the year's cost against the calendar now, before saving.
-import { api, errorBox, h, replace, session } from './lib.js';
+import {
+  api,
+  costTable,
+  errorBox,
+  formatNightDay,
+  formatNumber,
+  formatTime,
+  h,
+  replace,
+  session,
+} from './lib.js';
 import { t } from './i18n.js';
-import { civilDate, number, time } from './formats.js';
 
 const WEEKDAYS = ['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'];
 const HOLIDAYS = ['fr', 'fr-alsace-moselle'];
@@ -344,12 +353,16 @@ function nightsView(p) {
             h(
               'tr',
               { dataset: { night: n.night } },
-              h('td', {}, civilDate(n.night)),
+              h('td', {}, formatNightDay(n.night)),
               h('td', {}, n.program),
               h('td', {}, ruleOf(n)),
-              h('td', { class: 'hide-narrow' }, `${time(n.dusk, p.timeZone)} – ${time(n.dawn, p.timeZone)}`),
-              h('td', { class: 'num' }, number(n.plannedWh / 1000, 1)),
-              h('td', { class: 'num hide-narrow' }, `${number(n.savedPct)} %`),
+              h(
+                'td',
+                { class: 'hide-narrow' },
+                `${formatTime(n.dusk, p.timeZone)} – ${formatTime(n.dawn, p.timeZone)}`,
+              ),
+              h('td', { class: 'num' }, formatNumber(n.plannedWh / 1000, 1)),
+              h('td', { class: 'num hide-narrow' }, `${formatNumber(n.savedPct)} %`),
             ),
           ),
         ),
@@ -359,46 +372,15 @@ function nightsView(p) {
 }
 
 function yearView(y) {
-  const row = (label, f) =>
-    h(
-      'tr',
-      {},
-      h('th', {}, label),
-      h('td', { class: 'num' }, number(f.kWh)),
-      h('td', { class: 'num' }, number(f.eur)),
-      h('td', { class: 'num' }, number(f.kgCo2e)),
-    );
   return h(
     'div',
     { class: 'panel', id: 'calendar-year' },
-    h('h2', {}, t('calendars.yearTitle', { from: civilDate(y.from), to: civilDate(y.to) })),
-    h(
-      'div',
-      { class: 'scroll' },
-      h(
-        'table',
-        {},
-        h(
-          'thead',
-          {},
-          h(
-            'tr',
-            {},
-            h('th', {}),
-            h('th', { class: 'num' }, 'kWh'),
-            h('th', { class: 'num' }, '€'),
-            h('th', { class: 'num' }, 'kg CO2e'),
-          ),
-        ),
-        h(
-          'tbody',
-          {},
-          row(t('calendars.yearDraft'), y.proposed),
-          row(t('calendars.yearNow'), y.current),
-          row(t('calendars.yearDifference'), y.difference),
-        ),
-      ),
-    ),
+    h('h2', {}, t('calendars.yearTitle', { from: formatNightDay(y.from), to: formatNightDay(y.to) })),
+    costTable([
+      [t('calendars.yearDraft'), y.proposed],
+      [t('calendars.yearNow'), y.current],
+      [t('calendars.yearDifference'), y.difference],
+    ]),
     y.notes.length
       ? h(
           'ul',

@@ -136,8 +136,9 @@ export function round(value, digits = 0) {
   return Math.round(value * f) / f;
 }
 
+/** A value the service does not have shows as « — », never as 0. */
 export function formatNumber(value, digits = 0) {
-  if (value === undefined || value === null) return '—';
+  if (value === undefined || value === null || Number.isNaN(value)) return '—';
   return value.toLocaleString(currentLocale(), {
     maximumFractionDigits: digits,
     minimumFractionDigits: digits,
@@ -168,6 +169,57 @@ export function formatDay(isoDate) {
   const ms = Date.parse(`${isoDate}T00:00:00Z`);
   if (Number.isNaN(ms)) return isoDate;
   return new Intl.DateTimeFormat(currentLocale(), { dateStyle: 'long', timeZone: 'UTC' }).format(ms);
+}
+
+/** A calendar day given as 'YYYY-MM-DD', short and with its weekday: « mar. 14 juil. 2026 » (a night's row). */
+export function formatNightDay(isoDate) {
+  const ms = Date.parse(`${isoDate}T00:00:00Z`);
+  if (Number.isNaN(ms)) return isoDate;
+  return new Intl.DateTimeFormat(currentLocale(), {
+    weekday: 'short',
+    day: 'numeric',
+    month: 'short',
+    year: 'numeric',
+    timeZone: 'UTC',
+  }).format(ms);
+}
+
+/** A table of energy, cost and emissions, one row per [label, {kWh, eur, kgCo2e}]: a year's cost compared. */
+export function costTable(rows) {
+  return h(
+    'div',
+    { class: 'scroll' },
+    h(
+      'table',
+      {},
+      h(
+        'thead',
+        {},
+        h(
+          'tr',
+          {},
+          h('th', {}),
+          h('th', { class: 'num' }, 'kWh'),
+          h('th', { class: 'num' }, '€'),
+          h('th', { class: 'num' }, 'kg CO2e'),
+        ),
+      ),
+      h(
+        'tbody',
+        {},
+        rows.map(([label, f]) =>
+          h(
+            'tr',
+            {},
+            h('th', {}, label),
+            h('td', { class: 'num' }, formatNumber(f.kWh)),
+            h('td', { class: 'num' }, formatNumber(f.eur)),
+            h('td', { class: 'num' }, formatNumber(f.kgCo2e)),
+          ),
+        ),
+      ),
+    ),
+  );
 }
 
 export function describeTarget(target) {

@@ -1,8 +1,7 @@
 // The map: luminaires at their configured positions, coloured by level and state, with zones, buildings
 // and sensors, live through the event stream. Drawn from the configuration with Leaflet's canvas
 // renderer, so it works with no tile server; a commune's tile server shows beneath when configured.
-import { api, errorBox, h, replace } from './lib.js';
-import { number } from './formats.js';
+import { api, errorBox, formatNumber, h, replace } from './lib.js';
 import { t } from './i18n.js';
 
 /** Fill colours of a luminaire's state; an unconfirmed one gets a ring of the text's colour whatever its fill. */
@@ -277,7 +276,10 @@ export function mapPage(main, { onUnauthorized }) {
       });
       for (const apply of early.splice(0)) apply();
       const lums = data.luminaires;
-      replace(status, t('map.count', { placed: number(lums.ids.length), unplaced: number(lums.unplaced) }));
+      replace(
+        status,
+        t('map.count', { placed: formatNumber(lums.ids.length), unplaced: formatNumber(lums.unplaced) }),
+      );
       // Drawn once the canvas has been painted: what the benchmark and the tests wait for.
       requestAnimationFrame(() => {
         performance.mark('nocturne:map-drawn');
@@ -310,7 +312,7 @@ function describeLuminaire(lightMap, i) {
     { class: 'panel' },
     h('strong', {}, l.ids[i]),
     ` · ${zone.name || zone.id} · `,
-    l.level[i] === null ? t('map.noDecision') : `${number(l.level[i])} %`,
+    l.level[i] === null ? t('map.noDecision') : `${formatNumber(l.level[i])} %`,
     ` · ${t(`map.state.${state}`)}`,
     isUnconfirmed(l.level[i], l.inEffect[i]) ? ` · ${t('map.state.unconfirmed')}` : '',
   );

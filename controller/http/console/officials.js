@@ -1,9 +1,8 @@
 // For elected officials: their commune at a glance (tiles) and the 24-hour curve of any sensor point,
 // drawn here in SVG from the service's own memory, with no Grafana account. What the service does not
 // know shows as « non disponible », never as a guess.
-import { api, errorBox, h, replace, throttle } from './lib.js';
+import { api, errorBox, formatDateTime, formatNumber, formatTime, h, replace, throttle } from './lib.js';
 import { t } from './i18n.js';
-import { dateTime, number, time } from './formats.js';
 
 const SVG = 'http://www.w3.org/2000/svg';
 const WIDTH = 640;
@@ -85,33 +84,36 @@ export function officialsPage(main, { onUnauthorized }) {
         { class: 'tiles' },
         tile(
           t('officials.lightsOn'),
-          `${number(v.lights.on)} / ${number(v.lights.total)}`,
-          t('officials.power', { kw: number(v.lights.powerW / 1000, 1) }),
+          `${formatNumber(v.lights.on)} / ${formatNumber(v.lights.total)}`,
+          t('officials.power', { kw: formatNumber(v.lights.powerW / 1000, 1) }),
         ),
         tile(
           t('officials.energyMonth'),
-          `${number(v.energy.kWh, 1)} kWh`,
-          v.energy.since > monthStart ? t('officials.since', { at: dateTime(v.energy.since) }) : null,
+          `${formatNumber(v.energy.kWh, 1)} kWh`,
+          v.energy.since > monthStart ? t('officials.since', { at: formatDateTime(v.energy.since) }) : null,
         ),
-        tile(t('officials.costMonth'), v.energy.eur === null ? unavailable : `${number(v.energy.eur, 2)} €`),
+        tile(
+          t('officials.costMonth'),
+          v.energy.eur === null ? unavailable : `${formatNumber(v.energy.eur, 2)} €`,
+        ),
         tile(
           t('officials.lastYear'),
-          v.energy.lastYear === null ? unavailable : `${number(v.energy.lastYear.kWh, 1)} kWh`,
+          v.energy.lastYear === null ? unavailable : `${formatNumber(v.energy.lastYear.kWh, 1)} kWh`,
         ),
         tile(
           t('officials.savings'),
-          v.energy.savedKWh === null ? unavailable : `${number(v.energy.savedKWh, 1)} kWh`,
+          v.energy.savedKWh === null ? unavailable : `${formatNumber(v.energy.savedKWh, 1)} kWh`,
         ),
         tile(
           t('officials.alerts'),
-          number(v.alerts.open),
+          formatNumber(v.alerts.open),
           t('officials.alertsDetail', {
-            critical: number(v.alerts.critical),
-            warning: number(v.alerts.warning),
+            critical: formatNumber(v.alerts.critical),
+            warning: formatNumber(v.alerts.warning),
           }),
         ),
       ),
-      h('p', { class: 'muted' }, t('officials.updated', { at: time(v.at) })),
+      h('p', { class: 'muted' }, t('officials.updated', { at: formatTime(v.at) })),
     );
   }
 
@@ -166,7 +168,7 @@ export function officialsPage(main, { onUnauthorized }) {
                       'td',
                       { class: 'num' },
                       typeof p.value === 'number'
-                        ? `${number(p.value, 1)} ${p.unit}`
+                        ? `${formatNumber(p.value, 1)} ${p.unit}`
                         : t('officials.unavailable'),
                       p.stale ? h('small', { class: 'muted' }, ` ${t('officials.stale')}`) : null,
                     ),
@@ -254,18 +256,22 @@ function chart(history) {
       viewBox: `0 0 ${WIDTH} ${HEIGHT}`,
       role: 'img',
       'aria-label': t('officials.curveLabel', {
-        min: number(low, 1),
-        max: number(high, 1),
+        min: formatNumber(low, 1),
+        max: formatNumber(high, 1),
         unit,
-        last: number(last.mean, 1),
+        last: formatNumber(last.mean, 1),
       }),
     },
     svg('path', { class: 'band', d: band }),
     svg('path', { class: 'mean', d: line(buckets.map((b) => [b.at, b.mean])) }),
-    svg('text', { x: 4, y: PAD.top + 10 }, `${number(high, 1)} ${unit}`),
-    svg('text', { x: 4, y: HEIGHT - PAD.bottom }, `${number(low, 1)} ${unit}`),
+    svg('text', { x: 4, y: PAD.top + 10 }, `${formatNumber(high, 1)} ${unit}`),
+    svg('text', { x: 4, y: HEIGHT - PAD.bottom }, `${formatNumber(low, 1)} ${unit}`),
     ...ticks.map((at) =>
-      svg('text', { x: x(at - history.bucketMs / 2), y: HEIGHT - 6, 'text-anchor': 'middle' }, time(at)),
+      svg(
+        'text',
+        { x: x(at - history.bucketMs / 2), y: HEIGHT - 6, 'text-anchor': 'middle' },
+        formatTime(at),
+      ),
     ),
   );
 }

@@ -1,8 +1,7 @@
 // Manual overrides (works at 30 % until Friday): a zone or some luminaires, a level, until when and why;
 // the overrides in force with their end, kept current by the event stream, each releasable.
-import { api, errorBox, h, replace } from './lib.js';
+import { api, errorBox, formatDateTime, formatNumber, h, replace } from './lib.js';
 import { t } from './i18n.js';
-import { dateTime, number } from './formats.js';
 
 /** The default end offered: four hours from now, a working shift. */
 const DEFAULT_HOURS = 4;
@@ -148,14 +147,14 @@ export function overridesPage(main, { onUnauthorized }) {
                   'li',
                   { class: 'panel', dataset: { override: o.id } },
                   h('strong', {}, describe(o.target, zones)),
-                  ` · ${number(o.level)} % · ${t('overrides.luminaireCount', { count: number(o.luminaires) })}`,
+                  ` · ${formatNumber(o.level)} % · ${t('overrides.luminaireCount', { count: formatNumber(o.luminaires) })}`,
                   h(
                     'div',
                     { class: 'muted' },
-                    `${o.reason} — ${o.actor}, ${dateTime(o.acceptedAt)} · `,
+                    `${o.reason} — ${o.actor}, ${formatDateTime(o.acceptedAt)} · `,
                     o.untilReleased
                       ? t('overrides.endsReleased')
-                      : t('overrides.ends', { at: dateTime(o.expiresAt) }),
+                      : t('overrides.ends', { at: formatDateTime(o.expiresAt) }),
                     o.pending ? ` · ${t('overrides.pending')}` : '',
                   ),
                   h(

@@ -1,6 +1,6 @@
 // Program editor: the steps of a night, a preview of one night in a zone (times, levels, dusk, dawn),
 // and the year's cost against what the zone's calendar does now.
-import { api, errorBox, formatDay, formatNumber, formatTime, h, replace, session } from './lib.js';
+import { api, costTable, errorBox, formatDay, formatNumber, formatTime, h, replace, session } from './lib.js';
 import { t } from './i18n.js';
 
 const SVG = 'http://www.w3.org/2000/svg';
@@ -362,47 +362,16 @@ function nightView(p) {
 }
 
 function yearView(y) {
-  const row = (label, f) =>
-    h(
-      'tr',
-      {},
-      h('th', {}, label),
-      h('td', { class: 'num' }, formatNumber(f.kWh)),
-      h('td', { class: 'num' }, formatNumber(f.eur)),
-      h('td', { class: 'num' }, formatNumber(f.kgCo2e)),
-    );
   return h(
     'div',
     { class: 'panel', id: 'year-cost' },
     h('h2', {}, t('programs.yearTitle', { nights: y.nights, from: formatDay(y.from), to: formatDay(y.to) })),
-    h(
-      'div',
-      { class: 'scroll' },
-      h(
-        'table',
-        {},
-        h(
-          'thead',
-          {},
-          h(
-            'tr',
-            {},
-            h('th', {}),
-            h('th', { class: 'num' }, 'kWh'),
-            h('th', { class: 'num' }, '€'),
-            h('th', { class: 'num' }, 'kg CO2e'),
-          ),
-        ),
-        h(
-          'tbody',
-          {},
-          row(t('programs.thisProgram', { id: y.proposed.program }), y.proposed),
-          row(t('programs.now', { ids: y.current.programs.map((p) => p.id).join(', ') }), y.current),
-          row(t('programs.difference'), y.difference),
-          row(t('programs.fullNight'), y.fullNight),
-        ),
-      ),
-    ),
+    costTable([
+      [t('programs.thisProgram', { id: y.proposed.program }), y.proposed],
+      [t('programs.now', { ids: y.current.programs.map((p) => p.id).join(', ') }), y.current],
+      [t('programs.difference'), y.difference],
+      [t('programs.fullNight'), y.fullNight],
+    ]),
     h(
       'p',
       { class: 'muted' },
