@@ -1,3 +1,4 @@
+import { BOM, csvField, csvLine } from '../exports/csv';
 import type { AuditEntry } from './entry';
 
 /**
@@ -62,7 +63,7 @@ export function auditExport(
   );
   return {
     contentType: 'text/csv; charset=utf-8',
-    body: `\uFEFF${[[...COLUMNS], ...rows].map((row) => row.map(csvField).join(';')).join('\r\n')}\r\n`,
+    body: BOM + [[...COLUMNS], ...rows].map((row) => csvLine(row.map(defused).map(csvField))).join(''),
   };
 }
 
@@ -84,8 +85,7 @@ export function localIso(at: number, timeZone: string): string {
   return `${part('year')}-${part('month')}-${part('day')}T${part('hour')}:${part('minute')}:${part('second')}${offset}`;
 }
 
-/** Quoted when it holds the separator, a quote or a line break; a leading = + - @ is defused for spreadsheets. */
-function csvField(value: string): string {
-  const safe = /^[=+\-@]/.test(value) ? `'${value}` : value;
-  return /[;"\r\n]/.test(safe) ? `"${safe.replace(/"/g, '""')}"` : safe;
+/** A leading = + - @ would make a spreadsheet read a formula: written as text instead. */
+function defused(value: string): string {
+  return /^[=+\-@]/.test(value) ? `'${value}` : value;
 }

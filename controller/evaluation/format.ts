@@ -1,3 +1,4 @@
+import { BOM, csvField, csvLine } from '../exports/csv';
 import type { AreaReport, EnergyLine, EvaluationReport } from './report';
 
 /**
@@ -91,11 +92,7 @@ export function reportCsv(report: EvaluationReport): string {
     lines.push([report.month, row.area, row.section, row.figure, frenchNumber(row.value), row.unit]);
   for (const area of [...report.communes, report.territory])
     for (const note of area.notes) lines.push([report.month, areaLabel(area), 'Remarque', note, '', '']);
-  return `\uFEFF${lines.map((cells) => cells.map(csvCell).join(';')).join('\r\n')}\r\n`;
-}
-
-function csvCell(text: string): string {
-  return /[;"\r\n]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
+  return BOM + lines.map((cells) => csvLine(cells.map(csvField))).join('');
 }
 
 /** The text table of `nocturne report`: one block per commune and one for the territory. */
