@@ -188,7 +188,8 @@ it('a viewer sees the figures and 24-hour curves of their commune, and nothing o
   await expect(tiles.locator('li', { hasText: 'Points lumineux allumés' }).textContent()).resolves.toMatch(
     /allumés\d+ \/ 4/,
   );
-  // Last year's month is not known to the service: said so, not invented.
+  // No InfluxDB in this service, so no last year's month: said so, not invented (its figures are tested
+  // against a real influxd in test/integration/evaluation/officials.test.ts).
   await expect(tiles.locator('li', { hasText: 'Même mois l’an dernier' }).textContent()).resolves.toContain(
     'non disponible',
   );
