@@ -29,7 +29,8 @@ export interface OfficialsView {
     eur: number | null;
     /**
      * The same period a year before: from the same local date and hour as `since` to `to` (now, a year
-     * before), at the tariff in force then.
+     * before), at today's tariff like this month: as in the monthly report, the € saved measure the
+     * energy saved, not a change of price.
      */
     lastYear: { kWh: number; eur: number | null; to: number } | null;
     /** This month against the same period last year (kWh, €); null when either is not known. */
@@ -99,7 +100,7 @@ export class OfficialsBoard {
     const kWh = (wh - baseline.wh) / 1000;
     const price = electricityPriceOn(this.config.tariffs, commune, today);
     const eur = price === undefined ? null : kWh * price;
-    const lastYear = await this.lastYearOf(commune, baseline.since, now);
+    const lastYear = await this.lastYearOf(commune, baseline.since, now, price);
     const open = alerts.list(actor).filter((a) => a.commune === commune);
     return {
       commune,
@@ -144,11 +145,10 @@ export class OfficialsBoard {
     commune: string,
     since: number,
     now: number,
+    price: number | undefined,
   ): Promise<OfficialsView['energy']['lastYear']> {
     const found = await this.lastYear?.kWh(commune, since, now);
     if (!found) return null;
-    const day = formatCivilDate(nightOf(timeZone(this.config.site.timezone), found.to));
-    const price = electricityPriceOn(this.config.tariffs, commune, day);
     return { kWh: found.kWh, eur: price === undefined ? null : found.kWh * price, to: found.to };
   }
 

@@ -31,7 +31,8 @@ const config = energyConfig([], {
  *            3000 at 11:30 UTC on 4 Dec (+300, its hour starts at 11:00 UTC: counted),
  *            3400 at 12:30 UTC (+400, its hour starts at 12:00 UTC: not yet), 5000 on 20 Dec (+1600, later);
  *   rue-002: 100 then 350 on 2 Dec (+250), a restart of the counter to 50 (no energy), then 150 (+100).
- * So 500 + 1200 + 300 + 250 + 100 = 2350 Wh = 2.35 kWh, at 0.20 €/kWh = 0.47 €.
+ * So 500 + 1200 + 300 + 250 + 100 = 2350 Wh = 2.35 kWh: 0.5875 € at today's 0.25 €/kWh (not 2025's 0.20:
+ * as in the monthly report, the € saved measure energy, not a change of price).
  * Woippy has lighting energy in November 2025 only: nothing to compare December with.
  */
 function lastYearPoints(): string[] {
@@ -96,11 +97,11 @@ describe('the officials’ page against the same period last year, from a real i
     expect(view.energy.eur).toBeCloseTo(0.25, 9);
     expect(view.energy.lastYear).toEqual({
       kWh: expect.closeTo(2.35, 9) as number,
-      eur: expect.closeTo(0.47, 9) as number,
+      eur: expect.closeTo(0.5875, 9) as number,
       to: utc('2025-12-04T12:00:00'),
     });
     expect(view.energy.savedKWh).toBeCloseTo(1.35, 9);
-    expect(view.energy.savedEur).toBeCloseTo(0.22, 9);
+    expect(view.energy.savedEur).toBeCloseTo(0.3375, 9); // 1.35 kWh × 0.25 €
   });
 
   it('reads last year once a day: a late import shows the next day', async () => {
