@@ -104,7 +104,11 @@ export class LampByDayRunner extends ZoneRunner {
   text(tracker: Tracker, fields: MessageFields): AlertText {
     return {
       code: 'lamp-by-day',
-      params: { count: tracker.value, zone: fields.name, examples: this.examples.get(tracker.source) ?? [] },
+      params: {
+        count: tracker.value,
+        zone: fields.name,
+        examples: [...(this.examples.get(tracker.source) ?? [])],
+      },
     };
   }
 }
@@ -147,7 +151,7 @@ export class LevelMismatchRunner extends ZoneRunner {
         count: tracker.value,
         zone: fields.name,
         forMs: this.forMs,
-        examples: this.examples.get(tracker.source) ?? [],
+        examples: [...(this.examples.get(tracker.source) ?? [])],
       },
     };
   }
