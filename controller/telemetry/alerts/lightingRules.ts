@@ -8,7 +8,7 @@ import type {
 } from '../../lighting/runtime/events';
 import { sunAltitude, type GeoPoint } from '../../../core/sun';
 import type { MessageFields } from './messages';
-import type { AlertText } from './texts';
+import { COMMAND_NAMES, type AlertText } from './texts';
 import { luminairesInScope, zonesInScope, type ScopedLuminaire } from './scope';
 import { Runner, type RuleHost, type RuleOf, type Tracker } from './rule';
 
@@ -311,7 +311,6 @@ interface DispatchFailure {
   error: string;
 }
 
-const COMMAND_TEXT = { relight: "Rallumage d'urgence", override: 'Forçage' } as const;
 const DEVICES_LISTED = 5;
 
 /**
@@ -443,7 +442,7 @@ export class LightingCommandFailedRunner extends Runner {
   fields(tracker: Tracker): MessageFields {
     const command = this.failed.get(tracker.source);
     const [kind, ...rest] = tracker.source.split('/');
-    const text = COMMAND_TEXT[kind as 'relight' | 'override'] ?? 'Commande';
+    const text = COMMAND_NAMES[kind as 'relight' | 'override'] ?? COMMAND_NAMES.other;
     return {
       source: tracker.source,
       name: `${text} '${command?.id ?? rest.join('/')}'`,

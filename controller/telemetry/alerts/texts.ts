@@ -114,6 +114,13 @@ export const FAULT_TEXTS: Readonly<Record<AlertLanguage, Readonly<Record<string,
   },
 };
 
+/** How a rule's `message` template names a command in `{name}`, in French like the template's numbers. */
+export const COMMAND_NAMES = {
+  relight: "Rallumage d'urgence",
+  override: 'Forçage',
+  other: 'Commande',
+} as const;
+
 /** Units of durations: `{n}` is the rounded number. */
 export const DURATION_TEXTS: Readonly<Record<AlertLanguage, Readonly<Record<DurationUnit, string>>>> = {
   fr: { s: '{n} s', min: '{n} min', h: '{n} h', days: '{n} jours' },
