@@ -12,7 +12,7 @@ const PURE = [
   '^controller/lighting/(arbiter|slots|minHeap|calendar|energy|holidays|lux|presence|schedule|topology|zoneSchedule)\\.ts$',
   '^controller/telemetry/(openingHours|points|counters|services)\\.ts$',
   '^controller/evaluation/(report|usage)\\.ts$',
-  '^controller/telemetry/alerts/(engine|rule|rules|pointRules|lightingRules|serviceRules|checks|messages|scope|recipients|notifyMessages|smsTemplate)\\.ts$',
+  '^controller/telemetry/alerts/(engine|rule|rules|pointRules|lightingRules|serviceRules|checks|messages|texts|scope|recipients|notifyMessages|smsTemplate)\\.ts$',
   '^controller/lighting/runtime/events\\.ts$',
   '^controller/exports/(csv|rows|selection)\\.ts$',
   '^controller/opendata/datasets\\.ts$',

@@ -12,6 +12,7 @@ import { AuditLog, auditLogOptionsFromConfig } from './audit/auditLog';
 import { ApiServer } from './http/server';
 import { MapLayout } from './http/mapLayout';
 import { OfficialsBoard } from './http/officials';
+import { LastYearLighting } from './evaluation/lastYear';
 import { Bus } from './bus';
 import type { Clock } from '../core/clock';
 import type { ServiceContext } from './context';
@@ -243,6 +244,13 @@ export class Service {
           config,
           { lighting: this.lighting, energy: this.energy, alerts: this.alerts },
           clock,
+          influxReader &&
+            new LastYearLighting({
+              reader: influxReader,
+              timeZone: config.site.timezone,
+              clock,
+              logger: logger.child('officials'),
+            }),
         ),
       },
       audit: this.audit,

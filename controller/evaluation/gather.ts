@@ -230,16 +230,21 @@ export class ReportGatherer implements ReportService {
 const ms = (t: number): string => `${Math.round(t)}ms`;
 
 /**
- * Lighting energy per commune and local day, Wh: the hourly increase of each luminaire's energy
- * counter (NON_NEGATIVE_DIFFERENCE survives a restart of the service, which restarts the counter), from
- * an hour before the month so that its first hour counts. The outer query has no time condition of its
- * own: InfluxDB would impose it on the subquery and lose that hour; the day before is dropped later.
+ * Lighting energy per commune and local day (or hour, `bucket` '1h'), Wh: the hourly increase of each
+ * luminaire's energy counter (NON_NEGATIVE_DIFFERENCE survives a restart of the service, which restarts
+ * the counter), from an hour before the month so that its first hour counts. The outer query has no time
+ * condition of its own: InfluxDB would impose it on the subquery and lose that hour; the day before is
+ * dropped later.
  */
-export function lightingQuery(window: { from: number; to: number }, tz: string): string {
+export function lightingQuery(
+  window: { from: number; to: number },
+  tz: string,
+  bucket: '1d' | '1h' = '1d',
+): string {
   return (
     `SELECT SUM("e") AS "wh" FROM (SELECT NON_NEGATIVE_DIFFERENCE(LAST("energy_wh")) AS "e" FROM "lighting" ` +
     `WHERE time >= ${ms(window.from - 3_600_000)} AND time < ${ms(window.to)} GROUP BY time(1h), "commune", "luminaire" fill(none)) ` +
-    `GROUP BY time(1d), "commune" fill(none) tz('${tz}')`
+    `GROUP BY time(${bucket}), "commune" fill(none) tz('${tz}')`
   );
 }
 

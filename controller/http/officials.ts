@@ -1,6 +1,7 @@
 import type { Config } from '../../config/schema';
 import type { Clock } from '../../core/clock';
 import { formatCivilDate, nightOf, timeZone } from '../../core/localTime';
+import type { LastYearLighting } from '../evaluation/lastYear';
 import type { LightingService } from '../lighting/runtime/lightingService';
 import { electricityPriceOn } from '../lighting/runtime/preview';
 import { coversAny, type Actor } from '../scope';
@@ -11,8 +12,8 @@ import { ApiError } from './errors';
  * The elected officials' page of one commune, in figures they read at a glance: lights on now, the
  * lighting's energy and cost this month, open alerts, and the latest value of every sensor point (whose
  * 24-hour curve comes from GET /api/buildings/:id/points/:point/history). Figures the service does not
- * have are null, never estimated: last year's month needs a reader of InfluxDB, which the service does
- * not have yet.
+ * have are null, never estimated: last year's month is read from InfluxDB (LastYearLighting), so it is
+ * null without InfluxDB or without records of that month.
  */
 
 export interface OfficialsView {
@@ -26,9 +27,15 @@ export interface OfficialsView {
     kWh: number;
     /** At the electricity tariff in force today; null without one. */
     eur: number | null;
-    lastYear: { kWh: number; eur: number | null } | null;
-    /** This month against the same month last year (kWh); null when last year is not known. */
+    /**
+     * The same period a year before: from the same local date and hour as `since` to `to` (now, a year
+     * before), at today's tariff like this month: as in the monthly report, the € saved measure the
+     * energy saved, not a change of price.
+     */
+    lastYear: { kWh: number; eur: number | null; to: number } | null;
+    /** This month against the same period last year (kWh, €); null when either is not known. */
     savedKWh: number | null;
+    savedEur: number | null;
   };
   alerts: { open: number; critical: number; warning: number };
   points: {
@@ -58,9 +65,11 @@ export class OfficialsBoard {
     private readonly config: Pick<Config, 'communes' | 'tariffs' | 'site'>,
     private readonly services: { lighting: LightingService; energy: EnergyService; alerts: AlertService },
     private readonly clock: Clock,
+    /** Absent without InfluxDB. */
+    private readonly lastYear?: LastYearLighting,
   ) {}
 
-  view(commune: string, actor: Actor): OfficialsView {
+  async view(commune: string, actor: Actor): Promise<OfficialsView> {
     const known = this.config.communes.find((c) => c.id === commune);
     if (!known)
       throw new ApiError(
@@ -90,6 +99,8 @@ export class OfficialsBoard {
     const baseline = this.baselineFor(commune, today.slice(0, 7), now, wh);
     const kWh = (wh - baseline.wh) / 1000;
     const price = electricityPriceOn(this.config.tariffs, commune, today);
+    const eur = price === undefined ? null : kWh * price;
+    const lastYear = await this.lastYearOf(commune, baseline.since, now, price);
     const open = alerts.list(actor).filter((a) => a.commune === commune);
     return {
       commune,
@@ -99,9 +110,10 @@ export class OfficialsBoard {
       energy: {
         since: baseline.since,
         kWh,
-        eur: price === undefined ? null : kWh * price,
-        lastYear: null,
-        savedKWh: null,
+        eur,
+        lastYear,
+        savedKWh: lastYear === null ? null : lastYear.kWh - kWh,
+        savedEur: lastYear === null || lastYear.eur === null || eur === null ? null : lastYear.eur - eur,
       },
       alerts: {
         open: open.length,
@@ -127,6 +139,17 @@ export class OfficialsBoard {
             })),
         ),
     };
+  }
+
+  private async lastYearOf(
+    commune: string,
+    since: number,
+    now: number,
+    price: number | undefined,
+  ): Promise<OfficialsView['energy']['lastYear']> {
+    const found = await this.lastYear?.kWh(commune, since, now);
+    if (!found) return null;
+    return { kWh: found.kWh, eur: price === undefined ? null : found.kWh * price, to: found.to };
   }
 
   /**

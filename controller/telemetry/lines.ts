@@ -41,10 +41,15 @@ export interface EventFields {
   actor: string;
   state: string;
   id: string;
-  /** Additions of the alerts: the rule id, the rule kind and the value that raised it. */
+  /**
+   * Additions of the alerts: the rule id, the rule kind, the value that raised it, and the text's code
+   * and parameters (JSON), from which a reader renders `message` in another language.
+   */
   rule?: string;
   alert?: string;
   value?: number;
+  code?: string;
+  params?: string;
   /** Additions of the commands: how the command came in (api, mqtt, console, cli). */
   via?: string;
   /** Refusals one audit entry stands for, when the audit log collapsed them (AuditEntry.count). */
@@ -73,6 +78,8 @@ export function eventLine(
   if (fields.alert !== undefined) text += ',alert=' + stringValue(fields.alert);
   const value = fields.value === undefined ? undefined : floatValue(fields.value);
   if (value !== undefined) text += ',value=' + value;
+  if (fields.code !== undefined) text += ',code=' + stringValue(fields.code);
+  if (fields.params !== undefined) text += ',params=' + stringValue(fields.params);
   if (fields.via !== undefined) text += ',via=' + stringValue(fields.via);
   const count = fields.count === undefined ? undefined : integerValue(fields.count);
   if (count !== undefined) text += ',count=' + count;

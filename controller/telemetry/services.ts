@@ -1,4 +1,5 @@
 import type { Actor } from '../scope';
+import type { AlertCode, AlertParams } from './alerts/texts';
 
 /**
  * The energy side as the HTTP API and the web console see it: buildings with their latest values,
@@ -80,6 +81,11 @@ export interface AlertView {
   commune: string;
   /** What it is about: 'building/point', a luminaire, a device. */
   source: string;
+  /** What happened, as a code of the alert texts (controller/telemetry/alerts/texts.ts)… */
+  code: AlertCode;
+  /** …and the values its text needs: the console shows it in the reader's language. */
+  params: AlertParams;
+  /** The text in French, rendered from `code` and `params`. */
   message: string;
   /** The value that raised it, when there is one. */
   value?: number;

@@ -1,6 +1,6 @@
 // Open alerts, newest first; acknowledging says "seen, someone is on it".
 import { api, errorBox, formatDateTime, h, replace, session, throttle } from './lib.js';
-import { t } from './i18n.js';
+import { currentLocale, t } from './i18n.js';
 
 export function alertsPage(main, { onUnauthorized }) {
   const cleared = h('input', { id: 'include-cleared', type: 'checkbox' });
@@ -37,10 +37,9 @@ export function alertsPage(main, { onUnauthorized }) {
         {},
         h('span', { class: `badge ${alert.severity}` }, t(`severity.${alert.severity}`)),
         h('span', { class: 'badge' }, t(`alertState.${alert.state}`)),
-        // The kind in the reader's language; the service's own message (in English) as the detail.
         h('strong', {}, t(`alertKind.${alert.kind}`)),
       ),
-      h('div', { lang: 'en' }, alert.message),
+      h('div', {}, alertText(alert)),
       h(
         'div',
         { class: 'muted' },
@@ -87,4 +86,55 @@ export function alertsPage(main, { onUnauthorized }) {
       if (type === 'alert') later();
     },
   };
+}
+
+/**
+ * The alert's text in the reader's language, from its code and parameters, by the same rules as the
+ * service's catalogue (controller/telemetry/alerts/texts.ts): numbers in the reader's locale, `unit`
+ * with its space, names ending in `Ms` as durations, `faults` translated, `devices` joined by
+ * semicolons, other lists by commas. A code this console does not know shows the service's message.
+ */
+export function alertText(alert) {
+  const template = known(`alertText.${alert.code}`, null);
+  if (template === null) return alert.message;
+  const params = alert.params || {};
+  return template.replace(/\{(\w+)\}/g, (_, name) => alertParam(name, params[name]));
+}
+
+function alertParam(name, value) {
+  if (name === 'unit') return value ? ` ${value}` : '';
+  if (name.endsWith('Ms')) return alertDuration(value);
+  if (Array.isArray(value)) {
+    if (name === 'faults') return value.map((code) => known(`alertFault.${code}`, code)).join(', ');
+    return value.join(name === 'devices' ? ' ; ' : ', ');
+  }
+  if (typeof value === 'string') return value;
+  return alertNumber(value);
+}
+
+function alertNumber(value) {
+  return typeof value === 'number' && Number.isFinite(value)
+    ? value.toLocaleString(currentLocale(), { maximumFractionDigits: 3 })
+    : '?';
+}
+
+function alertDuration(ms) {
+  if (typeof ms !== 'number' || !Number.isFinite(ms)) return '?';
+  const minutes = Math.round(ms / 60_000);
+  const hours = Math.round(minutes / 60);
+  const [unit, n] =
+    minutes < 1
+      ? ['s', Math.max(1, Math.round(ms / 1000))]
+      : minutes < 120
+        ? ['min', minutes]
+        : hours < 48
+          ? ['h', hours]
+          : ['days', Math.round(hours / 24)];
+  return t(`alertDuration.${unit}`, { n: alertNumber(n) });
+}
+
+/** The catalogue's text for `key`, or `fallback` when it has none. */
+function known(key, fallback) {
+  const text = t(key);
+  return text === key ? fallback : text;
 }

@@ -96,13 +96,22 @@ export function officialsPage(main, { onUnauthorized }) {
           t('officials.costMonth'),
           v.energy.eur === null ? unavailable : `${formatNumber(v.energy.eur, 2)} €`,
         ),
-        tile(
-          t('officials.lastYear'),
-          v.energy.lastYear === null ? unavailable : `${formatNumber(v.energy.lastYear.kWh, 1)} kWh`,
-        ),
+        v.energy.lastYear === null
+          ? tile(t('officials.lastYear'), unavailable)
+          : tile(
+              t('officials.lastYear'),
+              `${formatNumber(v.energy.lastYear.kWh, 1)} kWh`,
+              [
+                v.energy.lastYear.eur === null ? null : `${formatNumber(v.energy.lastYear.eur, 2)} €`,
+                t('officials.lastYearTo', { at: formatDateTime(v.energy.lastYear.to) }),
+              ]
+                .filter(Boolean)
+                .join(' · '),
+            ),
         tile(
           t('officials.savings'),
           v.energy.savedKWh === null ? unavailable : `${formatNumber(v.energy.savedKWh, 1)} kWh`,
+          v.energy.savedEur === null ? null : `${formatNumber(v.energy.savedEur, 2)} €`,
         ),
         tile(
           t('officials.alerts'),

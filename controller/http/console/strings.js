@@ -177,7 +177,8 @@ export const STRINGS = {
     'officials.since': 'compté depuis le {at}',
     'officials.costMonth': 'Coût de l’éclairage ce mois-ci',
     'officials.lastYear': 'Même mois l’an dernier',
-    'officials.savings': 'Économie sur un an',
+    'officials.lastYearTo': 'jusqu’au {at}',
+    'officials.savings': 'Économie sur l’an dernier',
     'officials.unavailable': 'non disponible',
     'officials.alerts': 'Alertes ouvertes',
     'officials.alertsDetail': 'dont {critical} critiques, {warning} avertissements',
@@ -338,6 +339,52 @@ export const STRINGS = {
     'alertKind.telemetry-storage': 'Stockage des mesures en difficulté',
     'alertKind.rate-of-change': 'Variation trop rapide',
     'alertKind.lighting-command-failed': 'Commande d’éclairage non confirmée',
+    // Alert texts: the codes of controller/telemetry/alerts/texts.ts, parameters filled by alerts.js
+    'alertText.threshold-above': '{name} ({place}) : {value}{unit}, au-dessus du seuil de {threshold}{unit}',
+    'alertText.threshold-below': '{name} ({place}) : {value}{unit}, en dessous du seuil de {threshold}{unit}',
+    'alertText.rate-rise':
+      'Montée rapide de {name} ({place}) : {rate}{unit} sur {overMin} min, au-delà de {perHour}{unit}',
+    'alertText.rate-fall':
+      'Baisse rapide de {name} ({place}) : {rate}{unit} sur {overMin} min, au-delà de {perHour}{unit}',
+    'alertText.night-flow':
+      'Débit nocturne de {value}{unit} à {place} ({name}) entre {from} et {to} : fuite probable',
+    'alertText.outside-hours-on': "{name} : allumé hors des heures d'ouverture de {place}",
+    'alertText.outside-hours-value': "{name} : {value}{unit} hors des heures d'ouverture de {place}",
+    'alertText.stale': '{name} ({place}) : aucune valeur valide depuis {sinceMs}',
+    'alertText.stale-refused':
+      "{name} ({place}) : aucune valeur valide depuis {sinceMs} (refusé par l'équipement : {refused})",
+    'alertText.lamp-by-day': '{count} luminaire(s) allumé(s) en plein jour dans {zone} ({examples})',
+    'alertText.level-mismatch':
+      '{count} luminaire(s) de {zone} : niveaux commandé, appliqué et mesuré en désaccord depuis plus de {forMs} ({examples})',
+    'alertText.lamp-failure': 'Luminaire {luminaire} ({zone}) : {faults}',
+    'alertText.lamp-cycling':
+      'Luminaire {luminaire} ({zone}) : {count} allumages ou extinctions en {windowMs} sans changement de commande',
+    'alertText.relight-unconfirmed':
+      "Rallumage d'urgence '{id}' ({target}) : des luminaires n'ont pas confirmé le niveau commandé",
+    'alertText.relight-unconfirmed-count':
+      "Rallumage d'urgence '{id}' ({target}) : {count} luminaire(s) non confirmé(s) par les équipements ({devices})",
+    'alertText.override-unconfirmed':
+      "Forçage '{id}' ({target}) : des luminaires n'ont pas confirmé le niveau commandé",
+    'alertText.override-unconfirmed-count':
+      "Forçage '{id}' ({target}) : {count} luminaire(s) non confirmé(s) par les équipements ({devices})",
+    'alertText.device-unreachable': 'Équipement injoignable depuis {forMs} : {name} ({device})',
+    'alertText.influx-down': 'InfluxDB injoignable depuis {forMs} : les mesures attendent dans le spool',
+    'alertText.spool-full':
+      '{count} mesures perdues : spool plein (augmenter influx.spool_max_mb ou rétablir InfluxDB)',
+    'alertText.quarantined': '{count} mesures refusées par InfluxDB, gardées dans quarantine.lp',
+    'alertText.rule-message': '{text}',
+    'alertFault.lamp-failure': 'lampe en panne',
+    'alertFault.driver-failure': 'driver en panne',
+    'alertFault.relay-failure': 'relais en panne',
+    'alertFault.communication-failure': 'ballast muet (pas de réponse sur la ligne DALI)',
+    'alertFault.power-mismatch':
+      'puissance mesurée sans rapport avec le niveau (courbe du profil ou puissance nominale à vérifier)',
+    'alertFault.no-power': 'commandé allumé, aucune puissance mesurée',
+    'alertFault.unknown': 'panne',
+    'alertDuration.s': '{n} s',
+    'alertDuration.min': '{n} min',
+    'alertDuration.h': '{n} h',
+    'alertDuration.days': '{n} jours',
 
     'programs.title': 'Programmes',
     'programs.editor': 'Éditeur de programme',
@@ -597,7 +644,8 @@ export const STRINGS = {
     'officials.since': 'counted since {at}',
     'officials.costMonth': 'Lighting cost this month',
     'officials.lastYear': 'Same month last year',
-    'officials.savings': 'Saved over a year',
+    'officials.lastYearTo': 'up to {at}',
+    'officials.savings': 'Saved against last year',
     'officials.unavailable': 'not available',
     'officials.alerts': 'Open alerts',
     'officials.alertsDetail': '{critical} critical, {warning} warnings',
@@ -755,6 +803,52 @@ export const STRINGS = {
     'alertKind.telemetry-storage': 'Telemetry storage in trouble',
     'alertKind.rate-of-change': 'Change too fast',
     'alertKind.lighting-command-failed': 'Lighting command not confirmed',
+    // Alert texts: the codes of controller/telemetry/alerts/texts.ts, parameters filled by alerts.js
+    'alertText.threshold-above': '{name} ({place}): {value}{unit}, above the threshold of {threshold}{unit}',
+    'alertText.threshold-below': '{name} ({place}): {value}{unit}, below the threshold of {threshold}{unit}',
+    'alertText.rate-rise':
+      '{name} ({place}) rising fast: {rate}{unit} over {overMin} min, beyond {perHour}{unit}',
+    'alertText.rate-fall':
+      '{name} ({place}) falling fast: {rate}{unit} over {overMin} min, beyond {perHour}{unit}',
+    'alertText.night-flow':
+      'Night flow of {value}{unit} at {place} ({name}) between {from} and {to}: probable leak',
+    'alertText.outside-hours-on': '{name}: on outside the opening hours of {place}',
+    'alertText.outside-hours-value': '{name}: {value}{unit} outside the opening hours of {place}',
+    'alertText.stale': '{name} ({place}): no valid value for {sinceMs}',
+    'alertText.stale-refused':
+      '{name} ({place}): no valid value for {sinceMs} (refused by the device: {refused})',
+    'alertText.lamp-by-day': '{count} luminaire(s) burning in daylight in {zone} ({examples})',
+    'alertText.level-mismatch':
+      '{count} luminaire(s) of {zone}: commanded, applied and measured levels disagree for more than {forMs} ({examples})',
+    'alertText.lamp-failure': 'Luminaire {luminaire} ({zone}): {faults}',
+    'alertText.lamp-cycling':
+      'Luminaire {luminaire} ({zone}): switched on or off {count} times in {windowMs} with no change of command',
+    'alertText.relight-unconfirmed':
+      "Emergency relight '{id}' ({target}): luminaires did not confirm the commanded level",
+    'alertText.relight-unconfirmed-count':
+      "Emergency relight '{id}' ({target}): {count} luminaire(s) not confirmed by the devices ({devices})",
+    'alertText.override-unconfirmed':
+      "Override '{id}' ({target}): luminaires did not confirm the commanded level",
+    'alertText.override-unconfirmed-count':
+      "Override '{id}' ({target}): {count} luminaire(s) not confirmed by the devices ({devices})",
+    'alertText.device-unreachable': 'Device unreachable for {forMs}: {name} ({device})',
+    'alertText.influx-down': 'InfluxDB unreachable for {forMs}: readings wait in the spool',
+    'alertText.spool-full':
+      '{count} readings lost: spool full (raise influx.spool_max_mb or bring InfluxDB back)',
+    'alertText.quarantined': '{count} readings refused by InfluxDB, kept in quarantine.lp',
+    'alertText.rule-message': '{text}',
+    'alertFault.lamp-failure': 'lamp failed',
+    'alertFault.driver-failure': 'driver failed',
+    'alertFault.relay-failure': 'relay failed',
+    'alertFault.communication-failure': 'ballast silent (no answer on the DALI line)',
+    'alertFault.power-mismatch':
+      'measured power unrelated to the level (check the profile curve or the rated power)',
+    'alertFault.no-power': 'commanded on, no power measured',
+    'alertFault.unknown': 'failure',
+    'alertDuration.s': '{n} s',
+    'alertDuration.min': '{n} min',
+    'alertDuration.h': '{n} h',
+    'alertDuration.days': '{n} days',
 
     'programs.title': 'Programs',
     'programs.editor': 'Program editor',

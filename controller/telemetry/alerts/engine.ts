@@ -11,6 +11,7 @@ import { timeZone } from '../../../core/localTime';
 import { AlertError, type AlertState, type AlertView } from '../services';
 import type { CatalogPoint } from '../points';
 import { fillTemplate } from './messages';
+import { renderAlertText, type AlertText } from './texts';
 import { createRunner } from './rules';
 import { PointRunner } from './pointRules';
 import { Runner, type AlertEngineDeps, type RuleHost, type TelemetrySignal, type Tracker } from './rule';
@@ -241,9 +242,9 @@ export class AlertEngine implements RuleHost {
   private raise(tracker: Tracker, now: number): void {
     const rule = tracker.runner.rule;
     const fields = tracker.runner.fields(tracker);
-    const message = rule.message
-      ? fillTemplate(rule.message, fields)
-      : tracker.runner.message(tracker, fields, now);
+    const text: AlertText = rule.message
+      ? { code: 'rule-message', params: { text: fillTemplate(rule.message, fields) } }
+      : tracker.runner.text(tracker, fields, now);
     const alert: AlertView = {
       id: alertId(rule.id, tracker.source, now),
       rule: rule.id,
@@ -252,7 +253,9 @@ export class AlertEngine implements RuleHost {
       state: 'raised',
       commune: tracker.commune,
       source: tracker.source,
-      message,
+      code: text.code,
+      params: text.params,
+      message: renderAlertText(text),
       raisedAt: now,
     };
     if (tracker.value !== undefined && Number.isFinite(tracker.value)) alert.value = tracker.value;

@@ -7,7 +7,8 @@ import type {
   LuminaireReport,
 } from '../../lighting/runtime/events';
 import { sunAltitude, type GeoPoint } from '../../../core/sun';
-import { formatDuration, formatNumber, type MessageFields } from './messages';
+import type { MessageFields } from './messages';
+import { COMMAND_NAMES, type AlertText } from './texts';
 import { luminairesInScope, zonesInScope, type ScopedLuminaire } from './scope';
 import { Runner, type RuleHost, type RuleOf, type Tracker } from './rule';
 
@@ -100,9 +101,15 @@ export class LampByDayRunner extends ZoneRunner {
     }
   }
 
-  message(tracker: Tracker, fields: MessageFields): string {
-    const examples = this.examples.get(tracker.source) ?? [];
-    return `${formatNumber(tracker.value)} luminaire(s) allumé(s) en plein jour dans ${fields.name} (${examples.join(', ')})`;
+  text(tracker: Tracker, fields: MessageFields): AlertText {
+    return {
+      code: 'lamp-by-day',
+      params: {
+        count: tracker.value,
+        zone: fields.name,
+        examples: [...(this.examples.get(tracker.source) ?? [])],
+      },
+    };
   }
 }
 
@@ -137,9 +144,16 @@ export class LevelMismatchRunner extends ZoneRunner {
     }
   }
 
-  message(tracker: Tracker, fields: MessageFields): string {
-    const examples = this.examples.get(tracker.source) ?? [];
-    return `${formatNumber(tracker.value)} luminaire(s) de ${fields.name} : niveaux commandé, appliqué et mesuré en désaccord depuis plus de ${formatDuration(this.forMs)} (${examples.join(', ')})`;
+  text(tracker: Tracker, fields: MessageFields): AlertText {
+    return {
+      code: 'level-mismatch',
+      params: {
+        count: tracker.value,
+        zone: fields.name,
+        forMs: this.forMs,
+        examples: [...(this.examples.get(tracker.source) ?? [])],
+      },
+    };
   }
 }
 
@@ -168,16 +182,6 @@ export abstract class LuminaireRunner extends Runner {
   }
 }
 
-const FAULT_TEXT: Record<string, string> = {
-  'lamp-failure': 'lampe en panne',
-  'driver-failure': 'driver en panne',
-  'relay-failure': 'relais en panne',
-  'communication-failure': 'ballast muet (pas de réponse sur la ligne DALI)',
-  'power-mismatch':
-    'puissance mesurée sans rapport avec le niveau (courbe du profil ou puissance nominale à vérifier)',
-  'no-power': 'commandé allumé, aucune puissance mesurée',
-};
-
 export class LampFailureRunner extends LuminaireRunner {
   declare readonly rule: RuleOf<'lamp-failure'>;
   private readonly active = new Map<string, Set<string>>();
@@ -205,9 +209,16 @@ export class LampFailureRunner extends LuminaireRunner {
       this.report(id, this.luminaires.get(id)!.zone.commune, true, false, undefined, now);
   }
 
-  message(tracker: Tracker, fields: MessageFields): string {
-    const faults = [...(this.active.get(tracker.source) ?? [])].map((f) => FAULT_TEXT[f] ?? f);
-    return `Luminaire ${tracker.source} (${fields.building ?? '?'}) : ${faults.join(', ') || 'panne'}`;
+  text(tracker: Tracker, fields: MessageFields): AlertText {
+    const faults = [...(this.active.get(tracker.source) ?? [])];
+    return {
+      code: 'lamp-failure',
+      params: {
+        luminaire: tracker.source,
+        zone: fields.building,
+        faults: faults.length > 0 ? faults : ['unknown'],
+      },
+    };
   }
 }
 
@@ -267,8 +278,16 @@ export class LampCyclingRunner extends LuminaireRunner {
     this.report(id, commune, count >= this.rule.transitions, count === 0, count, now);
   }
 
-  message(tracker: Tracker, fields: MessageFields): string {
-    return `Luminaire ${tracker.source} (${fields.building ?? '?'}) : ${formatNumber(tracker.value)} allumages ou extinctions en ${formatDuration(this.windowMs())} sans changement de commande`;
+  text(tracker: Tracker, fields: MessageFields): AlertText {
+    return {
+      code: 'lamp-cycling',
+      params: {
+        luminaire: tracker.source,
+        zone: fields.building,
+        count: tracker.value,
+        windowMs: this.windowMs(),
+      },
+    };
   }
 }
 
@@ -292,7 +311,6 @@ interface DispatchFailure {
   error: string;
 }
 
-const COMMAND_TEXT = { relight: "Rallumage d'urgence", override: 'Forçage' } as const;
 const DEVICES_LISTED = 5;
 
 /**
@@ -424,7 +442,7 @@ export class LightingCommandFailedRunner extends Runner {
   fields(tracker: Tracker): MessageFields {
     const command = this.failed.get(tracker.source);
     const [kind, ...rest] = tracker.source.split('/');
-    const text = COMMAND_TEXT[kind as 'relight' | 'override'] ?? 'Commande';
+    const text = COMMAND_NAMES[kind as 'relight' | 'override'] ?? COMMAND_NAMES.other;
     return {
       source: tracker.source,
       name: `${text} '${command?.id ?? rest.join('/')}'`,
@@ -435,16 +453,21 @@ export class LightingCommandFailedRunner extends Runner {
     };
   }
 
-  message(tracker: Tracker, fields: MessageFields): string {
+  text(tracker: Tracker): AlertText {
     const command = this.failed.get(tracker.source);
-    const where = fields.building ? ` (${fields.building})` : '';
+    const [kind, ...rest] = tracker.source.split('/');
+    const params = { id: command?.id ?? rest.join('/'), target: command?.target };
+    const relight = kind === 'relight';
     if (!command || command.luminaires.size === 0)
-      return `${fields.name}${where} : des luminaires n'ont pas confirmé le niveau commandé`;
+      return { code: relight ? 'relight-unconfirmed' : 'override-unconfirmed', params };
     const devices = [...command.devices]
       .slice(0, DEVICES_LISTED)
       .map(([device, error]) => `${device} : ${error}`);
     if (command.devices.size > DEVICES_LISTED) devices.push('…');
-    return `${fields.name}${where} : ${formatNumber(command.luminaires.size)} luminaire(s) non confirmé(s) par les équipements (${devices.join(' ; ')})`;
+    return {
+      code: relight ? 'relight-unconfirmed-count' : 'override-unconfirmed-count',
+      params: { ...params, count: command.luminaires.size, devices },
+    };
   }
 }
 

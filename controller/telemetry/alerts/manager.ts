@@ -276,6 +276,8 @@ export class AlertManager implements AlertService {
         rule: alert.rule,
         alert: alert.kind,
         value: alert.value,
+        code: alert.code,
+        params: JSON.stringify(alert.params),
       },
       at,
     );

@@ -2,7 +2,8 @@ import { localDateTime, parseClockTime } from '../../../core/localTime';
 import type { GeoPoint } from '../../../core/sun';
 import { OpeningHours } from '../openingHours';
 import type { CatalogPoint } from '../points';
-import { formatDuration, withUnit, type MessageFields } from './messages';
+import type { MessageFields } from './messages';
+import type { AlertText } from './texts';
 import { pointsInScope } from './scope';
 import { Runner, type RuleHost, type RuleOf, type Tracker } from './rule';
 
@@ -81,14 +82,14 @@ export class ThresholdRunner extends PointRunner {
     for (const point of this.points) this.onPoint(point, now);
   }
 
-  message(tracker: Tracker, fields: MessageFields): string {
+  text(tracker: Tracker, fields: MessageFields): AlertText {
     const { above, below } = this.rule;
     const value = tracker.value ?? Number.NaN;
-    const limit =
-      above !== undefined && value > above
-        ? `au-dessus du seuil de ${withUnit(above, fields.unit)}`
-        : `en dessous du seuil de ${withUnit(below, fields.unit)}`;
-    return `${fields.name} (${fields.building ?? fields.source}) : ${withUnit(value, fields.unit)}, ${limit}`;
+    const over = above !== undefined && value > above;
+    return {
+      code: over ? 'threshold-above' : 'threshold-below',
+      params: { ...pointParams(fields), value, threshold: over ? above : below },
+    };
   }
 }
 
@@ -185,10 +186,16 @@ export class RateOfChangeRunner extends PointRunner {
     return { ...fields, unit: point ? `${unitOf(point)}/h`.replace('/h/h', '/h²') : '/h' };
   }
 
-  message(tracker: Tracker, fields: MessageFields): string {
-    const way = this.rule.direction === 'rise' ? 'Montée' : 'Baisse';
-    const rate = Math.abs(tracker.value ?? Number.NaN);
-    return `${way} rapide de ${fields.name} (${fields.building ?? fields.source}) : ${withUnit(rate, fields.unit)} sur ${this.rule.over_min} min, au-delà de ${withUnit(this.rule.per_hour, fields.unit)}`;
+  text(tracker: Tracker, fields: MessageFields): AlertText {
+    return {
+      code: this.rule.direction === 'rise' ? 'rate-rise' : 'rate-fall',
+      params: {
+        ...pointParams(fields),
+        rate: Math.abs(tracker.value ?? Number.NaN),
+        overMin: this.rule.over_min,
+        perHour: this.rule.per_hour,
+      },
+    };
   }
 }
 
@@ -233,8 +240,11 @@ export class NightFlowRunner extends PointRunner {
     this.reportPoint(point, raise, clear, value, now);
   }
 
-  message(tracker: Tracker, fields: MessageFields): string {
-    return `Débit nocturne de ${withUnit(tracker.value, fields.unit)} à ${fields.building ?? fields.source} (${fields.name}) entre ${this.rule.from} et ${this.rule.to} : fuite probable`;
+  text(tracker: Tracker, fields: MessageFields): AlertText {
+    return {
+      code: 'night-flow',
+      params: { ...pointParams(fields), value: tracker.value, from: this.rule.from, to: this.rule.to },
+    };
   }
 }
 
@@ -265,9 +275,11 @@ export class OutsideOpeningHoursRunner extends PointRunner {
     this.reportPoint(point, raise, clear, value, now);
   }
 
-  message(tracker: Tracker, fields: MessageFields): string {
-    const what = this.rule.above === 0.5 ? 'allumé' : withUnit(tracker.value, fields.unit);
-    return `${fields.name} : ${what} hors des heures d'ouverture de ${fields.building ?? fields.source}`;
+  text(tracker: Tracker, fields: MessageFields): AlertText {
+    // 0.5 is the limit of an on/off point: its value says nothing more than "on".
+    return this.rule.above === 0.5
+      ? { code: 'outside-hours-on', params: pointParams(fields) }
+      : { code: 'outside-hours-value', params: { ...pointParams(fields), value: tracker.value } };
   }
 }
 
@@ -291,12 +303,18 @@ export class StaleRunner extends PointRunner {
     this.reportPoint(point, stale, !stale, undefined, now);
   }
 
-  message(_tracker: Tracker, fields: MessageFields, now: number): string {
+  text(_tracker: Tracker, fields: MessageFields, now: number): AlertText {
     const point = this.engine.deps.catalog.bySource.get(fields.source);
-    const since = point ? formatDuration(now - point.lastGoodAt) : '?';
-    const why = point?.refused ? ` (refusé par l'équipement : ${point.refused})` : '';
-    return `${fields.name} (${fields.building ?? fields.source}) : aucune valeur valide depuis ${since}${why}`;
+    const params = { ...pointParams(fields), sinceMs: point ? now - point.lastGoodAt : undefined };
+    return point?.refused
+      ? { code: 'stale-refused', params: { ...params, refused: point.refused } }
+      : { code: 'stale', params };
   }
+}
+
+/** What every point text names: the point, where it is (its building, else its source) and its unit. */
+function pointParams(fields: MessageFields): { name: string; place: string; unit: string | undefined } {
+  return { name: fields.name, place: fields.building ?? fields.source, unit: fields.unit };
 }
 
 export function isStaleAfter(

@@ -12,6 +12,7 @@ import type { AlertState, AlertView } from '../services';
 import type { CatalogPoint, PointCatalog } from '../points';
 import { type MessageFields } from './messages';
 import { RuleWindow } from './scope';
+import type { AlertText } from './texts';
 
 /** A rule's runner and what it shares with the engine: one runner per configured rule, the kind's logic. */
 
@@ -120,7 +121,8 @@ export abstract class Runner {
    */
   revisit(_now: number): void {}
 
-  /** What the template placeholders and the default message say about a source. */
+  /** What a rule's `message` template says about a source. */
   abstract fields(tracker: Tracker): MessageFields;
-  abstract message(tracker: Tracker, fields: MessageFields, now: number): string;
+  /** The alert's text, as a code of texts.ts and its parameters. */
+  abstract text(tracker: Tracker, fields: MessageFields, now: number): AlertText;
 }

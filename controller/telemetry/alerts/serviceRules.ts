@@ -1,5 +1,6 @@
 import type { Health } from '../../../drivers/driver';
-import { formatDuration, formatNumber, type MessageFields } from './messages';
+import type { MessageFields } from './messages';
+import type { AlertText } from './texts';
 import { devicesInScope } from './scope';
 import { Runner, type RuleHost, type RuleOf, type TelemetrySignal, type Tracker } from './rule';
 
@@ -45,8 +46,11 @@ export class DeviceUnreachableRunner extends Runner {
     };
   }
 
-  message(_tracker: Tracker, fields: MessageFields): string {
-    return `Équipement injoignable depuis ${formatDuration(this.forMs)} : ${fields.name} (${fields.source})`;
+  text(_tracker: Tracker, fields: MessageFields): AlertText {
+    return {
+      code: 'device-unreachable',
+      params: { forMs: this.forMs, name: fields.name, device: fields.source },
+    };
   }
 }
 
@@ -97,14 +101,14 @@ export class TelemetryStorageRunner extends Runner {
     };
   }
 
-  message(tracker: Tracker): string {
+  text(tracker: Tracker): AlertText {
     switch (tracker.source) {
       case 'influx':
-        return `InfluxDB injoignable depuis ${formatDuration(this.forMs)} : les mesures attendent dans le spool`;
+        return { code: 'influx-down', params: { forMs: this.forMs } };
       case 'spool':
-        return `${formatNumber(tracker.value)} mesures perdues : spool plein (augmenter influx.spool_max_mb ou rétablir InfluxDB)`;
+        return { code: 'spool-full', params: { count: tracker.value } };
       default:
-        return `${formatNumber(tracker.value)} mesures refusées par InfluxDB, gardées dans quarantine.lp`;
+        return { code: 'quarantined', params: { count: tracker.value } };
     }
   }
 }

@@ -3,6 +3,7 @@ import path from 'node:path';
 import { writeFileAtomically } from '../../../drivers/durableFile';
 import type { Logger } from '../../../core/logger';
 import type { AlertView } from '../services';
+import { ALERT_TEXTS } from './texts';
 
 const FILE_VERSION = 1;
 const STATES = new Set(['raised', 'acknowledged', 'cleared']);
@@ -38,7 +39,7 @@ export class AlertStore {
       const data = JSON.parse(text) as { version?: unknown; alerts?: unknown };
       if (data.version !== FILE_VERSION || !Array.isArray(data.alerts))
         throw new Error(`expected {"version": ${FILE_VERSION}, "alerts": [...]}`);
-      return data.alerts.filter(isAlertView);
+      return data.alerts.filter(isAlertView).map(withCode);
     } catch (error) {
       const aside = `${this.file}.unreadable-${Date.now()}`;
       this.logger.error(
@@ -81,6 +82,18 @@ export class AlertStore {
   private write(alerts: AlertView[]): Promise<void> {
     return writeFileAtomically(this.file, `${JSON.stringify({ version: FILE_VERSION, alerts }, null, 1)}\n`);
   }
+}
+
+/**
+ * Alerts saved before texts had codes (or with a code this version does not know) keep their French
+ * message as the text of the `rule-message` code, so that every alert has a code to show.
+ */
+function withCode(alert: AlertView): AlertView {
+  const known = typeof alert.code === 'string' && Object.hasOwn(ALERT_TEXTS.fr, alert.code);
+  const params = alert.params as unknown;
+  return known && typeof params === 'object' && params !== null
+    ? alert
+    : { ...alert, code: 'rule-message', params: { text: alert.message } };
 }
 
 function isAlertView(value: unknown): value is AlertView {

@@ -2,7 +2,7 @@ import type { Page } from 'playwright-core';
 import { DESKTOP, PHONE, problemsOf, shot, startConsoleBrowser, type ConsoleBrowser } from './browser';
 import type { CalendarConfig } from '../../../config/schema';
 import type { ZoneView } from '../../../controller/lighting/runtime/lightingService';
-import type { PointHistoryView } from '../../../controller/telemetry/services';
+import type { AlertView, PointHistoryView } from '../../../controller/telemetry/services';
 import {
   IN,
   OUT,
@@ -188,7 +188,8 @@ it('a viewer sees the figures and 24-hour curves of their commune, and nothing o
   await expect(tiles.locator('li', { hasText: 'Points lumineux allumés' }).textContent()).resolves.toMatch(
     /allumés\d+ \/ 4/,
   );
-  // Last year's month is not known to the service: said so, not invented.
+  // No InfluxDB in this service, so no last year's month: said so, not invented (its figures are tested
+  // against a real influxd in test/integration/evaluation/officials.test.ts).
   await expect(tiles.locator('li', { hasText: 'Même mois l’an dernier' }).textContent()).resolves.toContain(
     'non disponible',
   );
@@ -217,6 +218,34 @@ it('a viewer sees the figures and 24-hour curves of their commune, and nothing o
     },
   );
   expect(statuses).toEqual([403, 403]);
+  expect(problemsOf(page)).toEqual([]);
+  await page.close();
+}, 60_000);
+
+it('shows an alert’s text in the reader’s language, from its code and parameters', async () => {
+  // The test service's rule 'power-seen' raises on every power point: its text is a threshold's.
+  const alert = await eventually('an open threshold alert in Metz', async () =>
+    (await request<AlertView[]>(live, 'lighting-metz', 'GET', '/api/alerts')).body.find(
+      (a) => a.code === 'threshold-above',
+    ),
+  );
+  const { name, place, value, unit } = alert.params as Record<string, string | number>;
+  const withUnit = (number: string): string => (unit ? `${number} ${unit}` : number);
+  const inLocale = (locale: string, n: number): string =>
+    n.toLocaleString(locale, { maximumFractionDigits: 3 });
+  const french = `${name} (${place}) : ${withUnit(inLocale('fr-FR', Number(value)))}, au-dessus du seuil de ${withUnit('-1')}`;
+  const english = `${name} (${place}): ${withUnit(inLocale('en-GB', Number(value)))}, above the threshold of ${withUnit('-1')}`;
+  // The service's own French message is the console's French text.
+  expect(alert.message).toBe(french);
+
+  const page = await logIn('lighting-metz', DESKTOP);
+  await page.goto(`${live.url}/#/alerts`);
+  const card = page.locator(`[data-alert="${alert.id}"]`);
+  await card.getByText(french, { exact: true }).waitFor();
+  await page.getByRole('button', { name: 'English' }).click();
+  await card.getByText(english, { exact: true }).waitFor();
+  await page.getByRole('button', { name: 'Français' }).click();
+  await card.getByText(french, { exact: true }).waitFor();
   expect(problemsOf(page)).toEqual([]);
   await page.close();
 }, 60_000);

@@ -383,6 +383,8 @@ describe('alerts to people, end to end', () => {
         state: 'raised',
         commune: 'woippy',
         source: 'armoire/porte',
+        code: 'rule-message',
+        params: { text: 'Porte de l’armoire ouverte' },
         message: 'Porte de l’armoire ouverte',
         raisedAt: clock.now(),
       },

@@ -124,6 +124,10 @@ describe('MQTT output', () => {
       commune: 'woippy',
       source: 'armoire/porte',
       value: 1,
+      // The text as a code and its parameters, and rendered in French.
+      code: 'threshold-above',
+      params: { place: 'armoire', value: 1, threshold: 0.5 },
+      message: expect.stringContaining('au-dessus du seuil de 0,5') as string,
     });
 
     // A client arriving now gets the open alert from the broker.

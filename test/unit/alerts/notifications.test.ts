@@ -32,6 +32,8 @@ function alert(overrides: Partial<AlertView> = {}): AlertView {
     state: 'raised',
     commune: 'metz',
     source: 'ecole/porte',
+    code: 'rule-message',
+    params: { text: 'Porte de l’école ouverte' },
     message: 'Porte de l’école ouverte',
     value: 1,
     raisedAt: at('22:13'),

@@ -342,7 +342,9 @@ function alert(id: string, commune: string, state: AlertView['state']): AlertVie
     state,
     commune,
     source: `${commune}-school/eau`,
-    message: 'water flowing at night',
+    code: 'rule-message',
+    params: { text: 'Débit d’eau la nuit' },
+    message: 'Débit d’eau la nuit',
     raisedAt: 1000,
   };
 }

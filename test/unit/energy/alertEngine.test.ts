@@ -35,6 +35,11 @@ describe('threshold', () => {
     });
     expect(raised.raisedAt).toBe(paris('2026-01-12', '10:05'));
     expect(raised.message).toBe('Débit d’eau (École Jules Ferry) : 4 m³/h, au-dessus du seuil de 3,5 m³/h');
+    // The text as a code and its parameters, for a reader in another language.
+    expect(raised).toMatchObject({
+      code: 'threshold-above',
+      params: { name: 'Débit d’eau', place: 'École Jules Ferry', value: 4, unit: 'm³/h', threshold: 3.5 },
+    });
 
     h.feed('ecole/debit', 3.4); // inside the hysteresis band: still open
     h.advance(MINUTE);

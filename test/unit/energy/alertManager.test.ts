@@ -101,10 +101,13 @@ describe('AlertManager', () => {
       expect(seenByWoippy.map((a) => a.state)).toEqual(['raised', 'acknowledged', 'cleared']);
       expect(seenByMetz).toEqual([]);
       expect(onBus).toHaveLength(3);
+      // The text's code and parameters go with the French message, for readers in another language.
+      const text =
+        'code="threshold-above",params="{\\"name\\":\\"porte\\",\\"place\\":\\"armoire\\",\\"unit\\":\\"\\",\\"value\\":1,\\"threshold\\":0.5}"';
       expect(sink.lines).toEqual([
-        `event,commune=woippy,kind=alert,severity=critical message="porte (armoire) : 1, au-dessus du seuil de 0,5",source="armoire/porte",actor="nocturne",state="raised",id="${id}",rule="porte",alert="threshold",value=1 ${paris('2026-01-12', '20:01')}`,
-        `event,commune=woippy,kind=alert,severity=critical message="Pris en compte par elu-woippy : porte (armoire) : 1, au-dessus du seuil de 0,5",source="armoire/porte",actor="elu-woippy",state="acknowledged",id="${id}",rule="porte",alert="threshold",value=1 ${paris('2026-01-12', '20:01') + 1}`,
-        `event,commune=woippy,kind=alert,severity=critical message="Terminé : porte (armoire) : 1, au-dessus du seuil de 0,5",source="armoire/porte",actor="nocturne",state="cleared",id="${id}",rule="porte",alert="threshold",value=1 ${paris('2026-01-12', '20:02')}`,
+        `event,commune=woippy,kind=alert,severity=critical message="porte (armoire) : 1, au-dessus du seuil de 0,5",source="armoire/porte",actor="nocturne",state="raised",id="${id}",rule="porte",alert="threshold",value=1,${text} ${paris('2026-01-12', '20:01')}`,
+        `event,commune=woippy,kind=alert,severity=critical message="Pris en compte par elu-woippy : porte (armoire) : 1, au-dessus du seuil de 0,5",source="armoire/porte",actor="elu-woippy",state="acknowledged",id="${id}",rule="porte",alert="threshold",value=1,${text} ${paris('2026-01-12', '20:01') + 1}`,
+        `event,commune=woippy,kind=alert,severity=critical message="Terminé : porte (armoire) : 1, au-dessus du seuil de 0,5",source="armoire/porte",actor="nocturne",state="cleared",id="${id}",rule="porte",alert="threshold",value=1,${text} ${paris('2026-01-12', '20:02')}`,
       ]);
       expect(alerts.stats()).toMatchObject({ open: 0, raised: 1, cleared: 1 });
     } finally {
@@ -141,6 +144,31 @@ describe('AlertManager', () => {
       expect(second.alerts.list(admin, { includeCleared: true })).toMatchObject([{ id, state: 'cleared' }]);
     } finally {
       await second.alerts.stop();
+    }
+  });
+
+  it('restores an alert saved before texts had codes with its message as the text', async () => {
+    const clock = new ManualClock(paris('2026-01-12', '20:00'));
+    const older = {
+      id: 'porte-1',
+      rule: 'porte',
+      kind: 'threshold',
+      severity: 'critical',
+      state: 'raised',
+      commune: 'woippy',
+      source: 'armoire/porte',
+      message: 'porte (armoire) : 1, au-dessus du seuil de 0,5',
+      raisedAt: clock.now() - MINUTE,
+    };
+    await writeFile(path.join(dir, 'alerts.json'), JSON.stringify({ version: 1, alerts: [older] }));
+    const { alerts } = manager(config, clock, new MemorySink());
+    await alerts.start();
+    try {
+      expect(alerts.list(admin)).toEqual([
+        { ...older, code: 'rule-message', params: { text: older.message } },
+      ]);
+    } finally {
+      await alerts.stop();
     }
   });
 
