@@ -12,6 +12,8 @@ import { buildTerritory } from '../../config/demoTerritory';
  */
 
 export const SITE_FILE = path.join(__dirname, 'site.yaml');
+/** The same territory for the two instances of docker-compose.cluster.yml, coordinated by etcd. */
+export const CLUSTER_SITE_FILE = path.join(__dirname, 'site-cluster.yaml');
 
 /** Compose services the configuration names: docker-compose.yml must define them. */
 export const COMPOSE_SERVICES = {
@@ -19,6 +21,9 @@ export const COMPOSE_SERVICES = {
   mqtt: 'mosquitto',
   influx: 'influxdb',
 } as const;
+
+/** The etcd members of docker-compose.cluster.yml, each serving clients on 2379. */
+export const ETCD_MEMBERS = ['etcd-1', 'etcd-2', 'etcd-3'] as const;
 
 /** Environment variables holding the secrets; none matches NOCTURNE_<SECTION>_<FIELD> (config overrides). */
 export const SECRET_ENV = { mqttPassword: 'MQTT_PASSWORD', influxToken: 'INFLUX_TOKEN' } as const;
@@ -49,12 +54,36 @@ export function composeSiteConfig(): ConfigInput {
   };
 }
 
+/**
+ * site.yaml with every etcd member: one leader drives the devices, the other stands by (docs/deploy.md,
+ * "Two instances"). Each container names itself by NOCTURNE_SERVICE_INSTANCE and listens on its own
+ * service name (NOCTURNE_HTTP_HOST), which is the address it advertises to the other for forwarding.
+ */
+export function composeClusterSiteConfig(): ConfigInput {
+  return {
+    ...composeSiteConfig(),
+    cluster: { etcd: { endpoints: ETCD_MEMBERS.map((member) => `http://${member}:2379`) } },
+  };
+}
+
 /** One line per luminaire, as config/demo.yaml; the pragma keeps Prettier from spreading it over 9,000 lines. */
-export function composeSiteYaml(): string {
-  return toYaml(composeSiteConfig(), HEADER).replace(/^version:/m, '# prettier-ignore\nversion:');
+function siteYaml(config: ConfigInput, header: string): string {
+  return toYaml(config, header).replace(/^version:/m, '# prettier-ignore\nversion:');
+}
+
+function composeSiteYaml(): string {
+  return siteYaml(composeSiteConfig(), HEADER);
+}
+
+function composeClusterSiteYaml(): string {
+  return siteYaml(
+    composeClusterSiteConfig(),
+    `${HEADER}\nThe two instances of docker-compose.cluster.yml read this one: site.yaml with the etcd members.`,
+  );
 }
 
 if (require.main === module) {
   writeFileSync(SITE_FILE, composeSiteYaml());
-  console.log(`wrote ${SITE_FILE}`);
+  writeFileSync(CLUSTER_SITE_FILE, composeClusterSiteYaml());
+  console.log(`wrote ${SITE_FILE} and ${CLUSTER_SITE_FILE}`);
 }

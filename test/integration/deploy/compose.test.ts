@@ -5,9 +5,12 @@ import path from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { loadConfig } from '../../../config/load';
 import {
+  CLUSTER_SITE_FILE,
   COMPOSE_SERVICES,
+  ETCD_MEMBERS,
   SECRET_ENV,
   SITE_FILE,
+  composeClusterSiteConfig,
   composeSiteConfig,
 } from '../../../deploy/nocturne/siteConfig';
 
@@ -16,6 +19,7 @@ import {
 
 const ROOT = path.join(__dirname, '..', '..', '..');
 const COMPOSE_FILE = path.join(ROOT, 'docker-compose.yml');
+const CLUSTER_FILE = path.join(ROOT, 'docker-compose.cluster.yml');
 const ENV_EXAMPLE = path.join(ROOT, '.env.example');
 const INIT_ENV = path.join(ROOT, 'deploy', 'init-env.sh');
 const EXPECTED_SERVICES = ['grafana', 'influxdb', 'mosquitto', 'nocturne', 'simulators'];
@@ -54,27 +58,37 @@ afterAll(() => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-function compose(env: string, args: string[]): { status: number | null; stdout: string; stderr: string } {
+function compose(
+  env: string,
+  args: string[],
+  files: string[] = [COMPOSE_FILE],
+): { status: number | null; stdout: string; stderr: string } {
   // Nothing from the test's own environment: compose sees only the env file.
   const result = spawnSync(
     'docker-compose',
-    ['--project-directory', ROOT, '--env-file', env, '-f', COMPOSE_FILE, ...args],
+    ['--project-directory', ROOT, '--env-file', env, ...files.flatMap((file) => ['-f', file]), ...args],
     { encoding: 'utf8', env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: dir } },
   );
   if (result.error) throw result.error;
   return { status: result.status, stdout: result.stdout, stderr: result.stderr };
 }
 
-let resolved: ComposeConfig | undefined;
+const resolved = new Map<string, ComposeConfig>();
 
 /** The stack with every profile, as compose resolves it (variables, paths, defaults). */
-function resolvedConfig(): ComposeConfig {
-  if (resolved) return resolved;
-  const result = compose(envFile, ['--profile', 'demo', 'config']);
+function resolvedConfig(files: string[] = [COMPOSE_FILE]): ComposeConfig {
+  const key = files.join(' ');
+  const known = resolved.get(key);
+  if (known) return known;
+  const result = compose(envFile, ['--profile', 'demo', 'config'], files);
   if (result.status !== 0) throw new Error(`docker-compose config: ${result.stderr}`);
-  resolved = parseYaml(result.stdout) as ComposeConfig;
-  return resolved;
+  const config = parseYaml(result.stdout) as ComposeConfig;
+  resolved.set(key, config);
+  return config;
 }
+
+/** The two instances on etcd: docker-compose.yml with docker-compose.cluster.yml over it. */
+const CLUSTER_FILES = [COMPOSE_FILE, CLUSTER_FILE];
 
 function mounts(service: ComposeService): Mount[] {
   return (service.volumes ?? []).map((volume) => {
@@ -132,8 +146,8 @@ describe('.env', () => {
     expect(again.stderr).toContain('exists');
   });
 
-  test('every variable docker-compose.yml reads is in .env.example, and every one there is read', () => {
-    const text = readFileSync(COMPOSE_FILE, 'utf8');
+  test('every variable the compose files read is in .env.example, and every one there is read', () => {
+    const text = [COMPOSE_FILE, CLUSTER_FILE].map((file) => readFileSync(file, 'utf8')).join('\n');
     const used = new Set([...text.matchAll(/(?<!\$)\$\{([A-Z][A-Z0-9_]*)/g)].map((m) => m[1]));
     // Compose itself reads COMPOSE_PROJECT_NAME from .env.
     const listed = envExampleKeys().filter((key) => key !== 'COMPOSE_PROJECT_NAME');
@@ -172,7 +186,7 @@ describe('docker-compose.yml, as docker-compose 1.29 reads it', () => {
 
   test('every service has a health check, and waits for the health of what it depends on', () => {
     const { services } = resolvedConfig();
-    for (const [name, service] of Object.entries(services)) {
+    for (const [name, service] of Object.entries(resolvedConfig(CLUSTER_FILES).services)) {
       expect({ name, checked: (service.healthcheck?.test?.length ?? 0) > 0 }).toEqual({
         name,
         checked: true,
@@ -180,7 +194,9 @@ describe('docker-compose.yml, as docker-compose 1.29 reads it', () => {
       for (const [dependency, { condition }] of Object.entries(service.depends_on ?? {})) {
         expect({ name, dependency, condition }).toEqual({ name, dependency, condition: 'service_healthy' });
         // A service of a profile can only be a dependency of services of that profile.
-        expect(service.profiles ?? []).toEqual(expect.arrayContaining(services[dependency].profiles ?? []));
+        expect(service.profiles ?? []).toEqual(
+          expect.arrayContaining(resolvedConfig(CLUSTER_FILES).services[dependency].profiles ?? []),
+        );
       }
     }
     expect(Object.keys(services.nocturne.depends_on ?? {}).sort()).toEqual(['influxdb', 'mosquitto']);
@@ -404,5 +420,89 @@ describe('deploy/nocturne/site.yaml', () => {
     const { services } = resolvedConfig();
     for (const name of Object.values(COMPOSE_SERVICES)) expect(Object.keys(services)).toContain(name);
     expect(() => loadConfig(SITE_FILE, { env: {} })).toThrow(/MQTT_PASSWORD is not set/);
+  });
+});
+
+describe('docker-compose.cluster.yml: two instances on a three-member etcd', () => {
+  const INSTANCES = { nocturne: 'nocturne-a', 'nocturne-standby': 'nocturne-b' } as const;
+
+  test('config -q accepts it over docker-compose.yml, without and with the demo profile', () => {
+    for (const args of [
+      ['config', '-q'],
+      ['--profile', 'demo', 'config', '-q'],
+    ]) {
+      const result = compose(envFile, args, CLUSTER_FILES);
+      expect({ args, status: result.status, stderr: result.stderr }).toEqual({ args, status: 0, stderr: '' });
+    }
+  });
+
+  test('three etcd members that list each other, each with its own data volume', () => {
+    const { services, volumes } = resolvedConfig(CLUSTER_FILES);
+    const expectedCluster = ETCD_MEMBERS.map((m) => `${m}=http://${m}:2380`).join(',');
+    const dataVolumes = new Set<string>();
+    for (const member of ETCD_MEMBERS) {
+      const environment = services[member]?.environment ?? {};
+      expect(environment).toMatchObject({
+        ETCD_NAME: member,
+        ETCD_INITIAL_CLUSTER: expectedCluster,
+        ETCD_INITIAL_CLUSTER_STATE: 'new',
+        ETCD_ADVERTISE_CLIENT_URLS: `http://${member}:2379`,
+        ETCD_INITIAL_ADVERTISE_PEER_URLS: `http://${member}:2380`,
+      });
+      const data = mounts(services[member]).find((m) => m.target === environment.ETCD_DATA_DIR);
+      expect({ member, bind: data?.bind }).toEqual({ member, bind: false });
+      dataVolumes.add(data!.source);
+    }
+    expect(dataVolumes.size).toBe(ETCD_MEMBERS.length);
+    for (const volume of dataVolumes) expect(Object.keys(volumes ?? {})).toContain(volume);
+  });
+
+  test('both instances run site-cluster.yaml under their own name, address and state, after every member is healthy', () => {
+    const { services } = resolvedConfig(CLUSTER_FILES);
+    const states = new Set<string>();
+    for (const [name, instance] of Object.entries(INSTANCES)) {
+      const service = services[name];
+      expect({ name, command: service.command }).toEqual({
+        name,
+        command: ['node', 'bin/nocturne.js', 'start', '/etc/nocturne/site.yaml'],
+      });
+      expect(mounts(service)).toContainEqual({
+        source: CLUSTER_SITE_FILE,
+        target: '/etc/nocturne/site.yaml',
+        bind: true,
+      });
+      expect(service.environment).toMatchObject({
+        NOCTURNE_SERVICE_INSTANCE: instance,
+        NOCTURNE_HTTP_HOST: name,
+        ...services.nocturne.environment,
+        ...{ NOCTURNE_SERVICE_INSTANCE: instance, NOCTURNE_HTTP_HOST: name },
+      });
+      const state = mounts(service).find((m) => m.target === '/var/lib/nocturne');
+      expect({ name, bind: state?.bind }).toEqual({ name, bind: false });
+      states.add(state!.source);
+      expect(Object.keys(service.depends_on ?? {}).sort()).toEqual(
+        [...ETCD_MEMBERS, 'influxdb', 'mosquitto'].sort(),
+      );
+    }
+    expect(states.size).toBe(2);
+  });
+
+  test('site-cluster.yaml is site.yaml with the members, up to date, and valid in each container', () => {
+    const committed = parseYaml(readFileSync(CLUSTER_SITE_FILE, 'utf8')) as unknown;
+    expect(committed).toEqual(JSON.parse(JSON.stringify(composeClusterSiteConfig())));
+    const { services } = resolvedConfig(CLUSTER_FILES);
+    for (const name of Object.keys(INSTANCES)) {
+      const { MQTT_PASSWORD, INFLUX_TOKEN, NOCTURNE_SERVICE_INSTANCE, NOCTURNE_HTTP_HOST } =
+        services[name].environment ?? {};
+      const config = loadConfig(CLUSTER_SITE_FILE, {
+        env: { MQTT_PASSWORD, INFLUX_TOKEN, NOCTURNE_SERVICE_INSTANCE, NOCTURNE_HTTP_HOST },
+      });
+      expect(config.cluster?.etcd?.endpoints).toEqual(ETCD_MEMBERS.map((m) => `http://${m}:2379`));
+      expect({ instance: config.service.instance, host: config.http.host }).toEqual({
+        instance: NOCTURNE_SERVICE_INSTANCE,
+        host: name,
+      });
+      expect(config.devices).toEqual(loadConfig(SITE_FILE, { env: { MQTT_PASSWORD, INFLUX_TOKEN } }).devices);
+    }
   });
 });
