@@ -26,7 +26,7 @@ import { LightingMqttBridge } from './lighting/runtime/mqttBridge';
 import { LightingRuntime } from './lighting/runtime/runtime';
 import type { Logger } from '../core/logger';
 import { clusterMemberFromConfig } from './cluster/fromConfig';
-import { ShardMap, shardView } from './cluster/shards';
+import { ShardMap, otherShardsSensors, shardView } from './cluster/shards';
 import { CommuneIndex } from './http/communeIndex';
 import type { TargetSpec } from './lighting/topology';
 
@@ -96,6 +96,7 @@ export class Service {
       env,
       messaging: mqtt,
       instance: config.service.instance,
+      ...(config !== territory ? { otherShards: otherShardsSensors(territory, config) } : {}),
     });
     this.context = { config, configDir, stateDir, logger, clock, bus, mqtt, devices, env };
     this.lifecycle = new Lifecycle(logger.child('service'), config.service.shutdown_timeout_s * 1000);

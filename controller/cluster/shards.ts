@@ -73,6 +73,26 @@ export function shardView(config: Config, communes: ReadonlySet<string>): Config
   };
 }
 
+/**
+ * For each MQTT source a shard's view keeps, how the other shards' sensors on it are named (a shared
+ * network server carries every commune's): their messages are counted apart, not taken for unknown.
+ */
+export function otherShardsSensors(territory: Config, view: Config): Map<string, Record<string, string>[]> {
+  const kept = new Set(view.devices.map((device) => device.id));
+  const ownBuildings = new Set(view.buildings.map((building) => building.id));
+  const found = new Map<string, Record<string, string>[]>();
+  for (const building of territory.buildings) {
+    if (ownBuildings.has(building.id)) continue;
+    for (const point of building.points) {
+      if (!point.mqtt || !kept.has(point.device)) continue;
+      const matches = found.get(point.device) ?? [];
+      matches.push(point.mqtt.match);
+      found.set(point.device, matches);
+    }
+  }
+  return found;
+}
+
 /** Where a command goes: handled here, forwarded to the leader of a shard, or refused. */
 export type CommandRoute =
   { to: 'here' } | { to: 'shard'; shard: string } | { to: 'nowhere'; status: 400 | 503; message: string };

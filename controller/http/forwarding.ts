@@ -173,7 +173,7 @@ export class CommandForwarder {
     const leaderless: string[] = [];
     let notFound: Response | undefined;
     for (const shard of candidates) {
-      const url = await routing.leaderUrl(shard);
+      const url = await this.publishedUrl(shard);
       if (url === undefined) {
         leaderless.push(shard);
         continue;
@@ -196,8 +196,21 @@ export class CommandForwarder {
     return true;
   }
 
+  /** The leader's address in etcd; etcd out of reach is this instance's problem to report, as a 503. */
+  private async publishedUrl(shard: string): Promise<string | undefined> {
+    try {
+      return await this.deps.routing.leaderUrl(shard);
+    } catch (error) {
+      throw new ApiError(
+        503,
+        'unavailable',
+        `the leader of shard '${shard}' cannot be looked up in etcd (${(error as Error).message}): send the command again`,
+      );
+    }
+  }
+
   private async leaderOf(shard: string): Promise<string> {
-    const url = await this.deps.routing.leaderUrl(shard);
+    const url = await this.publishedUrl(shard);
     if (url === undefined)
       throw new ApiError(
         503,

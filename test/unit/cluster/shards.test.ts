@@ -1,4 +1,4 @@
-import { ShardMap, routeCommand, shardView } from '../../../controller/cluster/shards';
+import { ShardMap, otherShardsSensors, routeCommand, shardView } from '../../../controller/cluster/shards';
 import { buildTerritory, type TerritoryOptions } from '../../../config/demoTerritory';
 import { toYaml } from '../../../config/generateDemo';
 import { ConfigError, type ConfigIssue } from '../../../config/issues';
@@ -139,6 +139,41 @@ describe('shards by commune: the shard view', () => {
     const controllers = (view: typeof config): string[] =>
       view.devices.filter((d) => d.lighting).map((d) => d.id);
     expect([...controllers(nord), ...controllers(sud)].sort()).toEqual(controllers(config).sort());
+  });
+});
+
+describe('shards by commune: a network server shared by the shards', () => {
+  it('is read by each shard, which knows the other shards’ sensors on it', () => {
+    const config = parseConfig(
+      territory({ etcd: ETCD, shards: SHARDS }, (input) => {
+        Object.assign(input, { ...buildTerritory({ ...TERRITORY, sensors: true }), cluster: input.cluster });
+      }),
+      'site.yaml',
+      { env: {} },
+    );
+    const view = shardView(config, new ShardMap(SHARDS, 'nord').ownCommunes());
+    const sources = config.devices.filter((d) => d.protocol === 'mqtt');
+    expect(sources.length).toBeGreaterThan(0);
+    const own = view.sensors.map((s) => s.id);
+    const others = config.sensors.filter((s) => !own.includes(s.id));
+    expect(own.length).toBeGreaterThan(0);
+    expect(others.length).toBeGreaterThan(0);
+    const elsewhere = otherShardsSensors(config, view);
+    for (const source of sources) {
+      const carried = others.filter((s) => s.source === source.id).length;
+      // Every point of each other sensor on the source names it: as many names as points.
+      if (carried > 0) expect(view.devices.map((d) => d.id)).toContain(source.id);
+      if (carried > 0) expect(elsewhere.get(source.id)?.length).toBeGreaterThanOrEqual(carried);
+    }
+    const named = [...elsewhere.values()].flat();
+    expect(named.length).toBeGreaterThanOrEqual(others.length);
+    for (const sensor of others)
+      if (sensor.dev_eui !== undefined)
+        expect(named).toContainEqual(expect.objectContaining({ dev_eui: sensor.dev_eui.toLowerCase() }));
+    // None of its own.
+    for (const sensor of view.sensors)
+      if (sensor.dev_eui !== undefined)
+        expect(named).not.toContainEqual(expect.objectContaining({ dev_eui: sensor.dev_eui.toLowerCase() }));
   });
 });
 
