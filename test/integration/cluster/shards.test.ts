@@ -225,24 +225,35 @@ describe('shards by commune', () => {
     });
   });
 
-  it('presence published for a commune reaches its shard’s devices only', async () => {
-    const sensor = territory.presence_sensors.find((s) => s.zone.startsWith('marly-'))!;
-    const payload =
-      sensor.class_path === 'class'
-        ? { class: 'pedestrian' }
-        : { uplink_message: { decoded_payload: { class: 'pedestrian' } } };
-    const marly = controllersOf(['marly']);
-    expect(levels(marly).every((level) => level === SCHEDULE_LEVEL)).toBe(true);
-    await client.publishAsync(sensor.topic, JSON.stringify(payload));
-    await eventually(
-      () => levels(marly),
-      (all) => all.some((level) => level === sensor.levels.pedestrian),
-      { what: 'the sensor’s luminaires raised' },
-    );
-    // The other shard's controllers got nothing from it (Woippy is still relit from the first test).
-    expect(levels(controllersOf(['metz', 'montigny-les-metz'])).every((l) => l === SCHEDULE_LEVEL)).toBe(
-      true,
-    );
+  it('presence published for a commune reaches its shard’s devices only, from its leader alone', async () => {
+    const raise = async (commune: string): Promise<void> => {
+      const sensor = territory.presence_sensors.find((s) => s.zone.startsWith(`${commune}-`))!;
+      const payload =
+        sensor.class_path === 'class'
+          ? { class: 'pedestrian' }
+          : { uplink_message: { decoded_payload: { class: 'pedestrian' } } };
+      const devices = controllersOf([commune]);
+      expect(levels(devices).every((level) => level === SCHEDULE_LEVEL)).toBe(true);
+      await client.publishAsync(sensor.topic, JSON.stringify(payload));
+      await eventually(
+        () => levels(devices),
+        (all) => all.some((level) => level === sensor.levels.pedestrian),
+        { what: `the luminaires of ${commune}'s sensor raised` },
+      );
+    };
+    // Marly is shard 'sud''s (one instance), Metz shard 'nord''s (a leader and a standby).
+    farm.takeWrites();
+    await raise('marly');
+    await raise('metz');
+    // Nothing else moved (Woippy is still relit from the first test).
+    expect(levels(controllersOf(['montigny-les-metz'])).every((l) => l === SCHEDULE_LEVEL)).toBe(true);
+    // Each controller was written by one connection only: its shard's leader, never the standby too.
+    const writers = new Map<string, Set<number | undefined>>();
+    for (const write of farm.takeWrites())
+      writers.set(write.device, (writers.get(write.device) ?? new Set()).add(write.from));
+    expect(writers.has(controllersOf(['metz'])[0])).toBe(true);
+    for (const [device, ports] of writers)
+      expect({ device, writers: ports.size }).toEqual({ device, writers: 1 });
   });
 
   it('an MQTT relight request for one shard’s commune is answered by that shard’s leader alone', async () => {
