@@ -1,4 +1,5 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import { excerptText } from '../../core/excerpt';
 import type { Logger } from '../../core/logger';
 import { routeCommand, type ShardMap } from '../cluster/shards';
 import type { LightingService } from '../lighting/runtime/lightingService';
@@ -88,7 +89,7 @@ const ADDRESSING: Readonly<Partial<Record<Endpoint, Addressing>>> = {
   'POST /api/calendars/preview': OWN_SHARD,
 };
 
-/** Definitions the whole territory shares: with several shards, each leader holds its own copy. */
+/** Definitions the whole territory shares: with several shards, each leader holds a copy, changed in every one. */
 const TERRITORY_DEFINITIONS: ReadonlySet<Endpoint> = new Set<Endpoint>([
   'PUT /api/programs/:id',
   'DELETE /api/programs/:id',
@@ -120,12 +121,8 @@ export class CommandForwarder {
     if (endpoint === undefined || request.actor === undefined) return false;
     const { routing, territory } = this.deps;
     const forwarded = request.headers[FORWARDED_HEADER] !== undefined;
-    if (TERRITORY_DEFINITIONS.has(endpoint) && routing.shards.names.length > 1)
-      throw new ApiError(
-        409,
-        'conflict',
-        `programs and calendars are the whole territory's, and it is split into shards (${routing.shards.names.join(', ')}): change them in the configuration of every instance`,
-      );
+    if (TERRITORY_DEFINITIONS.has(endpoint) && routing.shards.names.length > 1 && !forwarded)
+      return this.forwardToEveryShard(request, reply);
     const addressing = TERRITORY_DEFINITIONS.has(endpoint) ? OWN_SHARD : ADDRESSING[endpoint];
     if (addressing === undefined) return false;
     if (addressing.by === 'id') return this.forwardById(request, reply, addressing, forwarded);
@@ -209,6 +206,36 @@ export class CommandForwarder {
     }
   }
 
+  /**
+   * A program or calendar change, made by every shard's leader in turn, this instance's shard first:
+   * refused there (invalid, in use), it changes nothing anywhere and that answer goes back. Accepted
+   * there but failing in another shard, the answer says where it was applied; a PUT may be sent again.
+   */
+  private async forwardToEveryShard(request: FastifyRequest, reply: FastifyReply): Promise<boolean> {
+    const { shards } = this.deps.routing;
+    const applied: string[] = [];
+    let answer: Answer | undefined;
+    for (const shard of [shards.own, ...shards.names.filter((name) => name !== shards.own)]) {
+      let response: Answer;
+      try {
+        response = await answerOf(await this.send(request, shard, await this.leaderOf(shard)));
+      } catch (error) {
+        if (applied.length === 0) throw error;
+        throw partlyApplied(applied, shard, (error as Error).message);
+      }
+      if (response.status >= 300) {
+        if (applied.length > 0)
+          throw partlyApplied(applied, shard, `${response.status} ${excerptText(response.text, 300)}`);
+        answer = response;
+        break;
+      }
+      applied.push(shard);
+      answer ??= response;
+    }
+    this.answer(request, reply, answer!);
+    return true;
+  }
+
   private async leaderOf(shard: string): Promise<string> {
     const url = await this.publishedUrl(shard);
     if (url === undefined)
@@ -249,12 +276,33 @@ export class CommandForwarder {
   }
 
   private async relay(request: FastifyRequest, reply: FastifyReply, response: Response): Promise<void> {
-    const text = await response.text();
-    request.forwardedToOwner = true;
-    const type = response.headers.get('content-type');
-    if (type !== null) void reply.header('content-type', type);
-    void reply.status(response.status).send(text);
+    this.answer(request, reply, await answerOf(response));
   }
+
+  private answer(request: FastifyRequest, reply: FastifyReply, { status, type, text }: Answer): void {
+    request.forwardedToOwner = true;
+    if (type !== null) void reply.header('content-type', type);
+    void reply.status(status).send(text);
+  }
+}
+
+/** A leader's answer, read whole. */
+interface Answer {
+  status: number;
+  type: string | null;
+  text: string;
+}
+
+async function answerOf(response: Response): Promise<Answer> {
+  return { status: response.status, type: response.headers.get('content-type'), text: await response.text() };
+}
+
+function partlyApplied(applied: readonly string[], shard: string, why: string): ApiError {
+  return new ApiError(
+    503,
+    'unavailable',
+    `applied in shard${applied.length > 1 ? 's' : ''} ${applied.map((s) => `'${s}'`).join(', ')}, not in '${shard}' (${why}): send it again`,
+  );
 }
 
 declare module 'fastify' {

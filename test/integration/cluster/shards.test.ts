@@ -293,7 +293,7 @@ describe('shards by commune', () => {
     ]);
   });
 
-  it('refuses what no one shard can handle: a target over two shards, a territory-wide program change', async () => {
+  it('refuses a target over two shards', async () => {
     const across = await relight('sud-a', { all: true }, 'incendie-partout');
     expect(across).toEqual({
       status: 400,
@@ -303,10 +303,41 @@ describe('shards by commune', () => {
           'the target reaches communes of shards nord, sud: send one command per shard (by commune or zone)',
       },
     });
+  });
+
+  it('a program change goes to every shard’s leader, audited by each', async () => {
     const program = { id: 'constant', steps: [{ at: '12:00', level: 30 }] };
-    const changed = await call(nord().leader, 'PUT', '/api/programs/constant', program, ADMIN_TOKEN);
-    expect(changed.status).toBe(409);
-    expect(changed.body.message).toContain('split into shards (nord, sud)');
+    // A refused change changes nothing anywhere: the first shard's answer comes back.
+    const refused = await call(
+      nord().standby,
+      'PUT',
+      '/api/programs/constant',
+      { ...program, steps: [] },
+      ADMIN_TOKEN,
+    );
+    expect(refused.status).toBe(400);
+    const changed = await call(nord().standby, 'PUT', '/api/programs/constant', program, ADMIN_TOKEN);
+    expect(changed.status).toBe(200);
+    // Metz (shard 'nord') and Marly (shard 'sud') follow it, but where presence still holds a raise;
+    // Woippy and Montigny are still relit.
+    const onProgram = (device: string): boolean =>
+      farm
+        .controller(device)
+        .allChannels()
+        .some((c) => c.inEffect === 30);
+    await eventually(
+      () => controllersOf(['metz', 'marly']).filter(onProgram),
+      (following) => following.length === 2,
+      { what: 'the new program on both shards’ controllers', timeoutMs: 10_000 },
+    );
+    // Audited by each leader that made it (the refusal by the first only), not by the instance asked.
+    const results = async (instance: Instance): Promise<string[]> => {
+      const { body } = await call(instance, 'GET', '/api/audit?action=put-program', undefined, ADMIN_TOKEN);
+      return (body as unknown as { result: string }[]).map((e) => e.result);
+    };
+    expect(await results(nord().leader)).toEqual(['ok', 'refused']);
+    expect(await results('sud-a')).toEqual(['ok']);
+    expect(await results(nord().standby)).toEqual([]);
   });
 
   it('a shard without a leader: a clear 503 naming it', async () => {
