@@ -28,7 +28,7 @@ export const ClusterSection = z.strictObject({
         })
         .optional()
         .describe(
-          'Where the other instances reach this one’s API, published in etcd while it leads its shard: commands for its communes are forwarded there. Default: http://<http.host>:<http.port> (then http.host must not be a wildcard address).',
+          'Where the other instances reach this one’s API, published in etcd while it leads its shard: commands for its communes are forwarded there. Default: http://<http.host>:<http.port>, which must then be neither a wildcard address nor, unless every instance runs on this machine, a loopback one.',
         ),
       key_prefix: z.string().min(1).default('nocturne/').describe('Every key of nocturne starts with this.'),
       lease_ttl_s: z
