@@ -168,19 +168,19 @@ export class CommandForwarder {
       (shard) => !(leading && shard === shards.own),
     );
     const leaderless: string[] = [];
-    let notFound: Response | undefined;
+    let notFound: Answer | undefined;
     for (const shard of candidates) {
       const url = await this.publishedUrl(shard);
       if (url === undefined) {
         leaderless.push(shard);
         continue;
       }
-      const response = await this.send(request, shard, url);
-      if (response.status !== 404) {
-        await this.relay(request, reply, response);
+      const answer = await answerOf(await this.send(request, shard, url));
+      if (answer.status !== 404) {
+        this.answer(request, reply, answer);
         return true;
       }
-      notFound = response;
+      notFound = answer;
     }
     if (leaderless.length > 0)
       throw new ApiError(
@@ -189,7 +189,7 @@ export class CommandForwarder {
         `no instance leads shard${leaderless.length > 1 ? 's' : ''} ${leaderless.map((s) => `'${s}'`).join(', ')} now, which may hold '${id}': send the command again`,
       );
     if (!notFound) return false;
-    await this.relay(request, reply, notFound);
+    this.answer(request, reply, notFound);
     return true;
   }
 
