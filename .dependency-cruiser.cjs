@@ -17,6 +17,7 @@ const PURE = [
   '^controller/exports/(csv|rows|selection)\\.ts$',
   '^controller/opendata/datasets\\.ts$',
   '^controller/cluster/leadership\\.ts$',
+  '^controller/cluster/shards\\.ts$',
 ];
 
 /** Drivers' formats: values to bytes or text and back, no I/O; validation and decisions may use them. */

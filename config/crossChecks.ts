@@ -7,6 +7,7 @@ import type { Config, DeviceConfig, MqttSourceDeviceConfig, PointConfig, Registe
 import { compileTopicPattern, DEFAULT_TOPICS, SENSOR_CAPTURE } from '../drivers/mqtt/uplinks';
 import { expandSensors, isLorawanSource, matchOf, RADIO_POINTS } from './sensors';
 import { isLoopbackHost } from './loopback';
+import { checkShards } from './clusterChecks';
 
 export type Report = (path: ConfigPath, message: string) => void;
 
@@ -281,6 +282,7 @@ export function crossCheck(config: Config, report: Report, expanded: Config = ex
   checkAlerts(expanded, report);
   if (config.notifications) checkNotifications(config.notifications, config.users, need, communes, report);
   checkRegisterOverlaps(config, report);
+  checkShards(config, communes, need, report);
 }
 
 interface Range {

@@ -28,6 +28,8 @@ export interface DeviceRegistryDeps {
   messaging?: Messaging;
   /** `service.instance`, in the client id of a source's own broker connection. Default 'nocturne'. */
   instance?: string;
+  /** Shards by commune: by MQTT source, the other shards' sensors it also carries (cluster/shards.ts). */
+  otherShards?: ReadonlyMap<string, readonly Readonly<Record<string, string>>[]>;
 }
 
 export type Protocols = 'modbus' | 'opcua' | 'mqtt' | 'http';
@@ -170,6 +172,7 @@ export class DeviceRegistry {
         topic: device.topic,
         timePath: device.time_path === undefined ? undefined : compilePath(device.time_path),
         qos: device.qos,
+        otherShards: this.deps.otherShards?.get(device.id),
       },
       {
         messaging: (connection ?? messaging)!,

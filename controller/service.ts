@@ -27,6 +27,9 @@ import { LightingMqttBridge } from './lighting/runtime/mqttBridge';
 import { LightingRuntime } from './lighting/runtime/runtime';
 import type { Logger } from '../core/logger';
 import { clusterMemberFromConfig } from './cluster/fromConfig';
+import { ShardMap, otherShardsSensors, shardView } from './cluster/shards';
+import { CommuneIndex } from './http/communeIndex';
+import type { TargetSpec } from './lighting/topology';
 
 export interface ServiceDeps {
   logger: Logger;
@@ -66,8 +69,13 @@ export class Service {
   readonly audit: AuditLog;
   private readonly lifecycle: Lifecycle;
 
-  constructor(config: Config, deps: ServiceDeps) {
+  constructor(territory: Config, deps: ServiceDeps) {
     const { logger, clock } = deps;
+    // Shards by commune: everything but the API's routing is built from this shard's part of the territory.
+    const shards =
+      territory.cluster?.etcd && new ShardMap(territory.cluster.shards ?? [], territory.cluster.etcd.shard);
+    const config =
+      shards && territory.cluster?.shards ? shardView(territory, shards.ownCommunes()) : territory;
     const configDir = path.dirname(path.resolve(deps.configFile));
     const stateDir = path.resolve(configDir, config.service.state_dir);
     const bus = new Bus(logger.child('bus'));
@@ -89,6 +97,7 @@ export class Service {
       env,
       messaging: mqtt,
       instance: config.service.instance,
+      ...(config !== territory ? { otherShards: otherShardsSensors(territory, config) } : {}),
     });
     this.context = { config, configDir, stateDir, logger, clock, bus, mqtt, devices, env };
     this.lifecycle = new Lifecycle(logger.child('service'), config.service.shutdown_timeout_s * 1000);
@@ -127,6 +136,7 @@ export class Service {
         configDir,
         stateDir,
         instance: config.service.instance,
+        http: config.http,
         env,
         clock,
         logger: logger.child('cluster'),
@@ -145,7 +155,14 @@ export class Service {
     this.lighting = lighting;
     const lightingComponents = [
       lighting.component(),
-      new LightingMqttBridge({ lighting, mqtt, bus, clock, logger: logger.child('lighting') }).component(),
+      new LightingMqttBridge({
+        lighting,
+        mqtt,
+        bus,
+        clock,
+        logger: logger.child('lighting'),
+        ...(config !== territory && shards ? { elsewhere: shardsElsewhere(shards, territory) } : {}),
+      }).component(),
     ];
     if (cluster) {
       cluster.lead(lightingComponents);
@@ -222,7 +239,7 @@ export class Service {
     const health = this.health;
     const exporter = new Exporter({ config, reader: influxReader, logger: logger.child('exports') });
     this.api = new ApiServer({
-      config,
+      config: territory,
       stateDir,
       services: {
         lighting: this.lighting,
@@ -256,6 +273,12 @@ export class Service {
       audit: this.audit,
       clock,
       logger: logger.child('api'),
+      routing: cluster &&
+        shards && {
+          shards,
+          leading: () => cluster.leading(),
+          leaderUrl: (shard) => cluster.leaderUrl(shard),
+        },
     });
     this.lifecycle.add(this.api);
     if (cluster) this.lifecycle.add(cluster.campaignComponent());
@@ -268,6 +291,12 @@ export class Service {
   stop(): Promise<void> {
     return this.lifecycle.stop();
   }
+}
+
+/** A relight target that only other shards' communes hold (controller/cluster/shards.ts). */
+function shardsElsewhere(shards: ShardMap, territory: Config): (target: TargetSpec) => boolean {
+  const index = new CommuneIndex(territory);
+  return (target) => shards.elsewhere(index.communesOf(target));
 }
 
 function component(

@@ -27,6 +27,8 @@ export interface Coordination {
   tryToLead(listeners: CoordinationListeners): Promise<LeadAttempt>;
   /** One keep-alive of the held lease now; resolves with its send instant once acknowledged. */
   keepAliveNow(): Promise<number>;
+  /** The API address the current leader of `shard` (this one's or another) published; undefined when it has none. */
+  leaderUrl(shard: string): Promise<string | undefined>;
   /** The shard's persisted state (text), undefined when none was written yet. */
   readState(): Promise<string | undefined>;
   /** Writes the state, only while the leader key is held by our lease; rejects otherwise. */

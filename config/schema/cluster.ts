@@ -21,6 +21,15 @@ export const ClusterSection = z.strictObject({
         .min(1)
         .optional()
         .describe('This instance’s name in the leader key. Default: service.instance.'),
+      advertise_url: z
+        .string()
+        .regex(/^https?:\/\/[^/?#]+$/, {
+          message: "must be 'http://host:port' or 'https://host:port', with no path",
+        })
+        .optional()
+        .describe(
+          'Where the other instances reach this one’s API, published in etcd while it leads its shard: commands for its communes are forwarded there. Default: http://<http.host>:<http.port>, which must then be neither a wildcard address nor, unless every instance runs on this machine, a loopback one.',
+        ),
       key_prefix: z.string().min(1).default('nocturne/').describe('Every key of nocturne starts with this.'),
       lease_ttl_s: z
         .number()
@@ -68,6 +77,18 @@ export const ClusterSection = z.strictObject({
     })
     .optional()
     .describe('Absent: single-machine mode, this instance drives every device.'),
+  shards: z
+    .array(
+      z.strictObject({
+        name: Id.describe('The shard’s name, as given in cluster.etcd.shard to its instances.'),
+        communes: z.array(Id).min(1).describe('The communes whose devices this shard’s leader drives.'),
+      }),
+    )
+    .min(1)
+    .optional()
+    .describe(
+      'Shards by commune, the same list for every instance (each forwards commands for another shard’s communes to its leader). A commune may stay out of every shard only if it has nothing to drive or read: no zone, device, building or sensor. Absent: one shard owns every commune.',
+    ),
 });
 
 export type ClusterConfig = z.output<typeof ClusterSection>;

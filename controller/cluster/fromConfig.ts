@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
+import { isWildcardHost } from '../../config/clusterChecks';
 import type { EtcdConfig } from '../../config/schema/cluster';
 import { readSecret } from '../../config/secrets';
 import type { Clock } from '../../core/clock';
@@ -16,6 +17,8 @@ export interface ClusterMemberContext {
   stateDir: string;
   /** service.instance, the member's name unless the section gives one. */
   instance: string;
+  /** The API's address: what the leader publishes unless the section gives advertise_url. */
+  http: { host: string; port: number };
   env: NodeJS.ProcessEnv;
   clock: Clock;
   logger: Logger;
@@ -34,6 +37,7 @@ export function clusterMemberFromConfig(etcd: EtcdConfig, context: ClusterMember
     prefix: etcd.key_prefix,
     shard: etcd.shard,
     member: etcd.member ?? context.instance,
+    advertiseUrl: advertisedUrl(etcd, context.http),
     leaseTtlS: etcd.lease_ttl_s,
     callTimeoutMs: etcd.call_timeout_ms,
     auth:
@@ -58,4 +62,15 @@ export function clusterMemberFromConfig(etcd: EtcdConfig, context: ClusterMember
     logger,
     fenced: (reason) => context.fenced(reason),
   });
+}
+
+/**
+ * Where the other instances reach this one's API: advertise_url, else the address it listens on. None
+ * on a wildcard address (0.0.0.0 reaches each caller's own machine): the configuration check requires
+ * advertise_url with shards; without, a standby then answers 503 instead of forwarding.
+ */
+function advertisedUrl(etcd: EtcdConfig, http: { host: string; port: number }): string | undefined {
+  if (etcd.advertise_url !== undefined) return etcd.advertise_url;
+  if (isWildcardHost(http.host)) return undefined;
+  return `http://${http.host.includes(':') ? `[${http.host}]` : http.host}:${http.port}`;
 }

@@ -65,6 +65,16 @@ export class ClusterMember {
     return { name: 'cluster campaign', start: () => this.startCampaign(), stop: () => Promise.resolve() };
   }
 
+  /** Whether this instance leads its shard now: the API handles that shard's commands itself. */
+  leading(): boolean {
+    return this.leadership.state === 'leader';
+  }
+
+  /** The API address the leader of `shard` published with its leadership (docs/deploy.md, "Shards by commune"). */
+  leaderUrl(shard: string): Promise<string | undefined> {
+    return this.deps.coordination.leaderUrl(shard);
+  }
+
   /** Whether a device write batch may go out now (the dispatcher's gate). */
   mayCommand(): boolean {
     if (this.leadership.mayCommand(this.deps.now())) return true;

@@ -27,6 +27,7 @@ import { fallbackNote, registerRoutes, type ApiServices } from './routes';
 import { registerStaticFiles } from './staticFiles';
 import { consoleCsp, registerMapAssets } from './mapSupport';
 import { CommuneIndex } from './communeIndex';
+import { CommandForwarder, type ShardRouting } from './forwarding';
 import { ThrottledLog } from '../../core/throttledLog';
 import { EventTickets } from './tickets';
 import { SIGN_IN_FILE, loadSignInState, saveSignInState } from './signInFile';
@@ -49,6 +50,8 @@ export interface ApiServerDeps {
   clock: Clock;
   logger: Logger;
   options?: ApiOptions;
+  /** In a cluster: commands another instance handles are forwarded to it (forwarding.ts). */
+  routing?: ShardRouting;
 }
 
 /** Deepest nesting of objects and arrays accepted in a body; the API's own bodies use fewer than 8. */
@@ -63,6 +66,8 @@ const CLIENTS: Record<string, Actor['via']> = { console: 'console', cli: 'cli' }
 /** Where a browser cannot set a header: an event stream (EventSource) and a download link (an export). */
 const TICKET_ENDPOINTS: ReadonlySet<string> = new Set(['GET /api/events', 'GET /api/exports']);
 const DAY_MS = 86_400_000;
+/** How much longer than the longest wait for the devices a forwarded command may take to be answered. */
+const FORWARD_MARGIN_MS = 10_000;
 
 /**
  * The operators' HTTP API, its OpenAPI document and the web console, as a Component: built and
@@ -192,6 +197,20 @@ export class ApiServer implements Component {
         done(error as Error);
       }
     });
+    const routing = this.deps.routing;
+    if (routing) {
+      const forwarder = new CommandForwarder({
+        routing,
+        territory: this.territory,
+        lighting: this.deps.services.lighting,
+        // A forwarded command may wait for the devices as long as one handled here (?waitMs=).
+        timeoutMs: this.options.maxWaitMs + FORWARD_MARGIN_MS,
+        logger: this.deps.logger.child('forward'),
+      });
+      app.addHook('preValidation', async (request, reply) => {
+        if (await forwarder.forward(request, reply)) return reply;
+      });
+    }
     app.addHook('onSend', async (request, reply, payload) => {
       setSecurityHeaders(reply, this.csp);
       // Answers carry live state, commune data and audit entries: no browser or proxy keeps them. The
@@ -412,7 +431,8 @@ export class ApiServer implements Component {
   private async auditCommand(request: FastifyRequest, reply: FastifyReply): Promise<void> {
     const action = specOf(request)?.audit;
     const actor = request.actor;
-    if (!action || !actor) return;
+    // Forwarded and answered by the instance that owns it: the entry is that instance's.
+    if (!action || !actor || request.forwardedToOwner) return;
     const status = reply.statusCode;
     const ok = status < 400;
     const note = ok && request.auditNote ? request.auditNote : undefined;

@@ -10,6 +10,8 @@ export interface EtcdCoordinationOptions {
   shard: string;
   /** What the leader key holds: this instance's name. */
   member: string;
+  /** Where the other instances reach this one's API, published with its leadership (shards by commune). */
+  advertiseUrl?: string;
   leaseTtlS: number;
   /** Each unary call fails after this long, so that a stalled member cannot hold a write. */
   callTimeoutMs: number;
@@ -32,13 +34,18 @@ export class EtcdCoordination implements Coordination {
   private leaseId?: string;
   private readonly watchers = new Set<Watcher>();
   private readonly leaderKey: string;
+  private readonly leaderUrlKey: string;
   private readonly stateKey: string;
   private stopping?: Promise<void>;
 
   constructor(private readonly options: EtcdCoordinationOptions) {
-    const base = `${options.prefix}shards/${options.shard}/`;
-    this.leaderKey = `${base}leader`;
-    this.stateKey = `${base}lighting-state`;
+    this.leaderKey = this.keyOf(options.shard, 'leader');
+    this.leaderUrlKey = this.keyOf(options.shard, 'leader-url');
+    this.stateKey = this.keyOf(options.shard, 'lighting-state');
+  }
+
+  private keyOf(shard: string, name: string): string {
+    return `${this.options.prefix}shards/${shard}/${name}`;
   }
 
   async start(signal?: AbortSignal): Promise<void> {
@@ -89,9 +96,14 @@ export class EtcdCoordination implements Coordination {
     const fired: number[] = [];
     const sentAt = this.options.now();
     const id = await lease.grant();
+    const { advertiseUrl } = this.options;
+    // The address goes under the same lease: it disappears with the leadership.
     const result = await client
       .if(this.leaderKey, 'Create', '==', 0)
-      .then(client.put(this.leaderKey).value(this.options.member).lease(id))
+      .then(
+        client.put(this.leaderKey).value(this.options.member).lease(id),
+        ...(advertiseUrl === undefined ? [] : [client.put(this.leaderUrlKey).value(advertiseUrl).lease(id)]),
+      )
       .else(client.get(this.leaderKey))
       .commit();
     if (!result.succeeded) {
@@ -121,6 +133,10 @@ export class EtcdCoordination implements Coordination {
     const sentAt = this.options.now();
     await this.lease.keepaliveOnce();
     return sentAt;
+  }
+
+  async leaderUrl(shard: string): Promise<string | undefined> {
+    return (await this.connected().get(this.keyOf(shard, 'leader-url')).string()) ?? undefined;
   }
 
   async readState(): Promise<string | undefined> {

@@ -38,6 +38,11 @@ export interface MqttSourceOptions {
   qos: QoS;
   /** Malformed or dropped messages are logged at most once per reason per interval. */
   logEveryMs?: number;
+  /**
+   * Shards by commune: how the sensors of other shards that this source also carries are named (their
+   * captures). Their messages are counted as `other-shard`, neither read nor dropped as unknown.
+   */
+  otherShards?: readonly Readonly<Record<string, string>>[];
 }
 
 export interface MqttSourceDeps {
@@ -82,6 +87,9 @@ export class MqttSourceDriver extends EventEmitter<DriverEvents> implements Driv
   private reconnects = 0;
   private readonly drops: DropCounter<DropReason>;
   private running = false;
+  /** Keys of other shards' sensors, made once this source's own sensors say which captures name one. */
+  private otherShardKeys?: ReadonlySet<string>;
+  private otherShardMessages = 0;
 
   constructor(
     private readonly options: MqttSourceOptions,
@@ -205,8 +213,20 @@ export class MqttSourceDriver extends EventEmitter<DriverEvents> implements Driv
       requests: this.received,
       errors: this.drops.total,
       reconnects: this.reconnects,
-      dropped: { ...this.drops.counts },
+      dropped: {
+        ...this.drops.counts,
+        ...(this.options.otherShards ? { 'other-shard': this.otherShardMessages } : {}),
+      },
     };
+  }
+
+  private isOtherShards(key: string): boolean {
+    const others = this.options.otherShards;
+    if (!others || this.sensors.size === 0) return false;
+    this.otherShardKeys ??= new Set(
+      others.map((match) => this.sensorKey(match)).filter((k): k is string => k !== undefined),
+    );
+    return this.otherShardKeys.has(key);
   }
 
   /** The key of a sensor from the captures of a topic: its naming captures' values, in lower case. */
@@ -235,7 +255,13 @@ export class MqttSourceDriver extends EventEmitter<DriverEvents> implements Driv
     if (!captures) return this.drop('unknown-sensor', topic, 'the topic does not match the pattern');
     const key = this.keyOfTopic(captures);
     const sensor = key === undefined ? undefined : this.sensors.get(key);
-    if (!sensor) return this.drop('unknown-sensor', topic, 'no point is bound to this sensor');
+    if (!sensor) {
+      if (key !== undefined && this.isOtherShards(key)) {
+        this.otherShardMessages++;
+        return;
+      }
+      return this.drop('unknown-sensor', topic, 'no point is bound to this sensor');
+    }
     const read = readUplink(payload, captures, {
       format: this.options.format,
       timePath: this.options.timePath,

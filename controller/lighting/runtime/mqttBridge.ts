@@ -6,6 +6,7 @@ import type { Component } from '../../../core/lifecycle';
 import type { Logger } from '../../../core/logger';
 import { ThrottledLog } from '../../../core/throttledLog';
 import type { Actor } from '../../scope';
+import type { TargetSpec } from '../topology';
 import { LightingError, type LightingService } from './lightingService';
 import { formatIssues } from './requestChecks';
 import {
@@ -27,13 +28,21 @@ export interface LightingMqttBridgeDeps {
   bus: Bus;
   clock: Clock;
   logger: Logger;
+  /**
+   * Shards by commune: whether a relight's target lies wholly in communes of other shards, whose
+   * leaders (on the same request topic) answer it; such a request is counted and left to them.
+   */
+  elsewhere?: (target: TargetSpec) => boolean;
 }
 
 /** What a request does once its payload is JSON: the fields of the answer beyond transaction and status. */
 type RequestHandler = (
   body: unknown,
   topic: string,
-) => Promise<Omit<BridgeResponse, 'transaction' | 'status'>>;
+) => Promise<Omit<BridgeResponse, 'transaction' | 'status'> | typeof ANOTHER_SHARD>;
+
+/** A request another shard's leader answers. */
+const ANOTHER_SHARD = Symbol('another shard');
 
 /**
  * Emergency relights requested over MQTT (`<base>/bridge/request/<command>`, answered on
@@ -45,11 +54,14 @@ export class LightingMqttBridge {
   private readonly unsubscribers: Unsubscribe[] = [];
   /** One warn line per command and kind of refusal every 10 s, with the count held back. */
   private readonly refusalLog = new ThrottledLog<`${BridgeCommand}:${BridgeRefusal}`>(10_000);
+  private readonly elsewhereLog = new ThrottledLog<'elsewhere'>(10_000);
+  private leftToOtherShards = 0;
   private readonly handlers: Readonly<Record<BridgeCommand, RequestHandler>> = {
     relight: async (body, topic) => {
       const parsed = parseRelightRequest(body);
       if (!parsed.ok) throw new LightingError('invalid', parsed.error);
       const { actor, ...request } = parsed.value;
+      if (this.deps.elsewhere?.(request.target)) return ANOTHER_SHARD;
       const accepted = await this.deps.lighting.relight(request, mqttActor(actor, topic));
       return { id: accepted.record.id, luminaires: accepted.record.luminaires };
     },
@@ -103,7 +115,9 @@ export class LightingMqttBridge {
     const transaction = transactionOf(body);
     const base: BridgeResponse = transaction === undefined ? { status: 'ok' } : { transaction, status: 'ok' };
     try {
-      await this.respond(command, { ...base, ...(await this.handlers[command](body, topic)) });
+      const answer = await this.handlers[command](body, topic);
+      if (answer === ANOTHER_SHARD) return this.leftToAnotherShard(command);
+      await this.respond(command, { ...base, ...answer });
     } catch (error) {
       const kind = error instanceof LightingError ? error.code : 'error';
       const message =
@@ -112,6 +126,15 @@ export class LightingMqttBridge {
           : (error as Error).message;
       await this.refused(command, topic, body, kind, message, base);
     }
+  }
+
+  private leftToAnotherShard(command: BridgeCommand): void {
+    this.leftToOtherShards++;
+    this.elsewhereLog.report('elsewhere', this.deps.clock.now(), () =>
+      this.deps.logger.info(
+        `lighting: MQTT ${command} request for another shard's communes left to its leader (${this.leftToOtherShards} so far)`,
+      ),
+    );
   }
 
   /**

@@ -99,8 +99,9 @@ describe('active/standby on etcd', () => {
     })();
     await eventually(
       () => writes.push(...p.farm.takeWrites()),
-      () => writes.length > 0,
-      { what: 'writes from the leader', timeoutMs: 5_000 },
+      // Every controller's link: each has its own connection, so its own port.
+      () => new Set(writes.map((w) => w.device)).size === p.devices.length,
+      { what: 'writes from the leader to every controller', timeoutMs: 5_000 },
     );
     for (const write of writes) leaderPorts.add(write.from!);
     etcd.pause(0);

@@ -107,6 +107,30 @@ function chirpstackUp(
 const upTopic = (devEui: string, event = 'up'): string => `application/app-1/device/${devEui}/event/${event}`;
 
 describe('a ChirpStack v4 source on the service broker', () => {
+  it('counts the messages of other shards’ sensors apart, neither read nor dropped as unknown', async () => {
+    const mqtt = await serviceConnection('svc-shards');
+    const THIRD_BIN = '24e124136b502219';
+    const { driver, samples } = source(
+      { format: 'chirpstack-v4', otherShards: [{ dev_eui: OTHER_BIN.toUpperCase() }] },
+      mqtt,
+    );
+    driver.subscribe([ref('distance', { match: { dev_eui: BIN }, path: ['distance'] })]);
+    await driver.start();
+    const client = await publisher();
+    const up = (eui: string, distance: number): Promise<unknown> =>
+      client.publishAsync(upTopic(eui), chirpstackUp(eui, '2026-11-14T22:00:00Z', { distance }), { qos: 1 });
+    await up(OTHER_BIN, 1);
+    await up(THIRD_BIN, 2);
+    await up(BIN, 500);
+    await until('the own sensor’s uplink', () => samples.some((s) => s.value === 500));
+    expect(samples.map((s) => s.value)).toEqual([500]);
+    expect(driver.stats()).toMatchObject({
+      requests: 3,
+      errors: 1,
+      dropped: { 'other-shard': 1, 'unknown-sensor': 1 },
+    });
+  });
+
   it('delivers each point of the sensor with the uplink time, its radio readings, its battery', async () => {
     const mqtt = await serviceConnection('svc-chirpstack');
     const { driver, samples } = source({ format: 'chirpstack-v4' }, mqtt);
