@@ -471,11 +471,11 @@ describe('docker-compose.cluster.yml: two instances on a three-member etcd', () 
         target: '/etc/nocturne/site.yaml',
         bind: true,
       });
-      expect(service.environment).toMatchObject({
+      // The same secrets and InfluxDB settings as the first instance; its own name and address.
+      expect(service.environment).toEqual({
+        ...services.nocturne.environment,
         NOCTURNE_SERVICE_INSTANCE: instance,
         NOCTURNE_HTTP_HOST: name,
-        ...services.nocturne.environment,
-        ...{ NOCTURNE_SERVICE_INSTANCE: instance, NOCTURNE_HTTP_HOST: name },
       });
       const state = mounts(service).find((m) => m.target === '/var/lib/nocturne');
       expect({ name, bind: state?.bind }).toEqual({ name, bind: false });
