@@ -87,6 +87,7 @@ export class Service {
       logger: logger.child('mqtt'),
       clock,
       env,
+      sharedBroker: config.cluster?.etcd !== undefined,
     });
     const devices = new DeviceRegistry(config, {
       logger: logger.child('drivers'),

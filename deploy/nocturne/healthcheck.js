@@ -25,6 +25,7 @@ function check(file) {
   const options = coerceMqttConnectionOptions({
     config: config.mqtt,
     instance: config.service.instance,
+    sharedBroker: config.cluster?.etcd !== undefined,
     configDir: path.dirname(path.resolve(file)),
     logger: silentLogger,
     connectTimeoutMs: TIMEOUT_MS,

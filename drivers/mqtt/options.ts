@@ -28,6 +28,11 @@ export interface MqttConnectionOptions {
    * a connection to someone else's broker (a LoRaWAN network server's) that only reads from it.
    */
   announceState?: boolean;
+  /**
+   * Several instances share the broker (cluster.etcd): each announces on `<base>/bridge/state/<instance>`,
+   * so that one's last will cannot say that another, still connected, is offline.
+   */
+  sharedBroker?: boolean;
 }
 
 export interface ResolvedMqttConnectionOptions {
@@ -35,7 +40,10 @@ export interface ResolvedMqttConnectionOptions {
   url: string;
   clientId: string;
   baseTopic: string;
-  /** `<base>/bridge/state`: retained `{"state":"online"}` while connected, the last will otherwise; none when not announced. */
+  /**
+   * `<base>/bridge/state` (`<base>/bridge/state/<instance>` on a shared broker): retained `{"state":"online"}`
+   * while connected, the last will otherwise; none when not announced.
+   */
   stateTopic: string | undefined;
   configDir: string;
   logger: Logger;
@@ -56,7 +64,12 @@ export function coerceMqttConnectionOptions(options: MqttConnectionOptions): Res
     url: brokerUrl(config, options.embeddedUrl),
     clientId: config.client_id ?? `nocturne-${options.instance}`,
     baseTopic,
-    stateTopic: options.announceState === false ? undefined : `${baseTopic}/bridge/state`,
+    stateTopic:
+      options.announceState === false
+        ? undefined
+        : options.sharedBroker === true
+          ? `${baseTopic}/bridge/state/${options.instance}`
+          : `${baseTopic}/bridge/state`,
     configDir: options.configDir,
     logger: options.logger,
     clock: options.clock ?? systemClock,

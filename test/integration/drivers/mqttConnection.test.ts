@@ -368,6 +368,22 @@ describe('MqttConnection against mosquitto', () => {
     expect(health[1].error?.code).toBe('disconnected');
   });
 
+  test("on a shared broker each instance announces its own state: one's last will leaves the other online", async () => {
+    const proxy = await TcpProxy.start(broker.port);
+    const observer = await peer(broker.url, ['t7/bridge/state', 't7/bridge/state/+']);
+    const cut = newConnection({ url: proxy.url, base_topic: 't7' }, { instance: 'a', sharedBroker: true });
+    const kept = newConnection({ url: broker.url, base_topic: 't7' }, { instance: 'b', sharedBroker: true });
+    await cut.connection.start();
+    await kept.connection.start();
+    await waitFor('both online', () => observer.messages.length === 2);
+
+    proxy.cut();
+    await waitFor('will, then online', () => states(observer.messages, 't7/bridge/state/a').length === 3);
+    expect(states(observer.messages, 't7/bridge/state/a')).toEqual(['online', 'offline', 'online']);
+    expect(states(observer.messages, 't7/bridge/state/b')).toEqual(['online']);
+    expect(states(observer.messages, 't7/bridge/state')).toEqual([]);
+  });
+
   test('broker restart with its state: reconnects to the resumed session, subscriptions still work', async () => {
     const { connection, connected, lines } = newConnection({
       url: broker.url,
