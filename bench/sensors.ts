@@ -15,6 +15,10 @@ import { LineChild, option, round, workspace } from './support/lightingBench';
  * (floor); CPU per message is the path's process CPU over the window divided by the messages it received.
  *
  *   npm run bench -- sensors [--devices 10000] [--rate 2000] [--seconds 60] [--warmup 5] [--rounds 1]
+ *                            [--spool-sync-ms N]
+ *
+ * `--spool-sync-ms` sets the service's `influx.spool_sync_ms` (default: the configuration's default), to
+ * measure what more frequent fsyncs cost.
  *
  * Targets: 0 lost; p99 ≤ 20 ms; CPU per message ≤ 1.5× the floor's. Last line: one JSON object.
  */
@@ -25,6 +29,7 @@ const SECONDS = option('seconds', 60);
 const WARMUP = option('warmup', 5);
 const ROUNDS = option('rounds', 1);
 const TICK_MS = 5;
+const SPOOL_SYNC_MS = process.argv.includes('--spool-sync-ms') ? option('spool-sync-ms', 0) : undefined;
 
 const devEui = (i: number): string => (0x24e1241300000000n + BigInt(i)).toString(16).padStart(16, '0');
 const now = (): number => performance.timeOrigin + performance.now();
@@ -35,7 +40,14 @@ function territory(brokerUrl: string, influxUrl: string): ConfigInput {
     site: { name: 'sensors bench', timezone: 'Europe/Paris', location: { lat: 49.12, lon: 6.18 } },
     service: { instance: 'bench', state_dir: './state', log_level: 'warn' },
     mqtt: { url: brokerUrl, base_topic: 'nocturne' },
-    influx: { url: influxUrl, bucket: 'ours', batch_size: 5000, flush_ms: 1000, gzip: true },
+    influx: {
+      url: influxUrl,
+      bucket: 'ours',
+      batch_size: 5000,
+      flush_ms: 1000,
+      gzip: true,
+      ...(SPOOL_SYNC_MS !== undefined && { spool_sync_ms: SPOOL_SYNC_MS }),
+    },
     communes: [{ id: 'metz', name: 'Metz' }],
     devices: [{ id: 'chirpstack', protocol: 'mqtt', format: 'chirpstack-v4' }],
     // One value per uplink, as the floor writes one line per message; radio readings would add lines.
@@ -127,7 +139,7 @@ async function main(): Promise<void> {
   await influx.query('CREATE DATABASE floor');
   const client = await connectAsync(broker.url, { clientId: 'bench-network-server' });
   console.log(
-    `sensors: ${DEVICES} ChirpStack v4 devices, ${RATE} uplinks/s through mosquitto, ${SECONDS} s measured after ${WARMUP} s, ${ROUNDS} round(s) floor then ours`,
+    `sensors: ${DEVICES} ChirpStack v4 devices, ${RATE} uplinks/s through mosquitto, ${SECONDS} s measured after ${WARMUP} s, ${ROUNDS} round(s) floor then ours, spool_sync_ms ${ws.config.influx?.spool_sync_ms}`,
   );
   const results: { floor: PathResult[]; ours: PathResult[]; published: number[] } = {
     floor: [],

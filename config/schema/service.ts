@@ -195,9 +195,9 @@ export const InfluxSection = z.strictObject({
     .int()
     .min(0)
     .max(1000)
-    .default(10)
+    .default(100)
     .describe(
-      'Least time between two spool fsyncs: points arriving meanwhile are written together (at most 100 syncs/s at 10 ms); a point waits at most this long to be on disk.',
+      'Least time between two spool fsyncs. A point is written to the spool file as it comes, which a crash of the service cannot lose; a power cut can lose the points of the last interval and of the sync in progress. 0: a sync after every write, which costs CPU at high rates.',
     ),
 });
 

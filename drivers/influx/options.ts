@@ -24,7 +24,10 @@ export interface InfluxWriterOptions {
    * sent again, which InfluxDB stores once (same series and timestamp).
    */
   cursorSaveIntervalMs?: number;
-  /** Least time between two spool writes + fsyncs; appends meanwhile are grouped (Spool's syncIntervalMs). */
+  /**
+   * Least time between two fdatasyncs of the spool (Spool's fsyncIntervalMs): a power cut loses at most
+   * the points acknowledged within it and the sync in progress; a crash of the process loses none.
+   */
   syncIntervalMs?: number;
   /**
    * Recently appended points also kept in memory, so that a sender keeping up never reads them back from
@@ -72,7 +75,7 @@ export function coerceInfluxWriterOptions(options: InfluxWriterOptions): Resolve
     // Several segments within the bound, so dropping the oldest one frees a fraction of it.
     segmentBytes: options.segmentBytes ?? Math.min(64 * MIB, Math.max(4096, Math.floor(spoolMaxBytes / 16))),
     cursorSaveIntervalMs: options.cursorSaveIntervalMs ?? 1000,
-    syncIntervalMs: options.syncIntervalMs ?? 10,
+    syncIntervalMs: options.syncIntervalMs ?? 100,
     tailMaxBytes: options.tailMaxBytes ?? 16 * MIB,
     quarantineMaxBytes: options.quarantineMaxBytes ?? 64 * MIB,
     maxInFlight: options.maxInFlight ?? 2,

@@ -1,5 +1,5 @@
 import { EventEmitter } from 'node:events';
-import { constants, promises as fsp } from 'node:fs';
+import { constants, promises as fsp, writeSync } from 'node:fs';
 import path from 'node:path';
 import type { Clock, Timer } from '../../core/clock';
 import type { Logger } from '../../core/logger';
@@ -9,9 +9,12 @@ import { lineTimestamp } from './lineProtocol';
 /**
  * The durable queue between the service and InfluxDB: append-only segment files of line protocol
  * (`<seq>.lp`, one point per line, each append ending with a newline), plus a read cursor persisted
- * atomically (`cursor.json`). Appends are grouped: every `append` waiting while a write is on disk, or
- * within `syncIntervalMs` of the last one, joins the next one, so there is one write + fsync per group,
- * never per point. The spool is bounded: when an
+ * atomically (`cursor.json`). Appends are grouped: every `append` waiting while a write is in progress,
+ * or within `syncIntervalMs` of the last one, joins the next one, so there is one write per group, never
+ * per point. An append is acknowledged once its group is in the segment file (the page cache), which a
+ * crash of the process cannot lose; `fdatasync` runs on its own, at most once per `fsyncIntervalMs`, so
+ * that a power cut loses at most the acknowledged appends of that interval and of the sync in progress,
+ * and the disk's latency never delays an acknowledgement. The spool is bounded: when an
  * append would exceed `maxBytes`, the oldest segments are deleted, and the points they held are counted
  * and reported through the `dropped` event.
  *
@@ -37,11 +40,17 @@ export interface SpoolOptions {
    */
   cursorSaveIntervalMs: number;
   /**
-   * Least time between the starts of two group writes (write + fsync), as InfluxDB's own `wal-fsync-delay`:
-   * appends arriving meanwhile join one group, so a flood costs at most 1000 / syncIntervalMs syncs a
-   * second while a lone append is written at once. A line waits at most this long to be on disk. 0: no wait.
+   * Least time between the starts of two group writes: appends arriving meanwhile join one group, so a
+   * flood costs at most 1000 / syncIntervalMs writes a second while a lone append is written at once. A
+   * line waits at most this long to be acknowledged. 0: the appends of one turn of the event loop share a
+   * write.
    */
   syncIntervalMs?: number;
+  /**
+   * Least time between two fdatasyncs (default: syncIntervalMs), as InfluxDB's own `wal-fsync-delay`: a
+   * power cut loses at most the acknowledged appends of this long and of the sync in progress.
+   */
+  fsyncIntervalMs?: number;
 }
 
 /** Consecutive lines of one segment, from `start` (inclusive) to `end` (exclusive). */
@@ -69,6 +78,8 @@ export interface SpoolStats {
   segments: number;
   /** When the oldest pending point was appended (for points recovered at open: its own timestamp). */
   oldestPendingTime: number | undefined;
+  /** fdatasyncs done since open. */
+  syncs: number;
 }
 
 export interface SpoolEvents {
@@ -92,21 +103,22 @@ interface AgeMark {
   time: number;
 }
 
-/** The lines of one `append` call, joined. */
-interface Part {
+/**
+ * The lines of one group write still in memory, joined, so that the sender needs not read them back from
+ * disk. One chunk a group rather than one an append: at 2,000 appends a second, fewer objects live long
+ * enough to reach the old generation of the heap.
+ */
+interface TailChunk {
   text: string;
   points: number;
-}
-
-/** Appended lines still in memory, so that the sender needs not read them back from disk. */
-interface TailChunk extends Part {
   segment: number;
   start: number;
   end: number;
 }
 
 interface Group {
-  parts: Part[];
+  /** The lines of each append, joined. */
+  texts: string[];
   points: number;
   done: Promise<void>;
   resolve: () => void;
@@ -143,6 +155,12 @@ export class Spool extends EventEmitter<SpoolEvents> {
   /** performance.now() when the last group write started: disk pacing is real time, whatever the clock. */
   private lastGroupAt = Number.NEGATIVE_INFINITY;
   private flushing: Promise<void> | undefined;
+  /** Bytes were written to the append segment since its last fdatasync started. */
+  private unsynced = false;
+  /** performance.now() when the last fdatasync started. */
+  private lastSyncAt = Number.NEGATIVE_INFINITY;
+  private syncing: Promise<void> | undefined;
+  private syncs = 0;
   private cursorSave: Promise<void> | undefined;
   private cursorDirty = false;
   private cursorTimer: Timer | undefined;
@@ -205,8 +223,9 @@ export class Spool extends EventEmitter<SpoolEvents> {
   }
 
   /**
-   * Appends lines (each without a newline) and resolves once they are on disk. Lines appended while
-   * another write is in progress share the next write and fsync.
+   * Appends lines (each without a newline) and resolves once they are written to the segment file (not
+   * yet synced: see the class comment). Lines appended while another write is in progress share the next
+   * write.
    */
   append(lines: readonly string[]): Promise<void> {
     if (this.state !== 'open') return Promise.reject(new Error(`spool ${this.dir} is ${this.state}`));
@@ -219,10 +238,10 @@ export class Spool extends EventEmitter<SpoolEvents> {
         resolve = res;
         reject = rej;
       });
-      group = { parts: [], points: 0, done, resolve, reject };
+      group = { texts: [], points: 0, done, resolve, reject };
       this.group = group;
     }
-    group.parts.push({ text: lines.join('\n'), points: lines.length });
+    group.texts.push(lines.length === 1 ? lines[0] : lines.join('\n'));
     group.points += lines.length;
     if (!this.flushing) this.flushing = this.flushGroups();
     return group.done;
@@ -393,10 +412,11 @@ export class Spool extends EventEmitter<SpoolEvents> {
       tornLines: this.tornLines,
       segments: this.segments.length,
       oldestPendingTime: this.pendingPoints > 0 ? this.marks[0]?.time : undefined,
+      syncs: this.syncs,
     };
   }
 
-  /** Waits for appends in progress, persists the cursor and closes the files; idempotent. */
+  /** Waits for appends in progress, syncs them, persists the cursor and closes the files; idempotent. */
   async close(): Promise<void> {
     if (this.state === 'closed' || this.state === 'closing') return;
     const wasOpen = this.state === 'open';
@@ -406,6 +426,7 @@ export class Spool extends EventEmitter<SpoolEvents> {
     } catch (error) {
       this.logger.error(`spool: last append failed while closing: ${(error as Error).message}`);
     }
+    await this.syncAppendSegment();
     try {
       if (this.cursorTimer) this.clock.clearTimeout(this.cursorTimer);
       this.cursorTimer = undefined;
@@ -456,8 +477,9 @@ export class Spool extends EventEmitter<SpoolEvents> {
   }
 
   private async flushGroups(): Promise<void> {
-    // Let the appends of the current tick, or of the rest of the sync interval, join the first group.
-    await Promise.resolve();
+    // Let the appends of the current turn of the event loop (every message of the socket reads it
+    // handles), or of the rest of the interval, join the first group.
+    await new Promise((resolve) => setImmediate(resolve));
     while (this.group) {
       const wait = this.lastGroupAt + (this.options.syncIntervalMs ?? 0) - performance.now();
       if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
@@ -465,7 +487,10 @@ export class Spool extends EventEmitter<SpoolEvents> {
       const group = this.group;
       this.group = undefined;
       try {
-        await this.writeGroup(group.parts, group.points);
+        await this.writeGroup(
+          group.texts.length === 1 ? group.texts[0] : group.texts.join('\n'),
+          group.points,
+        );
         group.resolve();
       } catch (error) {
         group.reject(error as Error);
@@ -474,18 +499,13 @@ export class Spool extends EventEmitter<SpoolEvents> {
     this.flushing = undefined;
   }
 
-  private async writeGroup(parts: Part[], points: number): Promise<void> {
-    const sizes = parts.map((part) => Buffer.byteLength(part.text) + 1);
-    let size = 0;
-    for (const partSize of sizes) size += partSize;
+  private async writeGroup(text: string, points: number): Promise<void> {
+    const size = Buffer.byteLength(text) + 1;
     // Appends are one at a time, so the buffer of the previous one is free again.
     if (this.writeBuffer.length < size)
       this.writeBuffer = Buffer.allocUnsafe(Math.max(size, this.writeBuffer.length * 2));
-    let filled = 0;
-    for (const part of parts) {
-      filled += this.writeBuffer.write(part.text, filled);
-      this.writeBuffer[filled++] = NEWLINE;
-    }
+    this.writeBuffer.write(text, 0);
+    this.writeBuffer[size - 1] = NEWLINE;
     const data = this.writeBuffer.subarray(0, size);
     await this.makeRoom(data.length);
     let segment = this.segments.at(-1) as Segment;
@@ -500,10 +520,11 @@ export class Spool extends EventEmitter<SpoolEvents> {
     }
     const handle = this.appendHandle as fsp.FileHandle;
     try {
+      // A write into the page cache, synchronous: a few kilobytes take microseconds, while a round trip
+      // through the thread pool costs ten times that in CPU (a worker woken, the loop woken back). The
+      // disk's latency is the fdatasync's, which stays in the thread pool.
       let written = 0;
-      while (written < data.length) {
-        written += (await handle.write(data, written, data.length - written)).bytesWritten;
-      }
+      while (written < data.length) written += writeSync(handle.fd, data, written, data.length - written);
     } catch (error) {
       // Cut a partial append so that the next one starts on a line boundary.
       await handle.truncate(segment.bytes).catch((truncateError: Error) => {
@@ -515,18 +536,8 @@ export class Spool extends EventEmitter<SpoolEvents> {
         cause: error,
       });
     }
-    let offset = segment.bytes;
-    parts.forEach((part, i) => {
-      this.tail.push({
-        text: part.text,
-        points: part.points,
-        segment: segment.seq,
-        start: offset,
-        end: offset + sizes[i],
-      });
-      offset += sizes[i];
-    });
-    this.tailBytes += data.length;
+    this.tail.push({ text, points, segment: segment.seq, start: segment.bytes, end: segment.bytes + size });
+    this.tailBytes += size;
     let forget = 0;
     let excess = this.tailBytes - this.options.tailMaxBytes;
     while (excess > 0 && forget < this.tail.length) {
@@ -542,12 +553,45 @@ export class Spool extends EventEmitter<SpoolEvents> {
     this.pendingPoints += points;
     this.addMark(segment.seq, segment.bytes, this.clock.now());
     this.emit('appended');
-    try {
-      // fdatasync: the data and the file size, which is all a reader needs after a crash.
-      await handle.datasync();
-    } catch (error) {
-      throw new Error(`spool: cannot sync ${segment.file}: ${(error as Error).message}`, { cause: error });
+    this.unsynced = true;
+    this.syncing ??= this.syncPaced();
+  }
+
+  /** fdatasyncs the append segment while writes leave it unsynced, at most once per `fsyncIntervalMs`. */
+  private async syncPaced(): Promise<void> {
+    while (this.unsynced && this.appendHandle) {
+      const interval = this.options.fsyncIntervalMs ?? this.options.syncIntervalMs ?? 0;
+      const wait = this.lastSyncAt + interval - performance.now();
+      if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+      await this.syncNow();
     }
+    this.syncing = undefined;
+  }
+
+  /**
+   * fdatasync: the data and the file size, which is all a reader needs after a crash. A failure is
+   * logged: the appends it covered were acknowledged already, and a power cut may lose them.
+   */
+  private async syncNow(): Promise<void> {
+    const handle = this.appendHandle;
+    if (!handle || !this.unsynced) return;
+    this.unsynced = false;
+    this.lastSyncAt = performance.now();
+    const file = this.segments.at(-1)?.file;
+    try {
+      await handle.datasync();
+      this.syncs++;
+    } catch (error) {
+      this.logger.error(
+        `spool: cannot sync ${file}: ${(error as Error).message}; its last appends may be lost at a power cut`,
+      );
+    }
+  }
+
+  /** Waits for the sync in progress, then syncs what was written since: before the segment is closed. */
+  private async syncAppendSegment(): Promise<void> {
+    await this.syncing;
+    await this.syncNow();
   }
 
   /** Deletes the oldest segments until `incoming` bytes fit in the bound. */
@@ -576,6 +620,7 @@ export class Spool extends EventEmitter<SpoolEvents> {
   }
 
   private async startSegment(seq: number): Promise<Segment> {
+    await this.syncAppendSegment();
     const previous = this.appendHandle;
     this.appendHandle = undefined;
     await previous?.close();

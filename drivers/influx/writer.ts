@@ -79,12 +79,13 @@ class WriterStoppedError extends Error {
 const QUARANTINE_FILE = 'quarantine.lp';
 
 /**
- * Telemetry to InfluxDB, durable: `write()` resolves once the lines are in the on-disk spool; a sender
- * reads the spool in order and writes batches through one WriteApi, moving the spool's cursor only after
- * InfluxDB acknowledged them. Failures (down, timeout, 5xx, 429, 401/403/404) are retried with backoff on
- * the same batch; batches InfluxDB refuses (400, 413, 422) have their refused lines moved to a quarantine
- * file, and the rest goes on. Nothing acknowledged to a caller is lost, except what the spool bound drops,
- * which is counted and reported.
+ * Telemetry to InfluxDB, durable: `write()` resolves once the lines are in the spool's file, which is synced
+ * at most `syncIntervalMs` later (spool.ts says what a crash and a power cut can lose); a sender reads the
+ * spool in order and writes batches through one WriteApi, moving the spool's cursor only after InfluxDB
+ * acknowledged them. Failures (down, timeout, 5xx, 429, 401/403/404) are retried with backoff on the same
+ * batch; batches InfluxDB refuses (400, 413, 422) have their refused lines moved to a quarantine file, and
+ * the rest goes on. Nothing acknowledged to a caller is lost, except what the spool bound drops, which is
+ * counted and reported, and what a power cut catches before its sync.
  *
  * The client's own retry buffer is off (`maxRetries: 0`): it drops batches on 4xx, drops its oldest lines
  * when full, and abandons pending retries on close (influxdb-client-js WriteApiImpl.ts, RetryBuffer.ts).
@@ -142,7 +143,10 @@ export class InfluxWriter extends EventEmitter<InfluxWriterEvents> {
         maxBytes: options.spoolMaxBytes,
         segmentBytes: options.segmentBytes,
         cursorSaveIntervalMs: options.cursorSaveIntervalMs,
-        syncIntervalMs: options.syncIntervalMs,
+        // Appends are written as they come (those of one turn of the event loop together) and
+        // acknowledged once in the file; only the fdatasyncs are paced.
+        syncIntervalMs: 0,
+        fsyncIntervalMs: options.syncIntervalMs,
         tailMaxBytes: options.tailMaxBytes,
       },
       this.clock,
@@ -197,7 +201,7 @@ export class InfluxWriter extends EventEmitter<InfluxWriterEvents> {
   }
 
   /**
-   * Appends points (line protocol, one per line, no newline) to the spool; resolves once they are on disk.
+   * Appends points (line protocol, one per line, no newline) to the spool; resolves once they are in its file.
    * Rejects, writing nothing, when a line is empty or holds a newline, or when the writer is not running.
    */
   write(lines: readonly string[]): Promise<void> {

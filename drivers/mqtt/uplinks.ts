@@ -87,10 +87,13 @@ export function compileTopicPattern(pattern: string): TopicPattern {
       captures.push(name);
     }
     filter.push(names.length > 0 ? '+' : segment);
+    // A capture of a whole segment matches greedily, which needs no backtracking; one of part of a segment
+    // (`{app}@{tenant}`) lazily, so that the literal after it splits the segment at its first occurrence.
+    const quantifier = names.length === 1 && segment === `{${names[0]}}` ? '+' : '+?';
     regex.push(
       segment
         .split(CAPTURE)
-        .map((part, j) => (j % 2 === 1 ? `(?<${part}>[^/]+?)` : escapeRegExp(part)))
+        .map((part, j) => (j % 2 === 1 ? `(?<${part}>[^/]${quantifier})` : escapeRegExp(part)))
         .join(''),
     );
   });

@@ -120,6 +120,35 @@ test('appends within the sync interval of a group join the next one; a lone appe
   expect(await drain(spool, 1000)).toEqual(lines(0, 4));
 });
 
+test('an append is acknowledged once its lines are in the segment file; fdatasync follows on its own, and close syncs the rest', async () => {
+  const spool = newSpool({ syncIntervalMs: 30 });
+  await spool.open();
+  await spool.append(lines(0, 3));
+  // In the file (the page cache: what a crash of the process leaves), the sync not yet done.
+  expect(spool.stats().syncs).toBe(0);
+  const [file] = await segmentFiles();
+  expect(await fsp.readFile(path.join(dir, file), 'utf8')).toBe(lines(0, 3).join('\n') + '\n');
+  for (let waited = 0; spool.stats().syncs === 0 && waited < 5000; waited += 5) {
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+  expect(spool.stats().syncs).toBe(1);
+  await spool.append(lines(3, 2));
+  expect(spool.stats().syncs).toBe(1);
+  await spool.close();
+  expect(spool.stats().syncs).toBe(2);
+});
+
+test('a segment is synced before the next one is started', async () => {
+  // Each append of two lines (~50 bytes) fills a segment of 60 bytes: every append after the first starts one.
+  // With no pacing, syncs of appends that follow each other closely merge; those of a rotation cannot.
+  const spool = newSpool({ segmentBytes: 60, syncIntervalMs: 0 });
+  await spool.open();
+  for (let k = 0; k < 4; k++) await spool.append(lines(k * 2, 2));
+  expect(await segmentFiles()).toHaveLength(4);
+  expect(spool.stats().syncs).toBeGreaterThanOrEqual(3);
+  expect(await drain(spool, 1000)).toEqual(lines(0, 8));
+});
+
 test('after a reopen, reading resumes at the persisted cursor; consumed segments are deleted', async () => {
   const spool = newSpool({ segmentBytes: 200 });
   await spool.open();
