@@ -127,8 +127,9 @@ async function fetchMap() {
 }
 
 /**
- * The looks' discs, drawn once at the screen's pixel ratio and kept as pixels (RGBA bytes, and the same
- * as 32-bit words for whole-pixel copies) to be stamped at each luminaire.
+ * The looks' discs, drawn once at the screen's pixel ratio and kept as the pixels to stamp: the opaque
+ * ones (copied whole, as 32-bit words) and the edge ones (laid over what is beneath), each with its
+ * column and row in the sprite.
  */
 function drawSprites(ratio, ring) {
   const size = Math.ceil(2 * (RADIUS + RING / 2) * ratio) + 2;
@@ -147,35 +148,56 @@ function drawSprites(ratio, ring) {
       g.strokeStyle = ringed ? ring : FILL[state];
       g.stroke();
       const bytes = g.getImageData(0, 0, size, size).data;
-      sprites[lookOf(state, ringed)] = { bytes, words: new Uint32Array(bytes.buffer) };
+      const all = new Uint32Array(bytes.buffer);
+      const pixels = (opaque) => {
+        const at = [];
+        for (let p = 0; p < size * size; p++)
+          if (opaque ? bytes[p * 4 + 3] === 255 : bytes[p * 4 + 3] > 0 && bytes[p * 4 + 3] < 255) at.push(p);
+        return {
+          col: Int32Array.from(at, (p) => p % size),
+          row: Int32Array.from(at, (p) => Math.floor(p / size)),
+          words: Uint32Array.from(at, (p) => all[p]),
+          rgba: Uint8ClampedArray.from(at.flatMap((p) => [...bytes.subarray(p * 4, p * 4 + 4)])),
+        };
+      };
+      sprites[lookOf(state, ringed)] = { opaque: pixels(true), edge: pixels(false) };
     }
   return { sprites, size, ratio };
 }
 
 /**
  * Stamps a sprite with its top-left corner at (x0, y0) of an image, clipped to it: opaque pixels copied
- * whole, edges laid over what is beneath (source-over, in the straight alpha of ImageData).
+ * whole, edges laid over what is beneath (source-over, in the straight alpha of ImageData; on an opaque
+ * ground, which is most of them where discs overlap, in integers).
  */
 function stamp(image, words, sprite, size, x0, y0) {
   const { width, height, data } = image;
-  const { bytes, words: source } = sprite;
-  const c0 = Math.max(0, -x0);
-  const c1 = Math.min(size, width - x0);
-  for (let r = Math.max(0, -y0), r1 = Math.min(size, height - y0); r < r1; r++) {
-    let s = r * size + c0;
-    let d = (y0 + r) * width + x0 + c0;
-    for (let c = c0; c < c1; c++, s++, d++) {
-      const alpha = bytes[s * 4 + 3];
-      if (alpha === 0) continue;
-      const beneath = data[d * 4 + 3];
-      if (alpha === 255 || beneath === 0) {
-        words[d] = source[s];
-        continue;
-      }
+  const inside = x0 >= 0 && y0 >= 0 && x0 + size <= width && y0 + size <= height;
+  const { opaque, edge } = sprite;
+  for (let j = 0; j < opaque.words.length; j++) {
+    const x = x0 + opaque.col[j];
+    const y = y0 + opaque.row[j];
+    if (inside || (x >= 0 && x < width && y >= 0 && y < height)) words[y * width + x] = opaque.words[j];
+  }
+  const rgba = edge.rgba;
+  for (let j = 0; j < edge.words.length; j++) {
+    const x = x0 + edge.col[j];
+    const y = y0 + edge.row[j];
+    if (!inside && !(x >= 0 && x < width && y >= 0 && y < height)) continue;
+    const d = y * width + x;
+    const beneath = data[d * 4 + 3];
+    const alpha = rgba[j * 4 + 3];
+    if (beneath === 0) {
+      words[d] = edge.words[j];
+    } else if (beneath === 255) {
+      const kept = 255 - alpha;
+      for (let k = 0; k < 3; k++)
+        data[d * 4 + k] = ((rgba[j * 4 + k] * alpha + data[d * 4 + k] * kept + 127) / 255) | 0;
+    } else {
       const a = alpha / 255;
       const kept = (beneath / 255) * (1 - a);
       const out = a + kept;
-      for (let k = 0; k < 3; k++) data[d * 4 + k] = (bytes[s * 4 + k] * a + data[d * 4 + k] * kept) / out;
+      for (let k = 0; k < 3; k++) data[d * 4 + k] = (rgba[j * 4 + k] * a + data[d * 4 + k] * kept) / out;
       data[d * 4 + 3] = out * 255;
     }
   }
