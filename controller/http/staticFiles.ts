@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { ApiError } from './errors';
+import { sendMaybeCompressed } from './mapSupport';
 
 const CONTENT_TYPES: Record<string, string> = {
   '.html': 'text/html; charset=utf-8',
@@ -35,8 +36,9 @@ export function registerStaticFiles(app: FastifyInstance, dir: string): void {
     async (request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> => {
       const file = await send(name(request.params as { file?: string }));
       // Kept, but revalidated on every load: the names carry no content hash, so a console cached
-      // for longer could outlive an upgrade of the API it talks to. The files are small.
-      return reply.type(file.type).header('cache-control', 'no-cache').send(file.body);
+      // for longer could outlive an upgrade of the API it talks to. Gzipped, they weigh a third.
+      void reply.header('cache-control', 'no-cache');
+      return sendMaybeCompressed(request, reply, file.type, file.body);
     };
   const hidden = { schema: { hide: true } };
   app.get(
