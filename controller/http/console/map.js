@@ -110,8 +110,12 @@ class MapData {
     return isUnconfirmed(this.level[i], this.inEffect[i]);
   }
 
+  /** Whether the luminaire now looks otherwise (30 % → 40 % is dimmed either way). */
   restyle(i) {
-    this.look[i] = lookOf(this.stateOf(i), this.unconfirmed(i));
+    const look = lookOf(this.stateOf(i), this.unconfirmed(i));
+    const changed = look !== this.look[i];
+    this.look[i] = look;
+    return changed;
   }
 }
 
@@ -448,6 +452,7 @@ class LightMap {
   /** The event stream's levels: the luminaires of this map that changed, repainted at the next frame. */
   update(levels) {
     const d = this.data;
+    let changed = false;
     for (const change of levels) {
       const i = this.index.get(change.id);
       if (i === undefined) continue;
@@ -455,9 +460,9 @@ class LightMap {
       d.slot[i] = change.slot ? d.slots.indexOf(change.slot) : -1;
       d.inEffect[i] = change.inEffect ?? NaN;
       if (!d.unconfirmed(i)) d.dispatchFailed[i] = 0;
-      d.restyle(i);
+      changed = d.restyle(i) || changed;
     }
-    this.points.requestPaint();
+    if (changed) this.points.requestPaint();
   }
 
   /** Luminaires a command's progress reports as not confirmed after their retries. */
@@ -467,9 +472,8 @@ class LightMap {
         const i = this.index.get(id);
         if (i === undefined) continue;
         this.data.dispatchFailed[i] = 1;
-        this.data.restyle(i);
+        if (this.data.restyle(i)) this.points.requestPaint();
       }
-    this.points.requestPaint();
   }
 
   /** The luminaire nearest a tap, within TAP_PX. */
