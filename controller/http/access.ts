@@ -92,6 +92,7 @@ export const ENDPOINTS = {
   'GET /api/zones/:id': { access: 'lighting:read' },
   'GET /api/luminaires/:id': { access: 'lighting:read' },
   'GET /api/map': { access: 'lighting:read' },
+  'GET /api/map/levels': { access: 'lighting:read' },
   'GET /api/relights': { access: 'lighting:read' },
   'GET /api/overrides': { access: 'lighting:read' },
   'GET /api/commands/:id/progress': { access: 'lighting:read' },

@@ -1,14 +1,19 @@
+import { createHash } from 'node:crypto';
+import { gzipSync } from 'node:zlib';
 import type { Config } from '../../config/schema';
-import type { LightingService } from '../lighting/runtime/lightingService';
+import type { LightingService, LuminaireLevelStatus } from '../lighting/runtime/lightingService';
 import type { SlotName } from '../lighting/slots';
 import { coversAny, type Actor } from '../scope';
 
 /**
- * What the console's map draws: luminaires at their configured positions with their live level, zones,
- * buildings and sensors, within the reader's communes. Positions come from the configuration only, so
- * the map needs no tile server. Luminaires travel as columns (one array per field), their positions as
- * integer millionths of a degree (≈ 0.1 m) each given as the difference from the previous one: along a
- * street that is a few digits, so 10,000 luminaires weigh tens of kilobytes, not hundreds.
+ * What the console's map draws, in two answers. The layout (`GET /api/map`: luminaires at their
+ * configured positions, zones, buildings, sensors) changes only with the configuration, so it is built
+ * once per scope, kept gzipped and revalidated by the browser with its ETag. The levels
+ * (`GET /api/map/levels`) are live, and listed in the layout's order under the same `version`.
+ * Positions come from the configuration only, so the map needs no tile server. Luminaires travel as
+ * columns (one array per field), their positions as integer millionths of a degree (≈ 0.1 m) each given
+ * as the difference from the previous one: along a street that is a few digits, so 10,000 luminaires
+ * weigh tens of kilobytes, not hundreds.
  */
 
 export const MAP_SLOTS: readonly SlotName[] = ['emergency', 'override', 'presence', 'schedule'];
@@ -23,6 +28,8 @@ export interface MapPlace {
 }
 
 export interface MapView {
+  /** Identifies this layout; the levels of the same luminaires, in the same order, carry the same. */
+  version: string;
   tiles: { url: string; attribution: string; maxZoom: number } | null;
   zones: MapPlace[];
   buildings: (MapPlace & { kind: string })[];
@@ -34,18 +41,31 @@ export interface MapView {
     /** Millionths of a degree, each the difference from the previous luminaire's (the first from 0). */
     lat: number[];
     lon: number[];
-    /** Decided level, null where nothing is decided (the device's fail-safe applies). */
-    level: (number | null)[];
-    /** Index into `slots` of the deciding slot, -1 where none. */
-    slot: number[];
-    slots: readonly SlotName[];
-    /** Level the device reads back, null before its first read-back. */
-    inEffect: (number | null)[];
-    /** Indices of luminaires whose device reports a failure (lamp, gear, relay, communication). */
-    failed: number[];
     /** Luminaires of these zones with no position in the configuration. */
     unplaced: number;
   };
+}
+
+/** The live state of the layout's luminaires, one entry per luminaire in the layout's order. */
+export interface MapLevelsView {
+  version: string;
+  /** Decided level, null where nothing is decided (the device's fail-safe applies). */
+  level: (number | null)[];
+  /** Index into `slots` of the deciding slot, -1 where none. */
+  slot: number[];
+  slots: readonly SlotName[];
+  /** Level the device reads back, null before its first read-back. */
+  inEffect: (number | null)[];
+  /** Indices of luminaires whose device reports a failure (lamp, gear, relay, communication). */
+  failed: number[];
+}
+
+/** A layout ready to send: its JSON, gzipped once, and its ETag. */
+export interface EncodedMapLayout {
+  view: MapView;
+  json: string;
+  gzipped: Buffer;
+  etag: string;
 }
 
 /** Integer millionths of a degree, each the difference from the previous value. */
@@ -66,6 +86,8 @@ export class MapLayout {
   private readonly buildings: (MapPlace & { kind: string })[];
   private readonly sensors: (MapPlace & { model: string })[];
   private readonly tiles: MapView['tiles'];
+  /** Layouts by scope: the configuration, hence every layout, is fixed for the service's life. */
+  private readonly encoded = new Map<string, EncodedMapLayout>();
 
   constructor(
     config: Pick<Config, 'zones' | 'buildings' | 'sensors'> & { http: Pick<Config['http'], 'map_tiles'> },
@@ -87,46 +109,48 @@ export class MapLayout {
     this.tiles = tiles ? { url: tiles.url, attribution: tiles.attribution, maxZoom: tiles.max_zoom } : null;
   }
 
-  /** The map within the actor's communes; buildings and sensors only for roles that may read them. */
-  view(actor: Actor, lighting: LightingService, withSites: boolean): MapView {
-    const zones: MapPlace[] = [];
-    const lat: number[] = [];
-    const lon: number[] = [];
-    const luminaires: MapView['luminaires'] = {
-      ids: [],
-      zone: [],
-      lat: [],
-      lon: [],
+  /** The layout within the actor's communes; buildings and sensors only for roles that may read them. */
+  layout(actor: Actor, lighting: LightingService, withSites: boolean): EncodedMapLayout {
+    const key = `${withSites ? 'sites' : 'lights'}:${[...actor.communes].sort().join(',')}`;
+    let encoded = this.encoded.get(key);
+    if (!encoded) {
+      encoded = this.encode(this.build(actor, lighting, withSites));
+      this.encoded.set(key, encoded);
+    }
+    return encoded;
+  }
+
+  /** The live levels of the layout's luminaires, in its order. */
+  levels(actor: Actor, lighting: LightingService, withSites: boolean): MapLevelsView {
+    const levels: MapLevelsView = {
+      version: this.layout(actor, lighting, withSites).view.version,
       level: [],
       slot: [],
       slots: MAP_SLOTS,
       inEffect: [],
       failed: [],
-      unplaced: 0,
     };
-    for (const zone of lighting.zones(actor)) {
-      const centre = this.zoneCentres.get(zone.id);
-      if (!centre) {
-        luminaires.unplaced += zone.luminaires;
-        continue;
-      }
-      const index = zones.push({ id: zone.id, commune: zone.commune, name: zone.name, ...centre }) - 1;
-      for (const state of lighting.zone(zone.id, actor).luminaireStates) {
-        const position = this.positions.get(state.id);
-        if (!position) {
-          luminaires.unplaced++;
-          continue;
-        }
-        if (state.lampStatus) luminaires.failed.push(luminaires.ids.length);
-        luminaires.ids.push(state.id);
-        luminaires.zone.push(index);
-        lat.push(position.lat);
-        lon.push(position.lon);
-        luminaires.level.push(state.level ?? null);
-        luminaires.slot.push(state.slot ? MAP_SLOTS.indexOf(state.slot) : -1);
-        luminaires.inEffect.push(state.inEffect?.level ?? null);
-      }
-    }
+    this.eachPlaced(actor, lighting, undefined, (state) => {
+      if (state.lampStatus) levels.failed.push(levels.level.length);
+      levels.level.push(state.level);
+      levels.slot.push(state.slot ? MAP_SLOTS.indexOf(state.slot) : -1);
+      levels.inEffect.push(state.inEffect);
+    });
+    return levels;
+  }
+
+  private build(actor: Actor, lighting: LightingService, withSites: boolean): Omit<MapView, 'version'> {
+    const lat: number[] = [];
+    const lon: number[] = [];
+    const zones: MapPlace[] = [];
+    const luminaires: MapView['luminaires'] = { ids: [], zone: [], lat: [], lon: [], unplaced: 0 };
+    const onZone = (zone: MapPlace): number => zones.push(zone);
+    luminaires.unplaced = this.eachPlaced(actor, lighting, onZone, (state, position) => {
+      luminaires.ids.push(state.id);
+      luminaires.zone.push(zones.length - 1);
+      lat.push(position.lat);
+      lon.push(position.lon);
+    });
     luminaires.lat = deltaMicrodegrees(lat);
     luminaires.lon = deltaMicrodegrees(lon);
     const inScope = (place: MapPlace): boolean => coversAny(actor.communes, [place.commune]);
@@ -137,6 +161,41 @@ export class MapLayout {
       sensors: withSites ? this.sensors.filter(inScope) : [],
       luminaires,
     };
+  }
+
+  /**
+   * Every luminaire of the actor's zones that has a position, zone by zone in the lighting service's
+   * order: the one walk both answers take, so the levels line up with the layout. Returns how many
+   * luminaires have no position (or belong to a zone with none).
+   */
+  private eachPlaced(
+    actor: Actor,
+    lighting: LightingService,
+    onZone: ((zone: MapPlace) => void) | undefined,
+    onLuminaire: (state: LuminaireLevelStatus, position: { lat: number; lon: number }) => void,
+  ): number {
+    let unplaced = 0;
+    for (const zone of lighting.zones(actor)) {
+      const centre = this.zoneCentres.get(zone.id);
+      if (!centre) {
+        unplaced += zone.luminaires;
+        continue;
+      }
+      onZone?.({ id: zone.id, commune: zone.commune, name: zone.name, ...centre });
+      for (const state of lighting.zoneLevels(zone.id, actor)) {
+        const position = this.positions.get(state.id);
+        if (position) onLuminaire(state, position);
+        else unplaced++;
+      }
+    }
+    return unplaced;
+  }
+
+  private encode(layout: Omit<MapView, 'version'>): EncodedMapLayout {
+    const version = createHash('sha256').update(JSON.stringify(layout)).digest('base64url').slice(0, 16);
+    const view: MapView = { version, ...layout };
+    const json = JSON.stringify(view);
+    return { view, json, gzipped: gzipSync(json), etag: `"${version}"` };
   }
 }
 

@@ -1,7 +1,9 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
+import { gzipSync } from 'node:zlib';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { ApiError } from './errors';
+import { sendMaybeCompressed } from './mapSupport';
 
 const CONTENT_TYPES: Record<string, string> = {
   '.html': 'text/html; charset=utf-8',
@@ -20,6 +22,17 @@ const FILE_NAME = /^[a-z][a-z0-9-]*\.(html|js|css|svg|png)$/;
  * whose content-disposition dependency is ESM-only and does not load under jest's CommonJS runtime.
  */
 export function registerStaticFiles(app: FastifyInstance, dir: string): void {
+  // Each file gzipped once while its content stays the same (read again at each request, so an edited
+  // file is served at once): a page load asks for a score of them.
+  const gzipped = new Map<string, { plain: Buffer; gzipped: Buffer }>();
+  const gzippedOf = (name: string, plain: Buffer): Buffer => {
+    let known = gzipped.get(name);
+    if (!known?.plain.equals(plain)) {
+      known = { plain, gzipped: gzipSync(plain) };
+      gzipped.set(name, known);
+    }
+    return known.gzipped;
+  };
   const send = async (name: string): Promise<{ type: string; body: Buffer }> => {
     if (!FILE_NAME.test(name)) throw new ApiError(404, 'not-found', `no file '${name}'`);
     try {
@@ -33,10 +46,12 @@ export function registerStaticFiles(app: FastifyInstance, dir: string): void {
   const serve =
     (name: (params: { file?: string }) => string) =>
     async (request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> => {
-      const file = await send(name(request.params as { file?: string }));
+      const fileName = name(request.params as { file?: string });
+      const file = await send(fileName);
       // Kept, but revalidated on every load: the names carry no content hash, so a console cached
-      // for longer could outlive an upgrade of the API it talks to. The files are small.
-      return reply.type(file.type).header('cache-control', 'no-cache').send(file.body);
+      // for longer could outlive an upgrade of the API it talks to. Gzipped, they weigh a third.
+      void reply.header('cache-control', 'no-cache');
+      return sendMaybeCompressed(request, reply, file.type, file.body, gzippedOf(fileName, file.body));
     };
   const hidden = { schema: { hide: true } };
   app.get(

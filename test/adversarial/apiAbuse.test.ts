@@ -393,6 +393,7 @@ const LISTS = [
   '/api/communes',
   '/api/usage',
   '/api/map',
+  '/api/map/levels',
   '/api/users',
 ];
 

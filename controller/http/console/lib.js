@@ -34,9 +34,10 @@ export class ApiError extends Error {
 
 /**
  * JSON over the API with the session's bearer token, or else its cookie and CSRF token; throws
- * ApiError on anything but 2xx (status 0 when the service cannot be reached).
+ * ApiError on anything but 2xx (status 0 when the service cannot be reached). Nothing is kept by the
+ * browser unless `cache` says so ('no-cache': kept, and revalidated by its ETag at each use).
  */
-export async function api(method, path, body, token = session.token) {
+export async function api(method, path, body, token = session.token, cache = 'no-store') {
   const headers = { 'x-nocturne-client': 'console' };
   if (token) headers.authorization = `Bearer ${token}`;
   else if (session.csrf && method !== 'GET') headers['x-csrf-token'] = session.csrf;
@@ -47,7 +48,7 @@ export async function api(method, path, body, token = session.token) {
       method,
       headers,
       body: body === undefined ? undefined : JSON.stringify(body),
-      cache: 'no-store',
+      cache,
       credentials: 'same-origin',
     });
   } catch {

@@ -1,6 +1,7 @@
 // The map: luminaires at their configured positions, coloured by level and state, with zones, buildings
-// and sensors, live through the event stream. Drawn from the configuration with Leaflet's canvas
-// renderer, so it works with no tile server; a commune's tile server shows beneath when configured.
+// and sensors, live through the event stream. Drawn from the configuration with Leaflet, so it works with
+// no tile server; a commune's tile server shows beneath when configured. The luminaires are one canvas
+// layer of our own (10,000 Leaflet markers took seconds to build and a redraw each per change).
 import { api, errorBox, formatNumber, h, replace } from './lib.js';
 import { t } from './i18n.js';
 
@@ -36,61 +37,358 @@ export function loadLeaflet() {
   return leaflet;
 }
 
-/** The state a luminaire is drawn in: a failure first, then who decides, then its level. */
-export function stateOf(level, slot, failed) {
+/** The state a luminaire is drawn in: a failure first, then who decides, then its level (NaN: none). */
+function stateOf(level, slot, failed) {
   if (failed) return 'failed';
   if (slot === 'emergency') return 'relit';
   if (slot === 'presence') return 'presence';
-  if (level === null || level === undefined || level <= 0) return 'off';
+  if (!(level > 0)) return 'off';
   return level >= 100 ? 'full' : 'dimmed';
 }
 
 /** Nothing decided (the device's fail-safe), or the device does not read back the decided level. */
-export function isUnconfirmed(level, inEffect) {
-  return level === null || inEffect === null || Math.abs(level - inEffect) > 0.5;
+function isUnconfirmed(level, inEffect) {
+  return !(Math.abs(level - inEffect) <= 0.5);
 }
 
-/** GET /api/map with its positions undone from differences of millionths of a degree. */
-async function fetchMap() {
-  const view = await api('GET', '/api/map');
-  const l = view.luminaires;
-  const n = l.ids.length;
-  const lat = new Float64Array(n);
-  const lon = new Float64Array(n);
-  let a = 0;
-  let b = 0;
-  for (let i = 0; i < n; i++) {
-    a += l.lat[i];
-    b += l.lon[i];
-    lat[i] = a / 1e6;
-    lon[i] = b / 1e6;
+/** A luminaire's disc, in CSS pixels: its radius, and the width of its ring. */
+const RADIUS = 5;
+const RING = 2;
+/** The looks a luminaire is drawn with: each state, ringed (unconfirmed) or not. */
+const STATES = Object.keys(FILL);
+const lookOf = (state, unconfirmed) => STATES.indexOf(state) * 2 + (unconfirmed ? 1 : 0);
+/** The tap grid's cells, in CSS pixels. */
+const CELL_PX = 64;
+
+/**
+ * The map's luminaires as columns (typed arrays, index i in the layout's order): the layout of
+ * GET /api/map, kept by the browser and revalidated by its ETag, and the live levels of
+ * GET /api/map/levels. A level or a reading absent is NaN.
+ */
+class MapData {
+  constructor(layout, levels) {
+    const l = layout.luminaires;
+    const n = l.ids.length;
+    this.tiles = layout.tiles;
+    this.zones = layout.zones;
+    this.buildings = layout.buildings;
+    this.sensors = layout.sensors;
+    this.unplaced = l.unplaced;
+    this.ids = l.ids;
+    this.zone = Int32Array.from(l.zone);
+    // Positions undone from differences of millionths of a degree.
+    this.lat = new Float64Array(n);
+    this.lon = new Float64Array(n);
+    let a = 0;
+    let b = 0;
+    for (let i = 0; i < n; i++) {
+      a += l.lat[i];
+      b += l.lon[i];
+      this.lat[i] = a / 1e6;
+      this.lon[i] = b / 1e6;
+    }
+    this.slots = levels.slots;
+    this.level = Float64Array.from(levels.level, (v) => v ?? NaN);
+    this.inEffect = Float64Array.from(levels.inEffect, (v) => v ?? NaN);
+    this.slot = Int8Array.from(levels.slot);
+    this.reportedFailed = new Uint8Array(n);
+    for (const i of levels.failed) this.reportedFailed[i] = 1;
+    this.dispatchFailed = new Uint8Array(n);
+    this.look = new Uint8Array(n);
+    for (let i = 0; i < n; i++) this.restyle(i);
   }
-  const failed = new Uint8Array(n);
-  for (const i of l.failed) failed[i] = 1;
-  return {
-    ...view,
-    luminaires: { ...l, lat, lon, reportedFailed: failed, dispatchFailed: new Uint8Array(n) },
-  };
+
+  levelOf(i) {
+    return Number.isNaN(this.level[i]) ? null : this.level[i];
+  }
+
+  stateOf(i) {
+    return stateOf(this.level[i], this.slots[this.slot[i]], this.reportedFailed[i] || this.dispatchFailed[i]);
+  }
+
+  unconfirmed(i) {
+    return isUnconfirmed(this.level[i], this.inEffect[i]);
+  }
+
+  /** Whether the luminaire now looks otherwise (30 % → 40 % is dimmed either way). */
+  restyle(i) {
+    const look = lookOf(this.stateOf(i), this.unconfirmed(i));
+    const changed = look !== this.look[i];
+    this.look[i] = look;
+    return changed;
+  }
+}
+
+/** GET /api/map and GET /api/map/levels, asked together. */
+async function fetchMap() {
+  const [layout, levels] = await Promise.all([
+    api('GET', '/api/map', undefined, undefined, 'no-cache'),
+    api('GET', '/api/map/levels'),
+  ]);
+  // Another version: the service restarted with another configuration between the two answers.
+  if (layout.version !== levels.version) throw new Error(t('map.changed'));
+  return new MapData(layout, levels);
 }
 
 /**
- * One Leaflet map of the luminaires (canvas circles, not interactive one by one: a single click handler
- * finds the nearest, which keeps 10,000 of them cheap), the zones as lines along their luminaires,
- * buildings and sensors.
+ * The looks' discs, drawn once at the screen's pixel ratio and kept as the pixels to stamp: the opaque
+ * ones (copied whole, as 32-bit words) and the edge ones (laid over what is beneath), each with its
+ * column and row in the sprite.
+ */
+function drawSprites(ratio, ring) {
+  const size = Math.ceil(2 * (RADIUS + RING / 2) * ratio) + 2;
+  const canvas = document.createElement('canvas');
+  canvas.width = canvas.height = size;
+  const g = canvas.getContext('2d', { willReadFrequently: true });
+  const sprites = [];
+  for (const state of STATES)
+    for (const ringed of [false, true]) {
+      g.clearRect(0, 0, size, size);
+      g.beginPath();
+      g.arc(size / 2, size / 2, RADIUS * ratio, 0, 2 * Math.PI);
+      g.fillStyle = FILL[state];
+      g.fill();
+      g.lineWidth = RING * ratio;
+      g.strokeStyle = ringed ? ring : FILL[state];
+      g.stroke();
+      const bytes = g.getImageData(0, 0, size, size).data;
+      const all = new Uint32Array(bytes.buffer);
+      const pixels = (opaque) => {
+        const at = [];
+        for (let p = 0; p < size * size; p++)
+          if (opaque ? bytes[p * 4 + 3] === 255 : bytes[p * 4 + 3] > 0 && bytes[p * 4 + 3] < 255) at.push(p);
+        return {
+          col: Int32Array.from(at, (p) => p % size),
+          row: Int32Array.from(at, (p) => Math.floor(p / size)),
+          words: Uint32Array.from(at, (p) => all[p]),
+          rgba: Uint8ClampedArray.from(at.flatMap((p) => [...bytes.subarray(p * 4, p * 4 + 4)])),
+        };
+      };
+      sprites[lookOf(state, ringed)] = { opaque: pixels(true), edge: pixels(false) };
+    }
+  return { sprites, size, ratio };
+}
+
+/**
+ * Stamps a sprite with its top-left corner at (x0, y0) of an image, clipped to it: opaque pixels copied
+ * whole, edges laid over what is beneath (source-over, in the straight alpha of ImageData; on an opaque
+ * ground, which is most of them where discs overlap, in integers).
+ */
+function stamp(image, words, sprite, size, x0, y0) {
+  const { width, height, data } = image;
+  const inside = x0 >= 0 && y0 >= 0 && x0 + size <= width && y0 + size <= height;
+  const { opaque, edge } = sprite;
+  for (let j = 0; j < opaque.words.length; j++) {
+    const x = x0 + opaque.col[j];
+    const y = y0 + opaque.row[j];
+    if (inside || (x >= 0 && x < width && y >= 0 && y < height)) words[y * width + x] = opaque.words[j];
+  }
+  const rgba = edge.rgba;
+  for (let j = 0; j < edge.words.length; j++) {
+    const x = x0 + edge.col[j];
+    const y = y0 + edge.row[j];
+    if (!inside && !(x >= 0 && x < width && y >= 0 && y < height)) continue;
+    const d = y * width + x;
+    const beneath = data[d * 4 + 3];
+    const alpha = rgba[j * 4 + 3];
+    if (beneath === 0) {
+      words[d] = edge.words[j];
+    } else if (beneath === 255) {
+      const kept = 255 - alpha;
+      for (let k = 0; k < 3; k++)
+        data[d * 4 + k] = ((rgba[j * 4 + k] * alpha + data[d * 4 + k] * kept + 127) / 255) | 0;
+    } else {
+      const a = alpha / 255;
+      const kept = (beneath / 255) * (1 - a);
+      const out = a + kept;
+      for (let k = 0; k < 3; k++) data[d * 4 + k] = (rgba[j * 4 + k] * a + data[d * 4 + k] * kept) / out;
+      data[d * 4 + 3] = out * 255;
+    }
+  }
+}
+
+/**
+ * The luminaires as one canvas layer of our own. Positions are projected once into the map's CRS; a
+ * view change is then one multiply-add per luminaire, and a paint stamps each visible luminaire's disc
+ * grouped by look. Level changes only mark the layer: it repaints at most once per animation frame.
+ * Built on L.Renderer (itself an L.Layer) for what Leaflet already does well: the canvas's bounds with
+ * a margin around the view and its transform during zoom animations.
+ */
+function pointLayerClass(L) {
+  return L.Renderer.extend({
+    initialize(data, shown, options) {
+      L.Renderer.prototype.initialize.call(this, options);
+      this._data = data;
+      this._shown = shown;
+      const n = shown.length;
+      this._x = new Float32Array(n); // canvas pixels, from the latest projection
+      this._y = new Float32Array(n);
+      this._order = new Int32Array(n);
+      // Each luminaire's street segment starts at the previous luminaire of its zone (-1: none).
+      this._previous = new Int32Array(n);
+      for (let k = 0; k < n; k++)
+        this._previous[k] = k > 0 && data.zone[shown[k - 1]] === data.zone[shown[k]] ? k - 1 : -1;
+    },
+
+    onAdd(map) {
+      if (!this._mx) {
+        const { projection } = map.options.crs;
+        this._mx = new Float64Array(this._shown.length);
+        this._my = new Float64Array(this._shown.length);
+        this._shown.forEach((i, k) => {
+          const p = projection.project(L.latLng(this._data.lat[i], this._data.lon[i]));
+          this._mx[k] = p.x;
+          this._my[k] = p.y;
+        });
+      }
+      L.Renderer.prototype.onAdd.call(this, map);
+    },
+
+    _initContainer() {
+      this._container = document.createElement('canvas');
+      this._ctx = this._container.getContext('2d');
+    },
+
+    _destroyContainer() {
+      cancelAnimationFrame(this._frame);
+      this._frame = 0;
+      L.DomUtil.remove(this._container);
+    },
+
+    /** After each view change: the canvas resized (which clears it), the positions projected, a paint at once. */
+    _update() {
+      L.Renderer.prototype._update.call(this);
+      const size = this._bounds.getSize();
+      const ratio = window.devicePixelRatio || 1;
+      const canvas = this._container;
+      L.DomUtil.setPosition(canvas, this._bounds.min);
+      canvas.width = Math.round(size.x * ratio);
+      canvas.height = Math.round(size.y * ratio);
+      canvas.style.width = `${size.x}px`;
+      canvas.style.height = `${size.y}px`;
+      if (this._looks?.ratio !== ratio) this._looks = drawSprites(ratio, this.options.ring);
+      this._project();
+      this._paint();
+    },
+
+    _project() {
+      const { crs } = this._map.options;
+      const scale = crs.scale(this._zoom);
+      const zero = crs.transformation.transform(L.point(0, 0), scale);
+      const one = crs.transformation.transform(L.point(1, 1), scale);
+      // Layer pixels are the CRS's pixels less the map's pixel origin; the canvas starts at the bounds' corner.
+      const shift = this._map.getPixelOrigin().add(this._bounds.min);
+      const ax = one.x - zero.x;
+      const ay = one.y - zero.y;
+      const bx = zero.x - shift.x;
+      const by = zero.y - shift.y;
+      for (let k = 0; k < this._x.length; k++) {
+        this._x[k] = ax * this._mx[k] + bx;
+        this._y[k] = ay * this._my[k] + by;
+      }
+      this._grid = undefined;
+    },
+
+    /** Something changed: one paint at the next frame, however many changes come before it. */
+    requestPaint() {
+      if (!this._frame && this._map) this._frame = requestAnimationFrame(() => this._paint());
+    },
+
+    /**
+     * Every visible luminaire stamped into one image, put on the canvas at once: in software (phones,
+     * and browsers without a GPU) this is several times faster than as many canvas draw calls.
+     * Luminaires are grouped by look (a counting sort), which also sets what lies on top: failed last.
+     */
+    _paint() {
+      this._frame = 0;
+      const { sprites, size, ratio } = this._looks;
+      const canvas = this._container;
+      // A map whose box is hidden or gone (the emergency page moved on) has nothing to show.
+      if (canvas.width === 0 || canvas.height === 0) return;
+      if (this._image?.width !== canvas.width || this._image.height !== canvas.height) {
+        this._image = this._ctx.createImageData(canvas.width, canvas.height);
+        this._words = new Uint32Array(this._image.data.buffer);
+      } else this._words.fill(0);
+      const look = this._data.look;
+      const starts = new Int32Array(sprites.length + 1);
+      const corner = (v) => Math.round(v * ratio - size / 2);
+      const visible = (k) => {
+        const x = corner(this._x[k]);
+        const y = corner(this._y[k]);
+        return x > -size && x < canvas.width && y > -size && y < canvas.height;
+      };
+      for (let k = 0; k < this._shown.length; k++) if (visible(k)) starts[look[this._shown[k]] + 1]++;
+      for (let s = 1; s < starts.length; s++) starts[s] += starts[s - 1];
+      const next = starts.slice(0, -1);
+      for (let k = 0; k < this._shown.length; k++)
+        if (visible(k)) this._order[next[look[this._shown[k]]]++] = k;
+      for (let s = 0; s < sprites.length; s++)
+        for (let j = starts[s]; j < starts[s + 1]; j++) {
+          const k = this._order[j];
+          stamp(this._image, this._words, sprites[s], size, corner(this._x[k]), corner(this._y[k]));
+        }
+      this._ctx.putImageData(this._image, 0, 0);
+    },
+
+    /**
+     * The luminaires near a tap (a point of the map's container): those whose street segment passes
+     * within TAP_PX, from a grid of the projected segments built at the first tap after a view change.
+     */
+    near(containerPoint) {
+      const p = this._map.containerPointToLayerPoint(containerPoint).subtract(this._bounds.min);
+      this._grid ??= tapGrid(this._x, this._y, this._previous, this._bounds.getSize());
+      const { cols, rows, start, items } = this._grid;
+      const col = Math.floor(p.x / CELL_PX);
+      const row = Math.floor(p.y / CELL_PX);
+      const cell = col >= 0 && col < cols && row >= 0 && row < rows ? row * cols + col : -1;
+      return {
+        point: p,
+        candidates: cell < 0 ? [] : items.subarray(start[cell], start[cell + 1]),
+      };
+    },
+  });
+}
+
+/**
+ * Each luminaire k listed in every grid cell within TAP_PX of its street segment (from the previous
+ * luminaire of its zone, or itself alone), as one array of cells' runs (start, items).
+ */
+function tapGrid(x, y, previous, size) {
+  const cols = Math.ceil(size.x / CELL_PX);
+  const rows = Math.ceil(size.y / CELL_PX);
+  const start = new Int32Array(cols * rows + 1);
+  const eachCell = (k, visit) => {
+    const a = previous[k] < 0 ? k : previous[k];
+    const c0 = Math.max(0, Math.floor((Math.min(x[a], x[k]) - TAP_PX) / CELL_PX));
+    const c1 = Math.min(cols - 1, Math.floor((Math.max(x[a], x[k]) + TAP_PX) / CELL_PX));
+    const r0 = Math.max(0, Math.floor((Math.min(y[a], y[k]) - TAP_PX) / CELL_PX));
+    const r1 = Math.min(rows - 1, Math.floor((Math.max(y[a], y[k]) + TAP_PX) / CELL_PX));
+    for (let r = r0; r <= r1; r++) for (let c = c0; c <= c1; c++) visit(r * cols + c);
+  };
+  for (let k = 0; k < x.length; k++) eachCell(k, (cell) => start[cell + 1]++);
+  for (let c = 1; c < start.length; c++) start[c] += start[c - 1];
+  const items = new Int32Array(start[start.length - 1]);
+  const next = start.slice(0, -1);
+  for (let k = 0; k < x.length; k++) eachCell(k, (cell) => (items[next[cell]++] = k));
+  return { cols, rows, start, items };
+}
+
+/**
+ * One Leaflet map of the luminaires (our canvas layer, above the zones' lines and beneath nothing that
+ * takes the pointer: a tap reaches the map, which asks the layer's grid), the zones as lines along
+ * their luminaires, buildings and sensors.
  */
 class LightMap {
   constructor(L, element, data, { only, onTap }) {
     this.data = data;
-    // The canvas cannot read CSS variables: the text's colour, dark or light, taken once.
-    this.ring = getComputedStyle(document.documentElement).getPropertyValue('--text').trim() || '#f2f5f8';
-    const lums = data.luminaires;
-    this.shown = [];
-    for (let i = 0; i < lums.ids.length; i++)
-      if (!only || data.zones[lums.zone[i]].commune === only) this.shown.push(i);
-    this.index = new Map(this.shown.map((i) => [lums.ids[i], i]));
+    const shown = [];
+    for (let i = 0; i < data.ids.length; i++)
+      if (!only || data.zones[data.zone[i]].commune === only) shown.push(i);
+    this.shown = Int32Array.from(shown);
+    this.index = new Map();
+    for (const i of this.shown) this.index.set(data.ids[i], i);
     this.map = L.map(element, {
       preferCanvas: true,
-      renderer: L.canvas({ padding: 0.2 }),
       zoomSnap: 0.5,
       attributionControl: Boolean(data.tiles),
     });
@@ -99,26 +397,15 @@ class LightMap {
         attribution: data.tiles.attribution,
         maxZoom: data.tiles.maxZoom,
       }).addTo(this.map);
+    this.fit();
     const lines = new Map();
     for (const i of this.shown) {
-      const line = lines.get(lums.zone[i]) ?? [];
-      line.push([lums.lat[i], lums.lon[i]]);
-      lines.set(lums.zone[i], line);
+      const line = lines.get(data.zone[i]) ?? [];
+      line.push([data.lat[i], data.lon[i]]);
+      lines.set(data.zone[i], line);
     }
     for (const line of lines.values())
       L.polyline(line, { color: ZONE_LINE, weight: 6, interactive: false }).addTo(this.map);
-    this.markers = new Map();
-    for (const i of this.shown) {
-      const marker = L.circleMarker([lums.lat[i], lums.lon[i]], {
-        radius: 5,
-        weight: 2,
-        fillOpacity: 1,
-        interactive: false,
-        ...this.styleOf(i),
-      });
-      marker.addTo(this.map);
-      this.markers.set(i, marker);
-    }
     const inScope = (place) => !only || place.commune === only;
     for (const b of data.buildings.filter(inScope))
       L.circleMarker([b.lat, b.lon], { radius: 9, color: BUILDING, weight: 3, fill: false })
@@ -128,31 +415,54 @@ class LightMap {
       L.circleMarker([s.lat, s.lon], { radius: 6, color: SENSOR, weight: 3, fill: false })
         .bindTooltip(`${t('map.sensor')} · ${s.name || s.id}`)
         .addTo(this.map);
-    const bounds = this.shown.map((i) => [lums.lat[i], lums.lon[i]]);
-    if (bounds.length) this.map.fitBounds(bounds, { padding: [20, 20], maxZoom: 18 });
-    else this.map.setView([46.6, 2.4], 5); // France, when nothing is placed
+    // Above the zones' lines and the sites (overlay pane, 400), beneath markers and tooltips (600, 650);
+    // the pointer goes through to the sites' tooltips and to the map's click.
+    const pane = this.map.createPane('luminaires');
+    pane.style.zIndex = '450';
+    pane.style.pointerEvents = 'none';
+    // The canvas cannot read CSS variables: the text's colour, dark or light, taken once.
+    const ring = getComputedStyle(document.documentElement).getPropertyValue('--text').trim() || '#f2f5f8';
+    const PointLayer = pointLayerClass(L);
+    this.points = new PointLayer(data, this.shown, { pane: 'luminaires', ring }).addTo(this.map);
     this.map.on('click', (event) => onTap(event.containerPoint));
   }
 
-  styleOf(i) {
-    const l = this.data.luminaires;
-    const failed = l.reportedFailed[i] || l.dispatchFailed[i];
-    const fill = FILL[stateOf(l.level[i], l.slots[l.slot[i]], failed)];
-    return { fillColor: fill, color: isUnconfirmed(l.level[i], l.inEffect[i]) ? this.ring : fill };
+  /** The view that shows every luminaire of this map (France, when none is placed). */
+  fit() {
+    if (this.shown.length === 0) return this.map.setView([46.6, 2.4], 5);
+    let south = Infinity;
+    let west = Infinity;
+    let north = -Infinity;
+    let east = -Infinity;
+    for (const i of this.shown) {
+      south = Math.min(south, this.data.lat[i]);
+      north = Math.max(north, this.data.lat[i]);
+      west = Math.min(west, this.data.lon[i]);
+      east = Math.max(east, this.data.lon[i]);
+    }
+    this.map.fitBounds(
+      [
+        [south, west],
+        [north, east],
+      ],
+      { padding: [20, 20], maxZoom: 18 },
+    );
   }
 
-  /** The event stream's levels: each luminaire of this map that changed is redrawn. */
+  /** The event stream's levels: the luminaires of this map that changed, repainted at the next frame. */
   update(levels) {
-    const l = this.data.luminaires;
+    const d = this.data;
+    let changed = false;
     for (const change of levels) {
       const i = this.index.get(change.id);
       if (i === undefined) continue;
-      l.level[i] = change.level;
-      l.slot[i] = change.slot ? l.slots.indexOf(change.slot) : -1;
-      l.inEffect[i] = change.inEffect;
-      if (!isUnconfirmed(change.level, change.inEffect)) l.dispatchFailed[i] = 0;
-      this.markers.get(i).setStyle(this.styleOf(i));
+      d.level[i] = change.level ?? NaN;
+      d.slot[i] = change.slot ? d.slots.indexOf(change.slot) : -1;
+      d.inEffect[i] = change.inEffect ?? NaN;
+      if (!d.unconfirmed(i)) d.dispatchFailed[i] = 0;
+      changed = d.restyle(i) || changed;
     }
+    if (changed) this.points.requestPaint();
   }
 
   /** Luminaires a command's progress reports as not confirmed after their retries. */
@@ -161,20 +471,22 @@ class LightMap {
       for (const id of failure.luminaires) {
         const i = this.index.get(id);
         if (i === undefined) continue;
-        this.data.luminaires.dispatchFailed[i] = 1;
-        this.markers.get(i).setStyle(this.styleOf(i));
+        this.data.dispatchFailed[i] = 1;
+        if (this.data.restyle(i)) this.points.requestPaint();
       }
   }
 
-  nearestOnScreen(point) {
-    const l = this.data.luminaires;
+  /** The luminaire nearest a tap, within TAP_PX. */
+  nearestOnScreen(containerPoint) {
+    const { point, candidates } = this.points.near(containerPoint);
+    const x = this.points._x;
+    const y = this.points._y;
     let best;
     let bestD = TAP_PX * TAP_PX;
-    for (const i of this.shown) {
-      const p = this.map.latLngToContainerPoint([l.lat[i], l.lon[i]]);
-      const d = (p.x - point.x) ** 2 + (p.y - point.y) ** 2;
+    for (const k of candidates) {
+      const d = (x[k] - point.x) ** 2 + (y[k] - point.y) ** 2;
       if (d <= bestD) {
-        best = i;
+        best = this.shown[k];
         bestD = d;
       }
     }
@@ -185,42 +497,42 @@ class LightMap {
    * The zone whose street passes nearest a tap: distance to each segment between consecutive luminaires
    * of a zone (they are listed along the street), so a tap between two light points picks their street.
    */
-  zoneNearOnScreen(point) {
-    const l = this.data.luminaires;
+  zoneNearOnScreen(containerPoint) {
+    const { point, candidates } = this.points.near(containerPoint);
+    const x = this.points._x;
+    const y = this.points._y;
+    const previous = this.points._previous;
     let best;
     let bestD = TAP_PX;
-    let previous;
-    for (const i of this.shown) {
-      const p = this.map.latLngToContainerPoint([l.lat[i], l.lon[i]]);
-      const sameZone = previous !== undefined && l.zone[previous.i] === l.zone[i];
-      const d = distanceToSegment(point, sameZone ? previous.p : p, p);
+    for (const k of candidates) {
+      const a = previous[k] < 0 ? k : previous[k];
+      const d = distanceToSegment(point, { x: x[a], y: y[a] }, { x: x[k], y: y[k] });
       if (d <= bestD) {
-        best = i;
+        best = this.shown[k];
         bestD = d;
       }
-      previous = { i, p };
     }
     return best;
   }
 
   /** The luminaire nearest a position (equirectangular distance, exact enough within a commune), metres. */
   nearestTo(lat, lon) {
-    const l = this.data.luminaires;
+    const d = this.data;
     const k = Math.cos((lat * Math.PI) / 180);
     let best;
     let bestD = Infinity;
     for (const i of this.shown) {
-      const d = ((l.lat[i] - lat) * 111_320) ** 2 + ((l.lon[i] - lon) * 111_320 * k) ** 2;
-      if (d < bestD) {
+      const d2 = ((d.lat[i] - lat) * 111_320) ** 2 + ((d.lon[i] - lon) * 111_320 * k) ** 2;
+      if (d2 < bestD) {
         best = i;
-        bestD = d;
+        bestD = d2;
       }
     }
     return best === undefined ? undefined : { i: best, metres: Math.sqrt(bestD) };
   }
 
   zoneOf(i) {
-    return this.data.zones[this.data.luminaires.zone[i]];
+    return this.data.zones[this.data.zone[i]];
   }
 
   remove() {
@@ -275,15 +587,16 @@ export function mapPage(main, { onUnauthorized }) {
         },
       });
       for (const apply of early.splice(0)) apply();
-      const lums = data.luminaires;
-      replace(
-        status,
-        t('map.count', { placed: formatNumber(lums.ids.length), unplaced: formatNumber(lums.unplaced) }),
-      );
-      // Drawn once the canvas has been painted: what the benchmark and the tests wait for.
+      // The layer has drawn its canvas; marked at the frame that shows it: what the benchmark and the
+      // tests wait for. The count comes after: the page's first number formatted costs the locale's
+      // number data, which the map need not wait for.
       requestAnimationFrame(() => {
         performance.mark('nocturne:map-drawn');
         box.dataset.ready = 'true';
+        replace(
+          status,
+          t('map.count', { placed: formatNumber(data.ids.length), unplaced: formatNumber(data.unplaced) }),
+        );
       });
     } catch (error) {
       if (error.status === 401) return onUnauthorized();
@@ -304,17 +617,17 @@ export function mapPage(main, { onUnauthorized }) {
 }
 
 function describeLuminaire(lightMap, i) {
-  const l = lightMap.data.luminaires;
+  const d = lightMap.data;
   const zone = lightMap.zoneOf(i);
-  const state = stateOf(l.level[i], l.slots[l.slot[i]], l.reportedFailed[i] || l.dispatchFailed[i]);
+  const level = d.levelOf(i);
   return h(
     'div',
     { class: 'panel' },
-    h('strong', {}, l.ids[i]),
+    h('strong', {}, d.ids[i]),
     ` · ${zone.name || zone.id} · `,
-    l.level[i] === null ? t('map.noDecision') : `${formatNumber(l.level[i])} %`,
-    ` · ${t(`map.state.${state}`)}`,
-    isUnconfirmed(l.level[i], l.inEffect[i]) ? ` · ${t('map.state.unconfirmed')}` : '',
+    level === null ? t('map.noDecision') : `${formatNumber(level)} %`,
+    ` · ${t(`map.state.${d.stateOf(i)}`)}`,
+    d.unconfirmed(i) ? ` · ${t('map.state.unconfirmed')}` : '',
   );
 }
 

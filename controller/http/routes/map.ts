@@ -3,6 +3,8 @@ import { allows } from '../access';
 import { sendMaybeCompressed } from '../mapSupport';
 import { BEARER, actorOf, at, type RouteContext } from './shared';
 
+const JSON_TYPE = 'application/json; charset=utf-8';
+
 /** The console's map: luminaires, zones, and for roles that read energy, buildings and sensors. */
 export function registerMapRoutes(fastify: FastifyInstance, ctx: RouteContext): void {
   fastify.route({
@@ -10,14 +12,35 @@ export function registerMapRoutes(fastify: FastifyInstance, ctx: RouteContext): 
     schema: {
       tags: ['lighting'],
       summary:
-        'Luminaires at their positions with their live level, zones, buildings and sensors (MapView), gzipped when accepted.',
+        'Luminaires at their positions, zones, buildings and sensors (MapView), gzipped when accepted; unchanged while the configuration is, so revalidated by its ETag.',
+      security: BEARER,
+    },
+    handler: (request, reply) => {
+      const actor = actorOf(request);
+      const layout = ctx.services.map.layout(
+        actor,
+        ctx.services.lighting,
+        allows(actor, 'energy:read').allowed,
+      );
+      // Kept by the browser but asked again each time: another scope or configuration has another ETag.
+      void reply.header('etag', layout.etag).header('cache-control', 'private, no-cache');
+      if (request.headers['if-none-match'] === layout.etag) return reply.code(304).send();
+      return sendMaybeCompressed(request, reply, JSON_TYPE, layout.json, layout.gzipped);
+    },
+  });
+  fastify.route({
+    ...at('GET /api/map/levels'),
+    schema: {
+      tags: ['lighting'],
+      summary:
+        'The live level, deciding slot, level read back and failures of the map’s luminaires, in the order and under the version of GET /api/map (MapLevelsView).',
       security: BEARER,
     },
     handler: (request, reply) => {
       const actor = actorOf(request);
       const withSites = allows(actor, 'energy:read').allowed;
-      const view = ctx.services.map.view(actor, ctx.services.lighting, withSites);
-      return sendMaybeCompressed(request, reply, 'application/json; charset=utf-8', JSON.stringify(view));
+      const levels = ctx.services.map.levels(actor, ctx.services.lighting, withSites);
+      return sendMaybeCompressed(request, reply, JSON_TYPE, JSON.stringify(levels));
     },
   });
 }

@@ -17,6 +17,7 @@ import {
   type LightingChange,
   type LightingService,
   type LightingStats,
+  type LuminaireLevelStatus,
   type LuminaireView,
   type OverrideRequest,
   type PreviewRequest,
@@ -37,7 +38,7 @@ import { ChangeFeed } from './changeFeed';
 import { definitionChangedEvent } from './commandEvents';
 import { LightingDefinitions } from './definitions';
 import type { LightingParts } from './parts';
-import { communeOfZone, visibleLuminaire, visibleZones, zoneDetail } from './views';
+import { communeOfZone, visibleLuminaire, visibleZones, zoneDetail, zoneLevels } from './views';
 import type { DeviceReports } from './deviceReports';
 import { Dispatcher, type DispatcherOptions } from './dispatcher';
 import { ProgressBoard } from './progress';
@@ -411,6 +412,10 @@ export class LightingRuntime implements LightingService {
 
   luminaire(id: string, actor: Actor): LuminaireView {
     return visibleLuminaire(this.running(), id, actor);
+  }
+
+  zoneLevels(id: string, actor: Actor): LuminaireLevelStatus[] {
+    return zoneLevels(this.running(), id, actor);
   }
 
   // ======== programs and calendars: definitions.ts; previews: previewRequests.ts ========

@@ -4,6 +4,7 @@ import { coversAny, type Actor } from '../../scope';
 import {
   LightingError,
   type LuminaireLevel,
+  type LuminaireLevelStatus,
   type LuminaireView,
   type ZoneDetail,
   type ZoneView,
@@ -38,13 +39,27 @@ export function zoneDetail(
   id: string,
   actor: Actor,
 ): ZoneDetail {
-  const z = t.topology.zoneIndex(id);
-  if (z === undefined) throw new LightingError('not-found', `unknown zone '${id}'`);
-  checkVisible(actor, communeOfZone(t, z), `zone '${id}'`);
+  const z = visibleZoneIndex(t, id, actor);
   const zone = t.topology.zones[z];
   const luminaireStates: LuminaireView[] = [];
   for (let i = zone.start; i < zone.end; i++) luminaireStates.push(luminaireView(t, i));
   return { ...zoneView(t, config, now, z), luminaireStates };
+}
+
+/** A zone's luminaires as change feed lines with their reported failures; errors as zoneDetail. */
+export function zoneLevels(t: LightingParts, id: string, actor: Actor): LuminaireLevelStatus[] {
+  const zone = t.topology.zones[visibleZoneIndex(t, id, actor)];
+  const out: LuminaireLevelStatus[] = [];
+  for (let i = zone.start; i < zone.end; i++)
+    out.push({ ...levelOf(t, i), lampStatus: t.accounting.lampStatusOf(i) });
+  return out;
+}
+
+function visibleZoneIndex(t: LightingParts, id: string, actor: Actor): number {
+  const z = t.topology.zoneIndex(id);
+  if (z === undefined) throw new LightingError('not-found', `unknown zone '${id}'`);
+  checkVisible(actor, communeOfZone(t, z), `zone '${id}'`);
+  return z;
 }
 
 /** One luminaire; 'not-found' or 'forbidden' as LightingError. */

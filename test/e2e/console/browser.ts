@@ -26,10 +26,12 @@ export interface ConsoleBrowser {
   close(): Promise<void>;
 }
 
-export async function startConsoleBrowser(): Promise<ConsoleBrowser> {
+export async function startConsoleBrowser(
+  service: Parameters<typeof startLiveService>[0] = {},
+): Promise<ConsoleBrowser> {
   await mkdir(ARTIFACTS, { recursive: true });
   const profile = await mkdtemp(path.join(tmpdir(), 'nocturne-chromium-'));
-  const live = await startLiveService();
+  const live = await startLiveService(service);
   const context = await chromium.launchPersistentContext(profile, {
     executablePath: '/usr/bin/chromium',
     headless: true,

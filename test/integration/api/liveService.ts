@@ -59,13 +59,14 @@ export function twoCommunesInput(ports: {
   mqtt: number;
   stateDir: string;
   presenceSensorsPerZone?: number;
+  zonesPerController?: number;
 }): ConfigInput {
   const input = buildTerritory({
     communes: 2,
     modbusControllers: 2,
     opcuaControllers: 0,
     luminairesPerController: 4,
-    zonesPerController: 1,
+    zonesPerController: ports.zonesPerController ?? 1,
     presenceSensorsPerZone: ports.presenceSensorsPerZone ?? 0,
     modbusPorts: ports.modbusPorts,
     opcuaPorts: [],
@@ -82,11 +83,12 @@ export function twoCommunesInput(ports: {
   return input;
 }
 
-export async function startLiveService(): Promise<LiveService> {
+/** `zonesPerController`: streets each commune's four luminaires are shared between (1 unless given). */
+export async function startLiveService(options: { zonesPerController?: number } = {}): Promise<LiveService> {
   const [sc1, sc2, meters, mqtt] = await freePorts(4);
   const dir = await mkdtemp(path.join(tmpdir(), 'nocturne-live-'));
   const stateDir = path.join(dir, 'var');
-  const input = twoCommunesInput({ modbusPorts: [sc1, sc2], meters, mqtt, stateDir });
+  const input = twoCommunesInput({ modbusPorts: [sc1, sc2], meters, mqtt, stateDir, ...options });
   input.users = TEST_USERS.map((u) => ({
     ...u,
     communes: [...u.communes],

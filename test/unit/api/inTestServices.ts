@@ -89,6 +89,10 @@ export class InTestServices implements ApiServices {
         .filter((id) => inScope(actor, ZONES[id].commune))
         .map(zoneView),
     zone: (id, actor) => ({ ...zoneView(this.zoneIn(id, actor)), luminaireStates: [] }),
+    zoneLevels: (id, actor) => {
+      this.zoneIn(id, actor);
+      return [];
+    },
     luminaire: (id) => {
       throw new LightingError('not-found', `no luminaire '${id}'`);
     },

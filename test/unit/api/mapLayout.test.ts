@@ -1,6 +1,12 @@
-import { ConfigSchema } from '../../../config/schema';
+import { ConfigSchema, type Config } from '../../../config/schema';
 import { MapTiles } from '../../../config/schema/service';
-import { deltaMicrodegrees } from '../../../controller/http/mapLayout';
+import { MapLayout, deltaMicrodegrees } from '../../../controller/http/mapLayout';
+import type {
+  LightingService,
+  LuminaireLevelStatus,
+  ZoneView,
+} from '../../../controller/lighting/runtime/lightingService';
+import type { Actor } from '../../../controller/scope';
 import { consoleCsp, tileOrigin } from '../../../controller/http/mapSupport';
 
 describe('deltaMicrodegrees', () => {
@@ -48,5 +54,98 @@ describe('the console CSP and the tile server', () => {
       attribution: '© OSM',
       max_zoom: 19,
     });
+  });
+});
+
+describe('MapLayout: the layout once per scope, the levels in its order', () => {
+  type MapConfig = ConstructorParameters<typeof MapLayout>[0];
+  const luminaire = (id: string, position?: { lat: number; lon: number }) => ({ id, position });
+  const config = {
+    zones: [
+      {
+        id: 'serpenoise',
+        commune: 'metz',
+        name: 'Rue Serpenoise',
+        luminaires: [
+          luminaire('s-1', { lat: 49.1, lon: 6.17 }),
+          luminaire('s-2'),
+          luminaire('s-3', { lat: 49.1003, lon: 6.1702 }),
+        ],
+      },
+      // Placed by its location alone: listed, its luminaires counted as without a position.
+      { id: 'parc', commune: 'metz', location: { lat: 49.11, lon: 6.18 }, luminaires: [luminaire('p-1')] },
+      { id: 'gare', commune: 'montigny-les-metz', luminaires: [luminaire('g-1', { lat: 49.09, lon: 6.15 })] },
+    ],
+    buildings: [{ id: 'ecole', commune: 'metz', kind: 'school', location: { lat: 49.105, lon: 6.175 } }],
+    sensors: [],
+    http: {},
+  } as unknown as MapConfig;
+  const zoneIds = (config as unknown as Config).zones.map((z) => z.id);
+  const communeOf = (zone: string) => (config as unknown as Config).zones.find((z) => z.id === zone)!.commune;
+  const levels: Record<string, Partial<LuminaireLevelStatus>> = {
+    's-1': { level: 40, slot: 'schedule', inEffect: 40 },
+    's-3': { level: 100, slot: 'emergency', inEffect: null, lampStatus: 1 },
+  };
+  // The two calls of the lighting service the map makes, over the configuration above.
+  const lighting = {
+    zones: (actor: Actor) =>
+      zoneIds
+        .filter((id) => actor.communes.includes('*') || actor.communes.includes(communeOf(id)))
+        .map((id) => {
+          const zone = (config as unknown as Config).zones.find((z) => z.id === id)!;
+          return { id, commune: zone.commune, name: zone.name, luminaires: zone.luminaires.length };
+        }) as ZoneView[],
+    zoneLevels: (id: string) =>
+      (config as unknown as Config).zones
+        .find((z) => z.id === id)!
+        .luminaires.map((l) => ({
+          id: l.id,
+          level: null,
+          slot: null,
+          inEffect: null,
+          lampStatus: undefined,
+          ...levels[l.id],
+        })) as LuminaireLevelStatus[],
+  } as unknown as LightingService;
+  const actor = (communes: string[]): Actor => ({
+    user: 'u',
+    role: 'admin',
+    communes,
+    via: 'api',
+    from: 'test',
+  });
+
+  it('lists the placed luminaires as columns, zones placed by a location too, and counts the others', () => {
+    const layout = new MapLayout(config).layout(actor(['metz']), lighting, true).view;
+    expect(layout.luminaires.ids).toEqual(['s-1', 's-3']);
+    expect(layout.luminaires.zone).toEqual([0, 0]);
+    expect(layout.luminaires.lat).toEqual([49_100_000, 300]);
+    expect(layout.luminaires.unplaced).toBe(2);
+    expect(layout.zones.map((z) => z.id)).toEqual(['serpenoise', 'parc']);
+    expect(layout.zones[0]).toMatchObject({ lat: 49.10015, lon: 6.1701 });
+    expect(layout.buildings.map((b) => b.id)).toEqual(['ecole']);
+    expect(new MapLayout(config).layout(actor(['metz']), lighting, false).view.buildings).toEqual([]);
+  });
+
+  it('builds a layout once per scope, with a version and ETag that differ between scopes', () => {
+    const map = new MapLayout(config);
+    const metz = map.layout(actor(['metz']), lighting, true);
+    expect(map.layout(actor(['metz']), lighting, true)).toBe(metz);
+    expect(metz.etag).toBe(`"${metz.view.version}"`);
+    expect(JSON.parse(metz.json)).toEqual(metz.view);
+    const all = map.layout(actor(['*']), lighting, true);
+    expect(all.view.luminaires.ids).toEqual(['s-1', 's-3', 'g-1']);
+    expect(all.view.version).not.toBe(metz.view.version);
+  });
+
+  it('gives the levels in the layout’s order under its version, failures by index', () => {
+    const map = new MapLayout(config);
+    const levelsView = map.levels(actor(['*']), lighting, true);
+    expect(levelsView.version).toBe(map.layout(actor(['*']), lighting, true).view.version);
+    expect(levelsView.level).toEqual([40, 100, null]);
+    expect(levelsView.slot).toEqual([3, 0, -1]);
+    expect(levelsView.slots[levelsView.slot[1]]).toBe('emergency');
+    expect(levelsView.inEffect).toEqual([40, null, null]);
+    expect(levelsView.failed).toEqual([1]);
   });
 });
