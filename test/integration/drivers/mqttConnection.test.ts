@@ -424,7 +424,10 @@ describe('MqttConnection against mosquitto', () => {
     await waitFor('health down', () => connection.health() === 'down');
     await broker.restart({ keepState: false });
     await waitFor('reconnection', () => connected.length === 2 && connection.health() === 'up');
-    expect(health.map((h) => h.health)).toEqual(['up', 'down', 'up']);
+    // While the broker is dead, each failed reconnection may report 'down' again with its own error
+    // (connection refused after disconnected): how many depends on how long the restart takes.
+    const transitions = health.map((h) => h.health).filter((h, i, all) => h !== all[i - 1]);
+    expect(transitions).toEqual(['up', 'down', 'up']);
 
     // The broker forgot everything: what a newcomer sees now was published after the restart.
     const observer = await peer(broker.url, ['t8/bridge/state']);
