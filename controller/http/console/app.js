@@ -22,7 +22,8 @@ const PAGES = [
     id: 'map',
     title: 'map.title',
     permission: 'lighting:read',
-    load: () => import('./map.js').then((m) => m.mapPage),
+    // Through the module asked for ahead, so that its data is asked for before the page takes it.
+    load: () => (mapModule ?? import('./map.js')).then((m) => m.mapPage),
   },
   {
     id: 'programs',
