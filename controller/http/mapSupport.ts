@@ -45,22 +45,20 @@ export function sendMaybeCompressed(
   return reply.header('content-encoding', 'gzip').send(gzipped ?? gzipSync(body));
 }
 
-/** GET /vendor/leaflet.js and /vendor/leaflet.css, read and compressed once. */
+/**
+ * GET /vendor/leaflet.js and /vendor/leaflet.css, read and compressed once, at start: on the first
+ * map's load they would wait behind its data on the one event loop.
+ */
 export function registerMapAssets(app: FastifyInstance): void {
   const dir = path.dirname(require.resolve('leaflet/dist/leaflet.js'));
-  const cache = new Map<string, Promise<{ plain: Buffer; gzipped: Buffer }>>();
-  const load = (name: string): Promise<{ plain: Buffer; gzipped: Buffer }> => {
-    let file = cache.get(name);
-    if (!file) {
-      file = readFile(path.join(dir, name)).then((plain) => ({ plain, gzipped: gzipSync(plain) }));
-      cache.set(name, file);
-    }
-    return file;
-  };
-  for (const [name, type] of Object.entries(LEAFLET_FILES))
+  for (const [name, type] of Object.entries(LEAFLET_FILES)) {
+    const file = readFile(path.join(dir, name)).then((plain) => ({ plain, gzipped: gzipSync(plain) }));
+    // A missing file fails its requests, not the service's start.
+    file.catch(() => undefined);
     app.get(`/vendor/${name}`, { schema: { hide: true } }, async (request, reply) => {
-      const file = await load(name);
+      const { plain, gzipped } = await file;
       void reply.header('cache-control', 'no-cache');
-      return sendMaybeCompressed(request, reply, type, file.plain, file.gzipped);
+      return sendMaybeCompressed(request, reply, type, plain, gzipped);
     });
+  }
 }

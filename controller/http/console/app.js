@@ -2,38 +2,84 @@
 // see, the live event stream, and the language switch.
 import { ApiError, api, errorBox, h, replace, session } from './lib.js';
 import { currentLanguage, setLanguage, t } from './i18n.js';
-import { alertsPage } from './alerts.js';
-import { emergencyPage } from './emergency.js';
-import { exportsPage } from './exports.js';
-import { mapEntry } from './map.js';
-import { calendarsEntry } from './calendars.js';
-import { overridesEntry } from './overrides.js';
-import { officialsEntry } from './officials.js';
-import { peoplePage } from './people.js';
-import { programsPage } from './programs.js';
-import { reportPage } from './report.js';
-import { zonesPage } from './zones.js';
-
 // What a role cannot do is not shown; the API refuses it anyway.
+// Each page's module loads when the page is first shown: the console opens with its shell and that page only.
 const PAGES = [
   {
     id: 'emergency',
     title: 'nav.emergency',
     permission: 'relight',
-    render: emergencyPage,
+    load: () => import('./emergency.js').then((m) => m.emergencyPage),
     className: 'emergency',
   },
-  { id: 'zones', title: 'nav.zones', permission: 'lighting:read', render: zonesPage },
-  mapEntry,
-  { id: 'programs', title: 'nav.programs', permission: 'programs:read', render: programsPage },
-  calendarsEntry,
-  overridesEntry,
-  { id: 'alerts', title: 'nav.alerts', permission: 'alerts:read', render: alertsPage },
-  { id: 'report', title: 'report.nav', permission: 'reports:read', render: reportPage },
-  { id: 'exports', title: 'exports.title', permission: 'exports:read', render: exportsPage },
-  officialsEntry,
-  { id: 'people', title: 'nav.people', permission: 'users:manage', render: peoplePage },
+  {
+    id: 'zones',
+    title: 'nav.zones',
+    permission: 'lighting:read',
+    load: () => import('./zones.js').then((m) => m.zonesPage),
+  },
+  {
+    id: 'map',
+    title: 'map.title',
+    permission: 'lighting:read',
+    // Through the module asked for ahead, so that its data is asked for before the page takes it.
+    load: () => (mapModule ?? import('./map.js')).then((m) => m.mapPage),
+  },
+  {
+    id: 'programs',
+    title: 'nav.programs',
+    permission: 'programs:read',
+    load: () => import('./programs.js').then((m) => m.programsPage),
+  },
+  {
+    id: 'calendars',
+    title: 'calendars.title',
+    permission: 'programs:read',
+    load: () => import('./calendars.js').then((m) => m.calendarsPage),
+  },
+  {
+    id: 'overrides',
+    title: 'overrides.title',
+    // Those who may give overrides; the zones page shows everyone which luminaires one holds.
+    permission: 'override',
+    load: () => import('./overrides.js').then((m) => m.overridesPage),
+  },
+  {
+    id: 'alerts',
+    title: 'nav.alerts',
+    permission: 'alerts:read',
+    load: () => import('./alerts.js').then((m) => m.alertsPage),
+  },
+  {
+    id: 'report',
+    title: 'report.nav',
+    permission: 'reports:read',
+    load: () => import('./report.js').then((m) => m.reportPage),
+  },
+  {
+    id: 'exports',
+    title: 'exports.title',
+    permission: 'exports:read',
+    load: () => import('./exports.js').then((m) => m.exportsPage),
+  },
+  {
+    id: 'officials',
+    title: 'officials.title',
+    permission: 'energy:read',
+    load: () => import('./officials.js').then((m) => m.officialsPage),
+  },
+  {
+    id: 'people',
+    title: 'nav.people',
+    permission: 'users:manage',
+    load: () => import('./people.js').then((m) => m.peoplePage),
+  },
 ];
+
+// Opened on the map, the console asks for the map's data and Leaflet while it asks who reads: they are
+// most of the map's first render. Dropped if nobody is signed in (see forget).
+const mapModule = /^#\/map\b/.test(location.hash) ? import('./map.js') : undefined;
+mapModule?.then((m) => m.fetchMapAhead()).catch(() => undefined);
 
 /** Usage counting (docs/evaluation.md): what happened, never who; a lost beacon is not worth an error. */
 function beacon(body) {
@@ -69,6 +115,7 @@ function drawShell() {
 }
 
 function forget() {
+  mapModule?.then((m) => m.forgetMapAhead()).catch(() => undefined);
   closeStream();
   session.token = null;
   session.csrf = undefined;
@@ -232,13 +279,21 @@ function route() {
     else link.removeAttribute('aria-current');
   }
   if (current && current.dispose) current.dispose();
+  current = { id: page.id };
   replace(main);
-  current = {
-    id: page.id,
-    ...(page.render(main, { onUnauthorized: () => showLogin(t('nav.sessionEnded')) }) || {}),
-  };
-  main.focus({ preventScroll: true });
-  beacon({ event: 'page', page: page.id });
+  const shown = current;
+  page.load().then(
+    (render) => {
+      // Another page was asked for, or the session ended, while this one's module loaded.
+      if (current !== shown || !session.me) return;
+      Object.assign(current, render(main, { onUnauthorized: () => showLogin(t('nav.sessionEnded')) }));
+      main.focus({ preventScroll: true });
+      beacon({ event: 'page', page: page.id });
+    },
+    (error) => {
+      if (current === shown) replace(main, errorBox(error));
+    },
+  );
 }
 
 // ---- live events: a one-use ticket for each EventSource, since it cannot send the token ----

@@ -390,12 +390,3 @@ function yearView(y) {
       : null,
   );
 }
-
-export const calendarsEntry = {
-  id: 'calendars',
-  get title() {
-    return t('calendars.title');
-  },
-  permission: 'programs:read',
-  render: calendarsPage,
-};

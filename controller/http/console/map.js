@@ -130,6 +130,28 @@ async function fetchMap() {
   return new MapData(layout, levels);
 }
 
+let ahead; // the map's data asked for while the console starts, for the first map drawn
+
+/** Asks for the map's data and Leaflet before the map page is shown (the console opens on it). */
+export function fetchMapAhead() {
+  // Leaflet first: the service answers in turn, and the map's data takes it longer.
+  loadLeaflet().catch(() => undefined);
+  ahead = fetchMap();
+  ahead.catch(() => undefined);
+}
+
+/** Nobody is signed in: what was asked ahead is not theirs to see. */
+export function forgetMapAhead() {
+  ahead = undefined;
+}
+
+/** The map's data: what was asked ahead, if it came, or else asked now. */
+function takeMapData() {
+  const early = ahead;
+  ahead = undefined;
+  return early ? early.catch(() => fetchMap()) : fetchMap();
+}
+
 /**
  * The looks' discs, drawn once at the screen's pixel ratio and kept as the pixels to stamp: the opaque
  * ones (copied whole, as 32-bit words) and the edge ones (laid over what is beneath), each with its
@@ -578,7 +600,7 @@ export function mapPage(main, { onUnauthorized }) {
 
   (async () => {
     try {
-      const [L, data] = await Promise.all([loadLeaflet(), fetchMap()]);
+      const [L, data] = await Promise.all([loadLeaflet(), takeMapData()]);
       if (!box.isConnected) return;
       lightMap = new LightMap(L, box, data, {
         onTap: (point) => {
@@ -687,13 +709,3 @@ export function zoneMapPicker(container, { commune, onPick }) {
     }
   })();
 }
-
-/** The page's entry in the console's navigation. */
-export const mapEntry = {
-  id: 'map',
-  get title() {
-    return t('map.title');
-  },
-  permission: 'lighting:read',
-  render: mapPage,
-};

@@ -284,12 +284,3 @@ function chart(history) {
     ),
   );
 }
-
-export const officialsEntry = {
-  id: 'officials',
-  get title() {
-    return t('officials.title');
-  },
-  permission: 'energy:read',
-  render: officialsPage,
-};

@@ -198,13 +198,3 @@ function describe(target, zones) {
   if (target.all) return t('overrides.targetAll');
   return t('overrides.targetLuminaires', { ids: target.luminaires.join(', ') });
 }
-
-export const overridesEntry = {
-  id: 'overrides',
-  get title() {
-    return t('overrides.title');
-  },
-  // Those who may give overrides; the zones page shows everyone which luminaires one holds.
-  permission: 'override',
-  render: overridesPage,
-};
