@@ -1,18 +1,48 @@
 import type { Timer } from '../../../core/clock';
-import type { PointRef, PointWrite } from '../../../drivers/driver';
+import type { PointRef, PointWrite, Sample, WriteResult } from '../../../drivers/driver';
 import { channelKey, type DeviceBinding } from './bindings';
 
-/** One levels write of a device and the read-back that follows it. */
-export interface Cycle {
-  /** Slots sent, and the level sent to each. */
-  slots: Int32Array;
-  levels: Float64Array;
-  lo: number;
-  hi: number;
+/**
+ * One levels write of a device and the read-back that follows it (and the fades before it, on a ramp).
+ * Pooled per device: a cycle goes back to its device once every answer it waits for has come, so a
+ * detection costs no arrays, no cycle object and no answer callbacks (made once per pooled cycle).
+ */
+export class Cycle {
+  /** Slots sent (the first `count`), and the level sent to each. */
+  readonly slots: Int32Array;
+  readonly levels: Float64Array;
+  count = 0;
+  lo = 0;
+  hi = 0;
+  /** The level writes, then the fade writes of a ramp (see Dispatcher.send). */
+  readonly writes: PointWrite[] = [];
+  readonly fades: PointWrite[] = [];
   /** Per slot sent, the write carrying it when group or broadcast writes stand for several (else the same index). */
-  writeOf?: Int32Array;
+  writeOf: Int32Array | undefined;
   /** Set by the write's answer (which comes before the read-back's): 1 where the write failed. */
-  failed?: Uint8Array;
+  readonly failed: Uint8Array;
+  /** Answers still to come (fades, levels, read-back); at 0 the cycle is free again. */
+  pending = 0;
+  onWritten!: (results: WriteResult[]) => void;
+  onWriteFailed!: (error: unknown) => void;
+  onRead!: (samples: Sample[]) => void;
+  onReadFailed!: (error: unknown) => void;
+  onFadesWritten!: (results: WriteResult[]) => void;
+  onFadesFailed!: (error: unknown) => void;
+
+  constructor(slotCount: number) {
+    this.slots = new Int32Array(slotCount);
+    this.levels = new Float64Array(slotCount);
+    this.failed = new Uint8Array(slotCount);
+  }
+
+  /** Empties the cycle for its next write. */
+  reset(): void {
+    this.count = 0;
+    this.writes.length = 0;
+    this.fades.length = 0;
+    this.writeOf = undefined;
+  }
 }
 
 const RANGE_CACHE_LIMIT = 32;
@@ -50,6 +80,8 @@ export class DeviceState {
   /** Fade writes, one per slot, reused like the level writes. */
   private fadeWrites?: PointWrite[];
   private commandCount = 0;
+  /** Cycles whose answers have all come, ready for the next write. */
+  readonly freeCycles: Cycle[] = [];
 
   constructor(readonly binding: DeviceBinding) {
     const n = binding.luminaires.length;

@@ -17,7 +17,7 @@ import {
 import type { Arbiter } from '../arbiter';
 import type { LightingTopology } from '../topology';
 import type { DeviceBinding } from './bindings';
-import { DeviceState, READ_ALIGN, type Cycle } from './deviceState';
+import { Cycle, DeviceState, READ_ALIGN } from './deviceState';
 
 /**
  * From decisions to light: the arbiter's changes grouped per device, one write for all changed channels of
@@ -259,10 +259,8 @@ export class Dispatcher {
     const { arbiter } = this.deps;
     const now = this.deps.clock.now();
     const n = device.dirtyCount;
-    const slots = new Int32Array(n);
-    const levels = new Float64Array(n);
-    const writes: PointWrite[] = [];
-    let fades: PointWrite[] | undefined;
+    const cycle = this.takeCycle(device);
+    const { slots, levels, writes, fades } = cycle;
     let lo = Number.MAX_SAFE_INTEGER;
     let hi = -1;
     let count = 0;
@@ -286,33 +284,36 @@ export class Dispatcher {
         // gear, whose memory rewrites wear: written only when it changes.
         const fade = b.fadeValue(arbiter.transitionSOf(i));
         const held = this.pendingFade[i];
-        if (b.fadeStored ? fade !== held : fade > 0 || held !== 0)
-          (fades ??= []).push(device.fadeWrite(k, fade));
+        if (b.fadeStored ? fade !== held : fade > 0 || held !== 0) fades.push(device.fadeWrite(k, fade));
         this.pendingFade[i] = fade;
       }
       this.sentLevel[i] = level;
       arbiter.recordCommanded(i, level, now);
     }
     device.dirtyCount = 0;
-    if (count === 0) return;
+    if (count === 0) {
+      device.freeCycles.push(cycle);
+      return;
+    }
     // Read-back ranges aligned on 8 channels: few distinct ranges per device, so their arrays and the
     // driver's read plans are built once (a range per group of luminaires would be one per sensor).
     lo &= ~(READ_ALIGN - 1);
     hi = Math.min(b.luminaires.length - 1, hi | (READ_ALIGN - 1));
-    const cycle: Cycle = { slots: slots.subarray(0, count), levels, lo, hi };
-    const shared = sharedWrites(b, cycle.slots, levels, writes);
+    cycle.count = count;
+    cycle.lo = lo;
+    cycle.hi = hi;
+    cycle.failed.fill(0, 0, count);
+    const shared = sharedWrites(b, slots, levels, writes);
     if (shared) cycle.writeOf = shared.writeOf;
+    cycle.pending = fades.length > 0 ? 3 : 2;
     device.writing = true;
     device.sendSeq++;
     this.counters.cycles++;
     // Everything goes out now, in this order, on one link, which keeps writes in order: the device
     // applies the fades before the levels, and the read-back, queued behind them, reads them applied.
     // Queuing it now rather than when the write is answered saves a turn through this process per device.
-    if (fades) this.writeFades(device, driver, fades);
-    driver.write(shared?.writes ?? writes).then(
-      (results) => this.written(device, cycle, results, undefined),
-      (error: unknown) => this.written(device, cycle, undefined, error),
-    );
+    if (fades.length > 0) driver.write(fades).then(cycle.onFadesWritten, cycle.onFadesFailed);
+    driver.write(shared?.writes ?? writes).then(cycle.onWritten, cycle.onWriteFailed);
     // Its own request after the levels (a write plan orders registers by address): the read-back
     // tells whether the device applied them.
     const counter = device.nextCommandCounter();
@@ -324,25 +325,38 @@ export class Dispatcher {
             () => `device '${b.deviceId}': command counter not written: ${describeDriverError(error)}`,
           ),
         );
-    driver.read(device.range(lo, hi)).then(
-      (samples) => this.readBack(device, cycle, samples),
-      (error: unknown) => this.readBack(device, cycle, undefined, error),
-    );
+    driver.read(device.range(lo, hi)).then(cycle.onRead, cycle.onReadFailed);
   }
 
-  private writeFades(device: DeviceState, driver: Driver, writes: PointWrite[]): void {
-    driver.write(writes).then(
-      (results) => this.fadesWritten(device, writes, results),
-      (error: unknown) => this.fadesWritten(device, writes, undefined, error),
-    );
+  /** A free cycle of the device, or a new one with its answer callbacks bound once. */
+  private takeCycle(device: DeviceState): Cycle {
+    const free = device.freeCycles.pop();
+    if (free) {
+      free.reset();
+      return free;
+    }
+    const cycle = new Cycle(device.binding.luminaires.length);
+    cycle.onWritten = (results) => this.written(device, cycle, results, undefined);
+    cycle.onWriteFailed = (error) => this.written(device, cycle, undefined, error);
+    cycle.onRead = (samples) => this.readBack(device, cycle, samples);
+    cycle.onReadFailed = (error) => this.readBack(device, cycle, undefined, error);
+    cycle.onFadesWritten = (results) => this.fadesWritten(device, cycle, results);
+    cycle.onFadesFailed = (error) => this.fadesWritten(device, cycle, undefined, error);
+    return cycle;
+  }
+
+  /** One of the cycle's answers has come; after the last, the cycle serves the device's next write. */
+  private answered(device: DeviceState, cycle: Cycle): void {
+    if (--cycle.pending === 0) device.freeCycles.push(cycle);
   }
 
   private fadesWritten(
     device: DeviceState,
-    writes: PointWrite[],
+    cycle: Cycle,
     results: WriteResult[] | undefined,
     error?: unknown,
   ): void {
+    const writes = cycle.fades;
     const b = device.binding;
     for (let j = 0; j < writes.length; j++) {
       if (results?.[j]?.ok) continue;
@@ -355,6 +369,7 @@ export class Dispatcher {
         () =>
           `device '${b.deviceId}': fade write failed: ${describeDriverError(error ?? results?.find((r) => !r.ok)?.error)}`,
       );
+    this.answered(device, cycle);
   }
 
   private written(
@@ -364,12 +379,15 @@ export class Dispatcher {
     error: unknown,
   ): void {
     device.writing = false;
-    if (!this.running) return;
+    if (!this.running) {
+      this.answered(device, cycle);
+      return;
+    }
     const now = this.deps.clock.now();
     let anyOk = false;
     let failure: string | undefined;
     const b = device.binding;
-    for (let j = 0; j < cycle.slots.length; j++) {
+    for (let j = 0; j < cycle.count; j++) {
       const result = results?.[cycle.writeOf ? cycle.writeOf[j] : j];
       if (result?.ok) {
         anyOk = true;
@@ -378,7 +396,7 @@ export class Dispatcher {
         if (!b.fadeStored && !Number.isNaN(this.pendingFade[i])) this.pendingFade[i] = 0;
       } else {
         failure ??= describeDriverError(result?.error ?? error);
-        (cycle.failed ??= new Uint8Array(cycle.slots.length))[j] = 1;
+        cycle.failed[j] = 1;
         const cause = result?.error ?? error;
         if (cause instanceof DriverError && cause.code === 'exception')
           this.deps.arbiter.recordRefused(b.luminaires[cycle.slots[j]], cycle.levels[j], now);
@@ -390,11 +408,15 @@ export class Dispatcher {
       if (device.needsSetup) this.setup(device);
     }
     this.finishFailures(device, now);
+    this.answered(device, cycle);
     this.send(device);
   }
 
   private readBack(device: DeviceState, cycle: Cycle, samples: Sample[] | undefined, error?: unknown): void {
-    if (!this.running) return;
+    if (!this.running) {
+      this.answered(device, cycle);
+      return;
+    }
     const b = device.binding;
     const { arbiter } = this.deps;
     const now = this.deps.clock.now();
@@ -406,9 +428,9 @@ export class Dispatcher {
           arbiter.recordInEffect(b.luminaires[k], b.toLevel(sample.value), now);
       }
     }
-    for (let j = 0; j < cycle.slots.length; j++) {
+    for (let j = 0; j < cycle.count; j++) {
       // A failed write was already counted (and is being retried) when its answer came.
-      if (cycle.failed?.[j]) continue;
+      if (cycle.failed[j]) continue;
       const k = cycle.slots[j];
       const i = b.luminaires[k];
       const level = cycle.levels[j];
@@ -433,6 +455,7 @@ export class Dispatcher {
       this.deps.hooks.readBack(i, inEffect, confirmed, now);
     }
     this.finishFailures(device, now);
+    this.answered(device, cycle);
   }
 
   private unconfirmed(device: DeviceState, k: number, level: number, error: string): void {
@@ -687,7 +710,8 @@ function sharedWrites(
   levels: Float64Array,
   writes: PointWrite[],
 ): { writes: PointWrite[]; writeOf: Int32Array } | undefined {
-  const count = slots.length;
+  // The slots and levels arrays are a pooled cycle's: one per write, the rest unused.
+  const count = writes.length;
   if (count < 2 || (!b.broadcast && b.groups.length === 0)) return undefined;
   const value = writes[0].value;
   if (b.broadcast && count === b.luminaires.length && writes.every((w) => w.value === value))

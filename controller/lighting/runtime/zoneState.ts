@@ -19,6 +19,10 @@ const SLOT_OF: Record<number, SlotName> = {
   [PRIORITY.presence]: 'presence',
   [PRIORITY.schedule]: 'schedule',
 };
+/** The slot names as JSON strings, quoted once rather than per luminaire and payload. */
+const SLOT_JSON: Record<number, string> = Object.fromEntries(
+  Object.entries(SLOT_OF).map(([priority, slot]) => [priority, JSON.stringify(slot)]),
+);
 /** Zones published per turn of the event loop. */
 const ZONES_PER_TURN = 16;
 
@@ -39,6 +43,10 @@ export class ZoneStatePublisher {
   /** Per zone, computed once: its topic and the JSON list of its luminaire ids. */
   private readonly topicOf: string[];
   private readonly idsJson: string[];
+  /** Per-luminaire parts of a payload, reused from one payload to the next (joined, then cleared). */
+  private readonly levelParts: string[] = [];
+  private readonly inEffectParts: string[] = [];
+  private readonly slotParts: string[] = [];
   private timer: Timer | undefined;
   private timerAt = Number.POSITIVE_INFINITY;
   private connected = false;
@@ -82,9 +90,7 @@ export class ZoneStatePublisher {
     const { topology, arbiter } = this.deps;
     const zone = topology.zones[z];
     const slots: Partial<Record<SlotName | 'undecided', number>> = {};
-    const levels: string[] = [];
-    const inEffect: string[] = [];
-    const slotNames: string[] = [];
+    const { levelParts, inEffectParts, slotParts } = this;
     let min = Number.POSITIVE_INFINITY;
     let max = Number.NEGATIVE_INFINITY;
     for (let i = zone.start; i < zone.end; i++) {
@@ -98,10 +104,13 @@ export class ZoneStatePublisher {
         if (level > max) max = level;
       }
       const actual = arbiter.inEffectOf(i);
-      levels.push(Number.isNaN(level) ? 'null' : String(level));
-      inEffect.push(Number.isFinite(actual) ? String(actual) : 'null');
-      slotNames.push(slot ? `"${slot}"` : 'null');
+      const part = i - zone.start;
+      levelParts[part] = Number.isNaN(level) ? 'null' : String(level);
+      inEffectParts[part] = Number.isFinite(actual) ? String(actual) : 'null';
+      slotParts[part] = (priority === undefined ? undefined : SLOT_JSON[priority]) ?? 'null';
     }
+    const count = zone.end - zone.start;
+    levelParts.length = inEffectParts.length = slotParts.length = count;
     const emergency = this.deps.emergencyIn(z);
     const head: Omit<ZoneStatePayload, 'luminaires' | 'levels' | 'in_effect' | 'slot'> = {
       zone: zone.id,
@@ -112,7 +121,7 @@ export class ZoneStatePublisher {
       emergency: emergency ?? null,
     };
     const text = JSON.stringify(head);
-    return `${text.slice(0, -1)},"luminaires":${this.idsJson[z]},"levels":[${levels.join(',')}],"in_effect":[${inEffect.join(',')}],"slot":[${slotNames.join(',')}]}`;
+    return `${text.slice(0, -1)},"luminaires":${this.idsJson[z]},"levels":[${levelParts.join(',')}],"in_effect":[${inEffectParts.join(',')}],"slot":[${slotParts.join(',')}]}`;
   }
 
   private schedule(delayMs: number): void {

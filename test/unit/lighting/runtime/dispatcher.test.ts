@@ -250,6 +250,49 @@ describe('Dispatcher', () => {
     expect(a.writtenAddresses()).toEqual([members.map((c) => 1000 + c - 1)]);
   });
 
+  it('judges each read-back against its own write when writes follow one another (pooled cycles)', async () => {
+    const t = setup(territory({ controllers: 1, perController: 8, sensors: 1 }));
+    const [a] = [...t.devices.values()];
+    await a.start();
+    t.arbiter.setSchedule(0, { level: 20, allowPresence: true }, t.clock.now());
+    t.arbiter.takeChanges();
+    t.dispatcher.start();
+    await settle();
+    const members = Array.from(t.topology.groups[0].members);
+    t.readBacks.length = 0;
+    a.writeCalls.length = 0;
+
+    // Eight channels to 30 %, then, while that write is answered and its read-back still queued, a raise
+    // of the group, then its release: three cycles of 8, 6 and 6 slots, the third in the first's place.
+    a.hold();
+    t.arbiter.setSchedule(0, { level: 30, allowPresence: true }, t.clock.now());
+    t.dispatcher.dispatch(t.arbiter.takeChanges());
+    t.arbiter.setPresence(0, { level: 100 }, t.clock.now());
+    t.dispatcher.dispatch(t.arbiter.takeChanges());
+    a.release();
+    await settle();
+    t.arbiter.releasePresence(0, t.clock.now(), 0);
+    t.dispatcher.dispatch(t.arbiter.takeChanges());
+    a.release();
+    await settle();
+
+    expect(a.levelWrites().map((w) => w.length)).toEqual([8, members.length, members.length]);
+    expect(t.readBacks.filter((r) => !r.confirmed)).toEqual([]);
+    expect(t.readBacks.map((r) => r.level)).toEqual([
+      ...Array.from({ length: 8 }, () => 30),
+      ...members.map(() => 100),
+      ...members.map(() => 30),
+    ]);
+    expect(t.readBacks.slice(8).map((r) => r.i)).toEqual([...members, ...members]);
+    expect(t.failures).toEqual([]);
+    expect(t.dispatcher.stats()).toMatchObject({
+      cycles: 4,
+      confirmed: 8 + 8 + 2 * members.length,
+      retries: 0,
+      failed: 0,
+    });
+  });
+
   it('replaces a fade the device may still hold before an instant change, when its level write failed', async () => {
     const t = setup(territory({ controllers: 1, perController: 8, sensors: 1 }), { retries: 0 });
     const [a] = [...t.devices.values()];
