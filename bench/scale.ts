@@ -1,4 +1,5 @@
 import { readFile, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import ModbusRTU from 'modbus-serial';
@@ -120,8 +121,8 @@ async function setUpShard(
   perController: number,
   mqttUrl: string,
 ): Promise<Shard> {
-  const ports = await freePorts(controllers + 1);
-  const controllerPorts = ports.slice(0, controllers);
+  const controllerPorts = await freePorts(controllers);
+  const httpPort = await portBelowEphemeralRange(index);
   const input = buildTerritory({
     communes: COMMUNES_PER_SHARD,
     modbusControllers: controllers,
@@ -134,7 +135,7 @@ async function setUpShard(
     modbusPorts: controllerPorts,
     opcuaPorts: [],
     mqttUrl,
-    httpPort: ports[controllers],
+    httpPort,
   });
   const own = (commune: string): string => `${commune}-${index + 1}`;
   input.communes = (input.communes ?? []).map((c) => ({
@@ -157,11 +158,31 @@ async function setUpShard(
   return {
     index,
     ws,
-    httpUrl: `http://127.0.0.1:${ports[controllers]}`,
+    httpUrl: `http://127.0.0.1:${httpPort}`,
     communes: (input.communes ?? []).map((c) => c.id),
     controllerPorts,
     farm: await FarmProcess.start(ws.configFile, true),
   };
+}
+
+/**
+ * A free port for an instance's API, below the ephemeral range: the instances open 2,000 outgoing
+ * connections before their API listens, and one of them could take an ephemeral port chosen earlier.
+ */
+async function portBelowEphemeralRange(index: number): Promise<number> {
+  const [low] = (await readFile('/proc/sys/net/ipv4/ip_local_port_range', 'utf8'))
+    .trim()
+    .split(/\s+/)
+    .map(Number);
+  for (let port = low - 1 - ((process.pid * 7 + index * 101) % 8000); port > 1024; port--) {
+    const free = await new Promise<boolean>((resolve) => {
+      const server = createServer();
+      server.once('error', () => resolve(false));
+      server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
+    });
+    if (free) return port;
+  }
+  throw new Error('no free port below the ephemeral range');
 }
 
 /** Starts the shard's service and waits until its API answers and every luminaire has the schedule's level confirmed. */
