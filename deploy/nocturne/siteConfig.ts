@@ -71,19 +71,14 @@ function siteYaml(config: ConfigInput, header: string): string {
   return toYaml(config, header).replace(/^version:/m, '# prettier-ignore\nversion:');
 }
 
-function composeSiteYaml(): string {
-  return siteYaml(composeSiteConfig(), HEADER);
-}
-
-function composeClusterSiteYaml(): string {
-  return siteYaml(
-    composeClusterSiteConfig(),
-    `${HEADER}\nThe two instances of docker-compose.cluster.yml read this one: site.yaml with the etcd members.`,
-  );
-}
-
 if (require.main === module) {
-  writeFileSync(SITE_FILE, composeSiteYaml());
-  writeFileSync(CLUSTER_SITE_FILE, composeClusterSiteYaml());
+  writeFileSync(SITE_FILE, siteYaml(composeSiteConfig(), HEADER));
+  writeFileSync(
+    CLUSTER_SITE_FILE,
+    siteYaml(
+      composeClusterSiteConfig(),
+      `${HEADER}\nThe two instances of docker-compose.cluster.yml read this one: site.yaml with the etcd members.`,
+    ),
+  );
   console.log(`wrote ${SITE_FILE} and ${CLUSTER_SITE_FILE}`);
 }
