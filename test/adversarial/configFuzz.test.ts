@@ -495,6 +495,13 @@ const SNIPPETS = [
 
 type Mutation = (r: Random, lines: string[]) => string;
 
+/**
+ * The indexes of the lines a mutation can act on: none left after an earlier mutation of the same case
+ * (the file truncated) makes that mutation a no-op.
+ */
+const linesMatching = (lines: readonly string[], pattern: RegExp): number[] =>
+  lines.map((line, i) => (pattern.test(line) ? i : -1)).filter((i) => i >= 0);
+
 const MUTATIONS_BY_NAME: Record<string, Mutation> = {
   'delete a line': (r, lines) => {
     lines.splice(r.int(0, lines.length - 1), 1);
@@ -531,7 +538,8 @@ const MUTATIONS_BY_NAME: Record<string, Mutation> = {
     return '';
   },
   'change a number': (r, lines) => {
-    const candidates = lines.map((l, i) => (/\d/.test(l) ? i : -1)).filter((i) => i >= 0);
+    const candidates = linesMatching(lines, /\d/);
+    if (candidates.length === 0) return '';
     const i = r.pick(candidates);
     const numbers = [...lines[i].matchAll(/-?\d+(\.\d+)?/g)];
     const m = r.pick(numbers);
@@ -539,20 +547,23 @@ const MUTATIONS_BY_NAME: Record<string, Mutation> = {
     return '';
   },
   'a huge value': (r, lines) => {
-    const candidates = lines.map((l, i) => (/: \S/.test(l) ? i : -1)).filter((i) => i >= 0);
+    const candidates = linesMatching(lines, /: \S/);
+    if (candidates.length === 0) return '';
     const i = r.pick(candidates);
     lines[i] = lines[i].replace(/: (\S[^,}]*)/, `: ${'x'.repeat(r.int(1_000, 200_000))}`);
     return '';
   },
   'an id made a duplicate': (r, lines) => {
-    const ids = lines.map((l, i) => (/\bid: [\w-]+/.test(l) ? i : -1)).filter((i) => i >= 0);
+    const ids = linesMatching(lines, /\bid: [\w-]+/);
+    if (ids.length === 0) return '';
     const [a, b] = [r.pick(ids), r.pick(ids)];
     const id = /\bid: ([\w-]+)/.exec(lines[b])![1];
     lines[a] = lines[a].replace(/\bid: [\w-]+/, `id: ${id}`);
     return '';
   },
   'a section made an alias of another': (r, lines) => {
-    const sections = lines.map((l, i) => (/^[a-z_]+:\s*$/.test(l) ? i : -1)).filter((i) => i >= 0);
+    const sections = linesMatching(lines, /^[a-z_]+:\s*$/);
+    if (sections.length === 0) return '';
     const [a, b] = [r.pick(sections), r.pick(sections)];
     if (a === b) return '';
     lines[a] = `${lines[a].trimEnd()} &s${a}`;
