@@ -45,12 +45,16 @@ export interface ServiceDeps {
  * The composition root: builds every subsystem from the configuration and wires them together.
  * Constructors only assign; all I/O begins in start(), in this order, and stop() runs in reverse:
  *
- * 1. state directory
+ * 1. state directory, telemetry storage and recorder
  * 2. Modbus devices (their links connect in the background)
  * 3. lighting: persisted emergency relights and overrides restored, first commands out
- * 4. MQTT: embedded broker when no url is configured, then the connection, then the MQTT sources (sensors)
+ * 4. MQTT: embedded broker when no url is configured, then the connection, then the MQTT and HTTP
+ *    sources (sensors)
  * 5. OPC UA devices (node-opcua is loaded here, after the Modbus relight is out)
- * 6. telemetry, alerts, HTTP API
+ * 6. alerts, sampler, service metrics, audit, HTTP API
+ *
+ * With `cluster.etcd`, the recorder, lighting, sources, alerts and sampler start only once this
+ * instance leads its shard, after everything else (docs/deploy.md, "Two instances").
  */
 export class Service {
   readonly context: ServiceContext;
@@ -68,6 +72,7 @@ export class Service {
   /** Every command, with who, what, when, from where and its result (controller/http/audit.ts). */
   readonly audit: AuditLog;
   private readonly lifecycle: Lifecycle;
+  private ready = false;
 
   constructor(territory: Config, deps: ServiceDeps) {
     const { logger, clock } = deps;
@@ -109,27 +114,8 @@ export class Service {
         return Promise.resolve();
       }),
     );
-    // -- telemetry storage (before the drivers, so nothing they report is lost; stopped after them) --
-    const telemetry = buildTelemetry(this.context, {
-      malformedMessages: () => this.lighting.stats().presence.malformed,
-    });
-    this.telemetry = telemetry;
-    this.energy = telemetry.energy;
-    this.alerts = telemetry.alerts;
-    this.health = new ServiceHealthReporter({
-      config,
-      devices,
-      mqtt,
-      storage: telemetry.storage,
-      sampler: telemetry.sampler,
-      alerts: telemetry.alerts,
-      running: () => telemetry.isRunning(),
-    });
-    for (const part of telemetry.storageComponents()) this.lifecycle.add(part);
-
-    this.lifecycle.add(devices.component('modbus'));
-
-    // -- lighting: in cluster mode, only while this instance leads its shard --
+    // In cluster mode, what drives the devices and records points and alerts runs only while this
+    // instance leads its shard (ClusterMember.lead, started in this order on taking it over).
     const etcd = config.cluster?.etcd;
     const cluster =
       etcd &&
@@ -143,6 +129,36 @@ export class Service {
         logger: logger.child('cluster'),
         fenced: (reason) => deps.fenced?.(reason),
       });
+    const leaderOnly: Component[] = [];
+    const whileLeading = (part: Component): void => {
+      if (cluster) leaderOnly.push(part);
+      else this.lifecycle.add(part);
+    };
+
+    // -- telemetry storage (before the drivers, so nothing they report is lost; stopped after them) --
+    const telemetry = buildTelemetry(this.context, {
+      malformedMessages: () => this.lighting.stats().presence.malformed,
+      replicateAlerts: cluster && ((text) => cluster.replicate('alerts', text)),
+    });
+    this.telemetry = telemetry;
+    this.energy = telemetry.energy;
+    this.alerts = telemetry.alerts;
+    this.health = new ServiceHealthReporter({
+      config,
+      devices,
+      mqtt,
+      storage: telemetry.storage,
+      sampler: telemetry.sampler,
+      alerts: telemetry.alerts,
+      running: () => this.ready,
+      role: cluster && (() => (cluster.leading() ? 'leader' : 'standby')),
+    });
+    this.lifecycle.add(telemetry.storage.component());
+    whileLeading(telemetry.recorder.component());
+
+    this.lifecycle.add(devices.component('modbus'));
+
+    // -- lighting --
     const lighting = new LightingRuntime({
       config,
       stateDir,
@@ -151,11 +167,14 @@ export class Service {
       bus,
       mqtt,
       devices,
-      cluster,
+      cluster: cluster && {
+        mayCommand: () => cluster.mayCommand(),
+        replicate: (text) => cluster.replicate('lighting-state', text),
+      },
     });
     this.lighting = lighting;
-    const lightingComponents = [
-      lighting.component(),
+    whileLeading(lighting.component());
+    whileLeading(
       new LightingMqttBridge({
         lighting,
         mqtt,
@@ -164,11 +183,8 @@ export class Service {
         logger: logger.child('lighting'),
         ...(config !== territory && shards ? { elsewhere: shardsElsewhere(shards, territory) } : {}),
       }).component(),
-    ];
-    if (cluster) {
-      cluster.lead(lightingComponents);
-      this.lifecycle.add(cluster.component());
-    } else for (const part of lightingComponents) this.lifecycle.add(part);
+    );
+    if (cluster) this.lifecycle.add(cluster.component());
 
     if (config.mqtt.url === undefined) {
       const broker = new EmbeddedBroker({
@@ -191,12 +207,13 @@ export class Service {
         () => mqtt.stop(),
       ),
     );
-    this.lifecycle.add(devices.component('mqtt'));
-    this.lifecycle.add(devices.component('http'));
+    whileLeading(devices.component('mqtt'));
+    whileLeading(devices.component('http'));
     this.lifecycle.add(devices.component('opcua'));
 
     // -- telemetry and alerts --
-    for (const part of telemetry.components()) this.lifecycle.add(part);
+    for (const part of telemetry.pointComponents()) whileLeading(part);
+    this.lifecycle.add(telemetry.serviceMetrics.component());
 
     // -- HTTP API --
     // The audit log listens from now on, so that MQTT commands arriving before it starts are queued.
@@ -282,7 +299,24 @@ export class Service {
         },
     });
     this.lifecycle.add(this.api);
-    if (cluster) this.lifecycle.add(cluster.campaignComponent());
+    if (cluster) {
+      cluster.lead(leaderOnly);
+      this.lifecycle.add(cluster.campaignComponent());
+    }
+    // Last to start, first to stop: /health says 'down' while the service starts or stops.
+    this.lifecycle.add(
+      component(
+        'service ready',
+        () => {
+          this.ready = true;
+          return Promise.resolve();
+        },
+        () => {
+          this.ready = false;
+          return Promise.resolve();
+        },
+      ),
+    );
   }
 
   start(signal: AbortSignal): Promise<void> {

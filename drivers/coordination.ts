@@ -11,6 +11,15 @@ export type LeadAttempt =
   /** Another instance (`holder`) leads; `vacated` resolves when its key is gone (lease expired or revoked). */
   | { won: false; holder: string; vacated: Promise<void> };
 
+/**
+ * The documents of a shard's state kept in the store, each written whole by the leader before what it
+ * records is acknowledged: the lighting state (relights, overrides, runtime programs and calendars) and
+ * the alerts' states (open, acknowledged, recently cleared).
+ */
+export type StateDocument = 'lighting-state' | 'alerts';
+
+export const STATE_DOCUMENTS: readonly StateDocument[] = ['lighting-state', 'alerts'];
+
 export interface CoordinationListeners {
   /** The store acknowledged a keep-alive of our lease sent at `sentAt`. */
   keptAlive(sentAt: number): void;
@@ -29,10 +38,10 @@ export interface Coordination {
   keepAliveNow(): Promise<number>;
   /** The API address the current leader of `shard` (this one's or another) published; undefined when it has none. */
   leaderUrl(shard: string): Promise<string | undefined>;
-  /** The shard's persisted state (text), undefined when none was written yet. */
-  readState(): Promise<string | undefined>;
-  /** Writes the state, only while the leader key is held by our lease; rejects otherwise. */
-  writeState(text: string): Promise<void>;
-  /** Calls `listener` with every new version of the state (until stop()). */
-  watchState(listener: (text: string) => void): Promise<void>;
+  /** One document of the shard's persisted state (text), undefined when none was written yet. */
+  readState(document: StateDocument): Promise<string | undefined>;
+  /** Writes a document, only while the leader key is held by our lease; rejects otherwise. */
+  writeState(document: StateDocument, text: string): Promise<void>;
+  /** Calls `listener` with every new version of a document (until stop()). */
+  watchState(document: StateDocument, listener: (text: string) => void): Promise<void>;
 }

@@ -8,7 +8,9 @@ import type { Clock } from '../../core/clock';
 import type { Logger } from '../../core/logger';
 import { writeFileAtomically } from '../../drivers/durableFile';
 import { EtcdCoordination } from '../../drivers/etcd/etcdCoordination';
+import type { StateDocument } from '../../drivers/coordination';
 import { lightingStateFile } from '../lighting/runtime/store';
+import { alertsStateFile } from '../telemetry/alerts/store';
 import { ClusterMember } from './member';
 
 export interface ClusterMemberContext {
@@ -52,11 +54,14 @@ export function clusterMemberFromConfig(etcd: EtcdConfig, context: ClusterMember
     now,
     logger,
   });
-  const stateFile = lightingStateFile(context.stateDir);
+  const localFiles: Record<StateDocument, string> = {
+    'lighting-state': lightingStateFile(context.stateDir),
+    alerts: alertsStateFile(context.stateDir),
+  };
   return new ClusterMember({
     coordination,
     timing: { ttlMs: etcd.lease_ttl_s * 1000, marginMs: etcd.safety_margin_ms },
-    keepLocalCopy: (text) => writeFileAtomically(stateFile, text),
+    keepLocalCopy: (document, text) => writeFileAtomically(localFiles[document], text),
     now,
     clock: context.clock,
     logger,

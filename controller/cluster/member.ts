@@ -1,14 +1,14 @@
 import type { Clock, Timer } from '../../core/clock';
 import type { Component } from '../../core/lifecycle';
 import type { Logger } from '../../core/logger';
-import type { Coordination } from '../../drivers/coordination';
+import { STATE_DOCUMENTS, type Coordination, type StateDocument } from '../../drivers/coordination';
 import { Leadership, type LeadershipTiming } from './leadership';
 
 export interface ClusterMemberDeps {
   coordination: Coordination;
   timing: LeadershipTiming;
-  /** Writes a version of the shard's state as the local state file, the one a start restores from. */
-  keepLocalCopy(text: string): Promise<void>;
+  /** Writes a version of a document of the shard's state as its local file, the one a start restores from. */
+  keepLocalCopy(document: StateDocument, text: string): Promise<void>;
   /** Monotonic milliseconds (performance.now): the fencing deadline must not move with the wall clock. */
   now(): number;
   /** For the fencing timer. */
@@ -44,8 +44,9 @@ export class ClusterMember {
   }
 
   /**
-   * What only the leader runs (the lighting runtime, then its MQTT bridge): started in this order on
-   * taking the shard, stopped in reverse when leadership ends or the instance stops.
+   * What only the leader runs (the telemetry recorder, the lighting runtime and its MQTT bridge, the
+   * sensors' sources, the alerts and the sampler): started in this order on taking the shard, stopped
+   * in reverse when leadership ends or the instance stops.
    */
   lead(components: readonly Component[]): void {
     this.leaderComponents = components;
@@ -82,19 +83,21 @@ export class ClusterMember {
     return false;
   }
 
-  /** The state as the leader writes it, before an acknowledgement. */
-  replicate(text: string): Promise<void> {
-    return this.deps.coordination.writeState(text);
+  /** A document of the state as the leader writes it, before an acknowledgement. */
+  replicate(document: StateDocument, text: string): Promise<void> {
+    return this.deps.coordination.writeState(document, text);
   }
 
   async start(signal: AbortSignal): Promise<void> {
     const { coordination } = this.deps;
     signal.addEventListener('abort', () => this.abort.abort(signal.reason), { once: true });
     await coordination.start(signal);
-    // The watched copy: every version the leader writes lands on this instance's disk, in order.
-    await coordination.watchState((text) => {
-      if (this.leadership.state === 'standby' || this.leadership.state === 'candidate') this.copy(text);
-    });
+    // The watched copies: every version the leader writes lands on this instance's disk, in order.
+    for (const document of STATE_DOCUMENTS)
+      await coordination.watchState(document, (text) => {
+        if (this.leadership.state === 'standby' || this.leadership.state === 'candidate')
+          this.copy(document, text);
+      });
   }
 
   /** The first attempt is awaited (a leader has relit when the start ends); a standby campaigns on in the background. */
@@ -157,12 +160,18 @@ export class ClusterMember {
     firstAttempt();
   }
 
-  /** The latest state on disk, then the leader components: the lighting runtime restores it and relights first. */
+  /**
+   * The latest state on disk, then the leader components: the telemetry recorder, the lighting runtime,
+   * which restores its state and relights first, then the sensors, alerts (restored) and the sampler.
+   */
   private async takeOver(): Promise<void> {
     const { logger } = this.deps;
-    const text = await this.deps.coordination.readState();
+    const texts = await Promise.all(
+      STATE_DOCUMENTS.map((document) => this.deps.coordination.readState(document)),
+    );
     await this.copying;
-    if (text !== undefined) await this.deps.keepLocalCopy(text);
+    for (const [index, text] of texts.entries())
+      if (text !== undefined) await this.deps.keepLocalCopy(STATE_DOCUMENTS[index], text);
     logger.info('cluster: leading the shard, restoring its state');
     for (const component of this.leaderComponents) {
       // Starting lighting on a large territory holds the event loop (10,000 luminaires: about a
@@ -175,11 +184,11 @@ export class ClusterMember {
     }
   }
 
-  private copy(text: string): void {
+  private copy(document: StateDocument, text: string): void {
     this.copying = this.copying
-      .then(() => this.deps.keepLocalCopy(text))
+      .then(() => this.deps.keepLocalCopy(document, text))
       .catch((error: unknown) =>
-        this.deps.logger.error(`cluster: local copy of the state: ${(error as Error).message}`),
+        this.deps.logger.error(`cluster: local copy of the ${document}: ${(error as Error).message}`),
       );
   }
 

@@ -13,6 +13,8 @@ export interface HealthReport {
   status: 'up' | 'degraded' | 'down';
   /** The parts not up, when the status is degraded: what to look at first. */
   degraded: HealthPart[];
+  /** With instances sharing a shard (cluster.etcd): whether this one leads it or stands by. */
+  role?: 'leader' | 'standby';
   devices: { id: string; commune?: string; protocol: string; health: 'up' | 'degraded' | 'down' }[];
   mqtt: 'up' | 'degraded' | 'down';
   /** 'not-configured': no InfluxDB, on purpose (telemetry waits in the spool); not a fault. */

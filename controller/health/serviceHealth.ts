@@ -17,6 +17,8 @@ export interface HealthSources {
   alerts: { stats(): MetricsReport['alerts'] };
   /** False while the service starts or stops: health is then 'down' whatever the parts say. */
   running: () => boolean;
+  /** With instances sharing a shard: whether this one leads it. Absent in single-machine mode. */
+  role?: () => 'leader' | 'standby';
 }
 
 /** /health and /metrics: the state of every device, MQTT and InfluxDB, and the counters of each path. */
@@ -25,11 +27,15 @@ export class ServiceHealthReporter implements ServiceHealth {
 
   /**
    * up: every device, MQTT and InfluxDB (when one is configured) up; degraded: any of them not, named
-   * in `degraded`; down: the service is not running (starting, stopping).
+   * in `degraded`; down: the service is not running (starting, stopping). A standby runs no sensor
+   * source (MQTT, HTTP): only the devices it keeps a link to are its to report.
    */
   report(): HealthReport {
     const { config, devices, mqtt, storage, running } = this.sources;
-    const deviceHealth = config.devices.map((device) => {
+    const role = this.sources.role?.();
+    const reported =
+      role === 'standby' ? config.devices.filter((d) => devices.get(d.id) !== undefined) : config.devices;
+    const deviceHealth = reported.map((device) => {
       const entry: HealthReport['devices'][number] = {
         id: device.id,
         protocol: device.protocol,
@@ -48,6 +54,7 @@ export class ServiceHealthReporter implements ServiceHealth {
     return {
       status,
       degraded: status === 'degraded' ? degraded : [],
+      ...(role !== undefined ? { role } : {}),
       devices: deviceHealth,
       mqtt: mqttHealth,
       influx,

@@ -59,8 +59,9 @@ const inForce = (slot: 'emergency' | 'override'): Addressing => ({
 });
 
 /**
- * The lighting endpoints, which only a shard's leader can answer (its runtime runs there alone).
- * Reads of lists answer for the shard of the instance asked (a standby asks its leader).
+ * The endpoints only a shard's leader can answer: the lighting runtime, the building points' sampler
+ * and the alerts run there alone. Reads of lists answer for the shard of the instance asked (a standby
+ * asks its leader).
  */
 const ADDRESSING: Readonly<Partial<Record<Endpoint, Addressing>>> = {
   'POST /api/relights': BY_TARGET,
@@ -87,6 +88,16 @@ const ADDRESSING: Readonly<Partial<Record<Endpoint, Addressing>>> = {
   'GET /api/calendars': OWN_SHARD,
   'GET /api/calendars/:id': OWN_SHARD,
   'POST /api/calendars/preview': OWN_SHARD,
+  'GET /api/map/levels': OWN_SHARD,
+  'GET /api/buildings': OWN_SHARD,
+  'GET /api/buildings/:id': OWN_SHARD,
+  'GET /api/buildings/:id/points/:point/history': OWN_SHARD,
+  'GET /api/officials/:commune': {
+    by: 'communes',
+    of: (request) => [(request.params as { commune: string }).commune],
+  },
+  'GET /api/alerts': OWN_SHARD,
+  'POST /api/alerts/:id/acknowledge': OWN_SHARD,
 };
 
 /** Definitions the whole territory shares: with several shards, each leader holds a copy, changed in every one. */

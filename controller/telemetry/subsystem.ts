@@ -15,6 +15,8 @@ export interface TelemetryOptions {
   writer?: Partial<InfluxWriterOptions>;
   /** MQTT messages dropped as malformed so far (the lighting runtime counts presence messages). */
   malformedMessages?: () => number;
+  /** Writes each version of the alerts' states where a standby reads it (cluster mode). */
+  replicateAlerts?: (text: string) => Promise<void>;
 }
 
 /** Time kept, out of `service.shutdown_timeout_s`, for closing the spool after the writer's last sends. */
@@ -22,13 +24,16 @@ const SPOOL_CLOSE_RESERVE_MS = 2000;
 
 /**
  * The telemetry and alert subsystem, built once by the composition root (controller/service.ts) and
- * started in two parts:
+ * started in parts:
  *
- * 1. `storageComponents()`, before the drivers: the InfluxDB writer with its spool, and the recorder of
- *    lighting states, detections, command events and device health, so that nothing the drivers and
- *    the lighting report while they start is lost. Stopped after them.
- * 2. `components()`, after the drivers: the alerts (saved alerts restored first), the sampler of the
- *    building points, the service metrics.
+ * 1. `storage.component()` then `recorder.component()`, before the drivers: the InfluxDB writer with
+ *    its spool, and the recorder of lighting states, detections, command events and device health, so
+ *    that nothing the drivers and the lighting report while they start is lost. Stopped after them.
+ * 2. `pointComponents()`, after the drivers: the alerts (saved alerts restored first) and the sampler
+ *    of the building points; then `serviceMetrics.component()`.
+ *
+ * With instances sharing a shard, the recorder and the point components run on its leader only (each
+ * point and alert once), the storage and the service metrics (per instance) on every instance.
  *
  * Exposes the EnergyService and AlertService of controller/telemetry/services.ts; /health and /metrics read its
  * parts through controller/health/serviceHealth.ts.
@@ -42,7 +47,6 @@ export class Telemetry {
   readonly alerts: AlertManager;
   readonly energy: EnergyView;
   readonly serviceMetrics: ServiceMetricsWriter;
-  private running = false;
 
   constructor(parts: TelemetryParts) {
     this.catalog = parts.catalog;
@@ -55,18 +59,8 @@ export class Telemetry {
     this.serviceMetrics = parts.serviceMetrics;
   }
 
-  /** True from the sampler's start to its stop: /health is 'down' outside. */
-  isRunning(): boolean {
-    return this.running;
-  }
-
-  /** Before the drivers; stopped after them. */
-  storageComponents(): Component[] {
-    return [this.storage.component(), this.recorder.component()];
-  }
-
-  /** After the drivers. */
-  components(): Component[] {
+  /** After the drivers: the alerts, then the sampler (a first snapshot of the devices as it starts). */
+  pointComponents(): Component[] {
     return [
       this.alerts.component(),
       {
@@ -74,14 +68,9 @@ export class Telemetry {
         start: async () => {
           await this.sampler.start();
           this.recorder.snapshotDevices();
-          this.running = true;
         },
-        stop: async () => {
-          this.running = false;
-          await this.sampler.stop();
-        },
+        stop: () => this.sampler.stop(),
       },
-      this.serviceMetrics.component(),
     ];
   }
 }
@@ -136,6 +125,7 @@ export function buildTelemetry(context: ServiceContext, options: TelemetryOption
     clock,
     logger: logger.child('alerts'),
     stateDir: context.stateDir,
+    replicate: options.replicateAlerts,
     configDir: context.configDir,
     env: context.env,
   });

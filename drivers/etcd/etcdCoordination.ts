@@ -1,6 +1,6 @@
 import type { Etcd3, Lease, Watcher } from 'etcd3';
 import type { Logger } from '../../core/logger';
-import type { Coordination, CoordinationListeners, LeadAttempt } from '../coordination';
+import type { Coordination, CoordinationListeners, LeadAttempt, StateDocument } from '../coordination';
 
 export interface EtcdCoordinationOptions {
   /** `http://host:port` or `https://…`, several members of one cluster. */
@@ -25,7 +25,7 @@ export interface EtcdCoordinationOptions {
 /**
  * The coordination port on etcd v3 (the etcd3 client). Leadership is a key created in a transaction
  * (`create revision == 0`) under a lease kept alive by the client every TTL/3; the shard's state is one
- * key, written by a transaction that checks the leader key still carries our lease, so an instance that
+ * key per document, written by a transaction that checks the leader key still carries our lease, so an instance that
  * lost the shard cannot overwrite its successor's state.
  */
 export class EtcdCoordination implements Coordination {
@@ -35,13 +35,11 @@ export class EtcdCoordination implements Coordination {
   private readonly watchers = new Set<Watcher>();
   private readonly leaderKey: string;
   private readonly leaderUrlKey: string;
-  private readonly stateKey: string;
   private stopping?: Promise<void>;
 
   constructor(private readonly options: EtcdCoordinationOptions) {
     this.leaderKey = this.keyOf(options.shard, 'leader');
     this.leaderUrlKey = this.keyOf(options.shard, 'leader-url');
-    this.stateKey = this.keyOf(options.shard, 'lighting-state');
   }
 
   private keyOf(shard: string, name: string): string {
@@ -139,25 +137,25 @@ export class EtcdCoordination implements Coordination {
     return (await this.connected().get(this.keyOf(shard, 'leader-url')).string()) ?? undefined;
   }
 
-  async readState(): Promise<string | undefined> {
-    return (await this.connected().get(this.stateKey).string()) ?? undefined;
+  async readState(document: StateDocument): Promise<string | undefined> {
+    return (await this.connected().get(this.keyOf(this.options.shard, document)).string()) ?? undefined;
   }
 
-  async writeState(text: string): Promise<void> {
+  async writeState(document: StateDocument, text: string): Promise<void> {
     const client = this.connected();
     if (this.leaseId === undefined) throw new Error('etcd: this instance does not hold the shard');
     const result = await client
       .if(this.leaderKey, 'Lease', '==', this.leaseId)
-      .then(client.put(this.stateKey).value(text))
+      .then(client.put(this.keyOf(this.options.shard, document)).value(text))
       .commit();
     if (!result.succeeded) throw new Error('etcd: the shard is held by another instance; state not written');
   }
 
-  async watchState(listener: (text: string) => void): Promise<void> {
-    const watcher = await this.connected().watch().key(this.stateKey).create();
+  async watchState(document: StateDocument, listener: (text: string) => void): Promise<void> {
+    const watcher = await this.connected().watch().key(this.keyOf(this.options.shard, document)).create();
     this.watchers.add(watcher);
     watcher.on('put', (kv) => listener(kv.value.toString()));
-    watcher.on('error', (error) => this.options.logger.warn(`etcd: state watch: ${error.message}`));
+    watcher.on('error', (error) => this.options.logger.warn(`etcd: ${document} watch: ${error.message}`));
   }
 
   /** Resolves once `key` is deleted after `revision` (or when the watch fails: the caller tries again). */

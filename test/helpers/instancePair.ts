@@ -5,6 +5,7 @@ import { connectAsync, type MqttClient } from 'mqtt';
 import { SegmentFarm } from '../../bench/support/segmentFarm';
 import { toYaml } from '../../config/generateDemo';
 import { parseConfig } from '../../config/load';
+import type { ConfigInput } from '../../config/schema';
 import { buildTerritory } from '../../config/demoTerritory';
 import { systemClock } from '../../core/clock';
 import { freePorts } from './ports';
@@ -30,6 +31,8 @@ export interface PairOptions {
   luminairesPerController?: number;
   /** Simulated controllers as LeanSegmentBank (benchmarks: nothing computed on a read). */
   lean?: boolean;
+  /** Changes both instances' configuration (before it is written); `spare` is a free port for it to use. */
+  configure?: (input: ConfigInput, spare: number) => void;
 }
 
 export class InstancePair {
@@ -37,6 +40,8 @@ export class InstancePair {
   devices: string[] = [];
   a?: ServiceProcess;
   b?: ServiceProcess;
+  /** Each instance's API. */
+  readonly urls = { a: '', b: '' };
   private client?: MqttClient;
   private readonly responses = new Map<string, { status: string; error?: string }>();
   private transaction = 0;
@@ -57,7 +62,7 @@ export class InstancePair {
 
   private async setUp(): Promise<void> {
     const controllers = this.options.controllers ?? 2;
-    const ports = await freePorts(controllers + 2);
+    const ports = await freePorts(controllers + 3);
     for (const name of ['a', 'b'] as const) {
       const input = buildTerritory({
         communes: 1,
@@ -89,6 +94,8 @@ export class InstancePair {
           safety_margin_ms: 300,
         },
       };
+      this.options.configure?.(input, ports[controllers + 2]);
+      this.urls[name] = `http://127.0.0.1:${input.http!.port}`;
       const yaml = toYaml(input);
       const file = path.join(this.dir, `${name}.yaml`);
       await writeFile(file, yaml);

@@ -17,13 +17,13 @@ export function registerServiceRoutes(fastify: FastifyInstance, ctx: RouteContex
     schema: {
       tags: ['service'],
       summary:
-        'Up, degraded (and which part: devices, mqtt, influx) or down; no token needed, no device named.',
+        'Up, degraded (and which part: devices, mqtt, influx) or down, and in a cluster leader or standby; no token needed, no device named.',
     },
     handler: (_request, reply) => {
-      const { status, degraded } = ctx.services.health();
+      const { status, degraded, role } = ctx.services.health();
       return reply
         .status(status === 'down' ? 503 : 200)
-        .send(status === 'degraded' ? { status, degraded } : { status });
+        .send({ status, ...(status === 'degraded' ? { degraded } : {}), ...(role ? { role } : {}) });
     },
   });
 

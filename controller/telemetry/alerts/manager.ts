@@ -32,6 +32,8 @@ export interface AlertManagerDeps {
   clock: Clock;
   logger: Logger;
   stateDir: string;
+  /** Writes each saved version of the alerts where a standby reads it; absent in single-machine mode. */
+  replicate?: (text: string) => Promise<void>;
   configDir: string;
   env?: NodeJS.ProcessEnv;
 }
@@ -83,7 +85,7 @@ export class AlertManager implements AlertService {
       influxConfigured: deps.config.influx !== undefined,
       onChange: (alert, change) => this.changed(alert, change),
     });
-    this.store = new AlertStore(deps.stateDir, deps.logger);
+    this.store = new AlertStore(deps.stateDir, deps.logger, deps.replicate);
     this.webhooks = deps.config.alerts.webhooks.map(
       (webhook) =>
         new WebhookSender(webhook, {

@@ -8,10 +8,15 @@ import { ALERT_TEXTS } from './texts';
 const FILE_VERSION = 1;
 const STATES = new Set(['raised', 'acknowledged', 'cleared']);
 
+export function alertsStateFile(stateDir: string): string {
+  return path.join(stateDir, 'alerts.json');
+}
+
 /**
  * Open and recently cleared alerts in `<state_dir>/alerts.json`, so that a restart neither raises an
  * open alert again nor forgets one, nor who acknowledged it. Written atomically (temp file, fsync,
- * rename, fsync of the folder); saves requested while one is under way are merged into the next.
+ * rename, fsync of the folder); saves requested while one is under way are merged into the next. With
+ * instances sharing the shard, each version is also written to etcd, where the standby copies it.
  */
 export class AlertStore {
   private readonly file: string;
@@ -22,8 +27,10 @@ export class AlertStore {
   constructor(
     stateDir: string,
     private readonly logger: Logger,
+    /** Writes a version where the standby reads it (controller/cluster/member.ts); absent alone. */
+    private readonly replicate?: (text: string) => Promise<void>,
   ) {
-    this.file = path.join(stateDir, 'alerts.json');
+    this.file = alertsStateFile(stateDir);
   }
 
   /** The alerts saved last time; an unreadable file is logged, kept aside and read as empty. */
@@ -79,8 +86,9 @@ export class AlertStore {
     this.saving = undefined;
   }
 
-  private write(alerts: AlertView[]): Promise<void> {
-    return writeFileAtomically(this.file, `${JSON.stringify({ version: FILE_VERSION, alerts }, null, 1)}\n`);
+  private async write(alerts: AlertView[]): Promise<void> {
+    const text = `${JSON.stringify({ version: FILE_VERSION, alerts }, null, 1)}\n`;
+    await Promise.all([writeFileAtomically(this.file, text), this.replicate?.(text)]);
   }
 }
 

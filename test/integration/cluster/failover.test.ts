@@ -2,8 +2,9 @@ import { preciseNow, type WriteRecord } from '../../../bench/support/segmentFarm
 import { startEtcdCluster, type EtcdCluster } from '../../helpers/etcd';
 import { startMosquitto, type Mosquitto } from '../../helpers/mosquitto';
 import { killProcess } from '../../helpers/serviceProcess';
+import { eventually as eventuallyAsync } from '../api/liveService';
 import { eventually } from '../lighting/harness';
-import { InstancePair, logged, SCHEDULE_LEVEL } from '../../helpers/instancePair';
+import { InstancePair, logged, SCHEDULE_LEVEL, type PairOptions } from '../../helpers/instancePair';
 
 /**
  * Two instances of one shard on a real three-member etcd cluster (lease TTL 2 s), each its own process,
@@ -36,8 +37,9 @@ describe('active/standby on etcd', () => {
   async function leaderAndStandby(
     keyPrefix: string,
     endpoints = { a: etcd.endpoints, b: etcd.endpoints },
+    configure?: PairOptions['configure'],
   ): Promise<InstancePair> {
-    pair = await InstancePair.start({ mqttUrl: broker.url, endpoints, keyPrefix });
+    pair = await InstancePair.start({ mqttUrl: broker.url, endpoints, keyPrefix, configure });
     const p = pair;
     const a = p.startInstance('a');
     await logged(a, 'cluster: leading the shard');
@@ -135,6 +137,63 @@ describe('active/standby on etcd', () => {
     expect(lastByLeader).toBeGreaterThan(cutAt);
     expect(lastByLeader).toBeLessThan(firstByStandby);
     expect(p.a!.output.join('')).toContain('cluster: leadership ended');
+  }, 60_000);
+
+  it('alerts: raised and acknowledged by the leader alone, taken over as they were by the standby', async () => {
+    // A controller that never answers (nothing listens on its port), watched by a one-second rule.
+    const p = await leaderAndStandby('failover-alerts/', undefined, (input, spare) => {
+      input.devices!.push({
+        id: 'armoire-absente',
+        name: 'Armoire absente',
+        commune: input.communes[0].id,
+        protocol: 'modbus-tcp',
+        host: '127.0.0.1',
+        port: spare,
+        unit_id: 1,
+        timeout_ms: 300,
+      });
+      input.alerts = {
+        evaluate_s: 0.5,
+        rules: [{ id: 'injoignable', name: 'Équipement injoignable', kind: 'device-unreachable', for_s: 1 }],
+      };
+    });
+    const api = async (name: 'a' | 'b', url: string, method = 'GET'): Promise<unknown> => {
+      const response = await fetch(`${p.urls[name]}${url}`, {
+        method,
+        headers: { authorization: 'Bearer demo-admin' },
+      });
+      const text = await response.text();
+      if (!response.ok) throw new Error(`${method} ${url} on ${name}: ${response.status} ${text}`);
+      return url === '/metrics' ? text : JSON.parse(text);
+    };
+    type Alert = { id: string; rule: string; state: string; raisedAt: number };
+    const raised = await eventuallyAsync('the alert raised by the leader', async () => {
+      const alerts = (await api('a', '/api/alerts').catch(() => [])) as Alert[];
+      return alerts.find((a) => a.rule === 'injoignable');
+    });
+    expect(raised).toMatchObject({ rule: 'injoignable', state: 'raised' });
+    expect(await api('a', '/api/health')).toMatchObject({ role: 'leader' });
+    expect(await api('b', '/api/health')).toMatchObject({ role: 'standby' });
+    // The standby evaluates nothing: it sees the same controller down, yet raised no alert of its own.
+    expect(await api('b', '/metrics')).toMatch(/^nocturne_alerts_raised_total 0$/m);
+    expect(await api('a', '/metrics')).toMatch(/^nocturne_alerts_raised_total 1$/m);
+
+    // Acknowledged through the standby's API (forwarded to the leader), then the leader killed.
+    expect(await api('b', `/api/alerts/${raised.id}/acknowledge`, 'POST')).toMatchObject({
+      id: raised.id,
+      state: 'acknowledged',
+    });
+    await killProcess(p.a, 'SIGKILL');
+    await logged(p.b!, 'cluster: leading the shard', 10_000);
+    // The alerts start after the lighting on taking over: whatever they list first is what they restored.
+    const alerts = await eventuallyAsync('the alerts on the new leader', async () => {
+      const listed = (await api('b', '/api/alerts')) as Alert[];
+      return listed.length > 0 ? listed : undefined;
+    });
+    expect(alerts).toEqual([
+      expect.objectContaining({ id: raised.id, state: 'acknowledged', raisedAt: raised.raisedAt }),
+    ]);
+    expect(await api('b', '/api/health')).toMatchObject({ role: 'leader' });
   }, 60_000);
 
   it('an etcd member lost: nothing changes', async () => {
