@@ -291,6 +291,7 @@ export class Service {
       audit: this.audit,
       clock,
       logger: logger.child('api'),
+      sharedSignIns: cluster?.sharedFolder('people'),
       routing: cluster &&
         shards && {
           shards,

@@ -1,7 +1,12 @@
 import type { Clock, Timer } from '../../core/clock';
 import type { Component } from '../../core/lifecycle';
 import type { Logger } from '../../core/logger';
-import { STATE_DOCUMENTS, type Coordination, type StateDocument } from '../../drivers/coordination';
+import {
+  STATE_DOCUMENTS,
+  type Coordination,
+  type SharedFolder,
+  type StateDocument,
+} from '../../drivers/coordination';
 import { Leadership, type LeadershipTiming } from './leadership';
 
 export interface ClusterMemberDeps {
@@ -74,6 +79,15 @@ export class ClusterMember {
   /** The API address the leader of `shard` published with its leadership (docs/deploy.md, "Shards by commune"). */
   leaderUrl(shard: string): Promise<string | undefined> {
     return this.deps.coordination.leaderUrl(shard);
+  }
+
+  /** The territory's records of one folder, which every instance reads and writes whatever its role. */
+  sharedFolder(folder: string): SharedFolder {
+    const { coordination } = this.deps;
+    return {
+      follow: (changed) => coordination.followRecords(folder, changed),
+      write: (puts, deletes) => coordination.writeRecords(folder, puts, deletes),
+    };
   }
 
   /** Whether a device write batch may go out now (the dispatcher's gate). */

@@ -30,6 +30,7 @@ import { CommuneIndex } from './communeIndex';
 import { CommandForwarder, type ShardRouting } from './forwarding';
 import { ThrottledLog } from '../../core/throttledLog';
 import { EventTickets } from './tickets';
+import type { SharedFolder } from '../../drivers/coordination';
 import { SIGN_IN_FILE, loadSignInState, saveSignInState } from './signInFile';
 import {
   CSRF_HEADER,
@@ -52,6 +53,8 @@ export interface ApiServerDeps {
   options?: ApiOptions;
   /** In a cluster: commands another instance handles are forwarded to it (forwarding.ts). */
   routing?: ShardRouting;
+  /** In a cluster: the sign-in state every instance shares, so that a session works on any of them. */
+  sharedSignIns?: SharedFolder;
 }
 
 /** Deepest nesting of objects and arrays accepted in a body; the API's own bodies use fewer than 8. */
@@ -110,6 +113,7 @@ export class ApiServer implements Component {
       deps.clock,
       { sessionMs: deps.config.http.session_days * DAY_MS, enrolmentMs: this.options.enrolmentTtlMs },
       (state) => saveSignInState(this.signInFile, state),
+      (problem) => deps.logger.warn(problem),
     );
     this.signInFailures = new FailedAuthLimiter(
       deps.clock,
@@ -140,6 +144,7 @@ export class ApiServer implements Component {
 
   async start(signal: AbortSignal): Promise<void> {
     this.signIns.restore(await loadSignInState(this.signInFile, this.deps.logger, this.deps.clock.now()));
+    if (this.deps.sharedSignIns) await this.signIns.share(this.deps.sharedSignIns);
     const app = await this.build();
     this.app = app;
     signal.throwIfAborted();

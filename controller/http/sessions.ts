@@ -1,5 +1,8 @@
 import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { Clock } from '../../core/clock';
+import type { SharedFolder } from '../../drivers/coordination';
+import type { SignInState, StoredEnrolment, StoredSession } from './signInFile';
+import { changesBetween, recordOf, recordsOf } from './signInRecords';
 
 /**
  * Sign-in for people: password hashes, browser sessions and enrolment codes, kept in memory and saved
@@ -7,28 +10,6 @@ import type { Clock } from '../../core/clock';
  * Session ids and enrolment codes are 256 and 128 random bits, handed out once and stored only as
  * SHA-256: a copy of the state file signs nobody in. Time comes from the clock (fake in tests).
  */
-
-export interface StoredSession {
-  id_sha256: string;
-  user: string;
-  created_at: number;
-  expires_at: number;
-}
-
-export interface StoredEnrolment {
-  code_sha256: string;
-  user: string;
-  expires_at: number;
-}
-
-/** The state file's content (`people.json` in the state directory). */
-export interface SignInState {
-  version: 1;
-  /** User id → scrypt hash (passwords.ts). */
-  passwords: Record<string, string>;
-  sessions: StoredSession[];
-  enrolments: StoredEnrolment[];
-}
 
 export interface SignInOptions {
   /** How long a browser stays signed in (the cookie's Max-Age too). */
@@ -45,11 +26,16 @@ export class SignIns {
   private readonly sessions = new Map<string, StoredSession>();
   private readonly enrolments = new Map<string, StoredEnrolment>();
   private saving: Promise<void> = Promise.resolve();
+  private shared?: SharedFolder;
+  /** The shared records as this instance last wrote or heard them. */
+  private sharedRecords = new Map<string, string>();
 
   constructor(
     private readonly clock: Clock,
     private readonly options: SignInOptions,
     private readonly save: (state: SignInState) => Promise<void>,
+    /** A shared record that cannot be read (written by another version, say): ignored, and said why. */
+    private readonly refused: (problem: string) => void = () => undefined,
   ) {}
 
   get sessionMs(): number {
@@ -60,6 +46,60 @@ export class SignIns {
     for (const [user, hash] of Object.entries(state.passwords)) this.passwords.set(user, hash);
     for (const session of state.sessions) this.sessions.set(session.id_sha256, session);
     for (const enrolment of state.enrolments) this.enrolments.set(enrolment.code_sha256, enrolment);
+  }
+
+  /**
+   * From now on, the state is the one every instance shares: the shared records replace what the local
+   * file held (the first instance to share seeds them with its own), each change made here is written
+   * to them before it is acknowledged, and each change made elsewhere is applied here and saved.
+   */
+  async share(shared: SharedFolder): Promise<void> {
+    const records = await shared.follow((key, value) => this.changedElsewhere(key, value));
+    this.shared = shared;
+    if (records.size > 0) {
+      this.passwords.clear();
+      this.sessions.clear();
+      this.enrolments.clear();
+      for (const [key, value] of records) this.apply(key, value);
+      this.sharedRecords = records;
+    }
+    await this.commit();
+  }
+
+  private changedElsewhere(key: string, value: string | undefined): void {
+    // This instance's own writes come back too.
+    if (this.sharedRecords.get(key) === value) return;
+    if (value === undefined) this.sharedRecords.delete(key);
+    else this.sharedRecords.set(key, value);
+    this.apply(key, value);
+    this.commit().catch(() => undefined);
+  }
+
+  /** One shared record into the maps (undefined: deleted). */
+  private apply(key: string, value: string | undefined): void {
+    if (value === undefined) {
+      const slash = key.indexOf('/');
+      const name = key.slice(slash + 1);
+      const map = { password: this.passwords, session: this.sessions, enrolment: this.enrolments }[
+        key.slice(0, slash)
+      ];
+      map?.delete(name);
+      return;
+    }
+    const record = recordOf(key, value);
+    switch (record.kind) {
+      case 'password':
+        this.passwords.set(record.user, record.hash);
+        return;
+      case 'session':
+        this.sessions.set(record.id_sha256, { id_sha256: record.id_sha256, ...record.session });
+        return;
+      case 'enrolment':
+        this.enrolments.set(record.code_sha256, { code_sha256: record.code_sha256, ...record.enrolment });
+        return;
+      case 'invalid':
+        this.refused(`shared sign-in record ${record.problem}; ignored`);
+    }
   }
 
   /** What is saved: expired sessions and codes left out. */
@@ -166,9 +206,25 @@ export class SignIns {
     return ended;
   }
 
-  /** Saves one after the other, each the state as it is when its turn comes. */
+  /**
+   * Saves one after the other, each the state as it is when its turn comes: the shared records first
+   * (what changed here since they were last written or heard), then the local file.
+   */
   private commit(): Promise<void> {
-    const next = this.saving.catch(() => undefined).then(() => this.save(this.snapshot()));
+    const next = this.saving
+      .catch(() => undefined)
+      .then(async () => {
+        const state = this.snapshot();
+        if (this.shared) {
+          const { puts, deletes } = changesBetween(this.sharedRecords, recordsOf(state));
+          if (puts.size > 0 || deletes.length > 0) {
+            await this.shared.write(puts, deletes);
+            for (const [key, value] of puts) this.sharedRecords.set(key, value);
+            for (const key of deletes) this.sharedRecords.delete(key);
+          }
+        }
+        await this.save(state);
+      });
     this.saving = next;
     return next;
   }

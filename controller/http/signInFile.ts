@@ -3,19 +3,41 @@ import { z } from 'zod';
 import { writeFileAtomically } from '../../drivers/durableFile';
 import type { Logger } from '../../core/logger';
 import { isPasswordHash } from './passwords';
-import type { SignInState } from './sessions';
+
+export interface StoredSession {
+  id_sha256: string;
+  user: string;
+  created_at: number;
+  expires_at: number;
+}
+
+export interface StoredEnrolment {
+  code_sha256: string;
+  user: string;
+  expires_at: number;
+}
+
+/** The state file's content (`people.json` in the state directory). */
+export interface SignInState {
+  version: 1;
+  /** User id → scrypt hash (passwords.ts). */
+  passwords: Record<string, string>;
+  sessions: StoredSession[];
+  enrolments: StoredEnrolment[];
+}
 
 /** people.json in the state directory: password hashes, sessions and enrolment codes (all hashed). */
 export const SIGN_IN_FILE = 'people.json';
 
 const Hex64 = z.string().regex(/^[0-9a-f]{64}$/);
+export const PasswordHash = z.string().refine(isPasswordHash, { message: 'not a scrypt hash' });
+export const SessionFields = { user: z.string(), created_at: z.number(), expires_at: z.number() };
+export const EnrolmentFields = { user: z.string(), expires_at: z.number() };
 const StateFile = z.strictObject({
   version: z.literal(1),
-  passwords: z.record(z.string(), z.string().refine(isPasswordHash, { message: 'not a scrypt hash' })),
-  sessions: z.array(
-    z.strictObject({ id_sha256: Hex64, user: z.string(), created_at: z.number(), expires_at: z.number() }),
-  ),
-  enrolments: z.array(z.strictObject({ code_sha256: Hex64, user: z.string(), expires_at: z.number() })),
+  passwords: z.record(z.string(), PasswordHash),
+  sessions: z.array(z.strictObject({ id_sha256: Hex64, ...SessionFields })),
+  enrolments: z.array(z.strictObject({ code_sha256: Hex64, ...EnrolmentFields })),
 });
 
 export const EMPTY_SIGN_IN_STATE: SignInState = { version: 1, passwords: {}, sessions: [], enrolments: [] };

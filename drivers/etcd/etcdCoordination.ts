@@ -1,4 +1,4 @@
-import type { Etcd3, Lease, Watcher } from 'etcd3';
+import type { Etcd3, IRequestOp, Lease, Watcher } from 'etcd3';
 import type { Logger } from '../../core/logger';
 import type { Coordination, CoordinationListeners, LeadAttempt, StateDocument } from '../coordination';
 
@@ -21,6 +21,9 @@ export interface EtcdCoordinationOptions {
   now: () => number;
   logger: Logger;
 }
+
+/** Operations per transaction, under etcd's default limit (--max-txn-ops 128). */
+const MAX_TXN_OPERATIONS = 100;
 
 /**
  * The coordination port on etcd v3 (the etcd3 client). Leadership is a key created in a transaction
@@ -156,6 +159,52 @@ export class EtcdCoordination implements Coordination {
     this.watchers.add(watcher);
     watcher.on('put', (kv) => listener(kv.value.toString()));
     watcher.on('error', (error) => this.options.logger.warn(`etcd: ${document} watch: ${error.message}`));
+  }
+
+  async followRecords(
+    folder: string,
+    changed: (key: string, value: string | undefined) => void,
+  ): Promise<Map<string, string>> {
+    const client = this.connected();
+    const prefix = this.recordsPrefix(folder);
+    const read = await client.getAll().prefix(prefix).exec();
+    const records = new Map(
+      read.kvs.map((kv) => [kv.key.toString().slice(prefix.length), kv.value.toString()]),
+    );
+    // From the revision after the read: no change falls between the snapshot and the watch.
+    const watcher = await client
+      .watch()
+      .prefix(prefix)
+      .startRevision(String(BigInt(read.header.revision) + 1n))
+      .create();
+    this.watchers.add(watcher);
+    watcher.on('put', (kv) => changed(kv.key.toString().slice(prefix.length), kv.value.toString()));
+    watcher.on('delete', (kv) => changed(kv.key.toString().slice(prefix.length), undefined));
+    watcher.on('error', (error) => this.options.logger.warn(`etcd: ${folder} watch: ${error.message}`));
+    return records;
+  }
+
+  async writeRecords(
+    folder: string,
+    puts: ReadonlyMap<string, string>,
+    deletes: readonly string[],
+  ): Promise<void> {
+    const client = this.connected();
+    const prefix = this.recordsPrefix(folder);
+    const operations: IRequestOp[] = [
+      ...[...puts].map(([key, value]) => ({
+        request_put: { key: Buffer.from(prefix + key), value: Buffer.from(value) },
+      })),
+      ...deletes.map((key) => ({ request_delete_range: { key: Buffer.from(prefix + key) } })),
+    ];
+    // A transaction with no comparison always applies; etcd takes at most 128 operations in one.
+    for (let start = 0; start < operations.length; start += MAX_TXN_OPERATIONS)
+      await client.kv.txn({ success: operations.slice(start, start + MAX_TXN_OPERATIONS) });
+  }
+
+  /** The territory's shared records live apart from every shard's keys. */
+  private recordsPrefix(folder: string): string {
+    return `${this.options.prefix}territory/${folder}/`;
   }
 
   /** Resolves once `key` is deleted after `revision` (or when the watch fails: the caller tries again). */

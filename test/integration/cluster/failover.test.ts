@@ -196,6 +196,64 @@ describe('active/standby on etcd', () => {
     expect(await api('b', '/api/health')).toMatchObject({ role: 'leader' });
   }, 60_000);
 
+  it('a phone signed in on one instance stays signed in on the other, through a failover', async () => {
+    const p = await leaderAndStandby('failover-sessions/');
+    const call = async (
+      name: 'a' | 'b',
+      url: string,
+      init: { method?: string; headers?: Record<string, string>; body?: unknown } = {},
+    ): Promise<{ status: number; body: Record<string, unknown>; cookie: string | null }> => {
+      const response = await fetch(`${p.urls[name]}${url}`, {
+        method: init.method ?? 'GET',
+        headers: { 'content-type': 'application/json', ...init.headers },
+        body: init.body === undefined ? undefined : JSON.stringify(init.body),
+      });
+      const text = await response.text();
+      return {
+        status: response.status,
+        body: text ? (JSON.parse(text) as Record<string, unknown>) : {},
+        cookie: response.headers.get('set-cookie'),
+      };
+    };
+    // The code issued on the standby, redeemed on the leader: each instance writes the shared records.
+    const issued = await call('b', '/api/users/sdis-57/enrolment', {
+      method: 'POST',
+      headers: { authorization: 'Bearer demo-admin' },
+      body: {},
+    });
+    expect(issued.status).toBe(200);
+    const enrolled = await eventuallyAsync('the code known to the leader', async () => {
+      const answer = await call('a', '/api/session/enrol', {
+        method: 'POST',
+        body: { code: issued.body.code },
+      });
+      return answer.status === 200 ? answer : undefined;
+    });
+    const cookie = enrolled.cookie!.split(';')[0];
+    const session = { cookie, 'x-csrf-token': enrolled.body.csrf as string };
+    await eventuallyAsync('the session known to the standby', async () => {
+      const me = await call('b', '/api/me', { headers: { cookie } });
+      return me.status === 200 && me.body.user === 'sdis-57' ? me : undefined;
+    });
+
+    await killProcess(p.a, 'SIGKILL');
+    await logged(p.b!, 'cluster: leading the shard', 10_000);
+    const relit = await eventuallyAsync('a relight from the phone on the new leader', async () => {
+      const answer = await call('b', '/api/relights', {
+        method: 'POST',
+        headers: session,
+        body: { id: 'accident-a31', target: { all: true }, level: RELIGHT_LEVEL, reason: 'accident' },
+      });
+      return answer.status === 503 ? undefined : answer;
+    });
+    expect(relit.status).toBeLessThan(300);
+    await eventually(
+      () => p.inEffect(),
+      (levels) => levels.every((v) => v === RELIGHT_LEVEL),
+      { what: 'the relight in effect', timeoutMs: 10_000 },
+    );
+  }, 60_000);
+
   it('an etcd member lost: nothing changes', async () => {
     const p = await leaderAndStandby('failover-member/');
     await etcd.kill(0);

@@ -11,8 +11,9 @@ import {
   csrfTokenFor,
   sessionCookie,
   sessionIdOf,
-  type SignInState,
 } from '../../../controller/http/sessions';
+import type { SignInState } from '../../../controller/http/signInFile';
+import type { SharedFolder } from '../../../drivers/coordination';
 import { ManualClock } from '../../../core/clock';
 
 /** Cheap on purpose: the cost travels with the hash, and these tests are about its checks. */
@@ -153,6 +154,111 @@ describe('SignIns', () => {
     );
     await expect(failing.open('police-metz')).rejects.toThrow('ENOSPC');
     expect(failing.snapshot().sessions).toEqual([]);
+  });
+});
+
+/** The territory's shared records as etcd keeps them: every write reaches every follower, its writer too. */
+class SharedRecordsInMemory {
+  readonly records = new Map<string, string>();
+  private readonly followers: ((key: string, value: string | undefined) => void)[] = [];
+  failWrites = false;
+
+  folder(): SharedFolder {
+    return {
+      follow: (changed) => {
+        this.followers.push(changed);
+        return Promise.resolve(new Map(this.records));
+      },
+      write: (puts, deletes) => {
+        if (this.failWrites) return Promise.reject(new Error('etcd: no member answers'));
+        for (const [key, value] of puts) this.records.set(key, value);
+        for (const key of deletes) this.records.delete(key);
+        // Delivered later, as a watch's events are.
+        setImmediate(() => {
+          for (const changed of this.followers) {
+            for (const [key, value] of puts) changed(key, value);
+            for (const key of deletes) changed(key, undefined);
+          }
+        });
+        return Promise.resolve();
+      },
+    };
+  }
+}
+
+describe('SignIns shared by the instances of a territory', () => {
+  const clock = new ManualClock(Date.parse('2026-07-14T01:00:00Z'));
+  const options = { sessionMs: 30 * DAY, enrolmentMs: 15 * MINUTE };
+  const settled = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+  const instance = (problems: string[] = []): SignIns =>
+    new SignIns(
+      clock,
+      options,
+      () => Promise.resolve(),
+      (problem) => problems.push(problem),
+    );
+
+  it('knows on one instance the sessions and codes made on another, and their end', async () => {
+    const shared = new SharedRecordsInMemory();
+    const [a, b] = [instance(), instance()];
+    await a.share(shared.folder());
+    await b.share(shared.folder());
+    const phone = await a.open('police-metz');
+    await settled();
+    expect(b.find(phone.id)?.user).toBe('police-metz');
+    expect(shared.records.size).toBe(1);
+    expect([...shared.records.values()].join()).not.toContain(phone.id);
+
+    const { code } = await b.issueEnrolment('sdis-57');
+    await settled();
+    await expect(a.redeem(code)).resolves.toBe('sdis-57');
+    await settled();
+    await expect(b.redeem(code)).resolves.toBeUndefined();
+
+    await expect(b.endAll('police-metz')).resolves.toBe(1);
+    await settled();
+    expect(a.find(phone.id)).toBeUndefined();
+    expect(shared.records.size).toBe(0);
+  });
+
+  it('seeds the shared records from the first instance, and an instance joining later forgets its own stale file', async () => {
+    const shared = new SharedRecordsInMemory();
+    const first = instance();
+    const kept = await first.open('police-metz');
+    await first.share(shared.folder());
+    expect(shared.records.size).toBe(1);
+
+    // Signed out everywhere while this instance was down: its own file still holds the session.
+    const stale = instance();
+    const ended = await stale.open('admin');
+    await stale.share(shared.folder());
+    expect(stale.find(ended.id)).toBeUndefined();
+    expect(stale.find(kept.id)?.user).toBe('police-metz');
+    expect(stale.snapshot().sessions.map((s) => s.user)).toEqual(['police-metz']);
+  });
+
+  it('ignores a shared record it cannot read, and says which', async () => {
+    const shared = new SharedRecordsInMemory();
+    shared.records.set('session/ab', '{"user": 12}');
+    shared.records.set('password/admin', 'not a hash');
+    const problems: string[] = [];
+    const a = instance(problems);
+    await a.share(shared.folder());
+    expect(a.snapshot().sessions).toEqual([]);
+    expect(a.passwordOf('admin')).toBeUndefined();
+    expect(problems).toEqual([
+      expect.stringContaining("'session/ab'"),
+      expect.stringContaining("'password/admin': "),
+    ]);
+  });
+
+  it('gives no session when the shared records cannot be written', async () => {
+    const shared = new SharedRecordsInMemory();
+    const a = instance();
+    await a.share(shared.folder());
+    shared.failWrites = true;
+    await expect(a.open('police-metz')).rejects.toThrow('no member answers');
+    expect(a.snapshot().sessions).toEqual([]);
   });
 });
 
