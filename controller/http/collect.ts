@@ -73,6 +73,16 @@ export function collectMetrics(sources: {
         'gauge',
         health.influx === 'not-configured' ? -1 : HEALTH_VALUE[health.influx],
       ),
+      ...(health.role === undefined
+        ? []
+        : [
+            single(
+              'nocturne_cluster_leader',
+              'With instances sharing a shard: 1 while this one leads it, 0 on standby.',
+              'gauge',
+              health.role === 'leader' ? 1 : 0,
+            ),
+          ]),
     ];
   });
 

@@ -175,8 +175,11 @@ describe('active/standby on etcd', () => {
     expect(await api('a', '/api/health')).toMatchObject({ role: 'leader' });
     expect(await api('b', '/api/health')).toMatchObject({ role: 'standby' });
     // The standby evaluates nothing: it sees the same controller down, yet raised no alert of its own.
-    expect(await api('b', '/metrics')).toMatch(/^nocturne_alerts_raised_total 0$/m);
-    expect(await api('a', '/metrics')).toMatch(/^nocturne_alerts_raised_total 1$/m);
+    const [leaderMetrics, standbyMetrics] = [await api('a', '/metrics'), await api('b', '/metrics')];
+    expect(standbyMetrics).toMatch(/^nocturne_alerts_raised_total 0$/m);
+    expect(leaderMetrics).toMatch(/^nocturne_alerts_raised_total 1$/m);
+    expect(standbyMetrics).toMatch(/^nocturne_cluster_leader 0$/m);
+    expect(leaderMetrics).toMatch(/^nocturne_cluster_leader 1$/m);
 
     // Acknowledged through the standby's API (forwarded to the leader), then the leader killed.
     expect(await api('b', `/api/alerts/${raised.id}/acknowledge`, 'POST')).toMatchObject({
