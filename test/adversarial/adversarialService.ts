@@ -267,9 +267,19 @@ export async function dirBytes(dir: string): Promise<number> {
   for (const entry of entries) {
     const full = path.join(dir, entry.name);
     if (entry.isDirectory()) total += await dirBytes(full);
-    else if (entry.isFile()) total += (await stat(full)).size;
+    else if (entry.isFile()) total += await sizeOf(full);
   }
   return total;
+}
+
+/** A file's size; 0 for one renamed away since it was listed (an atomic write's temporary file). */
+async function sizeOf(file: string): Promise<number> {
+  try {
+    return (await stat(file)).size;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return 0;
+    throw error;
+  }
 }
 
 export async function fileBytes(file: string): Promise<number> {
