@@ -63,6 +63,7 @@ async function main(): Promise<void> {
       `${shardCount} instances started, the schedule's level confirmed on their ${shardCount * perShard} luminaires, in ${round((performance.now() - setupStart) / 1000, 1)} s`,
     );
     for (const shard of shards) await shard.farm.writes(); // forget the start's writes
+    const startedRss = await Promise.all(shards.map((s) => rssMb(s.instance!, 'VmRSS')));
 
     // -- the relight of everything: every commune of every shard, at once, through each instance's API --
     const t0 = performance.now();
@@ -72,7 +73,7 @@ async function main(): Promise<void> {
     const allConfirmedMs = Math.max(...answers.map((a) => a.at)) - t0;
     const confirmed = answers.reduce((n, a) => n + a.confirmed, 0);
     const total = shardCount * perShard;
-    const rss = await Promise.all(shards.map((s) => peakRssMb(s.instance!)));
+    const rss = await Promise.all(shards.map((s) => rssMb(s.instance!)));
     const atDevices = await relitAtDevices(shards, perController);
 
     // -- the floor: the same level to the same devices, bare modbus-serial --
@@ -88,7 +89,7 @@ async function main(): Promise<void> {
     );
     console.log(`  per commune: ${answers.map((a) => `${a.commune} ${round(a.at - t0, 0)} ms`).join(', ')}`);
     console.log(
-      `peak RSS per instance (VmHWM): ${rss.map((mb) => `${round(mb, 0)} MB`).join(', ')} (target <= 400 MB)`,
+      `peak RSS per instance (VmHWM): ${rss.map((mb) => `${round(mb, 0)} MB`).join(', ')} (target <= 400 MB); before the relight (VmRSS): ${startedRss.map((mb) => `${round(mb, 0)} MB`).join(', ')}`,
     );
     console.log(
       `floor (bare modbus-serial from one process, one write-multiple + one read per controller, all ${shardCount * controllers} at once): ${round(floorMs, 0)} ms; ratio ${ratio}`,
@@ -99,6 +100,7 @@ async function main(): Promise<void> {
         instances: shardCount,
         all_confirmed_ms: round(allConfirmedMs, 0),
         max_rss_mb: round(maxRss, 0),
+        max_rss_before_relight_mb: round(Math.max(...startedRss), 0),
         floor_ms: round(floorMs, 0),
         ratio,
         confirmed,
@@ -286,10 +288,11 @@ async function floor(shards: readonly Shard[], perController: number): Promise<n
 }
 
 /** The process's peak resident set (VmHWM), in MB. */
-async function peakRssMb(instance: ServiceProcess): Promise<number> {
+/** The process's peak resident memory so far (VmHWM), or its current one (VmRSS). */
+async function rssMb(instance: ServiceProcess, field: 'VmHWM' | 'VmRSS' = 'VmHWM'): Promise<number> {
   const status = await readFile(path.join('/proc', String(instance.child.pid), 'status'), 'utf8');
-  const kb = /^VmHWM:\s+(\d+) kB$/m.exec(status)?.[1];
-  if (kb === undefined) throw new Error(`no VmHWM for process ${instance.child.pid}`);
+  const kb = new RegExp(`^${field}:\\s+(\\d+) kB$`, 'm').exec(status)?.[1];
+  if (kb === undefined) throw new Error(`no ${field} for process ${instance.child.pid}`);
   return Number(kb) / 1024;
 }
 
