@@ -210,6 +210,15 @@ export function queryInstantMs(value: string): number {
   return /^\d+$/.test(value) ? Number(value) : Date.parse(value);
 }
 
+export const HealthQuery = z.strictObject({
+  role: z
+    .literal('leader')
+    .optional()
+    .describe(
+      "'leader': 503 unless this instance leads its shard (a load balancer's check, so that consoles reach the leader).",
+    ),
+});
+
 export const EventsQuery = z.strictObject({
   ticket: z.string().min(1).max(200).optional().describe('One-use ticket from POST /api/events/ticket.'),
 });

@@ -3,7 +3,7 @@ import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { permissionsOf } from '../access';
 import { ApiError } from '../errors';
 import { METRICS_CONTENT_TYPE, renderMetrics } from '../metrics';
-import { EventsQuery } from '../schemas';
+import { EventsQuery, HealthQuery } from '../schemas';
 import { csrfTokenFor } from '../sessions';
 import { identityOf } from './people';
 import { BEARER, actorOf, at, type RouteContext } from './shared';
@@ -18,11 +18,14 @@ export function registerServiceRoutes(fastify: FastifyInstance, ctx: RouteContex
       tags: ['service'],
       summary:
         'Up, degraded (and which part: devices, mqtt, influx) or down, and in a cluster leader or standby; no token needed, no device named.',
+      querystring: HealthQuery,
     },
-    handler: (_request, reply) => {
+    handler: (request, reply) => {
       const { status, degraded, role } = ctx.services.health();
+      // Without a cluster an instance always leads what it has.
+      const notWanted = request.query.role === 'leader' && role === 'standby';
       return reply
-        .status(status === 'down' ? 503 : 200)
+        .status(status === 'down' || notWanted ? 503 : 200)
         .send({ status, ...(status === 'degraded' ? { degraded } : {}), ...(role ? { role } : {}) });
     },
   });

@@ -174,6 +174,9 @@ describe('active/standby on etcd', () => {
     expect(raised).toMatchObject({ rule: 'injoignable', state: 'raised' });
     expect(await api('a', '/api/health')).toMatchObject({ role: 'leader' });
     expect(await api('b', '/api/health')).toMatchObject({ role: 'standby' });
+    // A load balancer's check: the leader passes it, the standby does not.
+    expect((await fetch(`${p.urls.a}/api/health?role=leader`)).status).toBe(200);
+    expect((await fetch(`${p.urls.b}/api/health?role=leader`)).status).toBe(503);
     // The standby evaluates nothing: it sees the same controller down, yet raised no alert of its own.
     const [leaderMetrics, standbyMetrics] = [await api('a', '/metrics'), await api('b', '/metrics')];
     expect(standbyMetrics).toMatch(/^nocturne_alerts_raised_total 0$/m);
@@ -197,6 +200,7 @@ describe('active/standby on etcd', () => {
       expect.objectContaining({ id: raised.id, state: 'acknowledged', raisedAt: raised.raisedAt }),
     ]);
     expect(await api('b', '/api/health')).toMatchObject({ role: 'leader' });
+    expect((await fetch(`${p.urls.b}/api/health?role=leader`)).status).toBe(200);
   }, 60_000);
 
   it('a phone signed in on one instance stays signed in on the other, through a failover', async () => {

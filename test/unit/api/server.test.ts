@@ -606,6 +606,9 @@ describe('HTTP API layer', () => {
       expect(page.headers.get('content-security-policy')).toContain("script-src 'self'");
       expect((await call(api, 'GET', '/emergency.js')).status).toBe(200);
       expect(await call(api, 'GET', '/api/health')).toMatchObject({ status: 200, body: { status: 'up' } });
+      // Alone, an instance leads what it has: a load balancer's leader check passes.
+      expect(await call(api, 'GET', '/api/health?role=leader')).toMatchObject({ status: 200 });
+      expect((await call(api, 'GET', '/api/health?role=standby')).status).toBe(400);
       api.services.healthStatus = 'degraded';
       expect(await call(api, 'GET', '/api/health')).toMatchObject({
         status: 200,
