@@ -459,6 +459,8 @@ class LightMap {
     for (let i = 0; i < data.ids.length; i++)
       if (!only || data.zones[data.zone[i]].commune === only) shown.push(i);
     this.shown = Int32Array.from(shown);
+    this.index = new Map();
+    for (const i of this.shown) this.index.set(data.ids[i], i);
     this.map = L.map(element, {
       preferCanvas: true,
       zoomSnap: 0.5,
@@ -489,15 +491,6 @@ class LightMap {
     const PointLayer = pointLayerClass(L);
     this.points = new PointLayer(data, this.shown, { pane: 'luminaires', ring }).addTo(this.map);
     this.map.on('click', (event) => onTap(event.containerPoint));
-  }
-
-  /** Luminaires by id: built at the first change to show, not before the first paint. */
-  get index() {
-    if (!this._index) {
-      this._index = new Map();
-      for (const i of this.shown) this._index.set(this.data.ids[i], i);
-    }
-    return this._index;
   }
 
   /** The view that shows every luminaire of this map (France, when none is placed). */
