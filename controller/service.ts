@@ -256,6 +256,8 @@ export class Service {
     });
     const health = this.health;
     const exporter = new Exporter({ config, reader: influxReader, logger: logger.child('exports') });
+    const map = new MapLayout(config);
+    this.lifecycle.add(map);
     this.api = new ApiServer({
       config: territory,
       stateDir,
@@ -274,7 +276,7 @@ export class Service {
           clock,
           logger: logger.child('opendata'),
         }),
-        map: new MapLayout(config),
+        map,
         officials: new OfficialsBoard(
           config,
           { lighting: this.lighting, energy: this.energy, alerts: this.alerts },

@@ -1,14 +1,17 @@
 import { createHash } from 'node:crypto';
 import { gzipSync } from 'node:zlib';
 import type { Config } from '../../config/schema';
-import type { LightingService, LuminaireLevelStatus } from '../lighting/runtime/lightingService';
+import type { Component } from '../../core/lifecycle';
+import type { LightingService } from '../lighting/runtime/lightingService';
 import type { SlotName } from '../lighting/slots';
 import { coversAny, type Actor } from '../scope';
+import { allows } from './access';
 
 /**
  * What the console's map draws, in two answers. The layout (`GET /api/map`: luminaires at their
  * configured positions, zones, buildings, sensors) changes only with the configuration, so it is built
- * once per scope, kept gzipped and revalidated by the browser with its ETag. The levels
+ * from the configuration alone, once per scope (every configured user's at start), kept gzipped and
+ * revalidated by the browser with its ETag. The levels
  * (`GET /api/map/levels`) are live, and listed in the layout's order under the same `version`.
  * Positions come from the configuration only, so the map needs no tile server. Luminaires travel as
  * columns (one array per field), their positions as integer millionths of a degree (≈ 0.1 m) each given
@@ -62,10 +65,23 @@ export interface MapLevelsView {
 
 /** A layout ready to send: its JSON, gzipped once, and its ETag. */
 export interface EncodedMapLayout {
-  view: MapView;
+  version: string;
   json: string;
   gzipped: Buffer;
   etag: string;
+}
+
+/** Whose map: what a role may read, within which communes. */
+export type MapScope = Pick<Actor, 'role' | 'communes'>;
+
+/** A zone of the configuration as the map places it: where it is drawn, and its luminaires that have a position. */
+interface PlacedZone {
+  place: MapPlace;
+  ids: string[];
+  lat: number[];
+  lon: number[];
+  /** Its luminaires with no position. */
+  unplaced: number;
 }
 
 /** Integer millionths of a degree, each the difference from the previous value. */
@@ -80,24 +96,41 @@ export function deltaMicrodegrees(degrees: readonly number[]): number[] {
   return out;
 }
 
-export class MapLayout {
-  private readonly positions = new Map<string, { lat: number; lon: number }>();
-  private readonly zoneCentres = new Map<string, { lat: number; lon: number }>();
+export class MapLayout implements Component {
+  readonly name = 'map layouts';
+  /** The zones in configuration order, which is the lighting service's (controller/lighting/topology.ts). */
+  private readonly zones: PlacedZone[] = [];
+  /** Luminaires of zones with no place at all (neither a location nor a placed luminaire), by commune. */
+  private readonly unplacedZones: { commune: string; luminaires: number }[] = [];
+  private readonly placed = new Set<string>();
   private readonly buildings: (MapPlace & { kind: string })[];
   private readonly sensors: (MapPlace & { model: string })[];
   private readonly tiles: MapView['tiles'];
+  private readonly users: readonly MapScope[];
   /** Layouts by scope: the configuration, hence every layout, is fixed for the service's life. */
   private readonly encoded = new Map<string, EncodedMapLayout>();
 
   constructor(
-    config: Pick<Config, 'zones' | 'buildings' | 'sensors'> & { http: Pick<Config['http'], 'map_tiles'> },
+    config: Pick<Config, 'zones' | 'buildings' | 'sensors' | 'users'> & {
+      http: Pick<Config['http'], 'map_tiles'>;
+    },
   ) {
     for (const zone of config.zones) {
       const placed = zone.luminaires.filter((l) => l.position !== undefined);
-      for (const l of placed) this.positions.set(l.id, l.position!);
       // A zone is drawn where it says it is, else at the middle of its luminaires.
       const centre = zone.location ?? centroid(placed.map((l) => l.position!));
-      if (centre) this.zoneCentres.set(zone.id, centre);
+      if (!centre) {
+        this.unplacedZones.push({ commune: zone.commune, luminaires: zone.luminaires.length });
+        continue;
+      }
+      for (const l of placed) this.placed.add(l.id);
+      this.zones.push({
+        place: { id: zone.id, commune: zone.commune, name: zone.name, ...centre },
+        ids: placed.map((l) => l.id),
+        lat: placed.map((l) => l.position!.lat),
+        lon: placed.map((l) => l.position!.lon),
+        unplaced: zone.luminaires.length - placed.length,
+      });
     }
     this.buildings = config.buildings.flatMap((b) =>
       b.location ? [{ id: b.id, commune: b.commune, name: b.name, kind: b.kind, ...b.location }] : [],
@@ -107,96 +140,101 @@ export class MapLayout {
     );
     const tiles = config.http.map_tiles;
     this.tiles = tiles ? { url: tiles.url, attribution: tiles.attribution, maxZoom: tiles.max_zoom } : null;
+    this.users = config.users;
   }
 
-  /** The layout within the actor's communes; buildings and sensors only for roles that may read them. */
-  layout(actor: Actor, lighting: LightingService, withSites: boolean): EncodedMapLayout {
-    const key = `${withSites ? 'sites' : 'lights'}:${[...actor.communes].sort().join(',')}`;
+  /**
+   * The layout of every configured user who may read the map, built before the API listens: encoding
+   * 10,000 luminaires takes a first request hundreds of milliseconds, which the first map would wait.
+   */
+  start(): Promise<void> {
+    for (const user of this.users) if (allows(user, 'lighting:read').allowed) this.layout(user);
+    return Promise.resolve();
+  }
+
+  stop(): Promise<void> {
+    return Promise.resolve();
+  }
+
+  /** The layout within the scope's communes; buildings and sensors only for roles that may read energy. */
+  layout(scope: MapScope): EncodedMapLayout {
+    const withSites = allows(scope, 'energy:read').allowed;
+    const key = `${withSites ? 'sites' : 'lights'}:${[...scope.communes].sort().join(',')}`;
     let encoded = this.encoded.get(key);
     if (!encoded) {
-      encoded = this.encode(this.build(actor, lighting, withSites));
+      encoded = encode(this.build(scope.communes, withSites));
       this.encoded.set(key, encoded);
     }
     return encoded;
   }
 
   /** The live levels of the layout's luminaires, in its order. */
-  levels(actor: Actor, lighting: LightingService, withSites: boolean): MapLevelsView {
+  levels(actor: Actor, lighting: LightingService): MapLevelsView {
     const levels: MapLevelsView = {
-      version: this.layout(actor, lighting, withSites).view.version,
+      version: this.layout(actor).version,
       level: [],
       slot: [],
       slots: MAP_SLOTS,
       inEffect: [],
       failed: [],
     };
-    this.eachPlaced(actor, lighting, undefined, (state) => {
-      if (state.lampStatus) levels.failed.push(levels.level.length);
-      levels.level.push(state.level);
-      levels.slot.push(state.slot ? MAP_SLOTS.indexOf(state.slot) : -1);
-      levels.inEffect.push(state.inEffect);
-    });
+    for (const zone of this.zonesOf(actor.communes))
+      for (const state of lighting.zoneLevels(zone.place.id, actor)) {
+        if (!this.placed.has(state.id)) continue;
+        if (state.lampStatus) levels.failed.push(levels.level.length);
+        levels.level.push(state.level);
+        levels.slot.push(state.slot ? MAP_SLOTS.indexOf(state.slot) : -1);
+        levels.inEffect.push(state.inEffect);
+      }
     return levels;
   }
 
-  private build(actor: Actor, lighting: LightingService, withSites: boolean): Omit<MapView, 'version'> {
+  private zonesOf(communes: readonly string[]): PlacedZone[] {
+    return this.zones.filter((zone) => coversAny(communes, [zone.place.commune]));
+  }
+
+  private build(communes: readonly string[], withSites: boolean): Omit<MapView, 'version'> {
+    const zones = this.zonesOf(communes);
+    const ids: string[] = [];
+    const zoneOf: number[] = [];
     const lat: number[] = [];
     const lon: number[] = [];
-    const zones: MapPlace[] = [];
-    const luminaires: MapView['luminaires'] = { ids: [], zone: [], lat: [], lon: [], unplaced: 0 };
-    const onZone = (zone: MapPlace): number => zones.push(zone);
-    luminaires.unplaced = this.eachPlaced(actor, lighting, onZone, (state, position) => {
-      luminaires.ids.push(state.id);
-      luminaires.zone.push(zones.length - 1);
-      lat.push(position.lat);
-      lon.push(position.lon);
+    let unplaced = 0;
+    zones.forEach((zone, z) => {
+      for (let i = 0; i < zone.ids.length; i++) {
+        ids.push(zone.ids[i]);
+        zoneOf.push(z);
+        lat.push(zone.lat[i]);
+        lon.push(zone.lon[i]);
+      }
+      unplaced += zone.unplaced;
     });
-    luminaires.lat = deltaMicrodegrees(lat);
-    luminaires.lon = deltaMicrodegrees(lon);
-    const inScope = (place: MapPlace): boolean => coversAny(actor.communes, [place.commune]);
+    for (const zone of this.unplacedZones)
+      if (coversAny(communes, [zone.commune])) unplaced += zone.luminaires;
+    const luminaires: MapView['luminaires'] = {
+      ids,
+      zone: zoneOf,
+      lat: deltaMicrodegrees(lat),
+      lon: deltaMicrodegrees(lon),
+      unplaced,
+    };
+    const inScope = (place: MapPlace): boolean => coversAny(communes, [place.commune]);
     return {
       tiles: this.tiles,
-      zones,
+      zones: zones.map((zone) => zone.place),
       buildings: withSites ? this.buildings.filter(inScope) : [],
       sensors: withSites ? this.sensors.filter(inScope) : [],
       luminaires,
     };
   }
+}
 
-  /**
-   * Every luminaire of the actor's zones that has a position, zone by zone in the lighting service's
-   * order: the one walk both answers take, so the levels line up with the layout. Returns how many
-   * luminaires have no position (or belong to a zone with none).
-   */
-  private eachPlaced(
-    actor: Actor,
-    lighting: LightingService,
-    onZone: ((zone: MapPlace) => void) | undefined,
-    onLuminaire: (state: LuminaireLevelStatus, position: { lat: number; lon: number }) => void,
-  ): number {
-    let unplaced = 0;
-    for (const zone of lighting.zones(actor)) {
-      const centre = this.zoneCentres.get(zone.id);
-      if (!centre) {
-        unplaced += zone.luminaires;
-        continue;
-      }
-      onZone?.({ id: zone.id, commune: zone.commune, name: zone.name, ...centre });
-      for (const state of lighting.zoneLevels(zone.id, actor)) {
-        const position = this.positions.get(state.id);
-        if (position) onLuminaire(state, position);
-        else unplaced++;
-      }
-    }
-    return unplaced;
-  }
-
-  private encode(layout: Omit<MapView, 'version'>): EncodedMapLayout {
-    const version = createHash('sha256').update(JSON.stringify(layout)).digest('base64url').slice(0, 16);
-    const view: MapView = { version, ...layout };
-    const json = JSON.stringify(view);
-    return { view, json, gzipped: gzipSync(json), etag: `"${version}"` };
-  }
+/** The layout's JSON with its version (a hash of the rest) first, gzipped once. */
+function encode(layout: Omit<MapView, 'version'>): EncodedMapLayout {
+  const body = JSON.stringify(layout);
+  const version = createHash('sha256').update(body).digest('base64url').slice(0, 16);
+  const json = `{"version":${JSON.stringify(version)},${body.slice(1)}`;
+  return { version, json, gzipped: gzipSync(json), etag: `"${version}"` };
 }
 
 function centroid(points: { lat: number; lon: number }[]): { lat: number; lon: number } | undefined {

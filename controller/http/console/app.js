@@ -2,8 +2,10 @@
 // see, the live event stream, and the language switch.
 import { ApiError, api, errorBox, h, replace, session } from './lib.js';
 import { currentLanguage, setLanguage, t } from './i18n.js';
+import { fetchMapAhead, forgetMapAhead, mapPage } from './map.js';
 // What a role cannot do is not shown; the API refuses it anyway.
-// Each page's module loads when the page is first shown: the console opens with its shell and that page only.
+// Each page's module loads when the page is first shown: the console opens with its shell and that page
+// only. The map's is part of the shell, so that the map's data can be asked for before anything else.
 const PAGES = [
   {
     id: 'emergency',
@@ -22,8 +24,7 @@ const PAGES = [
     id: 'map',
     title: 'map.title',
     permission: 'lighting:read',
-    // Through the module asked for ahead, so that its data is asked for before the page takes it.
-    load: () => (mapModule ?? import('./map.js')).then((m) => m.mapPage),
+    load: () => Promise.resolve(mapPage),
   },
   {
     id: 'programs',
@@ -76,11 +77,6 @@ const PAGES = [
   },
 ];
 
-// Opened on the map, the console asks for the map's data and Leaflet while it asks who reads: they are
-// most of the map's first render. Dropped if nobody is signed in (see forget).
-const mapModule = /^#\/map\b/.test(location.hash) ? import('./map.js') : undefined;
-mapModule?.then((m) => m.fetchMapAhead()).catch(() => undefined);
-
 /** Usage counting (docs/evaluation.md): what happened, never who; a lost beacon is not worth an error. */
 function beacon(body) {
   api('POST', '/api/usage/views', body).catch(() => undefined);
@@ -93,8 +89,9 @@ const live = document.getElementById('live');
 const logout = document.getElementById('logout');
 const language = document.getElementById('language');
 
-let current; // { id, onEvent?, dispose? }
+let current; // { id, drawn?, onEvent?, dispose? }
 let stream; // EventSource
+let streamWanted = false; // opened (or reopening) since the session began
 let reconnectTimer;
 let liveOn = false;
 
@@ -115,7 +112,9 @@ function drawShell() {
 }
 
 function forget() {
-  mapModule?.then((m) => m.forgetMapAhead()).catch(() => undefined);
+  forgetMapAhead();
+  streamWanted = false;
+  clearTimeout(reconnectTimer);
   closeStream();
   session.token = null;
   session.csrf = undefined;
@@ -255,7 +254,6 @@ function start() {
       h('a', { href: `#/${p.id}`, class: p.className, dataset: { page: p.id } }, t(p.title)),
     ),
   );
-  openStream();
   route();
 }
 
@@ -288,7 +286,16 @@ function route() {
       if (current !== shown || !session.me) return;
       Object.assign(current, render(main, { onUnauthorized: () => showLogin(t('nav.sessionEnded')) }));
       main.focus({ preventScroll: true });
-      beacon({ event: 'page', page: page.id });
+      // A page that draws its first view later (the map) says when: the event stream and the beacon
+      // wait for it rather than compete with it. The page catches up on 'ready'.
+      (current.drawn ?? Promise.resolve()).then(() => {
+        if (current !== shown || !session.me) return;
+        beacon({ event: 'page', page: page.id });
+        if (!streamWanted) {
+          streamWanted = true;
+          openStream();
+        }
+      });
     },
     (error) => {
       if (current === shown) replace(main, errorBox(error));
@@ -304,12 +311,18 @@ async function openStream() {
   closeStream();
   try {
     const { ticket } = await api('POST', '/api/events/ticket');
+    // Signed out while the ticket came.
+    if (!streamWanted) return;
     stream = new EventSource(`/api/events?ticket=${encodeURIComponent(ticket)}`);
   } catch (error) {
     if (error instanceof ApiError && error.status === 401) return showLogin(t('nav.sessionEnded'));
     return scheduleReconnect();
   }
-  stream.addEventListener('ready', () => setLive(true));
+  // Events sent while the stream was closed are lost: pages that show live state read it again.
+  stream.addEventListener('ready', () => {
+    setLive(true);
+    if (current && current.onEvent) current.onEvent('ready');
+  });
   for (const type of EVENT_TYPES)
     stream.addEventListener(type, (event) => {
       if (current && current.onEvent) current.onEvent(type, JSON.parse(event.data));
@@ -360,9 +373,14 @@ window.addEventListener('hashchange', route);
 (async () => {
   drawShell();
   if (/^#enrol=/.test(location.hash)) return route();
+  // With a token in this tab, or else the cookie of a person signed in on this device.
+  const asked = api('GET', '/api/me');
+  // Opened on the map, the console asks for the map's data and Leaflet at once, just after who reads
+  // (which the service answers first): they are most of the map's first render. Dropped if nobody is
+  // signed in (see forget).
+  if (/^#\/map\b/.test(location.hash)) fetchMapAhead();
   try {
-    // With a token in this tab, or else the cookie of a person signed in on this device.
-    const me = await api('GET', '/api/me');
+    const me = await asked;
     session.csrf = me.csrf;
     session.me = me;
     start();

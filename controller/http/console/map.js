@@ -15,6 +15,8 @@ const FILL = {
   failed: '#d36bff',
 };
 const ZONE_LINE = '#3d4a5a';
+/** A zone's line, in CSS pixels: a street beneath its luminaires' discs. */
+const ZONE_LINE_PX = 6;
 const BUILDING = '#5ee08a';
 const SENSOR = '#ff9f5c';
 /** A tap within this many pixels of a luminaire picks it (and its zone): a gloved finger is wide. */
@@ -69,6 +71,7 @@ class MapData {
   constructor(layout, levels) {
     const l = layout.luminaires;
     const n = l.ids.length;
+    this.version = layout.version;
     this.tiles = layout.tiles;
     this.zones = layout.zones;
     this.buildings = layout.buildings;
@@ -87,15 +90,29 @@ class MapData {
       this.lat[i] = a / 1e6;
       this.lon[i] = b / 1e6;
     }
-    this.slots = levels.slots;
-    this.level = Float64Array.from(levels.level, (v) => v ?? NaN);
-    this.inEffect = Float64Array.from(levels.inEffect, (v) => v ?? NaN);
-    this.slot = Int8Array.from(levels.slot);
+    this.level = new Float64Array(n);
+    this.inEffect = new Float64Array(n);
+    this.slot = new Int8Array(n);
     this.reportedFailed = new Uint8Array(n);
-    for (const i of levels.failed) this.reportedFailed[i] = 1;
     this.dispatchFailed = new Uint8Array(n);
     this.look = new Uint8Array(n);
-    for (let i = 0; i < n; i++) this.restyle(i);
+    this.setLevels(levels);
+  }
+
+  /** The levels of GET /api/map/levels, for this layout's version; whether any luminaire now looks otherwise. */
+  setLevels(levels) {
+    this.slots = levels.slots;
+    this.reportedFailed.fill(0);
+    for (const i of levels.failed) this.reportedFailed[i] = 1;
+    let changed = false;
+    for (let i = 0; i < this.ids.length; i++) {
+      this.level[i] = levels.level[i] ?? NaN;
+      this.inEffect[i] = levels.inEffect[i] ?? NaN;
+      this.slot[i] = levels.slot[i];
+      if (!this.unconfirmed(i)) this.dispatchFailed[i] = 0;
+      changed = this.restyle(i) || changed;
+    }
+    return changed;
   }
 
   levelOf(i) {
@@ -230,11 +247,13 @@ function stamp(image, words, sprite, size, x0, y0) {
 }
 
 /**
- * The luminaires as one canvas layer of our own. Positions are projected once into the map's CRS; a
- * view change is then one multiply-add per luminaire, and a paint stamps each visible luminaire's disc
- * grouped by look. Level changes only mark the layer: it repaints at most once per animation frame.
- * Built on L.Renderer (itself an L.Layer) for what Leaflet already does well: the canvas's bounds with
- * a margin around the view and its transform during zoom animations.
+ * The luminaires and their zones' lines as one layer of our own: two canvases, the lines beneath the
+ * discs. Positions are projected once into the map's CRS; a view change is then one multiply-add per
+ * luminaire, the lines stroked as one path, and the discs painted. Level changes only mark the layer:
+ * the discs repaint at most once per animation frame, the lines stay. (As Leaflet polylines, the lines
+ * of 10,000 luminaires took the first render longer than the discs.) Built on L.Renderer (itself an
+ * L.Layer) for what Leaflet already does well: the canvases' bounds with a margin around the view and
+ * their transform during zoom animations.
  */
 function pointLayerClass(L) {
   return L.Renderer.extend({
@@ -267,8 +286,10 @@ function pointLayerClass(L) {
     },
 
     _initContainer() {
-      this._container = document.createElement('canvas');
-      this._ctx = this._container.getContext('2d');
+      this._lines = h('canvas');
+      this._discs = h('canvas');
+      this._container = h('div', { class: 'map-points' }, this._lines, this._discs);
+      this._ctx = this._discs.getContext('2d');
     },
 
     _destroyContainer() {
@@ -277,20 +298,52 @@ function pointLayerClass(L) {
       L.DomUtil.remove(this._container);
     },
 
-    /** After each view change: the canvas resized (which clears it), the positions projected, a paint at once. */
+    /**
+     * After each view change: the canvases resized (which clears them), the positions projected, the
+     * lines stroked and the discs painted at once.
+     */
     _update() {
       L.Renderer.prototype._update.call(this);
       const size = this._bounds.getSize();
       const ratio = window.devicePixelRatio || 1;
-      const canvas = this._container;
-      L.DomUtil.setPosition(canvas, this._bounds.min);
-      canvas.width = Math.round(size.x * ratio);
-      canvas.height = Math.round(size.y * ratio);
-      canvas.style.width = `${size.x}px`;
-      canvas.style.height = `${size.y}px`;
+      L.DomUtil.setPosition(this._container, this._bounds.min);
+      for (const canvas of [this._lines, this._discs]) {
+        canvas.width = Math.round(size.x * ratio);
+        canvas.height = Math.round(size.y * ratio);
+        canvas.style.width = `${size.x}px`;
+        canvas.style.height = `${size.y}px`;
+      }
       if (this._looks?.ratio !== ratio) this._looks = drawSprites(ratio, this.options.ring);
       this._project();
+      this._strokeLines(ratio);
       this._paint();
+    },
+
+    /**
+     * Each zone's line along its luminaires, as one path. Simplified to within a pixel, as Leaflet does
+     * its polylines: a street's hundred luminaires seen from afar are a few strokes, not a hundred.
+     */
+    _strokeLines(ratio) {
+      const g = this._lines.getContext('2d');
+      g.beginPath();
+      let line = [];
+      const addLine = () => {
+        const points = L.LineUtil.simplify(line, ratio);
+        g.moveTo(points[0].x, points[0].y);
+        for (let j = 1; j < points.length; j++) g.lineTo(points[j].x, points[j].y);
+      };
+      for (let k = 0; k < this._x.length; k++) {
+        if (this._previous[k] < 0 && line.length > 0) {
+          addLine();
+          line = [];
+        }
+        line.push(L.point(this._x[k] * ratio, this._y[k] * ratio));
+      }
+      if (line.length > 0) addLine();
+      g.lineWidth = ZONE_LINE_PX * ratio;
+      g.lineCap = g.lineJoin = 'round';
+      g.strokeStyle = ZONE_LINE;
+      g.stroke();
     },
 
     _project() {
@@ -324,7 +377,7 @@ function pointLayerClass(L) {
     _paint() {
       this._frame = 0;
       const { sprites, size, ratio } = this._looks;
-      const canvas = this._container;
+      const canvas = this._discs;
       // A map whose box is hidden or gone (the emergency page moved on) has nothing to show.
       if (canvas.width === 0 || canvas.height === 0) return;
       if (this._image?.width !== canvas.width || this._image.height !== canvas.height) {
@@ -396,9 +449,8 @@ function tapGrid(x, y, previous, size) {
 }
 
 /**
- * One Leaflet map of the luminaires (our canvas layer, above the zones' lines and beneath nothing that
- * takes the pointer: a tap reaches the map, which asks the layer's grid), the zones as lines along
- * their luminaires, buildings and sensors.
+ * One Leaflet map of the luminaires and the zones' lines along them (our layer, beneath the buildings
+ * and sensors and taking no pointer: a tap reaches the map, which asks the layer's grid).
  */
 class LightMap {
   constructor(L, element, data, { only, onTap }) {
@@ -420,14 +472,6 @@ class LightMap {
         maxZoom: data.tiles.maxZoom,
       }).addTo(this.map);
     this.fit();
-    const lines = new Map();
-    for (const i of this.shown) {
-      const line = lines.get(data.zone[i]) ?? [];
-      line.push([data.lat[i], data.lon[i]]);
-      lines.set(data.zone[i], line);
-    }
-    for (const line of lines.values())
-      L.polyline(line, { color: ZONE_LINE, weight: 6, interactive: false }).addTo(this.map);
     const inScope = (place) => !only || place.commune === only;
     for (const b of data.buildings.filter(inScope))
       L.circleMarker([b.lat, b.lon], { radius: 9, color: BUILDING, weight: 3, fill: false })
@@ -437,10 +481,10 @@ class LightMap {
       L.circleMarker([s.lat, s.lon], { radius: 6, color: SENSOR, weight: 3, fill: false })
         .bindTooltip(`${t('map.sensor')} · ${s.name || s.id}`)
         .addTo(this.map);
-    // Above the zones' lines and the sites (overlay pane, 400), beneath markers and tooltips (600, 650);
-    // the pointer goes through to the sites' tooltips and to the map's click.
+    // Beneath the sites' rings (overlay pane, 400), above tiles (200); the pointer goes through to the
+    // sites' tooltips and to the map's click.
     const pane = this.map.createPane('luminaires');
-    pane.style.zIndex = '450';
+    pane.style.zIndex = '350';
     pane.style.pointerEvents = 'none';
     // The canvas cannot read CSS variables: the text's colour, dark or light, taken once.
     const ring = getComputedStyle(document.documentElement).getPropertyValue('--text').trim() || '#f2f5f8';
@@ -485,6 +529,11 @@ class LightMap {
       changed = d.restyle(i) || changed;
     }
     if (changed) this.points.requestPaint();
+  }
+
+  /** The levels read again (the event stream reopened, having missed what changed meanwhile). */
+  refresh(levels) {
+    if (this.data.setLevels(levels)) this.points.requestPaint();
   }
 
   /** Luminaires a command's progress reports as not confirmed after their retries. */
@@ -597,6 +646,8 @@ export function mapPage(main, { onUnauthorized }) {
   main.append(h('h1', {}, t('map.title')), legend(), box, detail, status);
   let lightMap;
   const early = []; // events that arrive before the map is drawn
+  let markDrawn;
+  const drawn = new Promise((resolve) => (markDrawn = resolve));
 
   (async () => {
     try {
@@ -610,25 +661,46 @@ export function mapPage(main, { onUnauthorized }) {
       });
       for (const apply of early.splice(0)) apply();
       // The layer has drawn its canvas; marked at the frame that shows it: what the benchmark and the
-      // tests wait for. The count comes after: the page's first number formatted costs the locale's
-      // number data, which the map need not wait for.
+      // tests wait for. The count comes after that frame: the page's first number formatted costs the
+      // locale's number data, which the map need not wait for.
       requestAnimationFrame(() => {
         performance.mark('nocturne:map-drawn');
         box.dataset.ready = 'true';
-        replace(
-          status,
-          t('map.count', { placed: formatNumber(data.ids.length), unplaced: formatNumber(data.unplaced) }),
+        markDrawn();
+        setTimeout(() =>
+          replace(
+            status,
+            t('map.count', { placed: formatNumber(data.ids.length), unplaced: formatNumber(data.unplaced) }),
+          ),
         );
       });
     } catch (error) {
+      markDrawn();
       if (error.status === 401) return onUnauthorized();
       replace(status, errorBox(error));
     }
   })();
 
+  /** The levels asked again, once the map is drawn. */
+  async function readLevelsAgain() {
+    try {
+      const levels = await api('GET', '/api/map/levels');
+      if (!box.isConnected) return;
+      // Another version: the service restarted with another configuration.
+      if (levels.version !== lightMap.data.version)
+        return replace(status, errorBox(new Error(t('map.changed'))));
+      lightMap.refresh(levels);
+    } catch (error) {
+      if (error.status === 401) return onUnauthorized();
+      replace(status, errorBox(error));
+    }
+  }
+
   const when = (apply) => (lightMap ? apply() : early.push(apply));
   return {
+    drawn,
     onEvent(type, data) {
+      if (type === 'ready') when(readLevelsAgain);
       if (type === 'levels') when(() => lightMap.update(data.luminaires));
       if (type === 'progress') when(() => lightMap.markFailed(data.progress));
     },

@@ -1,5 +1,4 @@
 import type { FastifyInstance } from 'fastify';
-import { allows } from '../access';
 import { sendMaybeCompressed } from '../mapSupport';
 import { BEARER, actorOf, at, type RouteContext } from './shared';
 
@@ -16,12 +15,7 @@ export function registerMapRoutes(fastify: FastifyInstance, ctx: RouteContext): 
       security: BEARER,
     },
     handler: (request, reply) => {
-      const actor = actorOf(request);
-      const layout = ctx.services.map.layout(
-        actor,
-        ctx.services.lighting,
-        allows(actor, 'energy:read').allowed,
-      );
+      const layout = ctx.services.map.layout(actorOf(request));
       // Kept by the browser but asked again each time: another scope or configuration has another ETag.
       void reply.header('etag', layout.etag).header('cache-control', 'private, no-cache');
       if (request.headers['if-none-match'] === layout.etag) return reply.code(304).send();
@@ -37,9 +31,7 @@ export function registerMapRoutes(fastify: FastifyInstance, ctx: RouteContext): 
       security: BEARER,
     },
     handler: (request, reply) => {
-      const actor = actorOf(request);
-      const withSites = allows(actor, 'energy:read').allowed;
-      const levels = ctx.services.map.levels(actor, ctx.services.lighting, withSites);
+      const levels = ctx.services.map.levels(actorOf(request), ctx.services.lighting);
       return sendMaybeCompressed(request, reply, JSON_TYPE, JSON.stringify(levels));
     },
   });

@@ -50,8 +50,12 @@ export function zoneDetail(
 export function zoneLevels(t: LightingParts, id: string, actor: Actor): LuminaireLevelStatus[] {
   const zone = t.topology.zones[visibleZoneIndex(t, id, actor)];
   const out: LuminaireLevelStatus[] = [];
-  for (let i = zone.start; i < zone.end; i++)
-    out.push({ ...levelOf(t, i), lampStatus: t.accounting.lampStatusOf(i) });
+  for (let i = zone.start; i < zone.end; i++) {
+    // The change feed's line completed in place: copied, 10,000 of them took the map's levels 3× longer.
+    const line = levelOf(t, i) as LuminaireLevelStatus;
+    line.lampStatus = t.accounting.lampStatusOf(i);
+    out.push(line);
+  }
   return out;
 }
 

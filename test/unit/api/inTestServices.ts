@@ -54,7 +54,7 @@ export class InTestServices implements ApiServices {
   ];
 
   /** Nothing placed: the map's own tests run against the real service. */
-  readonly map = new MapLayout({ zones: [], buildings: [], sensors: [], http: {} });
+  readonly map = new MapLayout({ zones: [], buildings: [], sensors: [], users: [], http: {} });
   /** Over these services; its scope and figures are tested against the real service. */
   readonly officials = new OfficialsBoard(
     {

@@ -1,12 +1,17 @@
 import { ConfigSchema, type Config } from '../../../config/schema';
 import { MapTiles } from '../../../config/schema/service';
-import { MapLayout, deltaMicrodegrees } from '../../../controller/http/mapLayout';
+import { gunzipSync } from 'node:zlib';
+import {
+  MapLayout,
+  deltaMicrodegrees,
+  type EncodedMapLayout,
+  type MapView,
+} from '../../../controller/http/mapLayout';
 import type {
   LightingService,
   LuminaireLevelStatus,
-  ZoneView,
 } from '../../../controller/lighting/runtime/lightingService';
-import type { Actor } from '../../../controller/scope';
+import { coversAny, type Actor } from '../../../controller/scope';
 import { consoleCsp, tileOrigin } from '../../../controller/http/mapSupport';
 
 describe('deltaMicrodegrees', () => {
@@ -57,7 +62,7 @@ describe('the console CSP and the tile server', () => {
   });
 });
 
-describe('MapLayout: the layout once per scope, the levels in its order', () => {
+describe('MapLayout: the layout once per scope, from the configuration, the levels in its order', () => {
   type MapConfig = ConstructorParameters<typeof MapLayout>[0];
   const luminaire = (id: string, position?: { lat: number; lon: number }) => ({ id, position });
   const config = {
@@ -74,78 +79,103 @@ describe('MapLayout: the layout once per scope, the levels in its order', () => 
       },
       // Placed by its location alone: listed, its luminaires counted as without a position.
       { id: 'parc', commune: 'metz', location: { lat: 49.11, lon: 6.18 }, luminaires: [luminaire('p-1')] },
+      // Placed nowhere: not listed, its luminaires counted as without a position.
+      { id: 'cour', commune: 'metz', luminaires: [luminaire('c-1'), luminaire('c-2')] },
       { id: 'gare', commune: 'montigny-les-metz', luminaires: [luminaire('g-1', { lat: 49.09, lon: 6.15 })] },
     ],
     buildings: [{ id: 'ecole', commune: 'metz', kind: 'school', location: { lat: 49.105, lon: 6.175 } }],
     sensors: [],
+    users: [],
     http: {},
   } as unknown as MapConfig;
-  const zoneIds = (config as unknown as Config).zones.map((z) => z.id);
-  const communeOf = (zone: string) => (config as unknown as Config).zones.find((z) => z.id === zone)!.commune;
   const levels: Record<string, Partial<LuminaireLevelStatus>> = {
     's-1': { level: 40, slot: 'schedule', inEffect: 40 },
     's-3': { level: 100, slot: 'emergency', inEffect: null, lampStatus: 1 },
   };
-  // The two calls of the lighting service the map makes, over the configuration above.
+  // The one call of the lighting service the map makes (its zone's luminaires in configuration order),
+  // refusing a zone outside the actor's communes as the service does.
   const lighting = {
-    zones: (actor: Actor) =>
-      zoneIds
-        .filter((id) => actor.communes.includes('*') || actor.communes.includes(communeOf(id)))
-        .map((id) => {
-          const zone = (config as unknown as Config).zones.find((z) => z.id === id)!;
-          return { id, commune: zone.commune, name: zone.name, luminaires: zone.luminaires.length };
-        }) as ZoneView[],
-    zoneLevels: (id: string) =>
-      (config as unknown as Config).zones
-        .find((z) => z.id === id)!
-        .luminaires.map((l) => ({
-          id: l.id,
-          level: null,
-          slot: null,
-          inEffect: null,
-          lampStatus: undefined,
-          ...levels[l.id],
-        })) as LuminaireLevelStatus[],
+    zoneLevels: (id: string, actor: Actor) => {
+      const zone = (config as unknown as Config).zones.find((z) => z.id === id)!;
+      if (!coversAny(actor.communes, [zone.commune])) throw new Error(`zone '${id}' is not the actor's`);
+      return zone.luminaires.map((l) => ({
+        id: l.id,
+        level: null,
+        slot: null,
+        inEffect: null,
+        lampStatus: undefined,
+        ...levels[l.id],
+      })) as LuminaireLevelStatus[];
+    },
   } as unknown as LightingService;
-  const actor = (communes: string[]): Actor => ({
+  const actor = (communes: string[], role: Actor['role'] = 'admin'): Actor => ({
     user: 'u',
-    role: 'admin',
+    role,
     communes,
     via: 'api',
     from: 'test',
   });
+  const viewOf = (layout: EncodedMapLayout): MapView => JSON.parse(layout.json) as MapView;
 
   it('lists the placed luminaires as columns, zones placed by a location too, and counts the others', () => {
-    const layout = new MapLayout(config).layout(actor(['metz']), lighting, true).view;
+    const layout = viewOf(new MapLayout(config).layout(actor(['metz'])));
     expect(layout.luminaires.ids).toEqual(['s-1', 's-3']);
     expect(layout.luminaires.zone).toEqual([0, 0]);
     expect(layout.luminaires.lat).toEqual([49_100_000, 300]);
-    expect(layout.luminaires.unplaced).toBe(2);
+    expect(layout.luminaires.unplaced).toBe(4);
     expect(layout.zones.map((z) => z.id)).toEqual(['serpenoise', 'parc']);
     expect(layout.zones[0]).toMatchObject({ lat: 49.10015, lon: 6.1701 });
     expect(layout.buildings.map((b) => b.id)).toEqual(['ecole']);
-    expect(new MapLayout(config).layout(actor(['metz']), lighting, false).view.buildings).toEqual([]);
+  });
+
+  it('shows buildings and sensors only to roles that may read energy', () => {
+    const map = new MapLayout(config);
+    expect(viewOf(map.layout(actor(['metz'], 'energy-manager'))).buildings.map((b) => b.id)).toEqual([
+      'ecole',
+    ]);
+    expect(viewOf(map.layout(actor(['metz'], 'emergency'))).buildings).toEqual([]);
   });
 
   it('builds a layout once per scope, with a version and ETag that differ between scopes', () => {
     const map = new MapLayout(config);
-    const metz = map.layout(actor(['metz']), lighting, true);
-    expect(map.layout(actor(['metz']), lighting, true)).toBe(metz);
-    expect(metz.etag).toBe(`"${metz.view.version}"`);
-    expect(JSON.parse(metz.json)).toEqual(metz.view);
-    const all = map.layout(actor(['*']), lighting, true);
-    expect(all.view.luminaires.ids).toEqual(['s-1', 's-3', 'g-1']);
-    expect(all.view.version).not.toBe(metz.view.version);
+    const metz = map.layout(actor(['metz']));
+    expect(map.layout(actor(['metz']))).toBe(metz);
+    expect(metz.etag).toBe(`"${metz.version}"`);
+    expect(viewOf(metz).version).toBe(metz.version);
+    expect(gunzipSync(metz.gzipped).toString()).toBe(metz.json);
+    const all = map.layout(actor(['*']));
+    expect(viewOf(all).luminaires.ids).toEqual(['s-1', 's-3', 'g-1']);
+    expect(viewOf(all).luminaires.zone).toEqual([0, 0, 2]);
+    expect(all.version).not.toBe(metz.version);
+  });
+
+  it('builds at start the layout of every configured user who may read the map, and of nobody else', async () => {
+    const users = [
+      { id: 'police', role: 'emergency', communes: ['metz'] },
+      { id: 'elus', role: 'viewer', communes: ['montigny-les-metz'] },
+    ];
+    const map = new MapLayout({ ...config, users } as unknown as MapConfig);
+    const built = (): number => (map as unknown as { encoded: Map<string, unknown> }).encoded.size;
+    expect(built()).toBe(0);
+    await map.start();
+    expect(built()).toBe(2);
+    // Served from what start built: the same object, not another encoding.
+    const police = map.layout(actor(['metz'], 'emergency'));
+    expect(built()).toBe(2);
+    expect(viewOf(police).luminaires.ids).toEqual(['s-1', 's-3']);
+    expect(viewOf(map.layout(actor(['montigny-les-metz'], 'viewer'))).luminaires.ids).toEqual(['g-1']);
+    expect(built()).toBe(2);
   });
 
   it('gives the levels in the layout’s order under its version, failures by index', () => {
     const map = new MapLayout(config);
-    const levelsView = map.levels(actor(['*']), lighting, true);
-    expect(levelsView.version).toBe(map.layout(actor(['*']), lighting, true).view.version);
+    const levelsView = map.levels(actor(['*']), lighting);
+    expect(levelsView.version).toBe(map.layout(actor(['*'])).version);
     expect(levelsView.level).toEqual([40, 100, null]);
     expect(levelsView.slot).toEqual([3, 0, -1]);
     expect(levelsView.slots[levelsView.slot[1]]).toBe('emergency');
     expect(levelsView.inEffect).toEqual([40, null, null]);
     expect(levelsView.failed).toEqual([1]);
+    expect(map.levels(actor(['montigny-les-metz']), lighting).level).toEqual([null]);
   });
 });
