@@ -51,9 +51,11 @@ const LABEL = /buildings\[(\d+)\]\.points\[(\d+)\]/;
  * them per device (polled at their period on Modbus, monitored on OPC UA), and turns each sample into a
  * `sensor` or `meter` line for the spool, with the device's timestamp where it gives one.
  *
- * The hot path (samplesReceived) allocates the lines and one array per batch, nothing per point
- * besides (meters: the rounding of their delta): series keys and prefixes were built once by the
- * catalog, counter state is updated in place.
+ * The hot path (samplesReceived) allocates the lines, nothing per point besides (meters: the rounding
+ * of their delta): series keys and prefixes were built once by the catalog, counter state is updated in
+ * place. The lines of one turn of the event loop (every message of a socket read) go to the sink in one
+ * write, at its end (a microtask, before the spool's own group write in the check phase): one array and
+ * one promise a turn rather than a message.
  */
 export class Sampler {
   private readonly subscriptions: Subscription[] = [];
@@ -65,6 +67,9 @@ export class Sampler {
     lines: 0,
     lostLines: 0,
   };
+  /** Lines of this turn of the event loop, not yet handed to the sink. */
+  private pending: string[] = [];
+  private flushQueued = false;
   private subscribedCount = 0;
   private running = false;
   private preparing: Promise<void> | undefined;
@@ -103,6 +108,7 @@ export class Sampler {
   async stop(): Promise<void> {
     if (!this.running) return;
     this.running = false;
+    this.flush();
     try {
       await this.preparing;
     } catch (error) {
@@ -134,7 +140,8 @@ export class Sampler {
     if (!this.running) return;
     const { catalog, maxClockSkewMs, onWatched, history } = this.deps;
     const counters = this.counters;
-    let lines: string[] | undefined;
+    const lines = this.pending;
+    const before = lines.length;
     let now = 0;
     for (let i = 0; i < samples.length; i++) {
       const sample = samples[i];
@@ -149,7 +156,11 @@ export class Sampler {
         else counters.skewedTimestamps++;
       }
       if (!Number.isSafeInteger(timestamp)) timestamp = Math.round(timestamp);
-      (lines ??= []).push(point.ingest(sample, timestamp, this.step));
+      lines.push(point.ingest(sample, timestamp, this.step));
+      if (!this.flushQueued) {
+        this.flushQueued = true;
+        queueMicrotask(this.flush);
+      }
       point.lines++;
       // Sensors only: a meter's value is its index, whose curve says nothing a day long.
       if (
@@ -164,11 +175,17 @@ export class Sampler {
         onWatched(point, now);
       }
     }
-    if (lines === undefined) return;
-    counters.lines += lines.length;
-    const count = lines.length;
-    this.deps.sink.write(lines).catch((error: Error) => this.writeFailed(count, error));
+    counters.lines += lines.length - before;
   }
+
+  /** Hands the lines of this turn to the sink; a failure counts them as lost. */
+  private readonly flush = (): void => {
+    this.flushQueued = false;
+    const lines = this.pending;
+    if (lines.length === 0) return;
+    this.pending = [];
+    this.deps.sink.write(lines).catch((error: Error) => this.writeFailed(lines.length, error));
+  };
 
   private writeFailed(count: number, error: Error): void {
     this.counters.lostLines += count;

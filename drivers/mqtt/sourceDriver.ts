@@ -286,7 +286,11 @@ export class MqttSourceDriver extends EventEmitter<DriverEvents> implements Driv
     const now = this.deps.clock.now();
     const time = uplink.time ?? now;
     if (uplink.dedup !== undefined) {
-      if (sensor.recent.includes(uplink.dedup))
+      // A repeat carries the time of its first delivery, which either moved lastTime to at least that
+      // or was dropped as older: a message timed after lastTime is no repeat, and the recent keys (cold
+      // in memory among thousands of sensors) need not be compared.
+      const maybeRepeat = uplink.time === undefined || time <= sensor.lastTime;
+      if (maybeRepeat && sensor.recent.includes(uplink.dedup))
         return this.drop('duplicate', topic, `uplink '${uplink.dedup}' again`);
       sensor.recent.push(uplink.dedup);
       if (sensor.recent.length > RECENT_KEYS) sensor.recent.shift();

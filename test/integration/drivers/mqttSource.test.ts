@@ -207,6 +207,27 @@ describe('a ChirpStack v4 source on the service broker', () => {
     expect(driver.health()).toBe('up');
   });
 
+  it('knows a repeat after later uplinks, or without a time, as a duplicate', async () => {
+    const mqtt = await serviceConnection('svc-repeat');
+    const { driver, samples } = source({ format: 'chirpstack-v4' }, mqtt);
+    driver.subscribe([ref('distance', { match: { dev_eui: BIN }, path: ['distance'] })]);
+    await driver.start();
+    const client = await publisher();
+    const send = (payload: string): Promise<unknown> =>
+      client.publishAsync(upTopic(BIN), payload, { qos: 1 });
+    const first = chirpstackUp(BIN, '2026-11-14T22:00:00Z', { distance: 500 }, 'first');
+    const untimed = JSON.stringify({ ...JSON.parse(first), time: undefined, deduplicationId: 'untimed' });
+    await send(first);
+    await send(chirpstackUp(BIN, '2026-11-14T22:05:00Z', { distance: 490 }, 'second'));
+    await send(first); // older than the last one, and a repeat: counted as the repeat it is
+    await send(untimed);
+    await send(untimed); // no time of its own: only its key tells
+    await send(chirpstackUp(BIN, '2099-01-01T00:00:00Z', { distance: 480 }, 'last'));
+    await until('the last uplink', () => driver.stats().requests === 6);
+    expect(samples.map((s) => s.value)).toEqual([500, 490, 500, 480]);
+    expect(driver.stats().dropped).toMatchObject({ duplicate: 2, 'out-of-order': 0 });
+  });
+
   it('loses nothing and repeats nothing through a broker restart', async () => {
     const mqtt = await serviceConnection('svc-restart');
     const { driver, samples } = source({ format: 'chirpstack-v4' }, mqtt);

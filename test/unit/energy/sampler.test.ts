@@ -64,12 +64,13 @@ describe('Sampler', () => {
       samples: [{ key: 'point:armoire/porte', value: null, quality: 'bad', time: T }],
     });
     await s.stop();
+    // The samples of one turn of the event loop, from both devices, in one write.
     expect(written).toEqual([
       [
         `sensor,building=ecole,commune=metz,point=lumiere,quantity=lights_on,room=hall value=1,quality="good" ${T - 1500}`,
         `sensor,building=ecole,commune=metz,point=temperature,quantity=temperature,room=hall,unit=°C value=19.5,quality="good" ${T}`,
+        `sensor,building=armoire,commune=woippy,point=porte,quantity=door_open,room=- quality="bad" ${T}`,
       ],
-      [`sensor,building=armoire,commune=woippy,point=porte,quantity=door_open,room=- quality="bad" ${T}`],
     ]);
     // ecole/debit belongs to device gw, not bms: a sample under the wrong device is not taken.
     expect(s.stats()).toMatchObject({
@@ -81,6 +82,35 @@ describe('Sampler', () => {
       lostLines: 0,
     });
     expect(watched).toEqual(['armoire/porte']);
+  });
+
+  it('writes the lines of each turn of the event loop together, and what is left at stop', async () => {
+    const written: string[][] = [];
+    const { s, bus } = await sampler({
+      write: (lines) => {
+        written.push([...lines]);
+        return Promise.resolve();
+      },
+    });
+    const debit = (value: number): void =>
+      bus.emit('samplesReceived', {
+        deviceId: 'gw',
+        samples: [{ key: 'point:ecole/debit', value, quality: 'good', time: T }],
+      });
+    debit(1);
+    debit(2);
+    expect(written).toEqual([]); // handed over at the end of the turn, not per sample
+    await new Promise((resolve) => setImmediate(resolve));
+    debit(3);
+    await new Promise((resolve) => setImmediate(resolve));
+    debit(4);
+    await s.stop();
+    expect(written.map((lines) => lines.map((line) => line.split(' ')[1]))).toEqual([
+      ['value=1,quality="good"', 'value=2,quality="good"'],
+      ['value=3,quality="good"'],
+      ['value=4,quality="good"'],
+    ]);
+    expect(s.stats().lines).toBe(4);
   });
 
   it('counts lines the spool refuses, and takes nothing once stopped', async () => {
