@@ -289,8 +289,8 @@ export function planWrites(writes: readonly PointWrite[], writeMultiple: boolean
   // Every write accepted and in order: the requests' write indexes are runs of 0..n-1.
   const identity = order === undefined && count === writes.length;
 
-  const requests: WriteRequest[] = [];
   if (!writeMultiple) {
+    const requests: WriteRequest[] = [];
     for (let g = 0; g < count; g++) {
       const k = order ? order[g] : g;
       const start = keys[k] % 65536;
@@ -302,24 +302,42 @@ export function planWrites(writes: readonly PointWrite[], writeMultiple: boolean
     }
     return { requests, rejected: rejected ?? NONE_REJECTED };
   }
-  let first = 0;
-  for (let g = 1; g <= count; g++) {
-    const head = order ? order[first] : first;
-    const tail = order ? order[g - 1] : g - 1;
-    if (g < count) {
-      const next = order ? order[g] : g;
-      const coils = keys[head] >= 65536;
-      if (
-        keys[next] === keys[tail] + widths[tail] &&
-        keys[next] + widths[next] - keys[head] <= (coils ? MAX_WRITE_BITS : MAX_WRITE_REGISTERS) &&
-        keys[next] >= 65536 === coils
-      )
-        continue;
+  // Group boundaries counted first, so that the requests array is made at its size (an array pushed to
+  // starts with room for 17).
+  let groups = 0;
+  let headKey = -1;
+  for (let g = 0; g < count; g++)
+    if (g === 0 || !extendsGroup(order, g, headKey)) {
+      groups++;
+      headKey = keys[order ? order[g] : g];
     }
-    requests.push(groupRequest(order, first, g, identity && first === 0 && g === count));
+  const grouped = new Array<WriteRequest>(groups);
+  let first = 0;
+  let r = 0;
+  headKey = keys[order ? order[0] : 0];
+  for (let g = 1; g <= count; g++) {
+    if (g < count && extendsGroup(order, g, headKey)) continue;
+    grouped[r++] = groupRequest(order, first, g, identity && first === 0 && g === count);
     first = g;
+    if (g < count) headKey = keys[order ? order[g] : g];
   }
-  return { requests, rejected: rejected ?? NONE_REJECTED };
+  return { requests: grouped, rejected: rejected ?? NONE_REJECTED };
+}
+
+/**
+ * Whether the write at sorted position g joins the group before it, which starts at `headKey`: the next
+ * address of the same table, and the group still within the protocol's limit.
+ */
+function extendsGroup(order: readonly number[] | undefined, g: number, headKey: number): boolean {
+  const { keys, widths } = scratch;
+  const previous = order ? order[g - 1] : g - 1;
+  const next = order ? order[g] : g;
+  const coils = headKey >= 65536;
+  return (
+    keys[next] === keys[previous] + widths[previous] &&
+    keys[next] >= 65536 === coils &&
+    keys[next] + widths[next] - headKey <= (coils ? MAX_WRITE_BITS : MAX_WRITE_REGISTERS)
+  );
 }
 
 /** One FC16 or FC15 for the contiguous writes at sorted positions from..to-1 (of the scratch arrays). */
