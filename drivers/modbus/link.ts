@@ -1,5 +1,5 @@
 import { EventEmitter } from 'node:events';
-import { connect as netConnect, type Socket } from 'node:net';
+import { connect as netConnect, type OnReadOpts, type Socket } from 'node:net';
 import ModbusRTU from 'modbus-serial';
 import type { Clock, Timer } from '../../core/clock';
 import type { Logger } from '../../core/logger';
@@ -84,6 +84,9 @@ export interface ModbusLinkDeps {
 
 type LinkState = 'idle' | 'connecting' | 'open' | 'waiting' | 'closed';
 
+/** A Modbus TCP connection's read buffer: several answers (at most 260 bytes each); more wait for the next read. */
+const RECEIVE_BUFFER_BYTES = 2048;
+
 /**
  * One connection to a transport, shared by every device (unit id) behind it, with at most `concurrency`
  * requests in flight: Modbus TCP matches replies by transaction id, so several may be outstanding; RTU
@@ -100,7 +103,7 @@ export class ModbusLink extends EventEmitter<ModbusLinkEvents> {
   /** Commands go before polls: a write never waits behind queued reads (see the class comment). */
   private readonly writes = new JobQueue();
   private readonly reads = new JobQueue();
-  private readonly inFlight = new Set<LinkJob>();
+  private readonly inFlight = new InFlight();
   private concurrency = 1;
   /** Reconnection attempts scheduled since the last successful connection: the backoff step. */
   private reconnectAttempts = 0;
@@ -223,7 +226,7 @@ export class ModbusLink extends EventEmitter<ModbusLinkEvents> {
 
   private finished(job: LinkJob, wire: ModbusWire, error: unknown, result: unknown): void {
     // Already failed when the connection went away: a late callback from modbus-serial is ignored.
-    if (!this.inFlight.delete(job)) return;
+    if (!this.inFlight.remove(job)) return;
     this.lastAnswerAt = performance.now();
     const e = error as { errno?: unknown; modbusCode?: unknown; name?: unknown } | null | undefined;
     const timedOut = e?.errno === 'ETIMEDOUT';
@@ -291,8 +294,11 @@ export class ModbusLink extends EventEmitter<ModbusLinkEvents> {
   }
 
   private failAll(error: DriverError): void {
-    const jobs = [...this.inFlight, ...this.writes.remove(() => true), ...this.reads.remove(() => true)];
-    this.inFlight.clear();
+    const jobs = [
+      ...this.inFlight.drain(),
+      ...this.writes.remove(() => true),
+      ...this.reads.remove(() => true),
+    ];
     for (const job of jobs) this.completeSafely(job, error, undefined);
   }
 
@@ -377,7 +383,23 @@ export class ModbusLink extends EventEmitter<ModbusLinkEvents> {
       client.on('close', () => this.transportFailed(wire, undefined));
       return { wire };
     }
-    const socket = await this.openSocket(transport.host, transport.port);
+    // Modbus TCP is read into one buffer per connection, reused for every read (net's `onread`): no Buffer
+    // and no stream bookkeeping per answer. Raw RTU frames go through modbus-serial, which needs 'data'.
+    let framing: MbapWire | undefined;
+    const received = Buffer.allocUnsafeSlow(RECEIVE_BUFFER_BYTES);
+    const socket = await this.openSocket(
+      transport.host,
+      transport.port,
+      transport.kind === 'tcp'
+        ? {
+            buffer: received,
+            callback: (length) => {
+              framing?.received(received, length);
+              return true;
+            },
+          }
+        : undefined,
+    );
     socket.setNoDelay(true);
     socket.setKeepAlive(true, this.options.keepAliveMs);
     let lastError: Error | undefined;
@@ -389,6 +411,7 @@ export class ModbusLink extends EventEmitter<ModbusLinkEvents> {
       const wire: MbapWire = new MbapWire(socket, (job, error, reply) =>
         this.finished(job, wire, error, reply),
       );
+      framing = wire;
       socket.on('close', () => this.transportFailed(wire, lastError));
       return { wire, socket };
     }
@@ -413,9 +436,9 @@ export class ModbusLink extends EventEmitter<ModbusLinkEvents> {
     return wire;
   }
 
-  private openSocket(host: string, port: number): Promise<Socket> {
+  private openSocket(host: string, port: number, onread?: OnReadOpts): Promise<Socket> {
     return new Promise((resolve, reject) => {
-      const socket = netConnect({ host, port });
+      const socket = netConnect({ host, port, onread });
       this.connectingSocket = socket;
       const clock = this.deps.clock;
       const cleanup = (): void => {
@@ -548,5 +571,39 @@ class JobQueue {
     this.items = kept;
     this.head = 0;
     return removed;
+  }
+}
+
+/**
+ * The requests sent and not yet answered: at most `concurrency`, in slots that are reused. A Set (or an
+ * array's push and pop) would allocate a new table each time it grows again from empty, which is nearly
+ * every request on a device answering one at a time.
+ */
+class InFlight {
+  private readonly jobs: (LinkJob | undefined)[] = [];
+  size = 0;
+
+  add(job: LinkJob): void {
+    this.jobs[this.size++] = job;
+  }
+
+  /** False when `job` is not in flight (already failed). */
+  remove(job: LinkJob): boolean {
+    const jobs = this.jobs;
+    let at = 0;
+    while (at < this.size && jobs[at] !== job) at++;
+    if (at === this.size) return false;
+    // Kept in the order sent: a dropped connection fails them in that order.
+    for (this.size--; at < this.size; at++) jobs[at] = jobs[at + 1];
+    jobs[this.size] = undefined;
+    return true;
+  }
+
+  /** Takes every job out. */
+  drain(): LinkJob[] {
+    const taken = this.jobs.slice(0, this.size) as LinkJob[];
+    this.jobs.fill(undefined, 0, this.size);
+    this.size = 0;
+    return taken;
   }
 }

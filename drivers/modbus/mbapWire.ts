@@ -35,7 +35,7 @@ const unusable = (why: string): WireError => new WireError(`Unexpected data erro
  * transactions of each connection, with the callbacks that hold our jobs and their batches). Frames
  * come from Node's shared buffer pool; requests in flight sit in reused slots, matched by transaction
  * id; one timer per connection, armed for the earliest deadline, expires them. An answer's registers
- * are handed over as a view on the received bytes, valid during the `complete` call. Answers for an
+ * are handed over where they were received (buffer and offset), valid during the `complete` call. Answers for an
  * unknown transaction (late, after a timeout) are ignored; a frame that cannot be Modbus TCP (protocol
  * id, length) means the byte stream is lost: the socket is destroyed and the link reconnects.
  */
@@ -47,14 +47,16 @@ export class MbapWire implements ModbusWire {
   /** A frame split across TCP segments, gathered until complete. */
   private readonly partial = Buffer.allocUnsafe(MAX_FRAME);
   private partialLength = 0;
-  private readonly registers: { buffer: Buffer } = { buffer: this.partial };
+  /** The reply handed over for FC3/FC4: where the registers are, in the buffer they arrived in. */
+  private readonly registers: { buffer: Buffer; offset: number } = { buffer: this.partial, offset: 0 };
 
+  private cancelled = false;
+
+  /** The socket's bytes come through `received` (the link reads them into a reused buffer). */
   constructor(
     private readonly socket: Socket,
     private readonly answer: WireAnswer,
-  ) {
-    socket.on('data', this.received);
-  }
+  ) {}
 
   send(job: LinkJob): void {
     if (!this.socket.writable) {
@@ -78,7 +80,7 @@ export class MbapWire implements ModbusWire {
   }
 
   cancel(): void {
-    this.socket.off('data', this.received);
+    this.cancelled = true;
     clearTimeout(this.timer);
     this.timer = undefined;
     for (const slot of this.slots) slot.job = undefined;
@@ -115,30 +117,34 @@ export class MbapWire implements ModbusWire {
     if (next < Number.POSITIVE_INFINITY) this.armTimer(next);
   };
 
-  /** Whole frames are read where they arrived; only a frame split across segments is copied. */
-  private readonly received = (chunk: Buffer): void => {
+  /**
+   * The first `length` bytes of `chunk` arrived (a buffer the socket reuses for its next read). Whole
+   * frames are read where they arrived; only a frame split across reads is copied.
+   */
+  received(chunk: Buffer, length: number): void {
+    if (this.cancelled) return;
     let at = 0;
-    while (at < chunk.length) {
-      if (this.partialLength === 0 && chunk.length - at >= 6) {
+    while (at < length) {
+      if (this.partialLength === 0 && length - at >= 6) {
         const size = frameSize(chunk, at);
         if (size === 0) return this.lost(chunk, at);
-        if (chunk.length - at >= size) {
+        if (length - at >= size) {
           this.frame(chunk, at, size);
           at += size;
           continue;
         }
       }
-      const copied = this.gather(chunk, at);
+      const copied = this.gather(chunk, at, length);
       if (copied < 0) return;
       at += copied;
     }
-  };
+  }
 
   /** Copies the next part of a split frame; handles it once complete. Returns the bytes taken, -1 when lost. */
-  private gather(chunk: Buffer, at: number): number {
+  private gather(chunk: Buffer, at: number, length: number): number {
     const have = this.partialLength;
     const size = have >= 6 ? frameSize(this.partial, 0) : 6;
-    const taken = Math.min(size - have, chunk.length - at);
+    const taken = Math.min(size - have, length - at);
     chunk.copy(this.partial, have, at, at + taken);
     this.partialLength += taken;
     if (this.partialLength < 6) return taken;
@@ -187,7 +193,8 @@ export class MbapWire implements ModbusWire {
         this.answer(job, unusable(`${data[pdu + 1]} bytes of data for ${bytes}`), NO_REPLY);
       else if (fc <= 2) this.answer(job, null, { data: unpackBits(data, pdu + 2, job.count) });
       else {
-        this.registers.buffer = data.subarray(pdu + 2, pdu + 2 + bytes);
+        this.registers.buffer = data;
+        this.registers.offset = pdu + 2;
         this.answer(job, null, this.registers);
       }
     } else if (size !== HEADER + 5 || data.readUInt16BE(pdu + 1) !== job.address)

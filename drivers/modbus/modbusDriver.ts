@@ -402,7 +402,8 @@ export class ModbusDriver extends EventEmitter<DriverEvents> implements Driver {
     if (error) this.jobFailed(job, error);
     else {
       if (this.tracker.answered()) this.cameBack();
-      else if (this.reported !== 'up') this.refreshHealth();
+      // Degraded turns up again on the health timer (refreshHealth), not on each answer.
+      else if (this.reported === 'down') this.refreshHealth();
       if (job.batch instanceof ReadBatch) this.fillSamples(job.batch, job.request as ReadRequest, reply);
       this.settle(job.batch);
     }
@@ -477,11 +478,11 @@ export class ModbusDriver extends EventEmitter<DriverEvents> implements Driver {
         samples[p.index] = { key: p.key, value: bits[p.offset] === true, quality: 'good', time };
       return;
     }
-    const buffer = (reply as { buffer: Buffer }).buffer;
+    const { buffer, offset = 0 } = reply as { buffer: Buffer; offset?: number };
     const planned = request.points;
     for (let i = 0; i < planned.length; i++) {
       const p = planned[i];
-      const at = p.offset * 2;
+      const at = offset + p.offset * 2;
       const value =
         p.fast === 1
           ? buffer.readUInt16BE(at)

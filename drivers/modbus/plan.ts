@@ -3,7 +3,8 @@ import { encodeBit, encodeRegisters, fastDecodeOf, isBitTable, widthOf, type Fas
 
 /**
  * Read and write plans: which Modbus requests carry which points. Pure; computed once per point set for
- * reads (polling reuses the plan) and once per call for writes (values change every call).
+ * reads (polling reuses the plan) and once per call for writes (values change every call), with working
+ * arrays reused from one call to the next.
  */
 
 export type Table = ModbusAddress['table'];
@@ -179,59 +180,95 @@ export class WriteRequest {
     /** Register values for FC6/FC16, bit values for FC5/FC15. */
     readonly payload: number[] | boolean[],
     /** Indexes of the writes this request carries. */
-    readonly writes: number[],
+    readonly writes: readonly number[],
   ) {}
 }
 
 export interface WritePlan {
   readonly requests: WriteRequest[];
-  readonly rejected: InvalidPoint[];
+  readonly rejected: readonly InvalidPoint[];
 }
+
+const NONE_REJECTED: readonly InvalidPoint[] = Object.freeze([]);
+/** `[0, 1, ..., n - 1]`, frozen and shared: the write indexes of a request carrying all n writes in order. */
+const IN_ORDER: (readonly number[])[] = [];
+const IN_ORDER_CACHED = 256;
+
+function inOrder(n: number): readonly number[] {
+  if (n > IN_ORDER_CACHED) return Array.from({ length: n }, (_, k) => k);
+  return (IN_ORDER[n] ??= Object.freeze(Array.from({ length: n }, (_, k) => k)));
+}
+
+/**
+ * planWrites's working arrays, kept from one call to the next (it runs to the end without yielding): per
+ * accepted write in input order, its input index, sort key (table, address), width, and registers offset
+ * or bit; and the encoded registers. They only grow, to the largest write seen.
+ */
+class WriteScratch {
+  indexes = new Int32Array(64);
+  keys = new Int32Array(64);
+  widths = new Int32Array(64);
+  values = new Int32Array(64);
+  /** A plain array: codec.encodeRegisters fills it; never truncated, `used` says how much counts. */
+  readonly registers: number[] = [];
+
+  reserve(n: number): void {
+    if (n <= this.indexes.length) return;
+    const size = Math.max(n, this.indexes.length * 2);
+    this.indexes = new Int32Array(size);
+    this.keys = new Int32Array(size);
+    this.widths = new Int32Array(size);
+    this.values = new Int32Array(size);
+  }
+}
+
+const scratch = new WriteScratch();
 
 /**
  * Encodes every write (applying the inverse scale) and groups contiguous ones into write-multiple
  * requests (FC16/FC15), or one single write per register or coil (FC6/FC5) for devices without them.
  * Values that do not fit their type are rejected with a bad-type error and never sent.
  *
- * Runs on every command (values change), so it keeps to flat arrays: no object per write.
+ * Runs on every command (values change): its working arrays are reused (WriteScratch), so a plan costs
+ * its requests and their payloads, and little else.
  */
 export function planWrites(writes: readonly PointWrite[], writeMultiple: boolean): WritePlan {
-  const rejected: InvalidPoint[] = [];
-  const registers: number[] = [];
-  // Accepted writes, in input order: input index, sort key (table, address), width, registers offset or bit.
-  const indexes = new Array<number>(writes.length);
-  const keys = new Array<number>(writes.length);
-  const widths = new Array<number>(writes.length);
-  const values = new Array<number | boolean>(writes.length);
+  let rejected: InvalidPoint[] | undefined;
+  scratch.reserve(writes.length);
+  const { indexes, keys, widths, values, registers } = scratch;
+  let used = 0;
   let count = 0;
   let sorted = true;
   for (let i = 0; i < writes.length; i++) {
     const write = writes[i];
     const address = write.address;
     if (address.protocol !== 'modbus' || (address.table !== 'holding' && address.table !== 'coil')) {
-      rejected.push({ index: i, error: unwritable(write) });
+      (rejected ??= []).push({ index: i, error: unwritable(write) });
       continue;
     }
     const coil = address.table === 'coil';
     const start = address.address;
     const width = widthOf(address);
     if (!Number.isInteger(start) || start < 0 || start + width > 65536) {
-      rejected.push({ index: i, error: spanOf(write, i) as DriverError });
+      (rejected ??= []).push({ index: i, error: spanOf(write, i) as DriverError });
       continue;
     }
-    let value: number | boolean = false;
+    let value = 0;
     let problem: string | undefined;
     if (coil) {
       const bit = encodeBit(write.value);
       if (typeof bit === 'string') problem = bit;
-      else value = bit;
+      else value = bit ? 1 : 0;
     } else {
-      value = registers.length;
-      problem = encodeRegisters(write.value, address, registers, value);
-      if (problem !== undefined) registers.length = value;
+      value = used;
+      problem = encodeRegisters(write.value, address, registers, used);
+      if (problem === undefined) used += width;
     }
     if (problem !== undefined) {
-      rejected.push({ index: i, error: new DriverError('bad-type', `${pointName(write)}: ${problem}`) });
+      (rejected ??= []).push({
+        index: i,
+        error: new DriverError('bad-type', `${pointName(write)}: ${problem}`),
+      });
       continue;
     }
     // Holding registers sort before coils.
@@ -243,84 +280,94 @@ export function planWrites(writes: readonly PointWrite[], writeMultiple: boolean
     values[count] = value;
     count++;
   }
-  indexes.length = keys.length = widths.length = values.length = count;
   // Writes usually come in address order; only otherwise is a sorted permutation needed.
   let order: number[] | undefined;
-  if (!sorted) order = indexes.map((_, k) => k).sort((a, b) => keys[a] - keys[b] || a - b);
+  if (!sorted) {
+    order = Array.from({ length: count }, (_, k) => k);
+    order.sort((a, b) => keys[a] - keys[b] || a - b);
+  }
+  // Every write accepted and in order: the requests' write indexes are runs of 0..n-1.
+  const identity = order === undefined && count === writes.length;
 
-  const requests: WriteRequest[] = [];
   if (!writeMultiple) {
+    const requests: WriteRequest[] = [];
     for (let g = 0; g < count; g++) {
       const k = order ? order[g] : g;
       const start = keys[k] % 65536;
       if (keys[k] >= 65536)
-        requests.push(new WriteRequest('coil', 5, start, [values[k] === true], [indexes[k]]));
+        requests.push(new WriteRequest('coil', 5, start, [values[k] === 1], [indexes[k]]));
       else
         for (let w = 0; w < widths[k]; w++)
-          requests.push(
-            new WriteRequest('holding', 6, start + w, [registers[(values[k] as number) + w]], [indexes[k]]),
-          );
+          requests.push(new WriteRequest('holding', 6, start + w, [registers[values[k] + w]], [indexes[k]]));
     }
-    return { requests, rejected };
+    return { requests, rejected: rejected ?? NONE_REJECTED };
   }
-  const flat: Flat = { order, keys, widths, values, indexes, registers };
+  // Group boundaries counted first, so that the requests array is made at its size (an array pushed to
+  // starts with room for 17).
+  let groups = 0;
+  let headKey = -1;
+  for (let g = 0; g < count; g++)
+    if (g === 0 || !extendsGroup(order, g, headKey)) {
+      groups++;
+      headKey = keys[order ? order[g] : g];
+    }
+  const grouped = new Array<WriteRequest>(groups);
   let first = 0;
+  let r = 0;
+  headKey = keys[order ? order[0] : 0];
   for (let g = 1; g <= count; g++) {
-    const head = order ? order[first] : first;
-    const tail = order ? order[g - 1] : g - 1;
-    if (g < count) {
-      const next = order ? order[g] : g;
-      const coils = keys[head] >= 65536;
-      if (
-        keys[next] === keys[tail] + widths[tail] &&
-        keys[next] + widths[next] - keys[head] <= (coils ? MAX_WRITE_BITS : MAX_WRITE_REGISTERS) &&
-        keys[next] >= 65536 === coils
-      )
-        continue;
-    }
-    requests.push(groupRequest(flat, first, g));
+    if (g < count && extendsGroup(order, g, headKey)) continue;
+    grouped[r++] = groupRequest(order, first, g, identity && first === 0 && g === count);
     first = g;
+    if (g < count) headKey = keys[order ? order[g] : g];
   }
-  return { requests, rejected };
+  return { requests: grouped, rejected: rejected ?? NONE_REJECTED };
 }
 
-interface Flat {
-  order: readonly number[] | undefined;
-  keys: readonly number[];
-  widths: readonly number[];
-  values: readonly (number | boolean)[];
-  indexes: number[];
-  registers: number[];
+/**
+ * Whether the write at sorted position g joins the group before it, which starts at `headKey`: the next
+ * address of the same table, and the group still within the protocol's limit.
+ */
+function extendsGroup(order: readonly number[] | undefined, g: number, headKey: number): boolean {
+  const { keys, widths } = scratch;
+  const previous = order ? order[g - 1] : g - 1;
+  const next = order ? order[g] : g;
+  const coils = headKey >= 65536;
+  return (
+    keys[next] === keys[previous] + widths[previous] &&
+    keys[next] >= 65536 === coils &&
+    keys[next] + widths[next] - headKey <= (coils ? MAX_WRITE_BITS : MAX_WRITE_REGISTERS)
+  );
 }
 
-/** One FC16 or FC15 for the contiguous writes at sorted positions from..to-1. */
-function groupRequest(flat: Flat, from: number, to: number): WriteRequest {
-  const { order, keys, widths, values, indexes, registers } = flat;
+/** One FC16 or FC15 for the contiguous writes at sorted positions from..to-1 (of the scratch arrays). */
+function groupRequest(
+  order: readonly number[] | undefined,
+  from: number,
+  to: number,
+  all: boolean,
+): WriteRequest {
+  const { keys, widths, values, indexes, registers } = scratch;
   const at = (g: number): number => (order ? order[g] : g);
-  const head = at(from);
-  const tail = at(to - 1);
-  let writeIndexes = indexes;
-  if (order || from > 0 || to < indexes.length) {
-    writeIndexes = new Array<number>(to - from);
-    for (let g = from; g < to; g++) writeIndexes[g - from] = indexes[at(g)];
+  let writeIndexes: readonly number[];
+  if (all) writeIndexes = inOrder(to);
+  else {
+    const list = new Array<number>(to - from);
+    for (let g = from; g < to; g++) list[g - from] = indexes[at(g)];
+    writeIndexes = list;
   }
+  const head = at(from);
   if (keys[head] >= 65536) {
     const bits = new Array<boolean>(to - from);
-    for (let g = from; g < to; g++) bits[g - from] = values[at(g)] as boolean;
+    for (let g = from; g < to; g++) bits[g - from] = values[at(g)] === 1;
     return new WriteRequest('coil', 15, keys[head] - 65536, bits, writeIndexes);
   }
-  if (!order) {
-    // In input order the group's registers were encoded one after the other.
-    const begin = values[head] as number;
-    const end = (values[tail] as number) + widths[tail];
-    const payload = begin === 0 && end === registers.length ? registers : registers.slice(begin, end);
-    return new WriteRequest('holding', 16, keys[head], payload, writeIndexes);
-  }
+  const tail = at(to - 1);
   const payload = new Array<number>(keys[tail] + widths[tail] - keys[head]);
   let p = 0;
   for (let g = from; g < to; g++) {
     const k = at(g);
-    const offset = values[k] as number;
+    const offset = values[k];
     for (let w = 0; w < widths[k]; w++) payload[p++] = registers[offset + w];
   }
   return new WriteRequest('holding', 16, keys[head], payload, writeIndexes);

@@ -13,7 +13,8 @@ export interface LinkJob {
   readonly payload: number[] | boolean[] | undefined;
   readonly timeoutMs: number;
   /**
-   * With the reply (`{ buffer }`: the registers' bytes, for FC3/FC4; `{ data }`: the bits, for FC1/FC2),
+   * With the reply (`{ buffer, offset? }`: the registers' bytes, from `offset` (0 when absent), for
+   * FC3/FC4; `{ data }`: the bits, for FC1/FC2),
    * valid only during the call; or the error, in modbus-serial's shapes (`modbusCode` for an exception,
    * `errno: 'ETIMEDOUT'` for no answer, `name: 'PortNotOpenError'`); a DriverError when the link itself
    * failed the request.

@@ -45,8 +45,9 @@ export class Cycle {
   }
 }
 
-const RANGE_CACHE_LIMIT = 32;
-/** Read-backs cover whole groups of this many channels. */
+/** Above the distinct read-back blocks of a device of 256 channels (2·256/8; see Dispatcher.send). */
+const RANGE_CACHE_LIMIT = 64;
+/** Read-backs cover whole aligned blocks of this many channels (or a power-of-two multiple). */
 export const READ_ALIGN = 8;
 
 /**

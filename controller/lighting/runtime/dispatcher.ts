@@ -295,10 +295,14 @@ export class Dispatcher {
       device.freeCycles.push(cycle);
       return;
     }
-    // Read-back ranges aligned on 8 channels: few distinct ranges per device, so their arrays and the
-    // driver's read plans are built once (a range per group of luminaires would be one per sensor).
-    lo &= ~(READ_ALIGN - 1);
-    hi = Math.min(b.luminaires.length - 1, hi | (READ_ALIGN - 1));
+    // The read-back covers the smallest aligned block of 8, 16, 32... channels holding every slot sent:
+    // about 2n/8 distinct ranges on a device of n channels, so their arrays and the driver's read plans
+    // are built once (a range per group of luminaires would be one per sensor, and any lo..hi pair
+    // of blocks one per combination of sensors detected together).
+    let block = READ_ALIGN;
+    while ((lo ^ hi) >= block) block *= 2;
+    lo &= ~(block - 1);
+    hi = Math.min(b.luminaires.length - 1, lo + block - 1);
     cycle.count = count;
     cycle.lo = lo;
     cycle.hi = hi;
