@@ -28,31 +28,24 @@ export interface CoordinationListeners {
 }
 
 /**
- * Records that any instance of the territory writes, whatever its shard or role, one key each: the
- * people's sign-in state (passwords' hashes, sessions, enrolment codes), so that a session opened on one
- * instance is known to every other (a standby taking over, a leader a command is forwarded to).
+ * One folder of the records that any instance of the territory writes, whatever its shard or role, one
+ * key each: the people's sign-in state (passwords' hashes, sessions, enrolment codes), so that a session
+ * opened on one instance is known to every other (a standby taking over, a leader a command is
+ * forwarded to).
  */
-export interface SharedRecords {
-  /**
-   * Every record of `folder` now (key → value), then `changed` called with each later change to it, in
-   * order, with nothing missed between the two (value undefined: deleted), until stop().
-   */
-  followRecords(
-    folder: string,
-    changed: (key: string, value: string | undefined) => void,
-  ): Promise<Map<string, string>>;
-  /** Puts and deletes records of `folder` in one transaction. */
-  writeRecords(folder: string, puts: ReadonlyMap<string, string>, deletes: readonly string[]): Promise<void>;
-}
-
-/** One folder of the shared records, as its user sees it. */
 export interface SharedFolder {
-  /** The records now; `changed` is then called with each later change (value undefined: deleted). */
+  /**
+   * Every record now (key → value), then `changed` called with each later change, in order, with
+   * nothing missed between the two (value undefined: deleted), until stop().
+   */
   follow(changed: (key: string, value: string | undefined) => void): Promise<Map<string, string>>;
+  /** Puts and deletes records in one transaction. */
   write(puts: ReadonlyMap<string, string>, deletes: readonly string[]): Promise<void>;
 }
 
-export interface Coordination extends SharedRecords {
+export interface Coordination {
+  /** A folder of the territory's shared records (usable once started). */
+  sharedFolder(folder: string): SharedFolder;
   /** Connects; rejects when no endpoint answers. */
   start(signal?: AbortSignal): Promise<void>;
   /** Revokes the lease if held (the standby takes over at once) and closes; idempotent. */

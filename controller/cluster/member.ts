@@ -83,11 +83,7 @@ export class ClusterMember {
 
   /** The territory's records of one folder, which every instance reads and writes whatever its role. */
   sharedFolder(folder: string): SharedFolder {
-    const { coordination } = this.deps;
-    return {
-      follow: (changed) => coordination.followRecords(folder, changed),
-      write: (puts, deletes) => coordination.writeRecords(folder, puts, deletes),
-    };
+    return this.deps.coordination.sharedFolder(folder);
   }
 
   /** Whether a device write batch may go out now (the dispatcher's gate). */

@@ -2,7 +2,7 @@ import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypt
 import type { Clock } from '../../core/clock';
 import type { SharedFolder } from '../../drivers/coordination';
 import type { SignInState, StoredEnrolment, StoredSession } from './signInFile';
-import { changesBetween, recordOf, recordsOf } from './signInRecords';
+import { changesBetween, keyParts, recordOf, recordsOf } from './signInRecords';
 
 /**
  * Sign-in for people: password hashes, browser sessions and enrolment codes, kept in memory and saved
@@ -78,12 +78,9 @@ export class SignIns {
   /** One shared record into the maps (undefined: deleted). */
   private apply(key: string, value: string | undefined): void {
     if (value === undefined) {
-      const slash = key.indexOf('/');
-      const name = key.slice(slash + 1);
-      const map = { password: this.passwords, session: this.sessions, enrolment: this.enrolments }[
-        key.slice(0, slash)
-      ];
-      map?.delete(name);
+      const { kind, name } = keyParts(key);
+      const maps = { password: this.passwords, session: this.sessions, enrolment: this.enrolments };
+      if (Object.hasOwn(maps, kind)) maps[kind as keyof typeof maps].delete(name);
       return;
     }
     const record = recordOf(key, value);

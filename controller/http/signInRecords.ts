@@ -27,9 +27,14 @@ export type SignInRecord =
   | { kind: 'enrolment'; code_sha256: string; enrolment: z.infer<typeof EnrolmentRecord> }
   | { kind: 'invalid'; problem: string };
 
-export function recordOf(key: string, value: string): SignInRecord {
+/** A record's key: its kind and the name within it (`session/<sha256>`). */
+export function keyParts(key: string): { kind: string; name: string } {
   const slash = key.indexOf('/');
-  const [kind, name] = [key.slice(0, slash), key.slice(slash + 1)];
+  return { kind: key.slice(0, slash), name: key.slice(slash + 1) };
+}
+
+export function recordOf(key: string, value: string): SignInRecord {
+  const { kind, name } = keyParts(key);
   try {
     switch (kind) {
       case 'password':

@@ -1,6 +1,12 @@
 import type { Etcd3, IRequestOp, Lease, Watcher } from 'etcd3';
 import type { Logger } from '../../core/logger';
-import type { Coordination, CoordinationListeners, LeadAttempt, StateDocument } from '../coordination';
+import type {
+  Coordination,
+  CoordinationListeners,
+  LeadAttempt,
+  SharedFolder,
+  StateDocument,
+} from '../coordination';
 
 export interface EtcdCoordinationOptions {
   /** `http://host:port` or `https://…`, several members of one cluster. */
@@ -161,12 +167,21 @@ export class EtcdCoordination implements Coordination {
     watcher.on('error', (error) => this.options.logger.warn(`etcd: ${document} watch: ${error.message}`));
   }
 
-  async followRecords(
+  sharedFolder(folder: string): SharedFolder {
+    // The territory's shared records live apart from every shard's keys.
+    const prefix = `${this.options.prefix}territory/${folder}/`;
+    return {
+      follow: (changed) => this.followRecords(folder, prefix, changed),
+      write: (puts, deletes) => this.writeRecords(prefix, puts, deletes),
+    };
+  }
+
+  private async followRecords(
     folder: string,
+    prefix: string,
     changed: (key: string, value: string | undefined) => void,
   ): Promise<Map<string, string>> {
     const client = this.connected();
-    const prefix = this.recordsPrefix(folder);
     const read = await client.getAll().prefix(prefix).exec();
     const records = new Map(
       read.kvs.map((kv) => [kv.key.toString().slice(prefix.length), kv.value.toString()]),
@@ -184,13 +199,12 @@ export class EtcdCoordination implements Coordination {
     return records;
   }
 
-  async writeRecords(
-    folder: string,
+  private async writeRecords(
+    prefix: string,
     puts: ReadonlyMap<string, string>,
     deletes: readonly string[],
   ): Promise<void> {
     const client = this.connected();
-    const prefix = this.recordsPrefix(folder);
     const operations: IRequestOp[] = [
       ...[...puts].map(([key, value]) => ({
         request_put: { key: Buffer.from(prefix + key), value: Buffer.from(value) },
@@ -200,11 +214,6 @@ export class EtcdCoordination implements Coordination {
     // A transaction with no comparison always applies; etcd takes at most 128 operations in one.
     for (let start = 0; start < operations.length; start += MAX_TXN_OPERATIONS)
       await client.kv.txn({ success: operations.slice(start, start + MAX_TXN_OPERATIONS) });
-  }
-
-  /** The territory's shared records live apart from every shard's keys. */
-  private recordsPrefix(folder: string): string {
-    return `${this.options.prefix}territory/${folder}/`;
   }
 
   /** Resolves once `key` is deleted after `revision` (or when the watch fails: the caller tries again). */
