@@ -147,6 +147,9 @@ export function readConnectionSecrets(options: ResolvedMqttConnectionOptions): C
   return secrets;
 }
 
+const MQTTJS_DEBUG = /mqttjs|\*/;
+const ignoreLog = (): void => undefined;
+
 /**
  * mqtt.js options. Reconnection is mqtt.js's own (reconnectPeriod), also after a refused CONNACK so a
  * fixed password or ACL is picked up without a restart. Resubscription is ours (see MqttConnection):
@@ -169,6 +172,10 @@ export function clientOptions(
     // A QoS 0 message that cannot be sent now is refused rather than sent late: QoS 0 carries state
     // that is republished on reconnect, and an unbounded queue would grow through a long outage.
     queueQoSZero: false,
+    // mqtt.js logs a dozen times per message through `debug`, which gathers its arguments into an array
+    // even when disabled: at thousands of messages a second, garbage for nothing. Its log stays for
+    // whoever asks for it (DEBUG=mqttjs*).
+    ...(MQTTJS_DEBUG.test(process.env.DEBUG ?? '') ? {} : { log: ignoreLog }),
     ...(options.stateTopic === undefined
       ? {}
       : {

@@ -50,6 +50,29 @@ describe('MQTT connection options', () => {
     expect(options.username).toBeUndefined();
   });
 
+  test("mqtt.js's own log is silenced unless DEBUG asks for it", () => {
+    const resolved = coerceMqttConnectionOptions({
+      config: mqttConfig({ url: 'mqtt://broker' }),
+      instance: 'west',
+      configDir: dir,
+      logger: silentLogger,
+    });
+    const saved = process.env.DEBUG;
+    try {
+      delete process.env.DEBUG;
+      expect(clientOptions(resolved, {}).log).toEqual(expect.any(Function));
+      process.env.DEBUG = 'nocturne:other';
+      expect(clientOptions(resolved, {}).log).toEqual(expect.any(Function));
+      for (const asked of ['mqttjs*', 'mqttjs:client', '*']) {
+        process.env.DEBUG = asked;
+        expect(clientOptions(resolved, {}).log).toBeUndefined();
+      }
+    } finally {
+      if (saved === undefined) delete process.env.DEBUG;
+      else process.env.DEBUG = saved;
+    }
+  });
+
   test('client_id from the configuration wins', () => {
     const resolved = coerceMqttConnectionOptions({
       config: mqttConfig({ url: 'mqtt://broker', client_id: 'lights-42' }),
