@@ -399,6 +399,11 @@ export class Spool extends EventEmitter<SpoolEvents> {
     this.track(fsp.rm(consumed.file, { force: true }), `delete ${consumed.file}`);
   }
 
+  /** Points appended and not yet committed: stats().pendingPoints, without building the stats. */
+  get uncommittedPoints(): number {
+    return this.pendingPoints;
+  }
+
   /** The cursor: everything before it was acknowledged. */
   position(): SpoolPosition {
     return this.cursor;

@@ -323,6 +323,9 @@ export class InfluxWriter extends EventEmitter<InfluxWriterEvents> {
 
   private readonly onAppended = (): void => {
     this.oldestUnreadAt ??= this.clock.now();
+    // Waiting for a full batch or for flush_ms: an append that leaves the batch short changes nothing
+    // (at thousands of appends a second, the pump would look again at each one only to wait).
+    if (this.flushTimer && this.unread() < this.options.batchSize) return;
     this.pump();
   };
 
@@ -373,7 +376,7 @@ export class InfluxWriter extends EventEmitter<InfluxWriterEvents> {
         !this.retryMode &&
         this.inFlight.length < (this.backlogPoints > 0 ? 1 : maxInFlight)
       ) {
-        const unread = spool.stats().pendingPoints - this.inFlightPoints();
+        const unread = this.unread();
         if (unread <= 0) {
           this.oldestUnreadAt = undefined;
           break;
@@ -398,6 +401,11 @@ export class InfluxWriter extends EventEmitter<InfluxWriterEvents> {
         this.send(inFlight);
       }
     } while (this.pumpAgain);
+  }
+
+  /** Points in the spool not yet read for a batch. */
+  private unread(): number {
+    return (this.spool?.uncommittedPoints ?? 0) - this.inFlightPoints();
   }
 
   private inFlightPoints(): number {
