@@ -287,8 +287,7 @@ async function floor(shards: readonly Shard[], perController: number): Promise<n
   }
 }
 
-/** The process's peak resident set (VmHWM), in MB. */
-/** The process's peak resident memory so far (VmHWM), or its current one (VmRSS). */
+/** The process's peak resident memory so far (VmHWM), or its current one (VmRSS), in MB. */
 async function rssMb(instance: ServiceProcess, field: 'VmHWM' | 'VmRSS' = 'VmHWM'): Promise<number> {
   const status = await readFile(path.join('/proc', String(instance.child.pid), 'status'), 'utf8');
   const kb = new RegExp(`^${field}:\\s+(\\d+) kB$`, 'm').exec(status)?.[1];

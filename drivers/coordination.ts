@@ -39,7 +39,7 @@ export interface SharedFolder {
    * nothing missed between the two (value undefined: deleted), until stop().
    */
   follow(changed: (key: string, value: string | undefined) => void): Promise<Map<string, string>>;
-  /** Puts and deletes records in one transaction. */
+  /** Puts and deletes records, in as few transactions as the store allows (etcd: 128 operations each). */
   write(puts: ReadonlyMap<string, string>, deletes: readonly string[]): Promise<void>;
 }
 

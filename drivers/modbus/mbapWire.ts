@@ -32,12 +32,13 @@ const unusable = (why: string): WireError => new WireError(`Unexpected data erro
 /**
  * Modbus TCP framing of our own over the link's socket, so that a request costs its frame and little
  * else: no closure, promise or transaction record per request (modbus-serial's TcpPort keeps the last
- * transactions of each connection, with the callbacks that hold our jobs and their batches). Frames
- * come from Node's shared buffer pool; requests in flight sit in reused slots, matched by transaction
- * id; one timer per connection, armed for the earliest deadline, expires them. An answer's registers
- * are handed over where they were received (buffer and offset), valid during the `complete` call. Answers for an
- * unknown transaction (late, after a timeout) are ignored; a frame that cannot be Modbus TCP (protocol
- * id, length) means the byte stream is lost: the socket is destroyed and the link reconnects.
+ * transactions of each connection, with the callbacks that hold our jobs and their batches). Request
+ * frames come from Node's shared buffer pool, answers are read where the link received them; requests
+ * in flight sit in reused slots, matched by transaction id; one timer per connection, armed for the
+ * earliest deadline, expires them. An answer's registers are handed over where they were received
+ * (buffer and offset), valid during the `complete` call. Answers for an unknown transaction (late,
+ * after a timeout) are ignored; a frame that cannot be Modbus TCP (protocol id, length) means the byte
+ * stream is lost: the socket is destroyed and the link reconnects.
  */
 export class MbapWire implements ModbusWire {
   private readonly slots: Slot[] = [];

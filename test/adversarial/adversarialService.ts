@@ -267,21 +267,12 @@ export async function dirBytes(dir: string): Promise<number> {
   for (const entry of entries) {
     const full = path.join(dir, entry.name);
     if (entry.isDirectory()) total += await dirBytes(full);
-    else if (entry.isFile()) total += await sizeOf(full);
+    else if (entry.isFile()) total += await fileBytes(full);
   }
   return total;
 }
 
-/** A file's size; 0 for one renamed away since it was listed (an atomic write's temporary file). */
-async function sizeOf(file: string): Promise<number> {
-  try {
-    return (await stat(file)).size;
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return 0;
-    throw error;
-  }
-}
-
+/** A file's size; 0 for one absent, or renamed away since it was listed (an atomic write's temporary file). */
 export async function fileBytes(file: string): Promise<number> {
   try {
     return (await stat(file)).size;
