@@ -22,6 +22,14 @@ interface Subscriber {
 }
 
 /**
+ * Luminaires told per turn of the event loop. A relight of 100,000 changes them all in one batch, whose
+ * reports and telemetry lines cost ~5 µs each: told at once, they would hold the loop for a second or
+ * more while the devices' answers to that very relight wait unread. In slices of ~10 ms, the answers are
+ * read between slices and the relight is confirmed before its telemetry is all written.
+ */
+export const FLUSH_SLICE = 2000;
+
+/**
  * What changes, told to whoever follows it: commands, progress and definitions at once to the
  * subscribers of their communes; luminaire levels batched (one event per batch, not per luminaire) to the
  * subscribers (console), the telemetry recorder (bus) and the zone state topics.
@@ -93,8 +101,13 @@ export class ChangeFeed {
     if (!this.running) return;
     const { parts: t, zoneStates, pending } = this.running;
     const { bus, clock, logger } = this.deps;
-    const list = this.pendingList;
-    this.pendingList = [];
+    let list = this.pendingList;
+    if (list.length > FLUSH_SLICE) {
+      // The rest stays pending (a luminaire changed again meanwhile is still told once) for the next turn.
+      this.pendingList = list.slice(FLUSH_SLICE);
+      list = list.slice(0, FLUSH_SLICE);
+      if (!this.stopped) this.batchTimer = clock.setTimeout(this.flush, 0);
+    } else this.pendingList = [];
     for (let k = 0; k < list.length; k++) pending[list[k]] = 0;
     const now = clock.now();
     if (bus.listenerCount('lightingReported') > 0) {

@@ -12,6 +12,7 @@ import {
 } from '../../../../controller/lighting/runtime/lightingService';
 import type { Actor } from '../../../../controller/scope';
 import { LightingRuntime } from '../../../../controller/lighting/runtime/runtime';
+import { FLUSH_SLICE } from '../../../../controller/lighting/runtime/changeFeed';
 import { parseCivilDate } from '../../../../core/localTime';
 import type { ZoneSchedule } from '../../../../controller/lighting/zoneSchedule';
 import { emptyState, type PersistedState } from '../../../../controller/lighting/runtime/store';
@@ -564,5 +565,21 @@ describe('LightingRuntime', () => {
     }
     expect(refused).toBeInstanceOf(LightingError);
     expect(pathsOf(refused as LightingError)).toEqual(['calendar.default', 'nights']);
+  });
+  it('tells the levels of a relight of more luminaires than a slice in slices, each luminaire once', async () => {
+    const large = territory({ controllers: 3, perController: 1000 });
+    started = await start(large, dir);
+    const { runtime, clock, bus } = started;
+    clock.advance(1000); // the start's levels told
+    await settle();
+    const slices: string[][] = [];
+    bus.on('lightingReported', {}, (report) => {
+      if (report.kind === 'change') slices.push(report.luminaires.map((l) => l.luminaire));
+    });
+    await runtime.relight({ id: 'all', target: { all: true }, reason: 'accident' }, ADMIN);
+    clock.advance(1000);
+    await settle();
+    expect(slices.map((s) => s.length)).toEqual([FLUSH_SLICE, 3000 - FLUSH_SLICE]);
+    expect(new Set(slices.flat()).size).toBe(3000);
   });
 });
