@@ -38,6 +38,8 @@ export class ChangeFeed {
   private readonly subscribers = new Set<Subscriber>();
   private running?: { parts: LightingParts; zoneStates: ZoneStatePublisher; pending: Uint8Array };
   private pendingList: number[] = [];
+  /** Where the next slice of pendingList starts: the list is cut by a cursor, never copied whole. */
+  private pendingFrom = 0;
   private batchTimer?: Timer;
   private stopped = false;
 
@@ -101,13 +103,16 @@ export class ChangeFeed {
     if (!this.running) return;
     const { parts: t, zoneStates, pending } = this.running;
     const { bus, clock, logger } = this.deps;
-    let list = this.pendingList;
-    if (list.length > FLUSH_SLICE) {
+    const end = this.pendingFrom + FLUSH_SLICE;
+    const list = this.pendingList.slice(this.pendingFrom, end);
+    if (end < this.pendingList.length) {
       // The rest stays pending (a luminaire changed again meanwhile is still told once) for the next turn.
-      this.pendingList = list.slice(FLUSH_SLICE);
-      list = list.slice(0, FLUSH_SLICE);
+      this.pendingFrom = end;
       if (!this.stopped) this.batchTimer = clock.setTimeout(this.flush, 0);
-    } else this.pendingList = [];
+    } else {
+      this.pendingList = [];
+      this.pendingFrom = 0;
+    }
     for (let k = 0; k < list.length; k++) pending[list[k]] = 0;
     const now = clock.now();
     if (bus.listenerCount('lightingReported') > 0) {
