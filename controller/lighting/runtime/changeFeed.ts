@@ -38,7 +38,7 @@ export class ChangeFeed {
   private readonly subscribers = new Set<Subscriber>();
   private running?: { parts: LightingParts; zoneStates: ZoneStatePublisher; pending: Uint8Array };
   private pendingList: number[] = [];
-  /** Where the next slice of pendingList starts: the list is cut by a cursor, never copied whole. */
+  /** Where the next slice of pendingList starts: the list is cut by a cursor, not copied at each slice. */
   private pendingFrom = 0;
   private batchTimer?: Timer;
   private stopped = false;
@@ -107,7 +107,13 @@ export class ChangeFeed {
     const list = this.pendingList.slice(this.pendingFrom, end);
     if (end < this.pendingList.length) {
       // The rest stays pending (a luminaire changed again meanwhile is still told once) for the next turn.
+      // Changes that keep coming would keep the list from ever emptying: once half of it is told, the
+      // rest is moved down, which copies no more than was told since (linear overall).
       this.pendingFrom = end;
+      if (end * 2 >= this.pendingList.length) {
+        this.pendingList = this.pendingList.slice(end);
+        this.pendingFrom = 0;
+      }
       if (!this.stopped) this.batchTimer = clock.setTimeout(this.flush, 0);
     } else {
       this.pendingList = [];

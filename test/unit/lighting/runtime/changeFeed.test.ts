@@ -1,0 +1,61 @@
+import { Bus } from '../../../../controller/bus';
+import { ChangeFeed, FLUSH_SLICE } from '../../../../controller/lighting/runtime/changeFeed';
+import type { LightingParts } from '../../../../controller/lighting/runtime/parts';
+import type { ZoneStatePublisher } from '../../../../controller/lighting/runtime/zoneState';
+import { ManualClock } from '../../../../core/clock';
+import { RecordingLogger } from './fakes';
+
+const COUNT = 5 * FLUSH_SLICE;
+const BATCH_MS = 250;
+
+/**
+ * A feed over COUNT luminaires whose zone states record what they are told (the feed's last step for
+ * every luminaire of a slice); no bus listener nor subscriber, so nothing else of the parts is read.
+ */
+function feedOver(onTold: (i: number, feed: ChangeFeed) => void): { feed: ChangeFeed; clock: ManualClock } {
+  const clock = new ManualClock(Date.UTC(2026, 0, 15, 22));
+  const logger = new RecordingLogger();
+  const feed = new ChangeFeed({ bus: new Bus(logger), clock, logger, batchMs: BATCH_MS });
+  const parts = { topology: { count: COUNT } } as unknown as LightingParts;
+  feed.start(parts, { changed: (i: number) => onTold(i, feed) } as unknown as ZoneStatePublisher);
+  return { feed, clock };
+}
+
+const pendingLength = (feed: ChangeFeed): number =>
+  (feed as unknown as { pendingList: number[] }).pendingList.length;
+
+describe('ChangeFeed', () => {
+  it('tells every changed luminaire once, in slices, after the batch interval', () => {
+    const told: number[] = [];
+    const { feed, clock } = feedOver((i) => told.push(i));
+    for (let i = 0; i < COUNT; i++) feed.levelChanged(i);
+    feed.levelChanged(7); // again, while pending: told once
+    clock.advance(BATCH_MS - 1);
+    expect(told).toEqual([]);
+    clock.advance(1);
+    expect(told.length).toBe(COUNT);
+    expect(new Set(told).size).toBe(COUNT);
+    expect(clock.pendingTimers()).toBe(0);
+  });
+
+  it('keeps its pending list within twice the luminaires while changes keep coming between slices', () => {
+    // Each luminaire told is changed again at once for a while: the list never empties in that time.
+    let rounds = 0;
+    let longest = 0;
+    const { feed, clock } = feedOver((i, f) => {
+      longest = Math.max(longest, pendingLength(f));
+      if (rounds < 20 * COUNT) {
+        rounds++;
+        f.levelChanged(i);
+      }
+    });
+    for (let i = 0; i < COUNT; i++) feed.levelChanged(i);
+    clock.advance(BATCH_MS);
+    expect(rounds).toBe(20 * COUNT);
+    expect(longest).toBeLessThanOrEqual(2 * COUNT);
+    // Once the changes stop, the last ones are told and the list is empty.
+    clock.advance(BATCH_MS);
+    expect(pendingLength(feed)).toBe(0);
+    expect(clock.pendingTimers()).toBe(0);
+  });
+});
