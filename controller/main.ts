@@ -3,6 +3,7 @@ import { ConfigError, formatIssue } from '../config/issues';
 import { loadConfig } from '../config/load';
 import type { Config } from '../config/schema';
 import { systemClock } from '../core/clock';
+import { limitHeapGrowth } from '../core/heapGrowth';
 import { createLogger, type Logger } from '../core/logger';
 import { Service } from './service';
 import { summarize } from './summary';
@@ -23,6 +24,7 @@ export interface RunOptions {
  * format it started with.
  */
 export async function runService(file: string, options: RunOptions = {}): Promise<number> {
+  limitHeapGrowth();
   let config: Config;
   try {
     config = loadConfig(file);
