@@ -147,7 +147,9 @@ export class InfluxWriter extends EventEmitter<InfluxWriterEvents> {
         // acknowledged once in the file; only the fdatasyncs are paced.
         syncIntervalMs: 0,
         fsyncIntervalMs: options.syncIntervalMs,
-        tailMaxBytes: options.tailMaxBytes,
+        // The tail spares the sender a read of what was just written; with no InfluxDB there is no
+        // sender, and 16 MB of lines would be held for nothing (the points stay in the file).
+        tailMaxBytes: options.target ? options.tailMaxBytes : 0,
       },
       this.clock,
       this.logger.child('spool'),

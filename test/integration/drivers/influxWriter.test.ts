@@ -129,6 +129,16 @@ describe('InfluxWriter against influxd behind the compatibility route', () => {
     ]);
   });
 
+  test('with no InfluxDB configured, the points stay in the spool file and none is held in memory', async () => {
+    const writer = newWriter({ url: undefined });
+    await writer.start();
+    await writer.write(new Telemetry('no_target', 3).lines(300));
+    expect(writer.stats()).toMatchObject({ written: 0, spooledPoints: 300 });
+    // The spool's in-memory tail only spares a sender a read of the file: with no sender, it stays empty.
+    const spool = (writer as unknown as { spool: { tail: unknown[] } }).spool;
+    expect(spool.tail).toEqual([]);
+  });
+
   test('stop() sends what is spooled at once, without waiting for a full batch', async () => {
     const writer = newWriter({ batchSize: 5000, flushMs: 60_000 });
     await writer.start();
