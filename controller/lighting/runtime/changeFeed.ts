@@ -30,6 +30,16 @@ interface Subscriber {
 export const FLUSH_SLICE = 2000;
 
 /**
+ * While an emergency relight waits for its read-backs, the levels' telemetry waits too, up to this
+ * long per batch: on a machine whose cores are all busy (five shards of 100,000 luminaires on two) it
+ * would take a third of the CPU the confirmation needs. The relight's own progress is told at once
+ * (publish), not through these batches.
+ */
+export const RELIGHT_FIRST_MS = 3000;
+/** How often a batch held back for a relight looks again. */
+const RELIGHT_RECHECK_MS = 50;
+
+/**
  * What changes, told to whoever follows it: commands, progress and definitions at once to the
  * subscribers of their communes; luminaire levels batched (one event per batch, not per luminaire) to the
  * subscribers (console), the telemetry recorder (bus) and the zone state topics.
@@ -40,6 +50,8 @@ export class ChangeFeed {
   private pendingList: number[] = [];
   /** Where the next slice of pendingList starts: the list is cut by a cursor, not copied at each slice. */
   private pendingFrom = 0;
+  /** When the batch being told was first held back for a relight (undefined: not held back). */
+  private heldSince: number | undefined;
   private batchTimer?: Timer;
   private stopped = false;
 
@@ -103,6 +115,14 @@ export class ChangeFeed {
     if (!this.running) return;
     const { parts: t, zoneStates, pending } = this.running;
     const { bus, clock, logger } = this.deps;
+    const now = clock.now();
+    if (t.board.relightPending) {
+      this.heldSince ??= now;
+      if (now - this.heldSince < RELIGHT_FIRST_MS) {
+        if (!this.stopped) this.batchTimer = clock.setTimeout(this.flush, RELIGHT_RECHECK_MS);
+        return;
+      }
+    }
     const end = this.pendingFrom + FLUSH_SLICE;
     const list = this.pendingList.slice(this.pendingFrom, end);
     if (end < this.pendingList.length) {
@@ -118,9 +138,10 @@ export class ChangeFeed {
     } else {
       this.pendingList = [];
       this.pendingFrom = 0;
+      // The whole batch is told: the next one may be held back again.
+      this.heldSince = undefined;
     }
     for (let k = 0; k < list.length; k++) pending[list[k]] = 0;
-    const now = clock.now();
     if (bus.listenerCount('lightingReported') > 0) {
       t.accounting.advance(now);
       bus.emit('lightingReported', {

@@ -194,6 +194,11 @@ export class ProgressBoard {
     return this.active.length > 0;
   }
 
+  /** An emergency relight has luminaires still waiting for their read-back. */
+  get relightPending(): boolean {
+    return this.active.some((t) => t.slot === 'emergency' && !t.done);
+  }
+
   /** A new tracker for a command (replacing one with the same id: its pending luminaires are superseded). */
   begin(tracker: CommandTracker): void {
     this.end(tracker.id);

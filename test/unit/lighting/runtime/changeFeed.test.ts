@@ -1,5 +1,9 @@
 import { Bus } from '../../../../controller/bus';
-import { ChangeFeed, FLUSH_SLICE } from '../../../../controller/lighting/runtime/changeFeed';
+import {
+  ChangeFeed,
+  FLUSH_SLICE,
+  RELIGHT_FIRST_MS,
+} from '../../../../controller/lighting/runtime/changeFeed';
 import type { LightingParts } from '../../../../controller/lighting/runtime/parts';
 import type { ZoneStatePublisher } from '../../../../controller/lighting/runtime/zoneState';
 import { ManualClock } from '../../../../core/clock';
@@ -12,13 +16,18 @@ const BATCH_MS = 250;
  * A feed over COUNT luminaires whose zone states record what they are told (the feed's last step for
  * every luminaire of a slice); no bus listener nor subscriber, so nothing else of the parts is read.
  */
-function feedOver(onTold: (i: number, feed: ChangeFeed) => void): { feed: ChangeFeed; clock: ManualClock } {
+function feedOver(onTold: (i: number, feed: ChangeFeed) => void): {
+  feed: ChangeFeed;
+  clock: ManualClock;
+  board: { relightPending: boolean };
+} {
   const clock = new ManualClock(Date.UTC(2026, 0, 15, 22));
   const logger = new RecordingLogger();
   const feed = new ChangeFeed({ bus: new Bus(logger), clock, logger, batchMs: BATCH_MS });
-  const parts = { topology: { count: COUNT } } as unknown as LightingParts;
+  const board = { relightPending: false };
+  const parts = { topology: { count: COUNT }, board } as unknown as LightingParts;
   feed.start(parts, { changed: (i: number) => onTold(i, feed) } as unknown as ZoneStatePublisher);
-  return { feed, clock };
+  return { feed, clock, board };
 }
 
 const pendingLength = (feed: ChangeFeed): number =>
@@ -57,5 +66,27 @@ describe('ChangeFeed', () => {
     clock.advance(BATCH_MS);
     expect(pendingLength(feed)).toBe(0);
     expect(clock.pendingTimers()).toBe(0);
+  });
+
+  it('holds the levels back while an emergency relight waits for its read-backs, for a bounded time', () => {
+    const told: number[] = [];
+    const { feed, clock, board } = feedOver((i) => told.push(i));
+    board.relightPending = true;
+    for (let i = 0; i < COUNT; i++) feed.levelChanged(i);
+    clock.advance(BATCH_MS + 1000);
+    expect(told).toEqual([]);
+    // Confirmed: the batch is told at the next look, slice after slice.
+    board.relightPending = false;
+    clock.advance(50);
+    expect(told.length).toBe(COUNT);
+
+    // A relight that never gets its read-backs holds a batch back no longer than RELIGHT_FIRST_MS.
+    told.length = 0;
+    board.relightPending = true;
+    for (let i = 0; i < COUNT; i++) feed.levelChanged(i);
+    clock.advance(BATCH_MS + RELIGHT_FIRST_MS - 60);
+    expect(told).toEqual([]);
+    clock.advance(60);
+    expect(told.length).toBe(COUNT);
   });
 });
