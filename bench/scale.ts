@@ -77,6 +77,8 @@ async function main(): Promise<void> {
     const atDevices = await relitAtDevices(shards, perController);
 
     // -- the floor: the same level to the same devices, bare modbus-serial --
+    // The instances write the relight's telemetry once it is confirmed: the floor is measured after.
+    await quiet(shards);
     const floorMs = await floor(shards, perController);
 
     const maxRss = Math.max(...rss);
@@ -288,6 +290,28 @@ async function floor(shards: readonly Shard[], perController: number): Promise<n
 }
 
 /** The process's peak resident memory so far (VmHWM), or its current one (VmRSS), in MB. */
+/** CPU time (user + system, in clock ticks) of a process so far, from /proc. */
+async function cpuTicks(instance: ServiceProcess): Promise<number> {
+  const stat = await readFile(path.join('/proc', String(instance.child.pid), 'stat'), 'utf8');
+  // Fields after the command name (which may hold spaces): utime and stime are the 12th and 13th.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return Number(fields[11]) + Number(fields[12]);
+}
+
+/** Waits until the instances together use less than a tenth of a core over half a second (at most 30 s). */
+async function quiet(shards: readonly Shard[]): Promise<void> {
+  const ticksPerSecond = 100; // USER_HZ on Linux
+  const total = async (): Promise<number> =>
+    (await Promise.all(shards.map((s) => cpuTicks(s.instance!)))).reduce((a, b) => a + b, 0);
+  const deadline = performance.now() + 30_000;
+  for (let before = await total(); performance.now() < deadline;) {
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    const after = await total();
+    if ((after - before) / ticksPerSecond < 0.05) return;
+    before = after;
+  }
+}
+
 async function rssMb(instance: ServiceProcess, field: 'VmHWM' | 'VmRSS' = 'VmHWM'): Promise<number> {
   const status = await readFile(path.join('/proc', String(instance.child.pid), 'status'), 'utf8');
   const kb = new RegExp(`^${field}:\\s+(\\d+) kB$`, 'm').exec(status)?.[1];
