@@ -289,7 +289,6 @@ async function floor(shards: readonly Shard[], perController: number): Promise<n
   }
 }
 
-/** The process's peak resident memory so far (VmHWM), or its current one (VmRSS), in MB. */
 /** CPU time (user + system, in clock ticks) of a process so far, from /proc. */
 async function cpuTicks(instance: ServiceProcess): Promise<number> {
   const stat = await readFile(path.join('/proc', String(instance.child.pid), 'stat'), 'utf8');
@@ -312,6 +311,7 @@ async function quiet(shards: readonly Shard[]): Promise<void> {
   }
 }
 
+/** The process's peak resident memory so far (VmHWM), or its current one (VmRSS), in MB. */
 async function rssMb(instance: ServiceProcess, field: 'VmHWM' | 'VmRSS' = 'VmHWM'): Promise<number> {
   const status = await readFile(path.join('/proc', String(instance.child.pid), 'status'), 'utf8');
   const kb = new RegExp(`^${field}:\\s+(\\d+) kB$`, 'm').exec(status)?.[1];

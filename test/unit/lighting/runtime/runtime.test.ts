@@ -566,6 +566,7 @@ describe('LightingRuntime', () => {
     expect(refused).toBeInstanceOf(LightingError);
     expect(pathsOf(refused as LightingError)).toEqual(['calendar.default', 'nights']);
   });
+
   it('tells the levels of a relight of more luminaires than a slice in slices, each luminaire once', async () => {
     const large = territory({ controllers: 3, perController: 1000 });
     started = await start(large, dir);
