@@ -9,6 +9,7 @@ import { freePorts } from '../test/helpers/ports';
 import { startMosquitto } from '../test/helpers/mosquitto';
 import { killProcess, startServiceProcess, type ServiceProcess } from '../test/helpers/serviceProcess';
 import { FarmProcess, option, round, workspace, type Workspace } from './support/lightingBench';
+import { quiet } from './support/quiet';
 
 /**
  * Five shards of 100,000 luminaires on this machine, an emergency relight of everything. A shard is
@@ -78,7 +79,7 @@ async function main(): Promise<void> {
 
     // -- the floor: the same level to the same devices, bare modbus-serial --
     // The instances write the relight's telemetry once it is confirmed: the floor is measured after.
-    await quiet(shards);
+    await quiet(() => Promise.resolve(shards.map((s) => s.instance!.child.pid!)));
     const floorMs = await floor(shards, perController);
 
     const maxRss = Math.max(...rss);
@@ -286,28 +287,6 @@ async function floor(shards: readonly Shard[], perController: number): Promise<n
     return ms;
   } finally {
     await Promise.allSettled(clients.map((c) => new Promise<void>((resolve) => c.close(() => resolve()))));
-  }
-}
-
-/** CPU time (user + system, in clock ticks) of a process so far, from /proc. */
-async function cpuTicks(instance: ServiceProcess): Promise<number> {
-  const stat = await readFile(path.join('/proc', String(instance.child.pid), 'stat'), 'utf8');
-  // Fields after the command name (which may hold spaces): utime and stime are the 12th and 13th.
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return Number(fields[11]) + Number(fields[12]);
-}
-
-/** Waits until the instances together use less than a tenth of a core over half a second (at most 30 s). */
-async function quiet(shards: readonly Shard[]): Promise<void> {
-  const ticksPerSecond = 100; // USER_HZ on Linux
-  const total = async (): Promise<number> =>
-    (await Promise.all(shards.map((s) => cpuTicks(s.instance!)))).reduce((a, b) => a + b, 0);
-  const deadline = performance.now() + 30_000;
-  for (let before = await total(); performance.now() < deadline;) {
-    await new Promise((resolve) => setTimeout(resolve, 500));
-    const after = await total();
-    if ((after - before) / ticksPerSecond < 0.05) return;
-    before = after;
   }
 }
 
