@@ -2,8 +2,7 @@
 // see, the live event stream, and the language switch.
 import { ApiError, api, errorBox, h, replace, session } from './lib.js';
 import { currentLanguage, setLanguage, t } from './i18n.js';
-import { forgetMapAsked } from './early.js';
-import { mapPage } from './map.js';
+import { fetchMapAhead, forgetMapAhead, mapPage } from './map.js';
 // What a role cannot do is not shown; the API refuses it anyway.
 // Each page's module loads when the page is first shown: the console opens with its shell and that page
 // only. The map's is part of the shell, so that the map's data can be asked for before anything else.
@@ -113,7 +112,7 @@ function drawShell() {
 }
 
 function forget() {
-  forgetMapAsked();
+  forgetMapAhead();
   streamWanted = false;
   clearTimeout(reconnectTimer);
   closeStream();
@@ -376,6 +375,10 @@ window.addEventListener('hashchange', route);
   if (/^#enrol=/.test(location.hash)) return route();
   // With a token in this tab, or else the cookie of a person signed in on this device.
   const asked = api('GET', '/api/me');
+  // Opened on the map, the console asks for the map's data and Leaflet at once, just after who reads
+  // (which the service answers first): they are most of the map's first render. Dropped if nobody is
+  // signed in (see forget).
+  if (/^#\/map\b/.test(location.hash)) fetchMapAhead();
   try {
     const me = await asked;
     session.csrf = me.csrf;

@@ -1,7 +1,8 @@
 // Shared helpers of the console: the API with the session's cookie or token, DOM building without
 // innerHTML (every text from the service goes in as text), and formatting in the reader's locale.
 import { currentLocale, t } from './i18n.js';
-import { TOKEN_KEY, request } from './request.js';
+
+const TOKEN_KEY = 'nocturne.token';
 
 export const session = {
   get token() {
@@ -37,14 +38,19 @@ export class ApiError extends Error {
  * browser unless `cache` says so ('no-cache': kept, and revalidated by its ETag at each use).
  */
 export async function api(method, path, body, token = session.token, cache = 'no-store') {
-  return answer(request(method, path, { body, token, csrf: session.csrf, cache }));
-}
-
-/** The JSON of a request's answer (request.js), or ApiError as api() throws it. */
-export async function answer(asked) {
+  const headers = { 'x-nocturne-client': 'console' };
+  if (token) headers.authorization = `Bearer ${token}`;
+  else if (session.csrf && method !== 'GET') headers['x-csrf-token'] = session.csrf;
+  if (body !== undefined) headers['content-type'] = 'application/json';
   let response;
   try {
-    response = await asked;
+    response = await fetch(path, {
+      method,
+      headers,
+      body: body === undefined ? undefined : JSON.stringify(body),
+      cache,
+      credentials: 'same-origin',
+    });
   } catch {
     throw new ApiError(0, undefined);
   }

@@ -2,8 +2,7 @@
 // and sensors, live through the event stream. Drawn from the configuration with Leaflet, so it works with
 // no tile server; a commune's tile server shows beneath when configured. The luminaires are one canvas
 // layer of our own (10,000 Leaflet markers took seconds to build and a redraw each per change).
-import { askMap, loadLeaflet, takeMapAsked } from './early.js';
-import { answer, api, errorBox, formatNumber, h, replace, session } from './lib.js';
+import { api, errorBox, formatNumber, h, replace } from './lib.js';
 import { t } from './i18n.js';
 
 /** Fill colours of a luminaire's state; an unconfirmed one gets a ring of the text's colour whatever its fill. */
@@ -23,11 +22,21 @@ const SENSOR = '#ff9f5c';
 /** A tap within this many pixels of a luminaire picks it (and its zone): a gloved finger is wide. */
 const TAP_PX = 40;
 
-/** Leaflet (loaded by early.js), or the reader's words for why the map cannot be drawn. */
-function leafletOrError() {
-  return loadLeaflet().catch(() => {
-    throw new Error(t('map.unavailable'));
+let leaflet; // Promise of window.L, loaded once and only by the pages that draw a map
+
+/** Leaflet's script and stylesheet, served by the service itself (/vendor/). */
+export function loadLeaflet() {
+  leaflet ??= new Promise((resolve, reject) => {
+    const css = h('link', { rel: 'stylesheet', href: '/vendor/leaflet.css' });
+    const script = h('script', { src: '/vendor/leaflet.js' });
+    script.addEventListener('load', () => resolve(window.L));
+    script.addEventListener('error', () => {
+      leaflet = undefined;
+      reject(new Error(t('map.unavailable')));
+    });
+    document.head.append(css, script);
   });
+  return leaflet;
 }
 
 /** The state a luminaire is drawn in: a failure first, then who decides, then its level (NaN: none). */
@@ -127,18 +136,37 @@ class MapData {
   }
 }
 
-/** The answers of GET /api/map and GET /api/map/levels, asked together (early.js). */
-async function fetchMap(asked = askMap(session.token)) {
-  const [layout, levels] = await Promise.all([answer(asked.layout), answer(asked.levels)]);
+/** GET /api/map and GET /api/map/levels, asked together. */
+async function fetchMap() {
+  const [layout, levels] = await Promise.all([
+    api('GET', '/api/map', undefined, undefined, 'no-cache'),
+    api('GET', '/api/map/levels'),
+  ]);
   // Another version: the service restarted with another configuration between the two answers.
   if (layout.version !== levels.version) throw new Error(t('map.changed'));
   return new MapData(layout, levels);
 }
 
-/** The map's data: what was asked before the console started, if it came, or else asked now. */
+let ahead; // the map's data asked for while the console starts, for the first map drawn
+
+/** Asks for the map's data and Leaflet before the map page is shown (the console opens on it). */
+export function fetchMapAhead() {
+  // Leaflet first: the service answers in turn, and the map's data takes it longer.
+  loadLeaflet().catch(() => undefined);
+  ahead = fetchMap();
+  ahead.catch(() => undefined);
+}
+
+/** Nobody is signed in: what was asked ahead is not theirs to see. */
+export function forgetMapAhead() {
+  ahead = undefined;
+}
+
+/** The map's data: what was asked ahead, if it came, or else asked now. */
 function takeMapData() {
-  const asked = takeMapAsked();
-  return asked ? fetchMap(asked).catch(() => fetchMap()) : fetchMap();
+  const early = ahead;
+  ahead = undefined;
+  return early ? early.catch(() => fetchMap()) : fetchMap();
 }
 
 /**
@@ -623,7 +651,7 @@ export function mapPage(main, { onUnauthorized }) {
 
   (async () => {
     try {
-      const [L, data] = await Promise.all([leafletOrError(), takeMapData()]);
+      const [L, data] = await Promise.all([loadLeaflet(), takeMapData()]);
       if (!box.isConnected) return;
       lightMap = new LightMap(L, box, data, {
         onTap: (point) => {
@@ -723,7 +751,7 @@ export function zoneMapPicker(container, { commune, onPick }) {
   };
   (async () => {
     try {
-      const [L, data] = await Promise.all([leafletOrError(), fetchMap()]);
+      const [L, data] = await Promise.all([loadLeaflet(), fetchMap()]);
       if (!box.isConnected) return;
       const lightMap = new LightMap(L, box, data, {
         only: commune,
