@@ -66,6 +66,42 @@ it('the map shows every luminaire of the reader’s communes, live, and the emer
   expect((await request(live, 'admin-all', 'GET', '/api/relights')).body).toEqual([]);
 }, 60_000);
 
+it('opened on the map, the console asks for the map with who reads it, uses it once, and drops it for someone not signed in', async () => {
+  const apiAsked = (page: Page): string[] => {
+    const asked: string[] = [];
+    page.on('request', (r) => {
+      const { pathname } = new URL(r.url());
+      if (pathname.startsWith('/api/')) asked.push(pathname);
+    });
+    return asked;
+  };
+  // Nobody signed in: the early answers are 401, dropped; after sign-in the map asks again.
+  const page = await browser.openPage(DESKTOP);
+  const asked = apiAsked(page);
+  await page.goto(`${live.url}/#/map`);
+  await page.getByText('Autre méthode').click();
+  await page.getByLabel('Jeton d’accès').fill(tokenFor('lighting-all'));
+  await page.getByRole('button', { name: 'Se connecter avec le jeton' }).click();
+  await page.locator('#map[data-ready="true"]').waitFor();
+  await page.getByText('8 luminaires sur la carte, 0 sans position').waitFor();
+  expect(asked.filter((p) => p === '/api/map')).toHaveLength(2);
+  expect(problemsOf(page)).toEqual([]);
+  await page.close();
+
+  // A tab with its token: the map is asked for once, and drawn.
+  const signedIn = await browser.openPage(DESKTOP);
+  await signedIn.addInitScript(`sessionStorage.setItem('nocturne.token', '${tokenFor('lighting-all')}')`);
+  const first = apiAsked(signedIn);
+  await signedIn.goto(`${live.url}/#/map`);
+  await signedIn.locator('#map[data-ready="true"]').waitFor();
+  await signedIn.getByText('8 luminaires sur la carte, 0 sans position').waitFor();
+  // Until the map is drawn, which opens the event stream (whose 'ready' reads the levels again).
+  const untilDrawn = first.slice(0, first.indexOf('/api/events/ticket'));
+  expect(untilDrawn.filter((p) => p.startsWith('/api/map')).sort()).toEqual(['/api/map', '/api/map/levels']);
+  expect(problemsOf(signedIn)).toEqual([]);
+  await signedIn.close();
+}, 60_000);
+
 it('a lighting manager adds 14 July to a calendar, sees the next 14 nights and the year’s cost, then saves it', async () => {
   // Metz's calendar without its 14 July rule: what the manager starts from.
   const calendar = (
