@@ -61,6 +61,8 @@ const STATES = Object.keys(FILL);
 const lookOf = (state, unconfirmed) => STATES.indexOf(state) * 2 + (unconfirmed ? 1 : 0);
 /** The tap grid's cells, in CSS pixels. */
 const CELL_PX = 64;
+/** A paint of every luminaire, rather than of a box around those that changed. */
+const EVERYWHERE = 'everywhere';
 
 /**
  * The map's luminaires as columns (typed arrays, index i in the layout's order): the layout of
@@ -208,25 +210,29 @@ function drawSprites(ratio, ring) {
   return { sprites, size, ratio };
 }
 
+/** A disc's top-left corner, in canvas pixels, from its centre in CSS pixels. */
+const cornerOf = (v, ratio, size) => Math.round(v * ratio - size / 2);
+
 /**
- * Stamps a sprite with its top-left corner at (x0, y0) of an image, clipped to it: opaque pixels copied
- * whole, edges laid over what is beneath (source-over, in the straight alpha of ImageData; on an opaque
- * ground, which is most of them where discs overlap, in integers).
+ * Stamps a sprite with its top-left corner at (x0, y0) of an image, within a clip box of it: opaque
+ * pixels copied whole, edges laid over what is beneath (source-over, in the straight alpha of ImageData;
+ * on an opaque ground, which is most of them where discs overlap, in integers).
  */
-function stamp(image, words, sprite, size, x0, y0) {
-  const { width, height, data } = image;
-  const inside = x0 >= 0 && y0 >= 0 && x0 + size <= width && y0 + size <= height;
+function stamp(image, words, sprite, size, x0, y0, clip) {
+  const { width, data } = image;
+  const inside = x0 >= clip.x0 && y0 >= clip.y0 && x0 + size <= clip.x1 && y0 + size <= clip.y1;
   const { opaque, edge } = sprite;
   for (let j = 0; j < opaque.words.length; j++) {
     const x = x0 + opaque.col[j];
     const y = y0 + opaque.row[j];
-    if (inside || (x >= 0 && x < width && y >= 0 && y < height)) words[y * width + x] = opaque.words[j];
+    if (inside || (x >= clip.x0 && x < clip.x1 && y >= clip.y0 && y < clip.y1))
+      words[y * width + x] = opaque.words[j];
   }
   const rgba = edge.rgba;
   for (let j = 0; j < edge.words.length; j++) {
     const x = x0 + edge.col[j];
     const y = y0 + edge.row[j];
-    if (!inside && !(x >= 0 && x < width && y >= 0 && y < height)) continue;
+    if (!inside && !(x >= clip.x0 && x < clip.x1 && y >= clip.y0 && y < clip.y1)) continue;
     const d = y * width + x;
     const beneath = data[d * 4 + 3];
     const alpha = rgba[j * 4 + 3];
@@ -265,6 +271,9 @@ function pointLayerClass(L) {
       this._x = new Float32Array(n); // canvas pixels, from the latest projection
       this._y = new Float32Array(n);
       this._order = new Int32Array(n);
+      // Each luminaire's place in `shown` (-1: not on this map), for the box around those that change.
+      this._shownAt = new Int32Array(data.ids.length).fill(-1);
+      for (let k = 0; k < n; k++) this._shownAt[shown[k]] = k;
       // Each luminaire's street segment starts at the previous luminaire of its zone (-1: none).
       this._previous = new Int32Array(n);
       for (let k = 0; k < n; k++)
@@ -316,6 +325,7 @@ function pointLayerClass(L) {
       if (this._looks?.ratio !== ratio) this._looks = drawSprites(ratio, this.options.ring);
       this._project();
       this._strokeLines(ratio);
+      this._dirty = EVERYWHERE; // resized or not, the canvas was cleared
       this._paint();
     },
 
@@ -364,45 +374,86 @@ function pointLayerClass(L) {
       this._grid = undefined;
     },
 
-    /** Something changed: one paint at the next frame, however many changes come before it. */
-    requestPaint() {
-      if (!this._frame && this._map) this._frame = requestAnimationFrame(() => this._paint());
+    /**
+     * Something changed: one paint at the next frame, however many changes come before it. Given the
+     * luminaires whose look changed, only the box around them is painted again (a street, on a map of
+     * 10,000: a frame's work, not several); otherwise everything.
+     */
+    requestPaint(changed) {
+      if (!this._map) return;
+      this._dirty =
+        changed && this._looks && this._dirty !== EVERYWHERE ? this._boxAround(changed) : EVERYWHERE;
+      this._frame ||= requestAnimationFrame(() => this._paint());
+    },
+
+    /** The box to paint again, in canvas pixels, grown to hold the discs of `changed` (data indices). */
+    _boxAround(changed) {
+      const { size, ratio } = this._looks;
+      const box = this._dirty ?? { x0: Infinity, y0: Infinity, x1: -Infinity, y1: -Infinity };
+      for (const i of changed) {
+        const k = this._shownAt[i];
+        if (k < 0) continue;
+        const x = cornerOf(this._x[k], ratio, size);
+        const y = cornerOf(this._y[k], ratio, size);
+        box.x0 = Math.min(box.x0, x);
+        box.y0 = Math.min(box.y0, y);
+        box.x1 = Math.max(box.x1, x + size);
+        box.y1 = Math.max(box.y1, y + size);
+      }
+      return box;
     },
 
     /**
-     * Every visible luminaire stamped into one image, put on the canvas at once: in software (phones,
-     * and browsers without a GPU) this is several times faster than as many canvas draw calls.
-     * Luminaires are grouped by look (a counting sort), which also sets what lies on top: failed last.
+     * The luminaires within the box to paint (or all), stamped into one image put on the canvas at once:
+     * in software (phones, and browsers without a GPU) this is several times faster than as many canvas
+     * draw calls. The box is painted from nothing, every disc that reaches into it stamped again, so any
+     * box gives the pixels a whole paint would. Luminaires are grouped by look (a counting sort), which
+     * also sets what lies on top: failed last.
      */
     _paint() {
       this._frame = 0;
+      const dirty = this._dirty;
+      this._dirty = undefined;
       const { sprites, size, ratio } = this._looks;
       const canvas = this._discs;
+      const { width, height } = canvas;
       // A map whose box is hidden or gone (the emergency page moved on) has nothing to show.
-      if (canvas.width === 0 || canvas.height === 0) return;
-      if (this._image?.width !== canvas.width || this._image.height !== canvas.height) {
-        this._image = this._ctx.createImageData(canvas.width, canvas.height);
+      if (dirty === undefined || width === 0 || height === 0) return;
+      let clip = { x0: 0, y0: 0, x1: width, y1: height };
+      if (this._image?.width !== width || this._image.height !== height) {
+        this._image = this._ctx.createImageData(width, height);
         this._words = new Uint32Array(this._image.data.buffer);
-      } else this._words.fill(0);
+      } else if (dirty === EVERYWHERE) this._words.fill(0);
+      else {
+        clip = {
+          x0: Math.max(0, dirty.x0),
+          y0: Math.max(0, dirty.y0),
+          x1: Math.min(width, dirty.x1),
+          y1: Math.min(height, dirty.y1),
+        };
+        if (clip.x0 >= clip.x1 || clip.y0 >= clip.y1) return;
+        for (let y = clip.y0; y < clip.y1; y++) this._words.fill(0, y * width + clip.x0, y * width + clip.x1);
+      }
       const look = this._data.look;
       const starts = new Int32Array(sprites.length + 1);
-      const corner = (v) => Math.round(v * ratio - size / 2);
-      const visible = (k) => {
-        const x = corner(this._x[k]);
-        const y = corner(this._y[k]);
-        return x > -size && x < canvas.width && y > -size && y < canvas.height;
+      const reaches = (k) => {
+        const x = cornerOf(this._x[k], ratio, size);
+        const y = cornerOf(this._y[k], ratio, size);
+        return x > clip.x0 - size && x < clip.x1 && y > clip.y0 - size && y < clip.y1;
       };
-      for (let k = 0; k < this._shown.length; k++) if (visible(k)) starts[look[this._shown[k]] + 1]++;
+      for (let k = 0; k < this._shown.length; k++) if (reaches(k)) starts[look[this._shown[k]] + 1]++;
       for (let s = 1; s < starts.length; s++) starts[s] += starts[s - 1];
       const next = starts.slice(0, -1);
       for (let k = 0; k < this._shown.length; k++)
-        if (visible(k)) this._order[next[look[this._shown[k]]]++] = k;
+        if (reaches(k)) this._order[next[look[this._shown[k]]]++] = k;
       for (let s = 0; s < sprites.length; s++)
         for (let j = starts[s]; j < starts[s + 1]; j++) {
           const k = this._order[j];
-          stamp(this._image, this._words, sprites[s], size, corner(this._x[k]), corner(this._y[k]));
+          const x = cornerOf(this._x[k], ratio, size);
+          const y = cornerOf(this._y[k], ratio, size);
+          stamp(this._image, this._words, sprites[s], size, x, y, clip);
         }
-      this._ctx.putImageData(this._image, 0, 0);
+      this._ctx.putImageData(this._image, 0, 0, clip.x0, clip.y0, clip.x1 - clip.x0, clip.y1 - clip.y0);
     },
 
     /**
@@ -518,7 +569,7 @@ class LightMap {
   /** The event stream's levels: the luminaires of this map that changed, repainted at the next frame. */
   update(levels) {
     const d = this.data;
-    let changed = false;
+    const changed = [];
     for (const change of levels) {
       const i = this.index.get(change.id);
       if (i === undefined) continue;
@@ -526,9 +577,9 @@ class LightMap {
       d.slot[i] = change.slot ? d.slots.indexOf(change.slot) : -1;
       d.inEffect[i] = change.inEffect ?? NaN;
       if (!d.unconfirmed(i)) d.dispatchFailed[i] = 0;
-      changed = d.restyle(i) || changed;
+      if (d.restyle(i)) changed.push(i);
     }
-    if (changed) this.points.requestPaint();
+    if (changed.length > 0) this.points.requestPaint(changed);
   }
 
   /** The levels read again (the event stream reopened, having missed what changed meanwhile). */
@@ -538,13 +589,15 @@ class LightMap {
 
   /** Luminaires a command's progress reports as not confirmed after their retries. */
   markFailed(progress) {
+    const changed = [];
     for (const failure of progress.failures)
       for (const id of failure.luminaires) {
         const i = this.index.get(id);
         if (i === undefined) continue;
         this.data.dispatchFailed[i] = 1;
-        if (this.data.restyle(i)) this.points.requestPaint();
+        if (this.data.restyle(i)) changed.push(i);
       }
+    if (changed.length > 0) this.points.requestPaint(changed);
   }
 
   /** The luminaire nearest a tap, within TAP_PX. */

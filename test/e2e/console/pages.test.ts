@@ -66,6 +66,55 @@ it('the map shows every luminaire of the reader’s communes, live, and the emer
   expect((await request(live, 'admin-all', 'GET', '/api/relights')).body).toEqual([]);
 }, 60_000);
 
+it('a change on the map repaints its street with the pixels of a whole paint', async () => {
+  const discs = (page: Page): Promise<string> =>
+    page.evaluate<string>("document.querySelector('#map .map-points canvas:last-child').toDataURL()");
+  const openMap = async (): Promise<Page> => {
+    const page = await logIn('lighting-all', DESKTOP);
+    await page.goto(`${live.url}/#/map`);
+    await page.locator('#map[data-ready="true"]').waitFor();
+    await page.locator('#live.on').waitFor();
+    return page;
+  };
+  const watching = await openMap();
+  const before = await discs(watching);
+
+  // One zone to another look (full, or dimmed if it is full), confirmed by its devices.
+  const zone = live.zones.in;
+  const schedule = (await request<ZoneView>(live, 'admin-all', 'GET', `/api/zones/${zone}`)).body.schedule!;
+  const level = schedule.level >= 100 ? 30 : 100;
+  const set = await request(live, 'admin-all', 'POST', '/api/overrides', {
+    id: 'repaint',
+    target: { zone },
+    level,
+    reason: 'test',
+    untilReleased: true,
+  });
+  expect(set.status).toBeLessThan(300);
+  const device = live.config.zones.find((z) => z.id === zone)!.luminaires[0].device;
+  await eventually('the zone’s devices at the new level', () =>
+    Promise.resolve(
+      live.simulation
+        .controller(device)
+        .allChannels()
+        .slice(0, 4)
+        .every((c) => c.inEffect === level) || undefined,
+    ),
+  );
+
+  // A map opened now paints everything once; the one watching painted only the street again.
+  const fresh = await openMap();
+  const whole = await discs(fresh);
+  expect(whole).not.toEqual(before);
+  await eventually('the watching map painted as a whole paint', async () =>
+    (await discs(watching)) === whole ? true : undefined,
+  );
+  expect(problemsOf(watching)).toEqual([]);
+  expect(problemsOf(fresh)).toEqual([]);
+  await Promise.all([watching.close(), fresh.close()]);
+  expect((await request(live, 'admin-all', 'DELETE', '/api/overrides/repaint')).status).toBeLessThan(300);
+}, 60_000);
+
 it('opened on the map, the console asks for the map with who reads it, uses it once, and drops it for someone not signed in', async () => {
   const apiAsked = (page: Page): string[] => {
     const asked: string[] = [];
