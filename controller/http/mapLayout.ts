@@ -66,7 +66,11 @@ export interface MapLevelsView {
 /** A layout ready to send: its JSON, gzipped once, and its ETag. */
 export interface EncodedMapLayout {
   version: string;
-  json: string;
+  /**
+   * The JSON, gzipped: kept so rather than as text for every scope's layout (100,000 luminaires:
+   * 0.3 MB, against 8 MB for the text in memory, its accented names making it two bytes a character);
+   * a client that takes no gzip gets it unzipped.
+   */
   gzipped: Buffer;
   etag: string;
 }
@@ -109,6 +113,8 @@ export class MapLayout implements Component {
   private readonly users: readonly MapScope[];
   /** Layouts by scope: the configuration, hence every layout, is fixed for the service's life. */
   private readonly encoded = new Map<string, EncodedMapLayout>();
+  /** The same layout for several scopes (no buildings or sensors to tell two roles apart) is kept once. */
+  private readonly byVersion = new Map<string, EncodedMapLayout>();
 
   constructor(
     config: Pick<Config, 'zones' | 'buildings' | 'sensors' | 'users'> & {
@@ -162,7 +168,9 @@ export class MapLayout implements Component {
     const key = `${withSites ? 'sites' : 'lights'}:${[...scope.communes].sort().join(',')}`;
     let encoded = this.encoded.get(key);
     if (!encoded) {
-      encoded = encode(this.build(scope.communes, withSites));
+      const built = encode(this.build(scope.communes, withSites));
+      encoded = this.byVersion.get(built.version) ?? built;
+      this.byVersion.set(encoded.version, encoded);
       this.encoded.set(key, encoded);
     }
     return encoded;
@@ -233,8 +241,8 @@ export class MapLayout implements Component {
 function encode(layout: Omit<MapView, 'version'>): EncodedMapLayout {
   const body = JSON.stringify(layout);
   const version = createHash('sha256').update(body).digest('base64url').slice(0, 16);
-  const json = `{"version":${JSON.stringify(version)},${body.slice(1)}`;
-  return { version, json, gzipped: gzipSync(json), etag: `"${version}"` };
+  const gzipped = gzipSync(`{"version":${JSON.stringify(version)},${body.slice(1)}`);
+  return { version, gzipped, etag: `"${version}"` };
 }
 
 function centroid(points: { lat: number; lon: number }[]): { lat: number; lon: number } | undefined {

@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { gzipSync } from 'node:zlib';
+import { gunzipSync, gzipSync } from 'node:zlib';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 
 /**
@@ -41,8 +41,24 @@ export function sendMaybeCompressed(
   gzipped?: Buffer,
 ): FastifyReply {
   void reply.type(type).header('vary', 'accept-encoding');
-  if (!/\bgzip\b/.test(String(request.headers['accept-encoding'] ?? ''))) return reply.send(body);
+  if (!acceptsGzip(request)) return reply.send(body);
   return reply.header('content-encoding', 'gzip').send(gzipped ?? gzipSync(body));
+}
+
+/** A body kept gzipped only: sent so, or unzipped for a client that does not accept gzip. */
+export function sendGzipped(
+  request: FastifyRequest,
+  reply: FastifyReply,
+  type: string,
+  gzipped: Buffer,
+): FastifyReply {
+  void reply.type(type).header('vary', 'accept-encoding');
+  if (!acceptsGzip(request)) return reply.send(gunzipSync(gzipped));
+  return reply.header('content-encoding', 'gzip').send(gzipped);
+}
+
+function acceptsGzip(request: FastifyRequest): boolean {
+  return /\bgzip\b/.test(String(request.headers['accept-encoding'] ?? ''));
 }
 
 /**

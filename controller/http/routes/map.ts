@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-import { sendMaybeCompressed } from '../mapSupport';
+import { sendGzipped, sendMaybeCompressed } from '../mapSupport';
 import { BEARER, actorOf, at, type RouteContext } from './shared';
 
 const JSON_TYPE = 'application/json; charset=utf-8';
@@ -19,7 +19,7 @@ export function registerMapRoutes(fastify: FastifyInstance, ctx: RouteContext): 
       // Kept by the browser but asked again each time: another scope or configuration has another ETag.
       void reply.header('etag', layout.etag).header('cache-control', 'private, no-cache');
       if (request.headers['if-none-match'] === layout.etag) return reply.code(304).send();
-      return sendMaybeCompressed(request, reply, JSON_TYPE, layout.json, layout.gzipped);
+      return sendGzipped(request, reply, JSON_TYPE, layout.gzipped);
     },
   });
   fastify.route({

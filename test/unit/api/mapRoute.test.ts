@@ -30,6 +30,13 @@ it('answers 304 to a layout revalidated with its ETag, and the levels carry its 
     headers: { ...bearer('viewer-metz'), 'if-none-match': '"another-version"' },
   });
   expect(stale.status).toBe(200);
+  // Kept gzipped only: unzipped for a client that takes no gzip, the same JSON.
+  expect(layout.headers.get('content-encoding')).toBe('gzip');
+  const plain = await call<MapView>(api, 'GET', '/api/map', {
+    headers: { ...bearer('viewer-metz'), 'accept-encoding': 'identity' },
+  });
+  expect(plain.headers.get('content-encoding')).toBeNull();
+  expect(plain.body).toEqual(layout.body);
 
   const levels = await call<MapLevelsView>(api, 'GET', '/api/map/levels', { headers: bearer('viewer-metz') });
   expect(levels.status).toBe(200);
