@@ -197,7 +197,7 @@ function modbusBinding(
     luminaires,
     channels,
     commanded: Array.from(channels, (c) => commandedAt(c)),
-    inEffect: Array.from(channels, (c) => ({ key: channelKey('inEffect', c), address: inEffectAt(c) })),
+    inEffect: Array.from(channels, (c) => sharedRef(channelKey('inEffect', c), inEffectAt(c))),
     fade: fade ? Array.from(channels, (c) => block(fade, fadeCodes ? 1 : fade.scale)(c)) : undefined,
     watchdog: single(map.watchdog_s, map.watchdog_s?.scale ?? 1),
     // The fail-safe register holds a level in the device's units: written through the curve, raw.
@@ -328,6 +328,27 @@ function roundTo(value: number, step: number): number {
   return Math.round(value / step) * step;
 }
 
+/** A read of an address under a key, one frozen object per pair, shared like the addresses. */
+const REFS = new WeakMap<Readonly<ModbusAddress>, Map<string, Readonly<PointRef>>>();
+function sharedRef(key: string, address: ModbusAddress): PointRef {
+  let byKey = REFS.get(address);
+  if (!byKey) {
+    byKey = new Map();
+    REFS.set(address, byKey);
+  }
+  let ref = byKey.get(key);
+  if (!ref) {
+    ref = Object.freeze({ key, address });
+    byKey.set(key, ref);
+  }
+  return ref;
+}
+
+/**
+ * One object per distinct address, frozen: the controllers of one register map share their channels'
+ * addresses (100,000 luminaires on 1,000 controllers: 300 objects, not 300,000, ~27 MB less).
+ */
+const ADDRESSES = new Map<string, Readonly<ModbusAddress>>();
 function modbusAddress(
   table: ModbusAddress['table'],
   address: number,
@@ -335,5 +356,20 @@ function modbusAddress(
   wordOrder: ModbusAddress['wordOrder'],
   scale: number,
 ): ModbusAddress {
-  return { protocol: 'modbus', table, address, type, wordOrder, byteOrder: 'big', scale, offset: 0 };
+  const key = `${table} ${address} ${type} ${wordOrder} ${scale}`;
+  let known = ADDRESSES.get(key);
+  if (!known) {
+    known = Object.freeze({
+      protocol: 'modbus',
+      table,
+      address,
+      type,
+      wordOrder,
+      byteOrder: 'big',
+      scale,
+      offset: 0,
+    } as const);
+    ADDRESSES.set(key, known);
+  }
+  return known;
 }
