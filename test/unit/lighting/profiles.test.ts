@@ -155,6 +155,20 @@ describe('bindings of a shipped profile', () => {
   });
 });
 
+test('controllers of one register map share their channels’ addresses and reads, which nobody can change', () => {
+  const config = resolveProfiles(territory({ controllers: 2, perController: 4 }));
+  const [a, b] = buildBindings(config, LightingTopology.fromConfig(config)).bindings;
+  expect(a.deviceId).not.toBe(b.deviceId);
+  a.commanded.forEach((address, k) => expect(b.commanded[k]).toBe(address));
+  a.inEffect.forEach((ref, k) => expect(b.inEffect[k]).toBe(ref));
+  expect(new Set(a.commanded).size).toBe(4);
+  expect(Object.isFrozen(a.commanded[0])).toBe(true);
+  expect(Object.isFrozen(a.inEffect[0])).toBe(true);
+  expect(() => {
+    (a.commanded[0] as ModbusAddress).address = 1;
+  }).toThrow(TypeError);
+});
+
 describe('the library', () => {
   const small = readFileSync(path.join(__dirname, '..', '..', 'fixtures', 'config', 'small.yaml'), 'utf8');
 
