@@ -36,6 +36,13 @@ const logIn = (user: TestUser, viewport: { width: number; height: number }): Pro
  * wording is the catalogue's); page errors, 404s and console errors are collected.
  */
 
+/** Whether a zone's four luminaires (the first channels of its controller) hold `level` in effect. */
+function zoneAt(zone: string, level: number): Promise<true | undefined> {
+  const device = live.config.zones.find((z) => z.id === zone)!.luminaires[0].device;
+  const channels = live.simulation.controller(device).allChannels().slice(0, 4);
+  return Promise.resolve(channels.every((c) => c.inEffect === level) || undefined);
+}
+
 /** Taps the middle of a map: the one street of a commune of the test territory passes there. */
 async function tapMiddle(page: Page, selector: string): Promise<void> {
   const box = (await page.locator(selector).boundingBox())!;
@@ -91,16 +98,7 @@ it('a change on the map repaints its street with the pixels of a whole paint', a
     untilReleased: true,
   });
   expect(set.status).toBeLessThan(300);
-  const device = live.config.zones.find((z) => z.id === zone)!.luminaires[0].device;
-  await eventually('the zone’s devices at the new level', () =>
-    Promise.resolve(
-      live.simulation
-        .controller(device)
-        .allChannels()
-        .slice(0, 4)
-        .every((c) => c.inEffect === level) || undefined,
-    ),
-  );
+  await eventually('the zone’s devices at the new level', () => zoneAt(zone, level));
 
   // A map opened now paints everything once; the one watching painted only the street again.
   const fresh = await openMap();
@@ -219,15 +217,7 @@ it('an override is set on a zone with a short expiry, shows in force with its en
   const list = page.locator('#overrides');
   await list.getByText(/Travaux de voirie — lighting-metz, .* · fin le /).waitFor();
   await list.getByText(/30 % · 4 luminaires/).waitFor();
-  const device = live.config.zones.find((z) => z.id === live.zones.in)!.luminaires[0].device;
-  const channelsAt = (level: number): Promise<true | undefined> =>
-    Promise.resolve(
-      live.simulation
-        .controller(device)
-        .allChannels()
-        .slice(0, 4)
-        .every((c) => c.inEffect === level) || undefined,
-    );
+  const channelsAt = (level: number): Promise<true | undefined> => zoneAt(live.zones.in, level);
   await eventually('the devices at 30 %', () => channelsAt(30));
   await shot(page, 'override-in-force-desktop');
 
