@@ -138,14 +138,16 @@ describe('Modbus TCP framing (mbapWire) against a device on a raw socket', () =>
   });
 
   it('ignores an answer that comes after its timeout, and matches the next one by transaction id', async () => {
+    // The late answer comes 100 ms into the next request's wait, whose own answer 250 ms after it was
+    // asked: margins of 150 ms and more, for a machine whose timers run late under load.
     let first = true;
     answer = (socket, _request, reply) => {
       if (first) {
         first = false;
-        setTimeout(() => socket.write(reply), 250);
-      } else setTimeout(() => socket.write(reply), 150);
+        setTimeout(() => socket.write(reply), 600);
+      } else setTimeout(() => socket.write(reply), 250);
     };
-    const d = await startDriver({ timeout_ms: 200 });
+    const d = await startDriver({ timeout_ms: 500 });
     const [late] = await d.read([ref(5)]);
     expect(late.error?.code).toBe('timeout');
     // The late answer (register 5) arrives while this request (register 6) waits for its own.
