@@ -31,7 +31,7 @@ async function stat(pid: number): Promise<ProcessStat | undefined> {
 }
 
 /** CPU time (user + system, in clock ticks) of a process so far; 0 once it has exited. */
-export async function cpuTicks(pid: number): Promise<number> {
+async function cpuTicks(pid: number): Promise<number> {
   return (await stat(pid))?.ticks ?? 0;
 }
 
