@@ -375,9 +375,9 @@ window.addEventListener('hashchange', route);
   if (/^#enrol=/.test(location.hash)) return route();
   // With a token in this tab, or else the cookie of a person signed in on this device.
   const asked = api('GET', '/api/me');
-  // Opened on the map, the console asks for the map's data and Leaflet at once, just after who reads
-  // (which the service answers first): they are most of the map's first render. Dropped if nobody is
-  // signed in (see forget).
+  // Opened on the map, the console asks for the map's data at once, just after who reads (which the
+  // service answers first): it is most of the map's first render. Dropped if nobody is signed in (see
+  // forget).
   if (/^#\/map\b/.test(location.hash)) fetchMapAhead();
   try {
     const me = await asked;

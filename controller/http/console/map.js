@@ -151,10 +151,11 @@ async function fetchMap() {
 
 let ahead; // the map's data asked for while the console starts, for the first map drawn
 
-/** Asks for the map's data and Leaflet before the map page is shown (the console opens on it). */
+/**
+ * Asks for the map's data before the map page is shown (the console opens on it). Not Leaflet: its
+ * evaluation would hold the main thread while the data comes; the first frame needs none of it.
+ */
 export function fetchMapAhead() {
-  // Leaflet first: the service answers in turn, and the map's data takes it longer.
-  loadLeaflet().catch(() => undefined);
   ahead = fetchMap();
   ahead.catch(() => undefined);
 }
@@ -253,224 +254,358 @@ function stamp(image, words, sprite, size, x0, y0, clip) {
 }
 
 /**
- * The luminaires and their zones' lines as one layer of our own: two canvases, the lines beneath the
- * discs. Positions are projected once into the map's CRS; a view change is then one multiply-add per
- * luminaire, the lines stroked as one path, and the discs painted. Level changes only mark the layer:
- * the discs repaint at most once per animation frame, the lines stay. (As Leaflet polylines, the lines
- * of 10,000 luminaires took the first render longer than the discs.) Built on L.Renderer (itself an
- * L.Layer) for what Leaflet already does well: the canvases' bounds with a margin around the view and
- * their transform during zoom animations.
+ * Web Mercator, as Leaflet's default CRS (EPSG:3857) computes it, so that the first frame, drawn before
+ * Leaflet has loaded, is the one Leaflet's view would draw: positions in the unit square (Leaflet's
+ * pixels at zoom 0, divided by 256), operation for operation as L.Projection.SphericalMercator and
+ * the CRS's transformation do them.
+ */
+const EARTH_RADIUS = 6378137;
+const MAX_LATITUDE = 85.0511287798;
+const UNIT = 0.5 / (Math.PI * EARTH_RADIUS);
+const tileScale = (zoom) => 256 * Math.pow(2, zoom);
+
+function projectToUnit(lat, lon) {
+  const d = Math.PI / 180;
+  const sin = Math.sin(Math.max(Math.min(MAX_LATITUDE, lat), -MAX_LATITUDE) * d);
+  return {
+    x: UNIT * (EARTH_RADIUS * lon * d) + 0.5,
+    y: -UNIT * ((EARTH_RADIUS * Math.log((1 + sin) / (1 - sin))) / 2) + 0.5,
+  };
+}
+
+function unprojectFromUnit(x, y) {
+  const d = 180 / Math.PI;
+  const mx = (x - 0.5) / UNIT;
+  const my = (y - 0.5) / -UNIT;
+  return {
+    lat: (2 * Math.atan(Math.exp(my / EARTH_RADIUS)) - Math.PI / 2) * d,
+    lon: (mx * d) / EARTH_RADIUS,
+  };
+}
+
+/** The map's zoom steps, and the margin kept around the luminaires when the map opens, in CSS pixels. */
+const ZOOM_SNAP = 0.5;
+const FIT_MAX_ZOOM = 18;
+const FIT_PADDING_PX = 20;
+/** Leaflet's renderers draw beyond the view by this fraction of it on each side, for panning. */
+const RENDERER_PADDING = 0.1;
+
+/**
+ * The view a map of `size` (CSS pixels) opens on: every luminaire in, at the largest zoom step that
+ * holds them, at most `maxZoom` (as Leaflet's fitBounds chooses it), France when none is placed; with the pixel origin
+ * and the renderer's bounds Leaflet computes for that view.
+ */
+function openingView(ux, uy, size, maxZoom) {
+  let zoom = 5;
+  let centre = projectToUnit(46.6, 2.4);
+  if (ux.length > 0) {
+    let west = Infinity;
+    let north = Infinity;
+    let east = -Infinity;
+    let south = -Infinity;
+    for (let k = 0; k < ux.length; k++) {
+      west = Math.min(west, ux[k]);
+      east = Math.max(east, ux[k]);
+      north = Math.min(north, uy[k]);
+      south = Math.max(south, uy[k]);
+    }
+    const fit = Math.min(
+      (size.x - 2 * FIT_PADDING_PX) / tileScale(0) / (east - west),
+      (size.y - 2 * FIT_PADDING_PX) / tileScale(0) / (south - north),
+    );
+    // Within 1 % of a step counts as the step, as in Leaflet; one luminaire alone is the closest zoom.
+    const steps = Math.floor(Math.round(Math.log2(fit) / (ZOOM_SNAP / 100)) / 100);
+    zoom = Math.min(maxZoom, Math.max(0, steps * ZOOM_SNAP));
+    if (!Number.isFinite(zoom)) zoom = fit > 1 ? maxZoom : 0;
+    centre = { x: (west + east) / 2, y: (north + south) / 2 };
+  }
+  const centreAt = unprojectFromUnit(centre.x, centre.y);
+  // What Leaflet derives from that centre: L.Map's pixel origin, then L.Renderer's bounds.
+  const at = projectToUnit(centreAt.lat, centreAt.lon);
+  const scale = tileScale(zoom);
+  const origin = { x: Math.round(scale * at.x - size.x / 2), y: Math.round(scale * at.y - size.y / 2) };
+  const min = { x: Math.round(size.x * -RENDERER_PADDING), y: Math.round(size.y * -RENDERER_PADDING) };
+  const grown = 1 + RENDERER_PADDING * 2;
+  return {
+    centre: centreAt,
+    zoom,
+    origin,
+    min,
+    size: { x: Math.round(min.x + size.x * grown) - min.x, y: Math.round(min.y + size.y * grown) - min.y },
+  };
+}
+
+/**
+ * The points of a line to draw, within `tolerance` pixels of it (Douglas–Peucker after dropping
+ * points closer than the tolerance to the last one kept, as Leaflet simplifies its polylines): a
+ * street's hundred luminaires seen from afar are a few strokes. Returns the indices kept, from..to.
+ */
+function simplifiedLine(x, y, from, to, tolerance) {
+  const near = tolerance * tolerance;
+  const kept = [from];
+  for (let k = from + 1; k <= to; k++)
+    if ((x[k] - x[kept.at(-1)]) ** 2 + (y[k] - y[kept.at(-1)]) ** 2 > near || k === to) kept.push(k);
+  const marked = new Uint8Array(kept.length);
+  marked[0] = marked[kept.length - 1] = 1;
+  const step = (first, last) => {
+    let farthest = 0;
+    let index = -1;
+    const [ax, ay, bx, by] = [x[kept[first]], y[kept[first]], x[kept[last]], y[kept[last]]];
+    for (let j = first + 1; j < last; j++) {
+      const d = squaredToSegment(x[kept[j]], y[kept[j]], ax, ay, bx, by);
+      if (d > farthest) [farthest, index] = [d, j];
+    }
+    if (farthest > near) {
+      marked[index] = 1;
+      step(first, index);
+      step(index, last);
+    }
+  };
+  step(0, kept.length - 1);
+  return kept.filter((_, j) => marked[j]);
+}
+
+/** Squared distance from (px, py) to the segment (ax, ay)–(bx, by). */
+function squaredToSegment(px, py, ax, ay, bx, by) {
+  const dx = bx - ax;
+  const dy = by - ay;
+  const length2 = dx * dx + dy * dy;
+  const k = length2 === 0 ? 0 : Math.max(0, Math.min(1, ((px - ax) * dx + (py - ay) * dy) / length2));
+  return (px - (ax + k * dx)) ** 2 + (py - (ay + k * dy)) ** 2;
+}
+
+/**
+ * The luminaires and their zones' lines, drawn by us on two canvases (the lines beneath the discs),
+ * with no need of Leaflet: the first frame is drawn before Leaflet has loaded, and Leaflet then takes
+ * these canvases as they are (pointLayerClass). Positions are projected once; a view is then one
+ * multiply-add per luminaire, the lines stroked as one path, and the discs painted. Level changes only
+ * mark the canvas: the discs repaint at most once per animation frame, the lines stay. (As Leaflet
+ * polylines, the lines of 10,000 luminaires took the first render longer than the discs.)
+ */
+class LuminaireCanvas {
+  constructor(data, shown, ring) {
+    this._data = data;
+    this._shown = shown;
+    this._ring = ring;
+    const n = shown.length;
+    this._ux = new Float64Array(n); // unit square (Web Mercator)
+    this._uy = new Float64Array(n);
+    for (let k = 0; k < n; k++) {
+      const p = projectToUnit(data.lat[shown[k]], data.lon[shown[k]]);
+      this._ux[k] = p.x;
+      this._uy[k] = p.y;
+    }
+    this.x = new Float32Array(n); // CSS pixels of the canvas, in the view drawn
+    this.y = new Float32Array(n);
+    this._order = new Int32Array(n);
+    // Each luminaire's place in `shown` (-1: not on this map), for the box around those that change.
+    this._shownAt = new Int32Array(data.ids.length).fill(-1);
+    for (let k = 0; k < n; k++) this._shownAt[shown[k]] = k;
+    // Each luminaire's street segment starts at the previous luminaire of its zone (-1: none).
+    this.previous = new Int32Array(n);
+    for (let k = 0; k < n; k++)
+      this.previous[k] = k > 0 && data.zone[shown[k - 1]] === data.zone[shown[k]] ? k - 1 : -1;
+    this._lines = h('canvas');
+    this._discs = h('canvas');
+    this.container = h('div', { class: 'map-points' }, this._lines, this._discs);
+    this._ctx = this._discs.getContext('2d');
+  }
+
+  /** The view that shows every luminaire on a map of `size` CSS pixels, at most `maxZoom`. */
+  openingView(size, maxZoom) {
+    return openingView(this._ux, this._uy, size, maxZoom);
+  }
+
+  /**
+   * Draws the view (zoom, pixel origin, and the canvas's bounds: `min` in layer pixels and `size`),
+   * unless it is the one drawn already: the canvases resized (which clears them), the positions
+   * projected, the lines stroked and the discs painted at once.
+   */
+  show(view) {
+    const ratio = window.devicePixelRatio || 1;
+    const key = [
+      view.zoom,
+      view.origin.x,
+      view.origin.y,
+      view.min.x,
+      view.min.y,
+      view.size.x,
+      view.size.y,
+      ratio,
+    ];
+    this.container.style.transform = `translate3d(${view.min.x}px, ${view.min.y}px, 0)`;
+    if (this._shownKey?.every((v, j) => v === key[j])) return;
+    this._shownKey = key;
+    for (const canvas of [this._lines, this._discs]) {
+      canvas.width = Math.round(view.size.x * ratio);
+      canvas.height = Math.round(view.size.y * ratio);
+      canvas.style.width = `${view.size.x}px`;
+      canvas.style.height = `${view.size.y}px`;
+    }
+    if (this._looks?.ratio !== ratio) this._looks = drawSprites(ratio, this._ring);
+    const scale = tileScale(view.zoom);
+    const shiftX = view.origin.x + view.min.x;
+    const shiftY = view.origin.y + view.min.y;
+    for (let k = 0; k < this.x.length; k++) {
+      this.x[k] = scale * this._ux[k] - shiftX;
+      this.y[k] = scale * this._uy[k] - shiftY;
+    }
+    this._size = view.size;
+    this._grid = undefined;
+    this._strokeLines(ratio);
+    this._dirty = EVERYWHERE; // resized or not, the canvas was cleared
+    this._paint();
+  }
+
+  /** Each zone's line along its luminaires, as one path, simplified to within a pixel. */
+  _strokeLines(ratio) {
+    const g = this._lines.getContext('2d');
+    g.beginPath();
+    for (let from = 0; from < this.x.length;) {
+      let to = from;
+      while (to + 1 < this.x.length && this.previous[to + 1] >= 0) to++;
+      const points = simplifiedLine(this.x, this.y, from, to, 1);
+      g.moveTo(this.x[points[0]] * ratio, this.y[points[0]] * ratio);
+      for (const k of points.slice(1)) g.lineTo(this.x[k] * ratio, this.y[k] * ratio);
+      from = to + 1;
+    }
+    g.lineWidth = ZONE_LINE_PX * ratio;
+    g.lineCap = g.lineJoin = 'round';
+    g.strokeStyle = ZONE_LINE;
+    g.stroke();
+  }
+
+  /**
+   * Something changed: one paint at the next frame, however many changes come before it. Given the
+   * luminaires whose look changed, only the box around them is painted again (a street, on a map of
+   * 10,000: a frame's work, not several); otherwise everything.
+   */
+  requestPaint(changed) {
+    if (!this._looks) return;
+    this._dirty = changed && this._dirty !== EVERYWHERE ? this._boxAround(changed) : EVERYWHERE;
+    this._frame ||= requestAnimationFrame(() => this._paint());
+  }
+
+  /** No more paints: the map is gone. */
+  stop() {
+    cancelAnimationFrame(this._frame);
+    this._frame = 0;
+  }
+
+  /** The box to paint again, in canvas pixels, grown to hold the discs of `changed` (data indices). */
+  _boxAround(changed) {
+    const { size, ratio } = this._looks;
+    const box = this._dirty ?? { x0: Infinity, y0: Infinity, x1: -Infinity, y1: -Infinity };
+    for (const i of changed) {
+      const k = this._shownAt[i];
+      if (k < 0) continue;
+      const x = cornerOf(this.x[k], ratio, size);
+      const y = cornerOf(this.y[k], ratio, size);
+      box.x0 = Math.min(box.x0, x);
+      box.y0 = Math.min(box.y0, y);
+      box.x1 = Math.max(box.x1, x + size);
+      box.y1 = Math.max(box.y1, y + size);
+    }
+    return box;
+  }
+
+  /**
+   * The luminaires within the box to paint (or all), stamped into one image put on the canvas at once:
+   * in software (phones, and browsers without a GPU) this is several times faster than as many canvas
+   * draw calls. The box is painted from nothing, every disc that reaches into it stamped again, so any
+   * box gives the pixels a whole paint would. Luminaires are grouped by look (a counting sort), which
+   * also sets what lies on top: failed last.
+   */
+  _paint() {
+    this._frame = 0;
+    const dirty = this._dirty;
+    this._dirty = undefined;
+    const { sprites, size, ratio } = this._looks;
+    const canvas = this._discs;
+    const { width, height } = canvas;
+    // A map whose box is hidden or gone (the emergency page moved on) has nothing to show.
+    if (dirty === undefined || width === 0 || height === 0) return;
+    let clip = { x0: 0, y0: 0, x1: width, y1: height };
+    if (this._image?.width !== width || this._image.height !== height) {
+      this._image = this._ctx.createImageData(width, height);
+      this._words = new Uint32Array(this._image.data.buffer);
+    } else if (dirty === EVERYWHERE) this._words.fill(0);
+    else {
+      clip = {
+        x0: Math.max(0, dirty.x0),
+        y0: Math.max(0, dirty.y0),
+        x1: Math.min(width, dirty.x1),
+        y1: Math.min(height, dirty.y1),
+      };
+      if (clip.x0 >= clip.x1 || clip.y0 >= clip.y1) return;
+      for (let y = clip.y0; y < clip.y1; y++) this._words.fill(0, y * width + clip.x0, y * width + clip.x1);
+    }
+    const look = this._data.look;
+    const starts = new Int32Array(sprites.length + 1);
+    const reaches = (k) => {
+      const x = cornerOf(this.x[k], ratio, size);
+      const y = cornerOf(this.y[k], ratio, size);
+      return x > clip.x0 - size && x < clip.x1 && y > clip.y0 - size && y < clip.y1;
+    };
+    for (let k = 0; k < this._shown.length; k++) if (reaches(k)) starts[look[this._shown[k]] + 1]++;
+    for (let s = 1; s < starts.length; s++) starts[s] += starts[s - 1];
+    const next = starts.slice(0, -1);
+    for (let k = 0; k < this._shown.length; k++)
+      if (reaches(k)) this._order[next[look[this._shown[k]]]++] = k;
+    for (let s = 0; s < sprites.length; s++)
+      for (let j = starts[s]; j < starts[s + 1]; j++) {
+        const k = this._order[j];
+        const x = cornerOf(this.x[k], ratio, size);
+        const y = cornerOf(this.y[k], ratio, size);
+        stamp(this._image, this._words, sprites[s], size, x, y, clip);
+      }
+    this._ctx.putImageData(this._image, 0, 0, clip.x0, clip.y0, clip.x1 - clip.x0, clip.y1 - clip.y0);
+  }
+
+  /**
+   * The luminaires near a point of the canvas (CSS pixels): those whose street segment passes within
+   * TAP_PX, from a grid of the projected segments built at the first tap after a view change.
+   */
+  near(point) {
+    this._grid ??= tapGrid(this.x, this.y, this.previous, this._size);
+    const { cols, rows, start, items } = this._grid;
+    const col = Math.floor(point.x / CELL_PX);
+    const row = Math.floor(point.y / CELL_PX);
+    const cell = col >= 0 && col < cols && row >= 0 && row < rows ? row * cols + col : -1;
+    return cell < 0 ? [] : items.subarray(start[cell], start[cell + 1]);
+  }
+}
+
+/**
+ * The luminaires' canvases as a Leaflet layer, taken as they are: built on L.Renderer (itself an
+ * L.Layer) for what Leaflet already does well, the canvases' bounds with a margin around the view and
+ * their transform during zoom animations. A view the canvases already show is not drawn again.
  */
 function pointLayerClass(L) {
   return L.Renderer.extend({
-    initialize(data, shown, options) {
+    initialize(points, options) {
       L.Renderer.prototype.initialize.call(this, options);
-      this._data = data;
-      this._shown = shown;
-      const n = shown.length;
-      this._x = new Float32Array(n); // canvas pixels, from the latest projection
-      this._y = new Float32Array(n);
-      this._order = new Int32Array(n);
-      // Each luminaire's place in `shown` (-1: not on this map), for the box around those that change.
-      this._shownAt = new Int32Array(data.ids.length).fill(-1);
-      for (let k = 0; k < n; k++) this._shownAt[shown[k]] = k;
-      // Each luminaire's street segment starts at the previous luminaire of its zone (-1: none).
-      this._previous = new Int32Array(n);
-      for (let k = 0; k < n; k++)
-        this._previous[k] = k > 0 && data.zone[shown[k - 1]] === data.zone[shown[k]] ? k - 1 : -1;
-    },
-
-    onAdd(map) {
-      if (!this._mx) {
-        const { projection } = map.options.crs;
-        this._mx = new Float64Array(this._shown.length);
-        this._my = new Float64Array(this._shown.length);
-        this._shown.forEach((i, k) => {
-          const p = projection.project(L.latLng(this._data.lat[i], this._data.lon[i]));
-          this._mx[k] = p.x;
-          this._my[k] = p.y;
-        });
-      }
-      L.Renderer.prototype.onAdd.call(this, map);
+      this._points = points;
     },
 
     _initContainer() {
-      this._lines = h('canvas');
-      this._discs = h('canvas');
-      this._container = h('div', { class: 'map-points' }, this._lines, this._discs);
-      this._ctx = this._discs.getContext('2d');
+      this._container = this._points.container;
     },
 
     _destroyContainer() {
-      cancelAnimationFrame(this._frame);
-      this._frame = 0;
+      this._points.stop();
       L.DomUtil.remove(this._container);
     },
 
-    /**
-     * After each view change: the canvases resized (which clears them), the positions projected, the
-     * lines stroked and the discs painted at once.
-     */
     _update() {
       L.Renderer.prototype._update.call(this);
-      const size = this._bounds.getSize();
-      const ratio = window.devicePixelRatio || 1;
+      this._points.show({
+        zoom: this._zoom,
+        origin: this._map.getPixelOrigin(),
+        min: this._bounds.min,
+        size: this._bounds.getSize(),
+      });
       L.DomUtil.setPosition(this._container, this._bounds.min);
-      for (const canvas of [this._lines, this._discs]) {
-        canvas.width = Math.round(size.x * ratio);
-        canvas.height = Math.round(size.y * ratio);
-        canvas.style.width = `${size.x}px`;
-        canvas.style.height = `${size.y}px`;
-      }
-      if (this._looks?.ratio !== ratio) this._looks = drawSprites(ratio, this.options.ring);
-      this._project();
-      this._strokeLines(ratio);
-      this._dirty = EVERYWHERE; // resized or not, the canvas was cleared
-      this._paint();
-    },
-
-    /**
-     * Each zone's line along its luminaires, as one path. Simplified to within a pixel, as Leaflet does
-     * its polylines: a street's hundred luminaires seen from afar are a few strokes, not a hundred.
-     */
-    _strokeLines(ratio) {
-      const g = this._lines.getContext('2d');
-      g.beginPath();
-      let line = [];
-      const addLine = () => {
-        const points = L.LineUtil.simplify(line, ratio);
-        g.moveTo(points[0].x, points[0].y);
-        for (let j = 1; j < points.length; j++) g.lineTo(points[j].x, points[j].y);
-      };
-      for (let k = 0; k < this._x.length; k++) {
-        if (this._previous[k] < 0 && line.length > 0) {
-          addLine();
-          line = [];
-        }
-        line.push(L.point(this._x[k] * ratio, this._y[k] * ratio));
-      }
-      if (line.length > 0) addLine();
-      g.lineWidth = ZONE_LINE_PX * ratio;
-      g.lineCap = g.lineJoin = 'round';
-      g.strokeStyle = ZONE_LINE;
-      g.stroke();
-    },
-
-    _project() {
-      const { crs } = this._map.options;
-      const scale = crs.scale(this._zoom);
-      const zero = crs.transformation.transform(L.point(0, 0), scale);
-      const one = crs.transformation.transform(L.point(1, 1), scale);
-      // Layer pixels are the CRS's pixels less the map's pixel origin; the canvas starts at the bounds' corner.
-      const shift = this._map.getPixelOrigin().add(this._bounds.min);
-      const ax = one.x - zero.x;
-      const ay = one.y - zero.y;
-      const bx = zero.x - shift.x;
-      const by = zero.y - shift.y;
-      for (let k = 0; k < this._x.length; k++) {
-        this._x[k] = ax * this._mx[k] + bx;
-        this._y[k] = ay * this._my[k] + by;
-      }
-      this._grid = undefined;
-    },
-
-    /**
-     * Something changed: one paint at the next frame, however many changes come before it. Given the
-     * luminaires whose look changed, only the box around them is painted again (a street, on a map of
-     * 10,000: a frame's work, not several); otherwise everything.
-     */
-    requestPaint(changed) {
-      if (!this._map) return;
-      this._dirty =
-        changed && this._looks && this._dirty !== EVERYWHERE ? this._boxAround(changed) : EVERYWHERE;
-      this._frame ||= requestAnimationFrame(() => this._paint());
-    },
-
-    /** The box to paint again, in canvas pixels, grown to hold the discs of `changed` (data indices). */
-    _boxAround(changed) {
-      const { size, ratio } = this._looks;
-      const box = this._dirty ?? { x0: Infinity, y0: Infinity, x1: -Infinity, y1: -Infinity };
-      for (const i of changed) {
-        const k = this._shownAt[i];
-        if (k < 0) continue;
-        const x = cornerOf(this._x[k], ratio, size);
-        const y = cornerOf(this._y[k], ratio, size);
-        box.x0 = Math.min(box.x0, x);
-        box.y0 = Math.min(box.y0, y);
-        box.x1 = Math.max(box.x1, x + size);
-        box.y1 = Math.max(box.y1, y + size);
-      }
-      return box;
-    },
-
-    /**
-     * The luminaires within the box to paint (or all), stamped into one image put on the canvas at once:
-     * in software (phones, and browsers without a GPU) this is several times faster than as many canvas
-     * draw calls. The box is painted from nothing, every disc that reaches into it stamped again, so any
-     * box gives the pixels a whole paint would. Luminaires are grouped by look (a counting sort), which
-     * also sets what lies on top: failed last.
-     */
-    _paint() {
-      this._frame = 0;
-      const dirty = this._dirty;
-      this._dirty = undefined;
-      const { sprites, size, ratio } = this._looks;
-      const canvas = this._discs;
-      const { width, height } = canvas;
-      // A map whose box is hidden or gone (the emergency page moved on) has nothing to show.
-      if (dirty === undefined || width === 0 || height === 0) return;
-      let clip = { x0: 0, y0: 0, x1: width, y1: height };
-      if (this._image?.width !== width || this._image.height !== height) {
-        this._image = this._ctx.createImageData(width, height);
-        this._words = new Uint32Array(this._image.data.buffer);
-      } else if (dirty === EVERYWHERE) this._words.fill(0);
-      else {
-        clip = {
-          x0: Math.max(0, dirty.x0),
-          y0: Math.max(0, dirty.y0),
-          x1: Math.min(width, dirty.x1),
-          y1: Math.min(height, dirty.y1),
-        };
-        if (clip.x0 >= clip.x1 || clip.y0 >= clip.y1) return;
-        for (let y = clip.y0; y < clip.y1; y++) this._words.fill(0, y * width + clip.x0, y * width + clip.x1);
-      }
-      const look = this._data.look;
-      const starts = new Int32Array(sprites.length + 1);
-      const reaches = (k) => {
-        const x = cornerOf(this._x[k], ratio, size);
-        const y = cornerOf(this._y[k], ratio, size);
-        return x > clip.x0 - size && x < clip.x1 && y > clip.y0 - size && y < clip.y1;
-      };
-      for (let k = 0; k < this._shown.length; k++) if (reaches(k)) starts[look[this._shown[k]] + 1]++;
-      for (let s = 1; s < starts.length; s++) starts[s] += starts[s - 1];
-      const next = starts.slice(0, -1);
-      for (let k = 0; k < this._shown.length; k++)
-        if (reaches(k)) this._order[next[look[this._shown[k]]]++] = k;
-      for (let s = 0; s < sprites.length; s++)
-        for (let j = starts[s]; j < starts[s + 1]; j++) {
-          const k = this._order[j];
-          const x = cornerOf(this._x[k], ratio, size);
-          const y = cornerOf(this._y[k], ratio, size);
-          stamp(this._image, this._words, sprites[s], size, x, y, clip);
-        }
-      this._ctx.putImageData(this._image, 0, 0, clip.x0, clip.y0, clip.x1 - clip.x0, clip.y1 - clip.y0);
-    },
-
-    /**
-     * The luminaires near a tap (a point of the map's container): those whose street segment passes
-     * within TAP_PX, from a grid of the projected segments built at the first tap after a view change.
-     */
-    near(containerPoint) {
-      const p = this._map.containerPointToLayerPoint(containerPoint).subtract(this._bounds.min);
-      this._grid ??= tapGrid(this._x, this._y, this._previous, this._bounds.getSize());
-      const { cols, rows, start, items } = this._grid;
-      const col = Math.floor(p.x / CELL_PX);
-      const row = Math.floor(p.y / CELL_PX);
-      const cell = col >= 0 && col < cols && row >= 0 && row < rows ? row * cols + col : -1;
-      return {
-        point: p,
-        candidates: cell < 0 ? [] : items.subarray(start[cell], start[cell + 1]),
-      };
     },
   });
 }
@@ -500,21 +635,42 @@ function tapGrid(x, y, previous, size) {
 }
 
 /**
- * One Leaflet map of the luminaires and the zones' lines along them (our layer, beneath the buildings
- * and sensors and taking no pointer: a tap reaches the map, which asks the layer's grid).
+ * One map of the luminaires and the zones' lines along them. Its first frame is drawn as soon as the
+ * data is there (Leaflet's evaluation would hold it by tens of milliseconds); then Leaflet, once
+ * loaded (attach), brings pan and zoom, tiles, the buildings and sensors, and taps: our canvases
+ * become a layer beneath the buildings and sensors, taking no pointer (a tap reaches the map, which
+ * asks the canvas's grid).
  */
 class LightMap {
-  constructor(L, element, data, { only, onTap }) {
+  constructor(element, data, { only, onTap }) {
+    this.element = element;
     this.data = data;
+    this.only = only;
+    this.onTap = onTap;
     const shown = [];
     for (let i = 0; i < data.ids.length; i++)
       if (!only || data.zones[data.zone[i]].commune === only) shown.push(i);
     this.shown = Int32Array.from(shown);
     this.index = new Map();
     for (const i of this.shown) this.index.set(data.ids[i], i);
-    this.map = L.map(element, {
+    // The canvas cannot read CSS variables: the text's colour, dark or light, taken once.
+    const ring = getComputedStyle(document.documentElement).getPropertyValue('--text').trim() || '#f2f5f8';
+    this.points = new LuminaireCanvas(data, this.shown, ring);
+    // No closer than the commune's tiles go, if it has a tile server: Leaflet would zoom out to them.
+    const maxZoom = Math.min(FIT_MAX_ZOOM, data.tiles?.maxZoom ?? Infinity);
+    this.view = this.points.openingView({ x: element.clientWidth, y: element.clientHeight }, maxZoom);
+    element.append(this.points.container);
+    this.points.show(this.view);
+  }
+
+  /** Leaflet's map over the first frame, on the same view: the canvases drawn are kept. */
+  attach(L) {
+    const data = this.data;
+    this.map = L.map(this.element, {
+      center: [this.view.centre.lat, this.view.centre.lon],
+      zoom: this.view.zoom,
       preferCanvas: true,
-      zoomSnap: 0.5,
+      zoomSnap: ZOOM_SNAP,
       attributionControl: Boolean(data.tiles),
     });
     if (data.tiles)
@@ -522,8 +678,7 @@ class LightMap {
         attribution: data.tiles.attribution,
         maxZoom: data.tiles.maxZoom,
       }).addTo(this.map);
-    this.fit();
-    const inScope = (place) => !only || place.commune === only;
+    const inScope = (place) => !this.only || place.commune === this.only;
     for (const b of data.buildings.filter(inScope))
       L.circleMarker([b.lat, b.lon], { radius: 9, color: BUILDING, weight: 3, fill: false })
         .bindTooltip(`${t('map.building')} · ${b.name || b.id}`)
@@ -537,33 +692,11 @@ class LightMap {
     const pane = this.map.createPane('luminaires');
     pane.style.zIndex = '350';
     pane.style.pointerEvents = 'none';
-    // The canvas cannot read CSS variables: the text's colour, dark or light, taken once.
-    const ring = getComputedStyle(document.documentElement).getPropertyValue('--text').trim() || '#f2f5f8';
     const PointLayer = pointLayerClass(L);
-    this.points = new PointLayer(data, this.shown, { pane: 'luminaires', ring }).addTo(this.map);
-    this.map.on('click', (event) => onTap(event.containerPoint));
-  }
-
-  /** The view that shows every luminaire of this map (France, when none is placed). */
-  fit() {
-    if (this.shown.length === 0) return this.map.setView([46.6, 2.4], 5);
-    let south = Infinity;
-    let west = Infinity;
-    let north = -Infinity;
-    let east = -Infinity;
-    for (const i of this.shown) {
-      south = Math.min(south, this.data.lat[i]);
-      north = Math.max(north, this.data.lat[i]);
-      west = Math.min(west, this.data.lon[i]);
-      east = Math.max(east, this.data.lon[i]);
-    }
-    this.map.fitBounds(
-      [
-        [south, west],
-        [north, east],
-      ],
-      { padding: [20, 20], maxZoom: 18 },
+    this.layer = new PointLayer(this.points, { pane: 'luminaires', padding: RENDERER_PADDING }).addTo(
+      this.map,
     );
+    this.map.on('click', (event) => this.onTap(event.containerPoint));
   }
 
   /** The event stream's levels: the luminaires of this map that changed, repainted at the next frame. */
@@ -600,11 +733,16 @@ class LightMap {
     if (changed.length > 0) this.points.requestPaint(changed);
   }
 
+  /** A tap on the map (a point of its container), in the canvas's pixels, and the luminaires near it. */
+  _near(containerPoint) {
+    const point = this.map.containerPointToLayerPoint(containerPoint).subtract(this.layer._bounds.min);
+    return { point, candidates: this.points.near(point) };
+  }
+
   /** The luminaire nearest a tap, within TAP_PX. */
   nearestOnScreen(containerPoint) {
-    const { point, candidates } = this.points.near(containerPoint);
-    const x = this.points._x;
-    const y = this.points._y;
+    const { point, candidates } = this._near(containerPoint);
+    const { x, y } = this.points;
     let best;
     let bestD = TAP_PX * TAP_PX;
     for (const k of candidates) {
@@ -622,15 +760,13 @@ class LightMap {
    * of a zone (they are listed along the street), so a tap between two light points picks their street.
    */
   zoneNearOnScreen(containerPoint) {
-    const { point, candidates } = this.points.near(containerPoint);
-    const x = this.points._x;
-    const y = this.points._y;
-    const previous = this.points._previous;
+    const { point, candidates } = this._near(containerPoint);
+    const { x, y, previous } = this.points;
     let best;
-    let bestD = TAP_PX;
+    let bestD = TAP_PX * TAP_PX;
     for (const k of candidates) {
       const a = previous[k] < 0 ? k : previous[k];
-      const d = distanceToSegment(point, { x: x[a], y: y[a] }, { x: x[k], y: y[k] });
+      const d = squaredToSegment(point.x, point.y, x[a], y[a], x[k], y[k]);
       if (d <= bestD) {
         best = this.shown[k];
         bestD = d;
@@ -660,17 +796,10 @@ class LightMap {
   }
 
   remove() {
-    this.map.remove();
+    this.points.stop();
+    if (this.map) this.map.remove();
+    else this.points.container.remove();
   }
-}
-
-/** Distance in pixels from p to the segment a–b. */
-function distanceToSegment(p, a, b) {
-  const dx = b.x - a.x;
-  const dy = b.y - a.y;
-  const length2 = dx * dx + dy * dy;
-  const k = length2 === 0 ? 0 : Math.max(0, Math.min(1, ((p.x - a.x) * dx + (p.y - a.y) * dy) / length2));
-  return Math.hypot(p.x - (a.x + k * dx), p.y - (a.y + k * dy));
 }
 
 function legend() {
@@ -704,29 +833,29 @@ export function mapPage(main, { onUnauthorized }) {
 
   (async () => {
     try {
-      const [L, data] = await Promise.all([loadLeaflet(), takeMapData()]);
+      const data = await takeMapData();
       if (!box.isConnected) return;
-      lightMap = new LightMap(L, box, data, {
+      lightMap = new LightMap(box, data, {
         onTap: (point) => {
           const i = lightMap.nearestOnScreen(point);
           replace(detail, i === undefined ? '' : describeLuminaire(lightMap, i));
         },
       });
       for (const apply of early.splice(0)) apply();
-      // The layer has drawn its canvas; marked at the frame that shows it: what the benchmark and the
-      // tests wait for. The count comes after that frame: the page's first number formatted costs the
-      // locale's number data, which the map need not wait for.
-      requestAnimationFrame(() => {
-        performance.mark('nocturne:map-drawn');
-        box.dataset.ready = 'true';
-        markDrawn();
-        setTimeout(() =>
-          replace(
-            status,
-            t('map.count', { placed: formatNumber(data.ids.length), unplaced: formatNumber(data.unplaced) }),
-          ),
-        );
-      });
+      // The canvases are drawn; marked at the frame that shows them: what the benchmark waits for. Then
+      // Leaflet, and the count: the page's first number formatted costs the locale's number data.
+      await new Promise((resolve) => requestAnimationFrame(resolve));
+      performance.mark('nocturne:map-drawn');
+      markDrawn();
+      const L = await loadLeaflet();
+      if (!box.isConnected) return;
+      lightMap.attach(L);
+      // Taps are answered from here on: what the tests wait for.
+      box.dataset.ready = 'true';
+      replace(
+        status,
+        t('map.count', { placed: formatNumber(data.ids.length), unplaced: formatNumber(data.unplaced) }),
+      );
     } catch (error) {
       markDrawn();
       if (error.status === 401) return onUnauthorized();
@@ -804,9 +933,9 @@ export function zoneMapPicker(container, { commune, onPick }) {
   };
   (async () => {
     try {
-      const [L, data] = await Promise.all([loadLeaflet(), fetchMap()]);
+      const data = await fetchMap();
       if (!box.isConnected) return;
-      const lightMap = new LightMap(L, box, data, {
+      const lightMap = new LightMap(box, data, {
         only: commune,
         onTap: (point) => {
           const i = lightMap.zoneNearOnScreen(point);
@@ -815,6 +944,9 @@ export function zoneMapPicker(container, { commune, onPick }) {
         },
       });
       picker = lightMap;
+      const L = await loadLeaflet();
+      if (picker !== lightMap || !box.isConnected) return;
+      lightMap.attach(L);
       box.dataset.ready = 'true';
       if (navigator.geolocation) nearMe.disabled = false;
       nearMe.addEventListener('click', () => {

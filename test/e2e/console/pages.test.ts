@@ -73,6 +73,59 @@ it('the map shows every luminaire of the reader’s communes, live, and the emer
   expect((await request(live, 'admin-all', 'GET', '/api/relights')).body).toEqual([]);
 }, 60_000);
 
+it('the map’s first frame comes before Leaflet, which then takes its canvases as they are', async () => {
+  const page = await browser.openPage(DESKTOP);
+  await page.addInitScript(`sessionStorage.setItem('nocturne.token', '${tokenFor('lighting-all')}')`);
+  let release!: () => void;
+  const released = new Promise<void>((resolve) => (release = resolve));
+  await page.route('**/vendor/leaflet.js', async (route) => {
+    await released;
+    await route.continue();
+  });
+  // No event stream: its 'ready' reads the levels again, which may paint everything anew.
+  await page.route('**/api/events/ticket', () => undefined);
+  const discs = `document.querySelector('#map .map-points canvas:last-child')`;
+  await page.goto(`${live.url}/#/map`);
+  await page.waitForFunction("performance.getEntriesByName('nocturne:map-drawn').length > 0");
+  // Drawn while Leaflet is held back; then a pixel of our own in a corner beyond the view, where no
+  // disc reaches: only drawing the whole canvas again would clear it.
+  const first = await page.evaluate<{
+    leaflet: string;
+    discs: number;
+    ready: boolean;
+    rect: unknown;
+  }>(`(() => {
+    const canvas = ${discs};
+    const g = canvas.getContext('2d');
+    const alpha = g.getImageData(0, 0, canvas.width, canvas.height).data.filter((v, j) => j % 4 === 3);
+    g.fillStyle = '#010203';
+    g.fillRect(0, 0, 1, 1);
+    return {
+      leaflet: typeof window.L,
+      discs: alpha.filter((a) => a === 255).length,
+      ready: document.getElementById('map').dataset.ready === 'true',
+      rect: canvas.getBoundingClientRect().toJSON(),
+    };
+  })()`);
+  expect(first).toMatchObject({ leaflet: 'undefined', ready: false });
+  expect(first.discs).toBeGreaterThan(0);
+
+  release();
+  await page.locator('#map[data-ready="true"]').waitFor();
+  const taken = await page.evaluate(`(() => {
+    const canvas = ${discs};
+    return {
+      inLeafletPane: canvas.closest('.leaflet-pane') !== null,
+      rect: canvas.getBoundingClientRect().toJSON(),
+      corner: [...canvas.getContext('2d').getImageData(0, 0, 1, 1).data],
+    };
+  })()`);
+  expect(taken).toEqual({ inLeafletPane: true, rect: first.rect, corner: [1, 2, 3, 255] });
+  await page.getByText('8 luminaires sur la carte, 0 sans position').waitFor();
+  expect(problemsOf(page)).toEqual([]);
+  await page.close();
+}, 60_000);
+
 it('a change on the map repaints its street with the pixels of a whole paint', async () => {
   const discs = (page: Page): Promise<string> =>
     page.evaluate<string>("document.querySelector('#map .map-points canvas:last-child').toDataURL()");
