@@ -14,11 +14,15 @@ const LEAFLET_FILES: Record<string, string> = {
   'leaflet.css': 'text/css; charset=utf-8',
 };
 
-/** The console's CSP: its own files only, nothing inline, no framing; images also from the tile server. */
-export function consoleCsp(tileUrl: string | undefined): string {
+/**
+ * The console's CSP: its own files only, and inline only the scripts of these sources (hashes); no
+ * framing; images also from the tile server.
+ */
+export function consoleCsp(tileUrl: string | undefined, scriptSources: readonly string[] = []): string {
   const tiles = tileUrl === undefined ? '' : ` ${tileOrigin(tileUrl)}`;
+  const scripts = ["'self'", ...scriptSources].join(' ');
   return (
-    `default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:${tiles}; connect-src 'self'; ` +
+    `default-src 'self'; script-src ${scripts}; style-src 'self'; img-src 'self' data:${tiles}; connect-src 'self'; ` +
     "frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
   );
 }

@@ -24,7 +24,7 @@ import { FailedAuthLimiter } from './failedAuth';
 import { collectMetrics, type HttpCounters } from './collect';
 import { coerceApiOptions, type ApiOptions, type ResolvedApiOptions } from './options';
 import { fallbackNote, registerRoutes, type ApiServices } from './routes';
-import { registerStaticFiles } from './staticFiles';
+import { inlineScriptSources, registerStaticFiles } from './staticFiles';
 import { consoleCsp, registerMapAssets } from './mapSupport';
 import { CommuneIndex } from './communeIndex';
 import { CommandForwarder, type ShardRouting } from './forwarding';
@@ -121,7 +121,7 @@ export class ApiServer implements Component {
       this.options.signInWindowMs,
     );
     this.territory = new CommuneIndex(deps.config);
-    this.csp = consoleCsp(deps.config.http.map_tiles?.url);
+    this.csp = consoleCsp(deps.config.http.map_tiles?.url, inlineScriptSources(this.options.consoleDir));
     this.streams = new EventStreams({
       clock: deps.clock,
       logger: deps.logger.child('events'),

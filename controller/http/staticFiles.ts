@@ -1,3 +1,5 @@
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { gzipSync } from 'node:zlib';
@@ -15,6 +17,24 @@ const CONTENT_TYPES: Record<string, string> = {
 
 /** Flat file names only: no slash, no dot-dot, nothing outside the console's folder can be named. */
 const FILE_NAME = /^[a-z][a-z0-9-]*\.(html|js|css|svg|png)$/;
+
+/**
+ * The CSP sources of the inline scripts of the console's page, one 'sha256-…' each, read at start
+ * (index.html asks for its first answers before the modules load). If index.html is edited while the
+ * service runs, the browser refuses its new inline script, and the console asks for those answers
+ * itself, later.
+ */
+export function inlineScriptSources(dir: string): string[] {
+  let html: string;
+  try {
+    html = readFileSync(path.join(dir, 'index.html'), 'utf8');
+  } catch {
+    return [];
+  }
+  return [...html.matchAll(/<script>([\s\S]*?)<\/script>/g)].map(
+    ([, script]) => `'sha256-${createHash('sha256').update(script).digest('base64')}'`,
+  );
+}
 
 /**
  * The console's files (plain HTML, CSS and JavaScript modules, no build step), served from one flat

@@ -1,11 +1,11 @@
 // The console's shell: sign-in (name and password, enrolment link, or a token), the pages a role may
 // see, the live event stream, and the language switch.
-import { ApiError, api, errorBox, h, replace, session } from './lib.js';
+import { ApiError, api, dropEarlyAnswers, errorBox, h, replace, session } from './lib.js';
 import { currentLanguage, setLanguage, t } from './i18n.js';
-import { fetchMapAhead, forgetMapAhead, mapPage } from './map.js';
+import { mapPage } from './map.js';
 // What a role cannot do is not shown; the API refuses it anyway.
 // Each page's module loads when the page is first shown: the console opens with its shell and that page
-// only. The map's is part of the shell, so that the map's data can be asked for before anything else.
+// only. The map's is part of the shell: opened on the map, the console draws it with no module to wait for.
 const PAGES = [
   {
     id: 'emergency',
@@ -112,7 +112,7 @@ function drawShell() {
 }
 
 function forget() {
-  forgetMapAhead();
+  dropEarlyAnswers();
   streamWanted = false;
   clearTimeout(reconnectTimer);
   closeStream();
@@ -285,6 +285,7 @@ function route() {
       // Another page was asked for, or the session ended, while this one's module loaded.
       if (current !== shown || !session.me) return;
       Object.assign(current, render(main, { onUnauthorized: () => showLogin(t('nav.sessionEnded')) }));
+      dropEarlyAnswers();
       main.focus({ preventScroll: true });
       // A page that draws its first view later (the map) says when: the event stream and the beacon
       // wait for it rather than compete with it. The page catches up on 'ready'.
@@ -373,12 +374,9 @@ window.addEventListener('hashchange', route);
 (async () => {
   drawShell();
   if (/^#enrol=/.test(location.hash)) return route();
-  // With a token in this tab, or else the cookie of a person signed in on this device.
+  // With a token in this tab, or else the cookie of a person signed in on this device (asked for by
+  // index.html already, with the map's data when the console opens on the map).
   const asked = api('GET', '/api/me');
-  // Opened on the map, the console asks for the map's data at once, just after who reads (which the
-  // service answers first): it is most of the map's first render. Dropped if nobody is signed in (see
-  // forget).
-  if (/^#\/map\b/.test(location.hash)) fetchMapAhead();
   try {
     const me = await asked;
     session.csrf = me.csrf;

@@ -24,6 +24,14 @@ export const session = {
   },
 };
 
+/** The answers index.html asked for while the modules loaded (path → fetch), each taken once by api(). */
+const early = window.nocturneEarly ?? new Map();
+
+/** What index.html asked for serves the first page shown only, and nobody once signed out. */
+export function dropEarlyAnswers() {
+  early.clear();
+}
+
 export class ApiError extends Error {
   constructor(status, body) {
     super(body && body.message ? body.message : `HTTP ${status}`);
@@ -42,15 +50,20 @@ export async function api(method, path, body, token = session.token, cache = 'no
   if (token) headers.authorization = `Bearer ${token}`;
   else if (session.csrf && method !== 'GET') headers['x-csrf-token'] = session.csrf;
   if (body !== undefined) headers['content-type'] = 'application/json';
+  const asked = early.get(path);
+  early.delete(path);
   let response;
   try {
-    response = await fetch(path, {
-      method,
-      headers,
-      body: body === undefined ? undefined : JSON.stringify(body),
-      cache,
-      credentials: 'same-origin',
-    });
+    response =
+      asked && method === 'GET' && token === session.token
+        ? await asked
+        : await fetch(path, {
+            method,
+            headers,
+            body: body === undefined ? undefined : JSON.stringify(body),
+            cache,
+            credentials: 'same-origin',
+          });
   } catch {
     throw new ApiError(0, undefined);
   }

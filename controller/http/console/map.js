@@ -149,29 +149,6 @@ async function fetchMap() {
   return new MapData(layout, levels);
 }
 
-let ahead; // the map's data asked for while the console starts, for the first map drawn
-
-/**
- * Asks for the map's data before the map page is shown (the console opens on it). Not Leaflet: its
- * evaluation would hold the main thread while the data comes; the first frame needs none of it.
- */
-export function fetchMapAhead() {
-  ahead = fetchMap();
-  ahead.catch(() => undefined);
-}
-
-/** Nobody is signed in: what was asked ahead is not theirs to see. */
-export function forgetMapAhead() {
-  ahead = undefined;
-}
-
-/** The map's data: what was asked ahead, if it came, or else asked now. */
-function takeMapData() {
-  const early = ahead;
-  ahead = undefined;
-  return early ? early.catch(() => fetchMap()) : fetchMap();
-}
-
 /**
  * The looks' discs, drawn once at the screen's pixel ratio and kept as the pixels to stamp: the opaque
  * ones (copied whole, as 32-bit words) and the edge ones (laid over what is beneath), each with its
@@ -833,7 +810,7 @@ export function mapPage(main, { onUnauthorized }) {
 
   (async () => {
     try {
-      const data = await takeMapData();
+      const data = await fetchMap();
       if (!box.isConnected) return;
       lightMap = new LightMap(box, data, {
         onTap: (point) => {

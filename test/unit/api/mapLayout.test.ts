@@ -13,6 +13,11 @@ import type {
 } from '../../../controller/lighting/runtime/lightingService';
 import { coversAny, type Actor } from '../../../controller/scope';
 import { consoleCsp, tileOrigin } from '../../../controller/http/mapSupport';
+import { inlineScriptSources } from '../../../controller/http/staticFiles';
+import { createHash } from 'node:crypto';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 
 describe('deltaMicrodegrees', () => {
   it('gives integer millionths of a degree as differences, which add back up to the positions', () => {
@@ -35,6 +40,26 @@ describe('the console CSP and the tile server', () => {
       "img-src 'self' data: https://*.tile.openstreetmap.org;",
     );
     expect(tileOrigin('http://tiles.metz.fr:8081/osm/{z}/{x}/{y}.png')).toBe('http://tiles.metz.fr:8081');
+  });
+
+  it('allows inline only the scripts of index.html, each by its hash, and none when it has none', () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'nocturne-console-'));
+    writeFileSync(
+      path.join(dir, 'index.html'),
+      '<head><script>one();</script><script type="module" src="app.js"></script>\n<script>\n two();\n</script>',
+    );
+    const hash = (script: string) => `'sha256-${createHash('sha256').update(script).digest('base64')}'`;
+    expect(inlineScriptSources(dir)).toEqual([hash('one();'), hash('\n two();\n')]);
+    expect(consoleCsp(undefined, inlineScriptSources(dir))).toContain(
+      `script-src 'self' ${hash('one();')} ${hash('\n two();\n')};`,
+    );
+    expect(consoleCsp(undefined, inlineScriptSources(path.join(dir, 'none')))).toContain(
+      "script-src 'self';",
+    );
+    // The console's own page: its one inline script, which asks for the first answers.
+    const consoleDir = path.join(__dirname, '..', '..', '..', 'controller', 'http', 'console');
+    expect(readFileSync(path.join(consoleDir, 'index.html'), 'utf8')).toContain('window.nocturneEarly');
+    expect(inlineScriptSources(consoleDir)).toHaveLength(1);
   });
 
   it.each([
