@@ -529,13 +529,30 @@ class LuminaireCanvas {
     const next = starts.slice(0, -1);
     for (let k = 0; k < this._shown.length; k++)
       if (reaches(k)) this._order[next[look[this._shown[k]]]++] = k;
+    const stamped = { x0: Infinity, y0: Infinity, x1: -Infinity, y1: -Infinity };
     for (let s = 0; s < sprites.length; s++)
       for (let j = starts[s]; j < starts[s + 1]; j++) {
         const k = this._order[j];
         const x = cornerOf(this.x[k], ratio, size);
         const y = cornerOf(this.y[k], ratio, size);
         stamp(this._image, this._words, sprites[s], size, x, y, clip);
+        stamped.x0 = Math.min(stamped.x0, x);
+        stamped.y0 = Math.min(stamped.y0, y);
+        stamped.x1 = Math.max(stamped.x1, x + size);
+        stamped.y1 = Math.max(stamped.y1, y + size);
       }
+    // A whole paint puts only the box the discs cover, the rest of the canvas cleared: each pixel put
+    // is converted, and the margins beyond the view (a tenth of it on each side) are mostly empty.
+    if (dirty === EVERYWHERE) {
+      this._ctx.clearRect(0, 0, width, height);
+      clip = {
+        x0: Math.max(0, stamped.x0),
+        y0: Math.max(0, stamped.y0),
+        x1: Math.min(width, stamped.x1),
+        y1: Math.min(height, stamped.y1),
+      };
+      if (clip.x0 >= clip.x1 || clip.y0 >= clip.y1) return;
+    }
     this._ctx.putImageData(this._image, 0, 0, clip.x0, clip.y0, clip.x1 - clip.x0, clip.y1 - clip.y0);
   }
 
@@ -628,8 +645,6 @@ class LightMap {
     for (let i = 0; i < data.ids.length; i++)
       if (!only || data.zones[data.zone[i]].commune === only) shown.push(i);
     this.shown = Int32Array.from(shown);
-    this.index = new Map();
-    for (const i of this.shown) this.index.set(data.ids[i], i);
     // The canvas cannot read CSS variables: the text's colour, dark or light, taken once.
     const ring = getComputedStyle(document.documentElement).getPropertyValue('--text').trim() || '#f2f5f8';
     this.points = new LuminaireCanvas(data, this.shown, ring);
@@ -638,6 +653,12 @@ class LightMap {
     this.view = this.points.openingView({ x: element.clientWidth, y: element.clientHeight }, maxZoom);
     element.append(this.points.container);
     this.points.show(this.view);
+  }
+
+  /** Each luminaire of this map by its id: built at the first change told by id, after the first frame. */
+  get index() {
+    this._index ??= new Map(Array.from(this.shown, (i) => [this.data.ids[i], i]));
+    return this._index;
   }
 
   /** Leaflet's map over the first frame, on the same view: the canvases drawn are kept. */
