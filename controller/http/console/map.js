@@ -72,14 +72,16 @@ const EVERYWHERE = 'everywhere';
 class MapData {
   constructor(layout, levels) {
     const l = layout.luminaires;
-    const n = l.ids.length;
+    const n = l.idRest.length;
+    this.count = n;
     this.version = layout.version;
     this.tiles = layout.tiles;
     this.zones = layout.zones;
     this.buildings = layout.buildings;
     this.sensors = layout.sensors;
     this.unplaced = l.unplaced;
-    this.ids = l.ids;
+    this._idShared = l.idShared;
+    this._idRest = l.idRest;
     this.zone = Int32Array.from(l.zone);
     // Positions undone from differences of millionths of a degree.
     this.lat = new Float64Array(n);
@@ -107,7 +109,7 @@ class MapData {
     this.reportedFailed.fill(0);
     for (const i of levels.failed) this.reportedFailed[i] = 1;
     let changed = false;
-    for (let i = 0; i < this.ids.length; i++) {
+    for (let i = 0; i < this.count; i++) {
       this.level[i] = levels.level[i] ?? NaN;
       this.inEffect[i] = levels.inEffect[i] ?? NaN;
       this.slot[i] = levels.slot[i];
@@ -115,6 +117,18 @@ class MapData {
       changed = this.restyle(i) || changed;
     }
     return changed;
+  }
+
+  /** The ids, undone from their front coding when first asked for (a tap, a change told by id). */
+  get ids() {
+    if (!this._ids) {
+      this._ids = new Array(this.count);
+      for (let i = 0; i < this.count; i++) {
+        const previous = i > 0 ? this._ids[i - 1] : '';
+        this._ids[i] = previous.slice(0, this._idShared[i]) + this._idRest[i];
+      }
+    }
+    return this._ids;
   }
 
   levelOf(i) {
@@ -376,7 +390,7 @@ class LuminaireCanvas {
     this.y = new Float32Array(n);
     this._order = new Int32Array(n);
     // Each luminaire's place in `shown` (-1: not on this map), for the box around those that change.
-    this._shownAt = new Int32Array(data.ids.length).fill(-1);
+    this._shownAt = new Int32Array(data.count).fill(-1);
     for (let k = 0; k < n; k++) this._shownAt[shown[k]] = k;
     // Each luminaire's street segment starts at the previous luminaire of its zone (-1: none).
     this.previous = new Int32Array(n);
@@ -642,7 +656,7 @@ class LightMap {
     this.only = only;
     this.onTap = onTap;
     const shown = [];
-    for (let i = 0; i < data.ids.length; i++)
+    for (let i = 0; i < data.count; i++)
       if (!only || data.zones[data.zone[i]].commune === only) shown.push(i);
     this.shown = Int32Array.from(shown);
     // The canvas cannot read CSS variables: the text's colour, dark or light, taken once.
@@ -852,7 +866,7 @@ export function mapPage(main, { onUnauthorized }) {
       box.dataset.ready = 'true';
       replace(
         status,
-        t('map.count', { placed: formatNumber(data.ids.length), unplaced: formatNumber(data.unplaced) }),
+        t('map.count', { placed: formatNumber(data.count), unplaced: formatNumber(data.unplaced) }),
       );
     } catch (error) {
       markDrawn();

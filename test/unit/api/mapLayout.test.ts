@@ -4,6 +4,7 @@ import { gunzipSync } from 'node:zlib';
 import {
   MapLayout,
   deltaMicrodegrees,
+  frontCoded,
   type EncodedMapLayout,
   type MapView,
 } from '../../../controller/http/mapLayout';
@@ -30,6 +31,42 @@ describe('deltaMicrodegrees', () => {
 
   it('rounds to the nearest millionth (about 0.1 m) and handles negative longitudes', () => {
     expect(deltaMicrodegrees([-1.5000004, -1.4999994])).toEqual([-1_500_000, 1]);
+  });
+});
+
+/** As the console reads them: each id is the previous one's first `idShared[i]` characters, then `idRest[i]`. */
+function undoFrontCoding({ idShared, idRest }: { idShared: number[]; idRest: string[] }): string[] {
+  const ids: string[] = [];
+  idRest.forEach((rest, i) => ids.push((ids[i - 1] ?? '').slice(0, idShared[i]) + rest));
+  return ids;
+}
+
+describe('frontCoded: the map’s luminaire ids', () => {
+  it('sends of each id what it does not share with the previous one, and gives every id back', () => {
+    const ids = [
+      'metz-serpenoise-001',
+      'metz-serpenoise-002',
+      'metz-serpenoise-010',
+      'woippy-1',
+      'w',
+      'w',
+      '',
+    ];
+    const coded = frontCoded(ids);
+    expect(coded).toEqual({
+      idShared: [0, 18, 17, 0, 1, 1, 0],
+      idRest: ['metz-serpenoise-001', '2', '10', 'woippy-1', '', '', ''],
+    });
+    expect(undoFrontCoding(coded)).toEqual(ids);
+  });
+
+  it('never splits a character outside the BMP between what is shared and the rest', () => {
+    const ids = ['rue-\u{1F4A1}-1', 'rue-\u{1F526}-2'];
+    const coded = frontCoded(ids);
+    // The two bulbs share their first UTF-16 half: the shared part stops before it.
+    expect(coded.idShared[1]).toBe(4);
+    expect(coded.idRest[1]).toBe('\u{1F526}-2');
+    expect(undoFrontCoding(JSON.parse(JSON.stringify(coded)) as typeof coded)).toEqual(ids);
   });
 });
 
@@ -142,10 +179,11 @@ describe('MapLayout: the layout once per scope, from the configuration, the leve
   });
   const viewOf = (layout: EncodedMapLayout): MapView =>
     JSON.parse(gunzipSync(layout.gzipped).toString()) as MapView;
+  const idsOf = (view: MapView): string[] => undoFrontCoding(view.luminaires);
 
   it('lists the placed luminaires as columns, zones placed by a location too, and counts the others', () => {
     const layout = viewOf(new MapLayout(config).layout(actor(['metz'])));
-    expect(layout.luminaires.ids).toEqual(['s-1', 's-3']);
+    expect(idsOf(layout)).toEqual(['s-1', 's-3']);
     expect(layout.luminaires.zone).toEqual([0, 0]);
     expect(layout.luminaires.lat).toEqual([49_100_000, 300]);
     expect(layout.luminaires.unplaced).toBe(4);
@@ -169,7 +207,7 @@ describe('MapLayout: the layout once per scope, from the configuration, the leve
     expect(metz.etag).toBe(`"${metz.version}"`);
     expect(viewOf(metz).version).toBe(metz.version);
     const all = map.layout(actor(['*']));
-    expect(viewOf(all).luminaires.ids).toEqual(['s-1', 's-3', 'g-1']);
+    expect(idsOf(viewOf(all))).toEqual(['s-1', 's-3', 'g-1']);
     expect(viewOf(all).luminaires.zone).toEqual([0, 0, 2]);
     expect(all.version).not.toBe(metz.version);
   });
@@ -195,8 +233,8 @@ describe('MapLayout: the layout once per scope, from the configuration, the leve
     // Served from what start built: the same object, not another encoding.
     const police = map.layout(actor(['metz'], 'emergency'));
     expect(built()).toBe(2);
-    expect(viewOf(police).luminaires.ids).toEqual(['s-1', 's-3']);
-    expect(viewOf(map.layout(actor(['montigny-les-metz'], 'viewer'))).luminaires.ids).toEqual(['g-1']);
+    expect(idsOf(viewOf(police))).toEqual(['s-1', 's-3']);
+    expect(idsOf(viewOf(map.layout(actor(['montigny-les-metz'], 'viewer'))))).toEqual(['g-1']);
     expect(built()).toBe(2);
   });
 
