@@ -248,14 +248,14 @@ function stamp(image, words, sprite, size, x0, y0, clip) {
  * Web Mercator, as Leaflet's default CRS (EPSG:3857) computes it, so that the first frame, drawn before
  * Leaflet has loaded, is the one Leaflet's view would draw: positions in the unit square (Leaflet's
  * pixels at zoom 0, divided by 256), operation for operation as L.Projection.SphericalMercator and
- * the CRS's transformation do them.
+ * the CRS's transformation do them (the e2e tests compare both this and simplifiedLine with Leaflet's).
  */
 const EARTH_RADIUS = 6378137;
 const MAX_LATITUDE = 85.0511287798;
 const UNIT = 0.5 / (Math.PI * EARTH_RADIUS);
 const tileScale = (zoom) => 256 * Math.pow(2, zoom);
 
-function projectToUnit(lat, lon) {
+export function projectToUnit(lat, lon) {
   const d = Math.PI / 180;
   const sin = Math.sin(Math.max(Math.min(MAX_LATITUDE, lat), -MAX_LATITUDE) * d);
   return {
@@ -283,8 +283,8 @@ const RENDERER_PADDING = 0.1;
 
 /**
  * The view a map of `size` (CSS pixels) opens on: every luminaire in, at the largest zoom step that
- * holds them, at most `maxZoom` (as Leaflet's fitBounds chooses it), France when none is placed; with the pixel origin
- * and the renderer's bounds Leaflet computes for that view.
+ * holds them, at most `maxZoom` (as Leaflet's fitBounds chooses it), France when none is placed; with
+ * the pixel origin and the renderer's bounds Leaflet computes for that view.
  */
 function openingView(ux, uy, size, maxZoom) {
   let zoom = 5;
@@ -304,10 +304,11 @@ function openingView(ux, uy, size, maxZoom) {
       (size.x - 2 * FIT_PADDING_PX) / tileScale(0) / (east - west),
       (size.y - 2 * FIT_PADDING_PX) / tileScale(0) / (south - north),
     );
-    // Within 1 % of a step counts as the step, as in Leaflet; one luminaire alone is the closest zoom.
+    // Within 1 % of a step counts as the step, as in Leaflet; one luminaire alone (an infinite fit)
+    // is seen at maxZoom, and a box too small for the margins at the widest.
     const steps = Math.floor(Math.round(Math.log2(fit) / (ZOOM_SNAP / 100)) / 100);
     zoom = Math.min(maxZoom, Math.max(0, steps * ZOOM_SNAP));
-    if (!Number.isFinite(zoom)) zoom = fit > 1 ? maxZoom : 0;
+    if (Number.isNaN(zoom)) zoom = 0;
     centre = { x: (west + east) / 2, y: (north + south) / 2 };
   }
   const centreAt = unprojectFromUnit(centre.x, centre.y);
@@ -331,7 +332,7 @@ function openingView(ux, uy, size, maxZoom) {
  * points closer than the tolerance to the last one kept, as Leaflet simplifies its polylines): a
  * street's hundred luminaires seen from afar are a few strokes. Returns the indices kept, from..to.
  */
-function simplifiedLine(x, y, from, to, tolerance) {
+export function simplifiedLine(x, y, from, to, tolerance) {
   const near = tolerance * tolerance;
   const kept = [from];
   for (let k = from + 1; k <= to; k++)

@@ -28,13 +28,9 @@ afterAll(async () => {
   await browser?.close();
 });
 
+/** A fresh tab logged in with the user's bearer token through the login form; its problems collected. */
 const logIn = (user: TestUser, viewport: { width: number; height: number }): Promise<Page> =>
   browser.logIn(user, viewport);
-
-/**
- * A fresh tab logged in with the user's bearer token, through the login form by its field's id (its
- * wording is the catalogue's); page errors, 404s and console errors are collected.
- */
 
 /** Whether a zone's four luminaires (the first channels of its controller) hold `level` in effect. */
 function zoneAt(zone: string, level: number): Promise<true | undefined> {
@@ -121,6 +117,26 @@ it('the map’s first frame comes before Leaflet, which then takes its canvases 
     };
   })()`);
   expect(taken).toEqual({ inLeafletPane: true, rect: first.rect, corner: [1, 2, 3, 255] });
+  // What the first frame computes as Leaflet does, against Leaflet itself: positions projected, and a
+  // winding street of 500 points simplified to within a pixel.
+  const agrees = await page.evaluate<{ projected: number; kept: [number[], number[]] }>(`(async () => {
+    const { projectToUnit, simplifiedLine } = await import('/map.js');
+    let projected = 0;
+    for (let k = 0; k < 200; k++) {
+      const lat = -80 + 160 * Math.random(), lon = -180 + 360 * Math.random();
+      const ours = projectToUnit(lat, lon);
+      const theirs = L.CRS.EPSG3857.latLngToPoint(L.latLng(lat, lon), 0);
+      if (ours.x * 256 === theirs.x && ours.y * 256 === theirs.y) projected++;
+    }
+    const x = Float64Array.from({ length: 500 }, (_, k) => k * 0.7 + 3 * Math.sin(k / 9));
+    const y = Float64Array.from({ length: 500 }, (_, k) => 40 * Math.sin(k / 60) + Math.random());
+    const points = Array.from(x, (v, k) => L.point(v, y[k]));
+    const leaflet = L.LineUtil.simplify(points, 1).map((p) => points.indexOf(p));
+    return { projected, kept: [simplifiedLine(x, y, 0, 499, 1), leaflet] };
+  })()`);
+  expect(agrees.projected).toBe(200);
+  expect(agrees.kept[0]).toEqual(agrees.kept[1]);
+  expect(agrees.kept[0].length).toBeLessThan(100);
   await page.getByText('8 luminaires sur la carte, 0 sans position').waitFor();
   expect(problemsOf(page)).toEqual([]);
   await page.close();
