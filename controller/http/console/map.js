@@ -202,6 +202,27 @@ function drawSprites(ratio, ring) {
   return { sprites, size, ratio };
 }
 
+/** Boxes in canvas pixels: none yet, grown to hold a disc (its corner and size), cut to the canvas. */
+const noBox = () => ({ x0: Infinity, y0: Infinity, x1: -Infinity, y1: -Infinity });
+
+function growBox(box, x, y, size) {
+  box.x0 = Math.min(box.x0, x);
+  box.y0 = Math.min(box.y0, y);
+  box.x1 = Math.max(box.x1, x + size);
+  box.y1 = Math.max(box.y1, y + size);
+}
+
+/** The part of a box within a canvas of width × height, or undefined when none is. */
+function cutToCanvas(box, width, height) {
+  const cut = {
+    x0: Math.max(0, box.x0),
+    y0: Math.max(0, box.y0),
+    x1: Math.min(width, box.x1),
+    y1: Math.min(height, box.y1),
+  };
+  return cut.x0 < cut.x1 && cut.y0 < cut.y1 ? cut : undefined;
+}
+
 /** A disc's top-left corner, in canvas pixels, from its centre in CSS pixels. */
 const cornerOf = (v, ratio, size) => Math.round(v * ratio - size / 2);
 
@@ -487,16 +508,10 @@ class LuminaireCanvas {
   /** The box to paint again, in canvas pixels, grown to hold the discs of `changed` (data indices). */
   _boxAround(changed) {
     const { size, ratio } = this._looks;
-    const box = this._dirty ?? { x0: Infinity, y0: Infinity, x1: -Infinity, y1: -Infinity };
+    const box = this._dirty ?? noBox();
     for (const i of changed) {
       const k = this._shownAt[i];
-      if (k < 0) continue;
-      const x = cornerOf(this.x[k], ratio, size);
-      const y = cornerOf(this.y[k], ratio, size);
-      box.x0 = Math.min(box.x0, x);
-      box.y0 = Math.min(box.y0, y);
-      box.x1 = Math.max(box.x1, x + size);
-      box.y1 = Math.max(box.y1, y + size);
+      if (k >= 0) growBox(box, cornerOf(this.x[k], ratio, size), cornerOf(this.y[k], ratio, size), size);
     }
     return box;
   }
@@ -523,13 +538,8 @@ class LuminaireCanvas {
       this._words = new Uint32Array(this._image.data.buffer);
     } else if (dirty === EVERYWHERE) this._words.fill(0);
     else {
-      clip = {
-        x0: Math.max(0, dirty.x0),
-        y0: Math.max(0, dirty.y0),
-        x1: Math.min(width, dirty.x1),
-        y1: Math.min(height, dirty.y1),
-      };
-      if (clip.x0 >= clip.x1 || clip.y0 >= clip.y1) return;
+      clip = cutToCanvas(dirty, width, height);
+      if (!clip) return;
       for (let y = clip.y0; y < clip.y1; y++) this._words.fill(0, y * width + clip.x0, y * width + clip.x1);
     }
     const look = this._data.look;
@@ -544,29 +554,21 @@ class LuminaireCanvas {
     const next = starts.slice(0, -1);
     for (let k = 0; k < this._shown.length; k++)
       if (reaches(k)) this._order[next[look[this._shown[k]]]++] = k;
-    const stamped = { x0: Infinity, y0: Infinity, x1: -Infinity, y1: -Infinity };
+    const stamped = noBox();
     for (let s = 0; s < sprites.length; s++)
       for (let j = starts[s]; j < starts[s + 1]; j++) {
         const k = this._order[j];
         const x = cornerOf(this.x[k], ratio, size);
         const y = cornerOf(this.y[k], ratio, size);
         stamp(this._image, this._words, sprites[s], size, x, y, clip);
-        stamped.x0 = Math.min(stamped.x0, x);
-        stamped.y0 = Math.min(stamped.y0, y);
-        stamped.x1 = Math.max(stamped.x1, x + size);
-        stamped.y1 = Math.max(stamped.y1, y + size);
+        growBox(stamped, x, y, size);
       }
     // A whole paint puts only the box the discs cover, the rest of the canvas cleared: each pixel put
     // is converted, and the margins beyond the view (a tenth of it on each side) are mostly empty.
     if (dirty === EVERYWHERE) {
       this._ctx.clearRect(0, 0, width, height);
-      clip = {
-        x0: Math.max(0, stamped.x0),
-        y0: Math.max(0, stamped.y0),
-        x1: Math.min(width, stamped.x1),
-        y1: Math.min(height, stamped.y1),
-      };
-      if (clip.x0 >= clip.x1 || clip.y0 >= clip.y1) return;
+      clip = cutToCanvas(stamped, width, height);
+      if (!clip) return;
     }
     this._ctx.putImageData(this._image, 0, 0, clip.x0, clip.y0, clip.x1 - clip.x0, clip.y1 - clip.y0);
   }
