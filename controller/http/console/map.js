@@ -446,7 +446,6 @@ class LuminaireCanvas {
       view.size.y,
       ratio,
     ];
-    this.container.style.transform = `translate3d(${view.min.x}px, ${view.min.y}px, 0)`;
     if (this._shownKey?.every((v, j) => v === key[j])) return;
     this._shownKey = key;
     for (const canvas of [this._lines, this._discs]) {
@@ -463,7 +462,7 @@ class LuminaireCanvas {
       this.x[k] = scale * this._ux[k] - shiftX;
       this.y[k] = scale * this._uy[k] - shiftY;
     }
-    this._size = view.size;
+    this._view = view;
     this._grid = undefined;
     this._strokeLines(ratio);
     this._dirty = EVERYWHERE; // resized or not, the canvas was cleared
@@ -574,16 +573,18 @@ class LuminaireCanvas {
   }
 
   /**
-   * The luminaires near a point of the canvas (CSS pixels): those whose street segment passes within
-   * TAP_PX, from a grid of the projected segments built at the first tap after a view change.
+   * A point of the map's layer in the canvas's pixels, and the luminaires near it: those whose street
+   * segment passes within TAP_PX, from a grid of the projected segments built at the first tap after a
+   * view change.
    */
-  near(point) {
-    this._grid ??= tapGrid(this.x, this.y, this.previous, this._size);
+  near(layerPoint) {
+    const point = { x: layerPoint.x - this._view.min.x, y: layerPoint.y - this._view.min.y };
+    this._grid ??= tapGrid(this.x, this.y, this.previous, this._view.size);
     const { cols, rows, start, items } = this._grid;
     const col = Math.floor(point.x / CELL_PX);
     const row = Math.floor(point.y / CELL_PX);
     const cell = col >= 0 && col < cols && row >= 0 && row < rows ? row * cols + col : -1;
-    return cell < 0 ? [] : items.subarray(start[cell], start[cell + 1]);
+    return { point, candidates: cell < 0 ? [] : items.subarray(start[cell], start[cell + 1]) };
   }
 }
 
@@ -668,6 +669,8 @@ class LightMap {
     // No closer than the commune's tiles go, if it has a tile server: Leaflet would zoom out to them.
     const maxZoom = Math.min(FIT_MAX_ZOOM, data.tiles?.maxZoom ?? Infinity);
     this.view = this.points.openingView({ x: element.clientWidth, y: element.clientHeight }, maxZoom);
+    const { min } = this.view;
+    this.points.container.style.transform = `translate3d(${min.x}px, ${min.y}px, 0)`;
     element.append(this.points.container);
     this.points.show(this.view);
   }
@@ -708,9 +711,7 @@ class LightMap {
     pane.style.zIndex = '350';
     pane.style.pointerEvents = 'none';
     const PointLayer = pointLayerClass(L);
-    this.layer = new PointLayer(this.points, { pane: 'luminaires', padding: RENDERER_PADDING }).addTo(
-      this.map,
-    );
+    new PointLayer(this.points, { pane: 'luminaires', padding: RENDERER_PADDING }).addTo(this.map);
     this.map.on('click', (event) => this.onTap(event.containerPoint));
   }
 
@@ -750,8 +751,7 @@ class LightMap {
 
   /** A tap on the map (a point of its container), in the canvas's pixels, and the luminaires near it. */
   _near(containerPoint) {
-    const point = this.map.containerPointToLayerPoint(containerPoint).subtract(this.layer._bounds.min);
-    return { point, candidates: this.points.near(point) };
+    return this.points.near(this.map.containerPointToLayerPoint(containerPoint));
   }
 
   /** The luminaire nearest a tap, within TAP_PX. */
