@@ -9,20 +9,22 @@ import { freePorts } from '../test/helpers/ports';
 import { startMosquitto } from '../test/helpers/mosquitto';
 import { killProcess, startServiceProcess, type ServiceProcess } from '../test/helpers/serviceProcess';
 import { FarmProcess, option, round, workspace, type Workspace } from './support/lightingBench';
-import { quiet } from './support/quiet';
+import { cpuTicks, quiet, TICKS_PER_SECOND } from './support/quiet';
 
 /**
  * Five shards of 100,000 luminaires on this machine, an emergency relight of everything. A shard is
  * exactly an instance that owns a set of communes: five service processes (`nocturne start`), each with
  * a territory of its own communes (two per instance, renamed so that no two instances share one), are
  * five shards. Each shard's Modbus segment controllers (LeanSegmentBank) run in a farm process of their
- * own. The relight is what an emergency user sends: one `POST /api/relights?waitMs=` per commune to its
- * instance's HTTP API, all at once; measured from the first request to the last answer saying every
+ * own. The relight is what an emergency user sends, once the instances are done starting (quiet): one
+ * `POST /api/relights?waitMs=` per commune to its instance's HTTP API, all at once; measured from the first request to the last answer saying every
  * luminaire of its commune is confirmed by read-back, then checked at the devices (every channel
- * received the level). Each instance's peak RSS is read from /proc (VmHWM).
+ * received the level). Each instance's peak RSS is read from /proc (VmHWM), and the CPU time every
+ * process spent in the relight from /proc/<pid>/stat.
  *
  * Floor, in the same run: bare modbus-serial from this process, one connected client per controller,
- * one write-multiple of the same level and one read-back per controller, all controllers at once.
+ * the same level in as many write-multiples (123 registers each) and read-backs (125) as a controller's
+ * channels take, all controllers at once.
  *
  *   node dist/bench/scale.js [--shards 5] [--luminaires 100000] [--per-controller 250]
  *
@@ -65,12 +67,17 @@ async function main(): Promise<void> {
     );
     for (const shard of shards) await shard.farm.writes(); // forget the start's writes
     const startedRss = await Promise.all(shards.map((s) => rssMb(s.instance!, 'VmRSS')));
+    // From a steady state, as the floor: once started, an instance still records the start's levels
+    // (500-900 ms of CPU over the five, measured), and this process collects the writes just parsed.
+    await quiet(() => Promise.resolve(shards.map((s) => s.instance!.child.pid!)));
 
     // -- the relight of everything: every commune of every shard, at once, through each instance's API --
+    const cpu = await CpuAccount.start(shards);
     const t0 = performance.now();
     const answers = await Promise.all(
       shards.flatMap((shard) => shard.communes.map(async (commune) => relightCommune(shard, commune))),
     );
+    const relightCpu = await cpu.spent();
     const allConfirmedMs = Math.max(...answers.map((a) => a.at)) - t0;
     const confirmed = answers.reduce((n, a) => n + a.confirmed, 0);
     const total = shardCount * perShard;
@@ -80,7 +87,9 @@ async function main(): Promise<void> {
     // -- the floor: the same level to the same devices, bare modbus-serial --
     // The instances write the relight's telemetry once it is confirmed: the floor is measured after.
     await quiet(() => Promise.resolve(shards.map((s) => s.instance!.child.pid!)));
+    const floorAccount = await CpuAccount.start(shards);
     const floorMs = await floor(shards, perController);
+    const floorCpu = await floorAccount.spent();
 
     const maxRss = Math.max(...rss);
     const ratio = round(allConfirmedMs / floorMs, 2);
@@ -95,7 +104,10 @@ async function main(): Promise<void> {
       `peak RSS per instance (VmHWM): ${rss.map((mb) => `${round(mb, 0)} MB`).join(', ')} (target <= 400 MB); before the relight (VmRSS): ${startedRss.map((mb) => `${round(mb, 0)} MB`).join(', ')}`,
     );
     console.log(
-      `floor (bare modbus-serial from one process, one write-multiple + one read per controller, all ${shardCount * controllers} at once): ${round(floorMs, 0)} ms; ratio ${ratio}`,
+      `floor (bare modbus-serial from one process, the write-multiples and reads of every controller, all ${shardCount * controllers} at once): ${round(floorMs, 0)} ms; ratio ${ratio}`,
+    );
+    console.log(
+      `CPU time spent (2 cores: ${round(2 * allConfirmedMs, 0)} ms of it in the relight's ${round(allConfirmedMs, 0)} ms): relight: instances ${relightCpu.instances} ms (${relightCpu.perInstance.join(', ')}), farms ${relightCpu.farms} ms, this process ${relightCpu.bench} ms; floor: this process ${floorCpu.bench} ms, farms ${floorCpu.farms} ms`,
     );
     console.log(
       JSON.stringify({
@@ -108,6 +120,8 @@ async function main(): Promise<void> {
         ratio,
         confirmed,
         relit_at_devices: atDevices,
+        cpu_ms: { instances: relightCpu.instances, farms: relightCpu.farms, bench: relightCpu.bench },
+        floor_cpu_ms: { farms: floorCpu.farms, bench: floorCpu.bench },
       }),
     );
     if (confirmed !== total || atDevices !== total) process.exitCode = 1;
@@ -287,6 +301,45 @@ async function floor(shards: readonly Shard[], perController: number): Promise<n
     return ms;
   } finally {
     await Promise.allSettled(clients.map((c) => new Promise<void>((resolve) => c.close(() => resolve()))));
+  }
+}
+
+/**
+ * CPU time spent between `start()` and `spent()` by the instances, the farms and this process: with
+ * every process on the same 2 cores, what the relight costs in all, beside how long it takes.
+ */
+class CpuAccount {
+  private instances: number[] = [];
+  private farms: number[] = [];
+  private bench = process.cpuUsage();
+
+  private constructor(private readonly shards: readonly Shard[]) {}
+
+  static async start(shards: readonly Shard[]): Promise<CpuAccount> {
+    const account = new CpuAccount(shards);
+    [account.instances, account.farms] = await account.read();
+    account.bench = process.cpuUsage();
+    return account;
+  }
+
+  async spent(): Promise<{ instances: number; perInstance: number[]; farms: number; bench: number }> {
+    const bench = process.cpuUsage(this.bench);
+    const [instances, farms] = await this.read();
+    const ms = (ticks: number): number => (ticks * 1000) / TICKS_PER_SECOND;
+    const perInstance = instances.map((ticks, i) => ms(ticks - this.instances[i]));
+    return {
+      instances: perInstance.reduce((a, b) => a + b, 0),
+      perInstance,
+      farms: farms.reduce((sum, ticks, i) => sum + ms(ticks - this.farms[i]), 0),
+      bench: Math.round((bench.user + bench.system) / 1000),
+    };
+  }
+
+  private read(): Promise<[number[], number[]]> {
+    return Promise.all([
+      Promise.all(this.shards.map((s) => cpuTicks(s.instance!.child.pid!))),
+      Promise.all(this.shards.map((s) => cpuTicks(s.farm.pid))),
+    ]);
   }
 }
 

@@ -196,6 +196,10 @@ export class LineChild {
     return helper;
   }
 
+  get pid(): number {
+    return this.child.pid!;
+  }
+
   /** Sends a line and resolves with the answer line. */
   ask(line: string): Promise<string> {
     const answer = this.next();
@@ -223,6 +227,10 @@ export class FarmProcess {
     return new FarmProcess(
       await LineChild.start('segmentFarm', lean ? [configFile, '--lean'] : [configFile], READY_PREFIX),
     );
+  }
+
+  get pid(): number {
+    return this.child.pid;
   }
 
   async writes(): Promise<WriteRecord[]> {

@@ -3,7 +3,7 @@ import path from 'node:path';
 
 /** Processes' CPU from /proc, to start a measurement once what it shares the machine with is quiet. */
 
-const TICKS_PER_SECOND = 100; // USER_HZ on Linux
+export const TICKS_PER_SECOND = 100; // USER_HZ on Linux
 
 interface ProcessStat {
   pid: number;
@@ -31,7 +31,7 @@ async function stat(pid: number): Promise<ProcessStat | undefined> {
 }
 
 /** CPU time (user + system, in clock ticks) of a process so far; 0 once it has exited. */
-async function cpuTicks(pid: number): Promise<number> {
+export async function cpuTicks(pid: number): Promise<number> {
   return (await stat(pid))?.ticks ?? 0;
 }
 
