@@ -17,9 +17,9 @@ import { cpuTicks, quiet, TICKS_PER_SECOND } from './support/quiet';
  * a territory of its own communes (two per instance, renamed so that no two instances share one), are
  * five shards. Each shard's Modbus segment controllers (LeanSegmentBank) run in a farm process of their
  * own. The relight is what an emergency user sends, once the instances are done starting (quiet): one
- * `POST /api/relights?waitMs=` per commune to its instance's HTTP API, all at once; measured from the first request to the last answer saying every
- * luminaire of its commune is confirmed by read-back, then checked at the devices (every channel
- * received the level). Each instance's peak RSS is read from /proc (VmHWM), and the CPU time every
+ * `POST /api/relights?waitMs=` per commune to its instance's HTTP API, all at once; measured from the
+ * first request to the last answer saying every luminaire of its commune is confirmed by read-back, then
+ * checked at the devices (every channel received the level). Each instance's peak RSS is read from /proc (VmHWM), and the CPU time every
  * process spent in the relight from /proc/<pid>/stat.
  *
  * Floor, in the same run: bare modbus-serial from this process, one connected client per controller,
@@ -69,7 +69,7 @@ async function main(): Promise<void> {
     const startedRss = await Promise.all(shards.map((s) => rssMb(s.instance!, 'VmRSS')));
     // From a steady state, as the floor: once started, an instance still records the start's levels
     // (500-900 ms of CPU over the five, measured), and this process collects the writes just parsed.
-    await quiet(() => Promise.resolve(shards.map((s) => s.instance!.child.pid!)));
+    await instancesQuiet(shards);
 
     // -- the relight of everything: every commune of every shard, at once, through each instance's API --
     const cpu = await CpuAccount.start(shards);
@@ -86,7 +86,7 @@ async function main(): Promise<void> {
 
     // -- the floor: the same level to the same devices, bare modbus-serial --
     // The instances write the relight's telemetry once it is confirmed: the floor is measured after.
-    await quiet(() => Promise.resolve(shards.map((s) => s.instance!.child.pid!)));
+    await instancesQuiet(shards);
     const floorAccount = await CpuAccount.start(shards);
     const floorMs = await floor(shards, perController);
     const floorCpu = await floorAccount.spent();
@@ -304,6 +304,12 @@ async function floor(shards: readonly Shard[], perController: number): Promise<n
   }
 }
 
+const instancePid = (shard: Shard): number => shard.instance!.child.pid!;
+
+/** Waits until the instances have nothing left to do (bench/support/quiet.ts). */
+const instancesQuiet = (shards: readonly Shard[]): Promise<void> =>
+  quiet(() => Promise.resolve(shards.map(instancePid)));
+
 /**
  * CPU time spent between `start()` and `spent()` by the instances, the farms and this process: with
  * every process on the same 2 cores, what the relight costs in all, beside how long it takes.
@@ -337,7 +343,7 @@ class CpuAccount {
 
   private read(): Promise<[number[], number[]]> {
     return Promise.all([
-      Promise.all(this.shards.map((s) => cpuTicks(s.instance!.child.pid!))),
+      Promise.all(this.shards.map((s) => cpuTicks(instancePid(s)))),
       Promise.all(this.shards.map((s) => cpuTicks(s.farm.pid))),
     ]);
   }
