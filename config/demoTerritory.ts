@@ -223,6 +223,9 @@ export function buildTerritory(options: TerritoryOptions): Input {
             host,
             port: options.modbusPorts[n],
             unit_id: 1,
+            // The controller answers requests in order, several in flight (docs/register-map.md): a
+            // write of 250 levels (3 write-multiples) or its read-back (2 reads) is one round trip.
+            concurrency: 4,
             timeout_ms: 1000,
             lighting,
           },

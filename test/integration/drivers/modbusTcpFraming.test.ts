@@ -87,7 +87,7 @@ describe('Modbus TCP framing (mbapWire) against a device on a raw socket', () =>
       let pending = Buffer.alloc(0);
       socket.on('data', (chunk) => {
         pending = Buffer.concat([pending, chunk]);
-        while (pending.length >= 12) {
+        while (pending.length >= 12 && pending.length >= 6 + pending.readUInt16BE(4)) {
           const request: Request = {
             tid: pending.readUInt16BE(0),
             unit: pending[6],
@@ -135,6 +135,39 @@ describe('Modbus TCP framing (mbapWire) against a device on a raw socket', () =>
     const d = await startDriver({ concurrency: 3 });
     const samples = await Promise.all([20, 40, 60].map((a) => d.read([ref(a)])));
     expect(samples.map(([s]) => s.value)).toEqual([1020, 1040, 1060]);
+  });
+
+  it("puts a plan's requests in flight together when the device takes several, one at a time otherwise", async () => {
+    // Three ranges (max_read_gap 0), then 250 levels (three write-multiples of at most 123).
+    let segments = 0;
+    server.on('connection', (socket: Socket) => socket.on('data', () => segments++));
+    answer = (socket, request, reply) => {
+      if (request.fc !== 16) {
+        socket.write(reply);
+        return;
+      }
+      const echo = Buffer.alloc(12);
+      echo.writeUInt16BE(request.tid, 0);
+      echo.writeUInt16BE(6, 4);
+      echo[6] = request.unit;
+      echo[7] = 16;
+      echo.writeUInt16BE(request.address, 8);
+      echo.writeUInt16BE(request.count, 10);
+      socket.write(echo);
+    };
+    const levels = Array.from({ length: 250 }, (_, k) => ({ ...ref(1000 + k), value: 50 }));
+    const run = async (concurrency: number): Promise<number> => {
+      segments = 0;
+      const d = await startDriver({ concurrency });
+      const samples = await d.read([ref(1), ref(100), ref(200)]);
+      expect(samples.map((s) => s.value)).toEqual([1001, 1100, 1200]);
+      const results = await d.write(levels);
+      expect(results.every((r) => r.ok)).toBe(true);
+      await d.stop();
+      return segments;
+    };
+    expect(await run(3)).toBe(2);
+    expect(await run(1)).toBe(6);
   });
 
   it('ignores an answer that comes after its timeout, and matches the next one by transaction id', async () => {
