@@ -182,6 +182,8 @@ export class ProgressBoard {
   private readonly changed = new Set<CommandTracker>();
   private timer: Timer | undefined;
   private timerAt = 0;
+  /** When an emergency relight last had nothing left pending (confirmed, failed or superseded). */
+  relightDoneAt = Number.NEGATIVE_INFINITY;
 
   constructor(
     private readonly topology: LightingTopology,
@@ -244,9 +246,12 @@ export class ProgressBoard {
   private touch(tracker: CommandTracker): void {
     this.changed.add(tracker);
     if (tracker.done) {
-      tracker.settle(this.clock.now());
+      const now = this.clock.now();
+      tracker.settle(now);
+      if (tracker.slot === 'emergency') this.relightDoneAt = now;
       this.schedule(0);
-    } else this.schedule(this.options.reportEveryMs);
+    } else if (!this.timer) this.schedule(this.options.reportEveryMs);
+    // (A pending report is never later than now + reportEveryMs: once per luminaire, nothing to move.)
   }
 
   private schedule(delayMs: number): void {
