@@ -3,6 +3,7 @@ import {
   ChangeFeed,
   FLUSH_SLICE,
   RELIGHT_FIRST_MS,
+  RELIGHT_SETTLE_MS,
 } from '../../../../controller/lighting/runtime/changeFeed';
 import type { LightingParts } from '../../../../controller/lighting/runtime/parts';
 import type { ZoneStatePublisher } from '../../../../controller/lighting/runtime/zoneState';
@@ -19,12 +20,12 @@ const BATCH_MS = 250;
 function feedOver(onTold: (i: number, feed: ChangeFeed) => void): {
   feed: ChangeFeed;
   clock: ManualClock;
-  board: { relightPending: boolean };
+  board: { relightPending: boolean; relightDoneAt: number };
 } {
   const clock = new ManualClock(Date.UTC(2026, 0, 15, 22));
   const logger = new RecordingLogger();
   const feed = new ChangeFeed({ bus: new Bus(logger), clock, logger, batchMs: BATCH_MS });
-  const board = { relightPending: false };
+  const board = { relightPending: false, relightDoneAt: Number.NEGATIVE_INFINITY };
   const parts = { topology: { count: COUNT }, board } as unknown as LightingParts;
   feed.start(parts, { changed: (i: number) => onTold(i, feed) } as unknown as ZoneStatePublisher);
   return { feed, clock, board };
@@ -75,13 +76,18 @@ describe('ChangeFeed', () => {
     for (let i = 0; i < COUNT; i++) feed.levelChanged(i);
     clock.advance(BATCH_MS + 1000);
     expect(told).toEqual([]);
-    // Confirmed: the batch is told at the next look, slice after slice.
+    // Confirmed: the batch waits RELIGHT_SETTLE_MS more (other shards of the machine still confirming
+    // theirs), then is told at the next look, slice after slice.
     board.relightPending = false;
+    board.relightDoneAt = clock.now();
+    clock.advance(RELIGHT_SETTLE_MS - 50);
+    expect(told).toEqual([]);
     clock.advance(50);
     expect(told.length).toBe(COUNT);
 
     // A relight that never gets its read-backs holds a batch back no longer than RELIGHT_FIRST_MS.
     told.length = 0;
+    board.relightDoneAt = Number.NEGATIVE_INFINITY;
     board.relightPending = true;
     for (let i = 0; i < COUNT; i++) feed.levelChanged(i);
     clock.advance(BATCH_MS + RELIGHT_FIRST_MS - 60);
