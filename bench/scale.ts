@@ -19,8 +19,8 @@ import { cpuTicks, quiet, TICKS_PER_SECOND } from './support/quiet';
  * own. The relight is what an emergency user sends, once the instances are done starting (quiet): one
  * `POST /api/relights?waitMs=` per commune to its instance's HTTP API, all at once; measured from the
  * first request to the last answer saying every luminaire of its commune is confirmed by read-back, then
- * checked at the devices (every channel received the level). Each instance's peak RSS is read from /proc (VmHWM), and the CPU time every
- * process spent in the relight from /proc/<pid>/stat.
+ * checked at the devices (every channel received the level). Each instance's peak RSS is read from
+ * /proc (VmHWM), and the CPU time every process spent in the relight from /proc/<pid>/stat.
  *
  * Floor, in the same run: bare modbus-serial from this process, one connected client per controller,
  * the same level in as many write-multiples (123 registers each) and read-backs (125) as a controller's

@@ -40,7 +40,7 @@ export const RELIGHT_FIRST_MS = 3000;
  * And this long after the last relight is done (within RELIGHT_FIRST_MS): the instances sharing the
  * machine are still confirming theirs. Measured with five shards on two cores, a shard done first and
  * writing its 100,000 levels' telemetry took the CPU the others needed: all confirmed in 1.6-3.2 s
- * instead of 1.3-1.5 s.
+ * instead of 1.2-1.5 s.
  */
 export const RELIGHT_SETTLE_MS = 1000;
 /** How often a batch held back for a relight looks again. */

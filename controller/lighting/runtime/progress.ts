@@ -182,8 +182,7 @@ export class ProgressBoard {
   private readonly changed = new Set<CommandTracker>();
   private timer: Timer | undefined;
   private timerAt = 0;
-  /** When an emergency relight last had nothing left pending (confirmed, failed or superseded). */
-  relightDoneAt = Number.NEGATIVE_INFINITY;
+  private lastRelightDoneAt = Number.NEGATIVE_INFINITY;
 
   constructor(
     private readonly topology: LightingTopology,
@@ -199,6 +198,11 @@ export class ProgressBoard {
   /** An emergency relight has luminaires still waiting for their read-back. */
   get relightPending(): boolean {
     return this.active.some((t) => t.slot === 'emergency' && !t.done);
+  }
+
+  /** When an emergency relight last had nothing left pending (confirmed, failed or superseded). */
+  get relightDoneAt(): number {
+    return this.lastRelightDoneAt;
   }
 
   /** A new tracker for a command (replacing one with the same id: its pending luminaires are superseded). */
@@ -241,17 +245,17 @@ export class ProgressBoard {
 
   /**
    * A tracker moved: waiters wake at once when it is done (the console's "confirmed by the devices"),
-   * progress events go out batched, at most every reportEveryMs while it moves.
+   * progress events go out batched, at most every reportEveryMs while it moves. Runs once per confirmed
+   * luminaire: a report already due comes no later than now + reportEveryMs, so it is left as it is.
    */
   private touch(tracker: CommandTracker): void {
     this.changed.add(tracker);
     if (tracker.done) {
       const now = this.clock.now();
       tracker.settle(now);
-      if (tracker.slot === 'emergency') this.relightDoneAt = now;
+      if (tracker.slot === 'emergency') this.lastRelightDoneAt = now;
       this.schedule(0);
     } else if (!this.timer) this.schedule(this.options.reportEveryMs);
-    // (A pending report is never later than now + reportEveryMs: once per luminaire, nothing to move.)
   }
 
   private schedule(delayMs: number): void {
