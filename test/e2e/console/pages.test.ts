@@ -82,7 +82,16 @@ it('the map’s first frame comes before Leaflet, which then takes its canvases 
   await page.route('**/api/events/ticket', () => undefined);
   const discs = `document.querySelector('#map .map-points canvas:last-child')`;
   await page.goto(`${live.url}/#/map`);
-  await page.waitForFunction("performance.getEntriesByName('nocturne:map-drawn').length > 0");
+  // Not waitForFunction: its polling evals the predicate after the DevTools call returns, which the
+  // console's CSP (no 'unsafe-eval') refuses whenever the mark is not there at the first look.
+  await page.evaluate(`new Promise((resolve) => {
+    new PerformanceObserver((marks, observer) => {
+      if (marks.getEntriesByName('nocturne:map-drawn').length > 0) {
+        observer.disconnect();
+        resolve();
+      }
+    }).observe({ type: 'mark', buffered: true });
+  })`);
   // Drawn while Leaflet is held back; then a pixel of our own in a corner beyond the view, where no
   // disc reaches: only drawing the whole canvas again would clear it.
   const first = await page.evaluate<{
