@@ -180,9 +180,14 @@ export class LineChild {
     this.lines.on('line', (line) => this.waiting.shift()?.(line));
   }
 
-  /** Starts `dist/bench/support/<script>.js` and waits for its line starting with `ready`. */
+  /**
+   * Starts `dist/bench/support/<script>.js` and waits for its line starting with `ready`. Node flags for
+   * the helpers alone come from `BENCH_CHILD_NODE_ARGS` (e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`,
+   * which NODE_OPTIONS refuses), space-separated.
+   */
   static async start(script: string, args: string[], ready: string): Promise<LineChild> {
-    const child = spawn(process.execPath, [path.join(__dirname, `${script}.js`), ...args], {
+    const nodeArgs = process.env.BENCH_CHILD_NODE_ARGS?.split(' ').filter((a) => a !== '') ?? [];
+    const child = spawn(process.execPath, [...nodeArgs, path.join(__dirname, `${script}.js`), ...args], {
       stdio: ['pipe', 'pipe', 'inherit'],
     });
     const helper = new LineChild(child, once(child, 'exit'));
