@@ -15,10 +15,12 @@ import { LineChild, option, round, workspace } from './support/lightingBench';
  * (floor); CPU per message is the path's process CPU over the window divided by the messages it received.
  *
  *   npm run bench -- sensors [--devices 10000] [--rate 2000] [--seconds 60] [--warmup 5] [--rounds 1]
- *                            [--spool-sync-ms N]
+ *                            [--spool-sync-ms N] [--without-storage]
  *
  * `--spool-sync-ms` sets the service's `influx.spool_sync_ms` (default: the configuration's default), to
- * measure what more frequent fsyncs cost.
+ * measure what more frequent fsyncs cost. `--without-storage` leaves out both paths' storage (ours: the
+ * spool, the writer and its requests; the floor: the InfluxDB client), the lines being measured when made:
+ * the ratio of the rest, to tell what storing costs from what reading costs. Its JSON says `"storage": false`.
  *
  * Targets: 0 lost; p99 ≤ 20 ms; CPU per message ≤ 1.5× the floor's. Last line: one JSON object.
  */
@@ -30,6 +32,7 @@ const WARMUP = option('warmup', 5);
 const ROUNDS = option('rounds', 1);
 const TICK_MS = 5;
 const SPOOL_SYNC_MS = process.argv.includes('--spool-sync-ms') ? option('spool-sync-ms', 0) : undefined;
+const WITH_STORAGE = !process.argv.includes('--without-storage');
 
 const devEui = (i: number): string => (0x24e1241300000000n + BigInt(i)).toString(16).padStart(16, '0');
 const now = (): number => performance.timeOrigin + performance.now();
@@ -139,7 +142,7 @@ async function main(): Promise<void> {
   await influx.query('CREATE DATABASE floor');
   const client = await connectAsync(broker.url, { clientId: 'bench-network-server' });
   console.log(
-    `sensors: ${DEVICES} ChirpStack v4 devices, ${RATE} uplinks/s through mosquitto, ${SECONDS} s measured after ${WARMUP} s, ${ROUNDS} round(s) floor then ours, spool_sync_ms ${ws.config.influx?.spool_sync_ms}`,
+    `sensors: ${DEVICES} ChirpStack v4 devices, ${RATE} uplinks/s through mosquitto, ${SECONDS} s measured after ${WARMUP} s, ${ROUNDS} round(s) floor then ours, ${WITH_STORAGE ? `spool_sync_ms ${ws.config.influx?.spool_sync_ms}` : 'without storage on either side'}`,
   );
   const results: { floor: PathResult[]; ours: PathResult[]; published: number[] } = {
     floor: [],
@@ -151,7 +154,10 @@ async function main(): Promise<void> {
       for (const mode of ['floor', 'ours'] as const) {
         const child = await LineChild.start(
           'sensorPath',
-          mode === 'ours' ? ['ours', ws.configFile] : ['floor', broker.url, influx.url, 'floor'],
+          [
+            ...(mode === 'ours' ? ['ours', ws.configFile] : ['floor', broker.url, influx.url, 'floor']),
+            ...(WITH_STORAGE ? [] : ['--without-storage']),
+          ],
           'READY',
         );
         const flood = new UplinkFlood(client);
@@ -205,6 +211,7 @@ async function main(): Promise<void> {
       cpu_us_per_msg: round(cpu, 1),
       floor_cpu_us_per_msg: round(floorCpu, 1),
       ratio: round(cpu / floorCpu),
+      storage: WITH_STORAGE,
     }),
   );
 }

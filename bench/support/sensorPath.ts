@@ -10,11 +10,15 @@ import { benchContext, samplerPath } from './telemetryPath';
 /**
  * One measured path of bench/sensors.ts, alone in its process so that its CPU is its own:
  *
- *   node dist/bench/support/sensorPath.js ours <config.yaml>
+ *   node dist/bench/support/sensorPath.js ours <config.yaml> [--without-storage]
  *       the service's telemetry path for MQTT sources: MqttConnection → MqttSourceDriver (ChirpStack v4)
  *       → sampler → TelemetryStorage (InfluxDB writer: the line is in the spool when its write resolves);
- *   node dist/bench/support/sensorPath.js floor <broker url> <influx url> <bucket>
+ *   node dist/bench/support/sensorPath.js floor <broker url> <influx url> <bucket> [--without-storage]
  *       the floor: a bare mqtt.js subscriber, JSON.parse, one line to the InfluxDB client (writeRecord).
+ *
+ * `--without-storage` leaves out what each path does with its lines (ours: the spool, the writer and its
+ * requests; the floor: the InfluxDB client), to tell their cost from that of the rest: the lines are
+ * measured when made, then dropped.
  *
  * Prints READY. Then `START <t0>` opens the window (uplinks published from t0 on are measured; answer STARTED) and
  * `STOP <t1>` closes it: the answer is `RESULT {received, p50_ms, p99_ms, max_ms, cpu_us}`. Latency is
@@ -35,7 +39,7 @@ function measure(window: Window, sent: number, at: number): void {
   if (sent >= window.from && sent < window.to) window.latencies.push(at - sent);
 }
 
-async function ours(configFile: string, window: Window): Promise<() => Promise<void>> {
+async function ours(configFile: string, withStorage: boolean, window: Window): Promise<() => Promise<void>> {
   const context = benchContext(configFile);
   const { config, configDir, stateDir, logger, bus } = context;
   const mqtt = new MqttConnection({
@@ -52,10 +56,11 @@ async function ours(configFile: string, window: Window): Promise<() => Promise<v
     stateDir,
     messaging: mqtt,
   });
-  // Measured once the write resolves, i.e. once the lines are in the spool; each line's value is the publish time.
+  // Measured once the write resolves, i.e. once the lines are in the spool (without storage: when made);
+  // each line's value is the publish time.
   const { storage, sampler } = samplerPath(context, devices, (storage) => ({
     write: async (lines) => {
-      await storage.write(lines);
+      if (withStorage) await storage.write(lines);
       const at = now();
       for (const line of lines) {
         const start = line.indexOf(' value=');
@@ -67,7 +72,7 @@ async function ours(configFile: string, window: Window): Promise<() => Promise<v
   }));
   const sources = devices.component('mqtt');
   const signal = new AbortController().signal;
-  await storage.start();
+  if (withStorage) await storage.start();
   await mqtt.start(signal);
   await sources.start(signal);
   await sampler.start();
@@ -76,7 +81,7 @@ async function ours(configFile: string, window: Window): Promise<() => Promise<v
     await sampler.stop();
     await sources.stop();
     await mqtt.stop();
-    await storage.stop();
+    if (withStorage) await storage.stop();
   };
 }
 
@@ -84,12 +89,12 @@ async function floor(
   brokerUrl: string,
   influxUrl: string,
   bucket: string,
+  withStorage: boolean,
   window: Window,
 ): Promise<() => Promise<void>> {
-  const write = new InfluxDB({ url: influxUrl }).getWriteApi('', bucket, 'ms', {
-    batchSize: 1000,
-    flushInterval: 1000,
-  });
+  const write = withStorage
+    ? new InfluxDB({ url: influxUrl }).getWriteApi('', bucket, 'ms', { batchSize: 1000, flushInterval: 1000 })
+    : undefined;
   const client = await connectAsync(brokerUrl, { clientId: 'bench-floor', clean: false });
   client.on('message', (_topic, payload) => {
     const up = JSON.parse(payload.toString()) as {
@@ -97,25 +102,27 @@ async function floor(
       deviceInfo: { devEui: string };
       object: { t: number };
     };
-    write.writeRecord(`sensor,dev_eui=${up.deviceInfo.devEui} value=${up.object.t} ${Date.parse(up.time)}`);
+    write?.writeRecord(`sensor,dev_eui=${up.deviceInfo.devEui} value=${up.object.t} ${Date.parse(up.time)}`);
     measure(window, up.object.t, now());
   });
   await client.subscribeAsync('application/+/device/+/event/up', { qos: 1 });
   return async () => {
     await client.endAsync();
-    await write.close();
+    await write?.close();
   };
 }
 
 async function main(): Promise<void> {
-  const [mode, ...args] = process.argv.slice(2);
+  const [mode, ...rest] = process.argv.slice(2);
+  const withStorage = !rest.includes('--without-storage');
+  const args = rest.filter((arg) => arg !== '--without-storage');
   const window: Window = { from: Number.POSITIVE_INFINITY, to: Number.POSITIVE_INFINITY, latencies: [] };
   let stop: () => Promise<void>;
-  if (mode === 'ours') stop = await ours(args[0], window);
-  else if (mode === 'floor') stop = await floor(args[0], args[1], args[2], window);
+  if (mode === 'ours') stop = await ours(args[0], withStorage, window);
+  else if (mode === 'floor') stop = await floor(args[0], args[1], args[2], withStorage, window);
   else
     throw new Error(
-      `usage: sensorPath ours <config> | floor <broker url> <influx url> <bucket> (got '${mode}')`,
+      `usage: sensorPath ours <config> | floor <broker url> <influx url> <bucket>, then [--without-storage] (got '${mode}')`,
     );
   process.stdout.write('READY\n');
   for await (const line of createInterface({ input: process.stdin })) {
